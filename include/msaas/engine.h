@@ -1,0 +1,92 @@
+// msaas/engine.h: the Demucs engine's whole public API. Load an official Demucs checkpoint (or a
+// bag of them) and separate audio with the same maths as demucs.apply.apply_model. No libtorch
+// types appear here, so programs that include it build fast and stay small.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace msaas {
+
+// A model that cannot be found, read or run; the message is one readable line.
+class ModelError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Thrown by separate() when the progress callback asks to stop.
+class Cancelled : public std::runtime_error {
+ public:
+  Cancelled() : std::runtime_error("separation cancelled") {}
+};
+
+struct SeparationOptions {
+  int shifts = 1;                      // random time shifts averaged (the "shift trick")
+  double overlap = 0.25;               // overlap between segments
+  bool split = true;                   // process in segments (always true for transformer models)
+  std::optional<double> segment;       // seconds per segment; default: the model's own
+  std::optional<uint64_t> seed;        // seeds the shift offsets; default: random
+  std::vector<int64_t> shift_offsets;  // explicit offsets in samples (tests); overrides seed
+  int threads = 0;                     // compute threads; 0 = all cores
+};
+
+struct Progress {
+  int64_t done = 0;  // segments processed, over every model of a bag and every shift
+  int64_t total = 0;
+  double fraction() const { return total ? static_cast<double>(done) / total : 0.0; }
+};
+
+// Called after each segment; return false to cancel (separate() then throws Cancelled).
+using ProgressCallback = std::function<bool(const Progress&)>;
+
+class Separator {
+ public:
+  // Loads model `name` from `repo` like `demucs.separate -n NAME --repo DIR`: a bag NAME.yaml, a
+  // file NAME.th, or a file <NAME>-<sha8>.th (checksum verified).
+  static std::unique_ptr<Separator> from_repo(const std::string& name, const std::string& repo);
+  // Loads one checkpoint file.
+  static std::unique_ptr<Separator> from_file(const std::string& path);
+  virtual ~Separator() = default;
+
+  virtual const std::vector<std::string>& sources() const = 0;
+  virtual int sample_rate() const = 0;
+  virtual int audio_channels() const = 0;
+  // Longest segment in seconds a transformer model accepts (infinity for others).
+  virtual double max_segment() const = 0;
+  virtual std::string description() const = 0;
+
+  // Separates planar audio (channel c at mix[c * frames]) already at sample_rate() with
+  // audio_channels() channels. Returns planar stems: source s, channel c at
+  // out[(s * channels + c) * frames]. Normalises by the mono mix's mean and std as
+  // demucs.separate does and undoes it on the output.
+  virtual std::vector<float> separate(const float* mix, int64_t frames,
+                                      const SeparationOptions& options,
+                                      const ProgressCallback& progress = nullptr) const = 0;
+};
+
+// What a models folder holds, as the official --list-models shows it (sorted names).
+struct InstalledModels {
+  std::vector<std::string> bags;     // <name>.yaml
+  std::vector<std::string> singles;  // <sig>[-<sha8>].th
+};
+InstalledModels list_installed_models(const std::string& repo);
+
+// The models folder: $MSAAS_MODELS, else ~/.cache/msaas/models.
+std::string default_models_folder();
+
+// The official named models (demucs/remote): their files and their bag description.
+struct NamedModel {
+  std::string name;
+  std::vector<std::string> files;  // <sig>-<sha8>.th, under the official download root
+  std::string yaml;                // content of <name>.yaml
+  std::string summary;
+};
+const std::vector<NamedModel>& official_models();
+const NamedModel* find_official_model(const std::string& name);
+
+}  // namespace msaas

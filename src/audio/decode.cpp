@@ -1,0 +1,170 @@
+// audio/decode.cpp: FFmpeg decoding + soxr resampling into a planar float Buffer.
+#include "audio/decode.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <vector>
+
+#include "audio/ffmpeg_util.h"
+
+extern "C" {
+#include <libavutil/channel_layout.h>
+#include <libavutil/opt.h>
+}
+
+namespace msaas::audio {
+namespace {
+
+struct InputFree {
+  void operator()(AVFormatContext* f) const { avformat_close_input(&f); }
+};
+using InputPtr = std::unique_ptr<AVFormatContext, InputFree>;
+
+// Collects resampled float planar output, one growing vector per channel.
+class PlanarSink {
+ public:
+  explicit PlanarSink(int channels) : channels_(channels), data_(channels) {}
+
+  // Pulls everything `swr` has for `in` (nullptr flushes) into the sink.
+  void convert(SwrContext* swr, const AVFrame* in) {
+    int in_count = in ? in->nb_samples : 0;
+    const uint8_t** in_data = in ? const_cast<const uint8_t**>(in->extended_data) : nullptr;
+    for (;;) {
+      int room = swr_get_out_samples(swr, in_count);
+      if (room <= 0) room = 4096;
+      std::vector<float*> outs(channels_);
+      for (int c = 0; c < channels_; ++c) {
+        data_[c].resize(size_ + room);
+        outs[c] = data_[c].data() + size_;
+      }
+      int got = swr_convert(swr, reinterpret_cast<uint8_t**>(outs.data()), room, in_data, in_count);
+      if (got < 0) throw AudioError("resampling failed: " + ff::error_text(got));
+      size_ += got;
+      for (int c = 0; c < channels_; ++c) data_[c].resize(size_);
+      if (in || got == 0) return;  // feeding: swr buffers the rest; flushing: until drained
+      in_count = 0;
+    }
+  }
+
+  int64_t frames() const { return size_; }
+  std::vector<float>& channel(int c) { return data_[c]; }
+
+ private:
+  int channels_;
+  int64_t size_ = 0;
+  std::vector<std::vector<float>> data_;
+};
+
+AVStream* first_audio_stream(AVFormatContext* fmt) {
+  for (unsigned i = 0; i < fmt->nb_streams; ++i)
+    if (fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_AUDIO) return fmt->streams[i];
+  return nullptr;
+}
+
+ff::SwrPtr make_resampler(const AVFrame* frame, int out_rate, int out_channels) {
+  AVChannelLayout in_layout;
+  if (frame->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC || frame->ch_layout.nb_channels == 0)
+    av_channel_layout_default(&in_layout, frame->ch_layout.nb_channels);
+  else
+    av_channel_layout_copy(&in_layout, &frame->ch_layout);
+  AVChannelLayout out_layout;
+  av_channel_layout_default(&out_layout, out_channels);
+  SwrContext* raw = nullptr;
+  int rc = swr_alloc_set_opts2(&raw, &out_layout, AV_SAMPLE_FMT_FLTP, out_rate, &in_layout,
+                               static_cast<AVSampleFormat>(frame->format), frame->sample_rate, 0,
+                               nullptr);
+  av_channel_layout_uninit(&in_layout);
+  av_channel_layout_uninit(&out_layout);
+  ff::SwrPtr swr(raw);
+  if (rc < 0) throw AudioError("cannot set up resampling: " + ff::error_text(rc));
+  // soxr at very high precision: transparent, close to julius' sinc resampler.
+  av_opt_set(swr.get(), "resampler", "soxr", 0);
+  av_opt_set_int(swr.get(), "precision", 28, 0);
+  rc = swr_init(swr.get());
+  if (rc < 0) throw AudioError("cannot set up resampling: " + ff::error_text(rc));
+  return swr;
+}
+
+}  // namespace
+
+Buffer decode_file(const std::string& path, int sample_rate, int channels) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw AudioError("no such file: " + path);
+  if (std::filesystem::is_directory(path, ec)) throw AudioError(path + " is a folder, not a file");
+  if (std::filesystem::file_size(path, ec) == 0) throw AudioError(path + " is empty");
+
+  AVFormatContext* raw_fmt = nullptr;
+  int rc = avformat_open_input(&raw_fmt, path.c_str(), nullptr, nullptr);
+  if (rc < 0) throw AudioError(path + " is not a readable audio file (" + ff::error_text(rc) + ")");
+  InputPtr fmt(raw_fmt);
+  avformat_find_stream_info(fmt.get(), nullptr);
+  AVStream* stream = first_audio_stream(fmt.get());
+  if (!stream) throw AudioError(path + " has no audio stream");
+
+  const AVCodec* codec = avcodec_find_decoder(stream->codecpar->codec_id);
+  if (!codec) throw AudioError(path + ": no decoder for its audio codec");
+  ff::CodecContextPtr dec(avcodec_alloc_context3(codec));
+  avcodec_parameters_to_context(dec.get(), stream->codecpar);
+  dec->thread_count = 1;
+  if ((rc = avcodec_open2(dec.get(), codec, nullptr)) < 0)
+    throw AudioError(path + ": cannot open its decoder (" + ff::error_text(rc) + ")");
+
+  // FFmpeg downmixes more than two channels; mono stays mono and is duplicated below.
+  int source_channels = dec->ch_layout.nb_channels;
+  int decode_channels = source_channels == 1 ? 1 : channels;
+  PlanarSink sink(decode_channels);
+  ff::SwrPtr swr;
+  ff::PacketPtr packet(av_packet_alloc());
+  ff::FramePtr frame(av_frame_alloc());
+  int decode_errors = 0, packets = 0;
+
+  auto drain = [&]() {
+    for (;;) {
+      int r = avcodec_receive_frame(dec.get(), frame.get());
+      if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return;
+      if (r < 0) {
+        ++decode_errors;
+        return;
+      }
+      if (!swr) swr = make_resampler(frame.get(), sample_rate, decode_channels);
+      sink.convert(swr.get(), frame.get());
+      av_frame_unref(frame.get());
+    }
+  };
+
+  while ((rc = av_read_frame(fmt.get(), packet.get())) >= 0) {
+    if (packet->stream_index == stream->index) {
+      ++packets;
+      if (avcodec_send_packet(dec.get(), packet.get()) < 0) ++decode_errors;
+      drain();
+    }
+    av_packet_unref(packet.get());
+  }
+  bool read_failed = rc != AVERROR_EOF;
+  avcodec_send_packet(dec.get(), nullptr);
+  drain();
+  if (swr) sink.convert(swr.get(), nullptr);
+
+  if (sink.frames() == 0)
+    throw AudioError(path + " holds no decodable audio (not an audio file, or damaged)");
+  // A file cut short: the reader stopped on an error, or the container announced a duration
+  // (MP3's Xing/Info header, WAV/FLAC headers) that the decoded audio falls well short of.
+  double decoded = static_cast<double>(sink.frames()) / sample_rate;
+  double announced = stream->duration > 0
+                         ? stream->duration * av_q2d(stream->time_base)
+                         : (fmt->duration > 0 ? fmt->duration / double(AV_TIME_BASE) : 0.0);
+  bool header_exact = fmt->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE;
+  if (read_failed || (header_exact && announced > 0 && decoded < announced * 0.98 - 0.05) ||
+      (decode_errors > 0 && decode_errors * 10 > packets))
+    throw AudioError(path + " is truncated or damaged (decoded " + std::to_string(decoded) +
+                     " s of " + std::to_string(announced) + " s)");
+
+  Buffer out(sample_rate, channels, sink.frames());
+  for (int c = 0; c < channels; ++c) {
+    const auto& src = sink.channel(std::min(c, decode_channels - 1));
+    std::copy(src.begin(), src.end(), out.channel(c));
+  }
+  return out;
+}
+
+}  // namespace msaas::audio

@@ -1,0 +1,29 @@
+// cli/main.cpp: the `msaas` program: parses the command line and hands over to a subcommand.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "cli/models.h"
+#include "cli/separate.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"MSaaS: music source separation (Demucs v4) in native C++", "msaas"};
+  app.require_subcommand(1);
+  msaas::cli::SeparateOptions separate;
+  msaas::cli::ModelsOptions models;
+  auto* separate_cmd = msaas::cli::add_separate_command(app, separate);
+  msaas::cli::add_models_command(app, models);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::RuntimeError& e) {  // a subcommand finished with this exit code
+    return e.get_exit_code();
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "msaas: error: " << e.what() << " (see msaas --help)\n";
+    return 2;
+  }
+  if (separate_cmd->parsed()) return msaas::cli::run_separate(separate);
+  return 0;
+}

@@ -1,0 +1,208 @@
+// cli/separate.cpp: see separate.h. One model load, then each track: decode, separate, write the
+// stems (temporary name, then rename). A bad track is reported in one line and skipped.
+#include "cli/separate.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "audio/clip.h"
+#include "audio/decode.h"
+#include "audio/encode.h"
+#include "cli/models.h"
+#include "cli/output_names.h"
+#include "cli/progress.h"
+#include "msaas/engine.h"
+
+namespace msaas::cli {
+namespace fs = std::filesystem;
+
+CLI::App* add_separate_command(CLI::App& app, SeparateOptions& o) {
+  auto* cmd = app.add_subcommand("separate", "Separate tracks into stems (like demucs.separate)");
+  cmd->add_option("tracks", o.tracks, "Audio files to separate (mp3, wav, flac, ogg, opus, m4a)");
+  cmd->add_option("-n,--name", o.name, "Model name or signature")->capture_default_str();
+  cmd->add_option("--repo", o.repo,
+                  "Folder with the models (default: $MSAAS_MODELS or "
+                  "~/.cache/msaas/models)");
+  cmd->add_flag("--list-models", o.list_models, "List the models in the repo and exit");
+  cmd->add_option("-o,--out", o.out, "Output folder; a subfolder named after the model is made")
+      ->capture_default_str();
+  cmd->add_option("--filename", o.filename,
+                  "Output file name; {track}, {trackext}, {stem}, {ext} are replaced")
+      ->capture_default_str();
+  cmd->add_option("--shifts", o.shifts, "Random shifts averaged (better, slower)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--overlap", o.overlap, "Overlap between segments")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.99));
+  auto* no_split = cmd->add_flag("--no-split", o.no_split, "Do not split the audio in segments");
+  cmd->add_option("--segment", o.segment, "Segment length in seconds")
+      ->check(CLI::PositiveNumber)
+      ->excludes(no_split);
+  cmd->add_option("--two-stems", o.two_stems, "Only STEM and no_STEM (e.g. vocals)");
+  cmd->add_option("--other-method", o.other_method, "How no_STEM is made: add, minus or none")
+      ->check(CLI::IsMember({"none", "add", "minus"}))
+      ->capture_default_str();
+  auto* int24 = cmd->add_flag("--int24", o.int24, "24-bit WAV/FLAC output");
+  cmd->add_flag("--float32", o.float32, "32-bit float WAV output")->excludes(int24);
+  auto* mp3 = cmd->add_flag("--mp3", o.mp3, "MP3 output");
+  cmd->add_flag("--flac", o.flac, "FLAC output")->excludes(mp3);
+  cmd->add_option("--mp3-bitrate", o.mp3_bitrate, "MP3 bitrate in kbit/s")
+      ->capture_default_str()
+      ->check(CLI::IsMember({32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320}));
+  cmd->add_option("--mp3-preset", o.mp3_preset, "MP3 encoder quality: 2 best ... 7 fastest")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 7));
+  cmd->add_option("--clip-mode", o.clip_mode, "Avoid clipping: rescale, clamp or none")
+      ->check(CLI::IsMember({"rescale", "clamp", "none"}))
+      ->capture_default_str();
+  cmd->add_option("-j,--jobs", o.jobs, "Compute threads (0: all cores)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--seed", o.seed, "Seed for the random shifts (reproducible output)");
+  return cmd;
+}
+
+namespace {
+
+void print_error(const std::string& message) {
+  std::cerr << "msaas: error: " << message << "\n";
+}
+
+audio::EncodeOptions encode_options(const SeparateOptions& o) {
+  audio::EncodeOptions e;
+  e.format = o.mp3 ? audio::Format::mp3 : o.flac ? audio::Format::flac : audio::Format::wav;
+  e.depth = o.int24     ? audio::SampleDepth::int24
+            : o.float32 ? audio::SampleDepth::float32
+                        : audio::SampleDepth::int16;
+  if (o.flac && o.float32) e.depth = audio::SampleDepth::int24;  // FLAC has no float samples
+  e.mp3_bitrate_kbps = o.mp3_bitrate;
+  e.mp3_quality = o.mp3_preset;
+  return e;
+}
+
+// The stems to write for one track: name -> planar audio, following --two-stems and
+// --other-method exactly as demucs.separate does.
+std::vector<std::pair<std::string, audio::Buffer>> collect_stems(
+    const SeparateOptions& o, const Separator& model, const audio::Buffer& mix,
+    const std::vector<float>& separated) {
+  const auto& sources = model.sources();
+  int channels = mix.channels;
+  int64_t frames = mix.frames;
+  auto source = [&](size_t s) {
+    audio::Buffer b(mix.sample_rate, channels, frames);
+    std::copy_n(separated.begin() + s * channels * frames, channels * frames, b.samples.begin());
+    return b;
+  };
+  std::vector<std::pair<std::string, audio::Buffer>> stems;
+  if (o.two_stems.empty()) {
+    for (size_t s = 0; s < sources.size(); ++s) stems.emplace_back(sources[s], source(s));
+    return stems;
+  }
+  size_t chosen = std::find(sources.begin(), sources.end(), o.two_stems) - sources.begin();
+  if (o.other_method == "minus") {
+    audio::Buffer rest = mix;
+    audio::Buffer stem = source(chosen);
+    for (size_t i = 0; i < rest.samples.size(); ++i) rest.samples[i] -= stem.samples[i];
+    stems.emplace_back("minus_" + o.two_stems, std::move(rest));
+  }
+  stems.emplace_back(o.two_stems, source(chosen));
+  if (o.other_method == "add") {
+    audio::Buffer rest(mix.sample_rate, channels, frames);
+    for (size_t s = 0; s < sources.size(); ++s) {
+      if (s == chosen) continue;
+      audio::Buffer b = source(s);
+      for (size_t i = 0; i < rest.samples.size(); ++i) rest.samples[i] += b.samples[i];
+    }
+    stems.emplace_back("no_" + o.two_stems, std::move(rest));
+  }
+  return stems;
+}
+
+bool separate_track(const SeparateOptions& o, const Separator& model, const std::string& track,
+                    const fs::path& out_dir) {
+  try {
+    audio::Buffer mix = audio::decode_file(track, model.sample_rate(), model.audio_channels());
+    std::cerr << "Separating track " << track << " (" << mix.seconds() << " s)\n";
+    SeparationOptions so;
+    so.shifts = o.shifts;
+    so.overlap = o.overlap;
+    so.split = !o.no_split;
+    so.segment = o.segment;
+    so.seed = o.seed;
+    so.threads = o.jobs;
+    ProgressReport report(fs::path(track).filename().string(), mix.seconds());
+    auto separated = model.separate(mix.samples.data(), mix.frames, so, [&](const Progress& p) {
+      report.update(p.fraction());
+      return true;
+    });
+    report.done();
+    auto format = encode_options(o);
+    auto clip = audio::parse_clip_mode(o.clip_mode);
+    std::string track_file = fs::path(track).filename().string();
+    for (auto& [name, buffer] : collect_stems(o, model, mix, separated)) {
+      fs::path path =
+          out_dir / stem_filename(o.filename, track_file, name, audio::extension(format.format));
+      fs::create_directories(path.parent_path());
+      audio::prevent_clip(buffer, clip);
+      audio::write_file(path.string(), buffer, format);
+    }
+    return true;
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return false;
+  }
+}
+
+}  // namespace
+
+int run_separate(const SeparateOptions& options) {
+  SeparateOptions o = options;
+  if (o.repo.empty()) o.repo = default_models_folder();
+  if (o.list_models) return print_model_list(o.repo);
+  if (o.tracks.empty()) {
+    print_error("no tracks given (msaas separate TRACK...)");
+    return 2;
+  }
+  std::unique_ptr<Separator> model;
+  try {
+    stem_filename(o.filename, "x.mp3", "x", "wav");  // reject a bad pattern before any work
+    model = Separator::from_repo(o.name, o.repo);
+    if (!o.two_stems.empty()) {
+      const auto& s = model->sources();
+      if (std::find(s.begin(), s.end(), o.two_stems) == s.end()) {
+        std::string names;
+        for (const auto& n : s) names += (names.empty() ? "" : ", ") + n;
+        throw std::invalid_argument("stem \"" + o.two_stems + "\" is not in model " + o.name +
+                                    "; STEM must be one of " + names);
+      }
+    }
+    if (o.segment && *o.segment > model->max_segment())
+      throw std::invalid_argument(
+          "cannot use a transformer model with a longer segment than it "
+          "was trained for; maximum segment is " +
+          std::to_string(model->max_segment()) + " s");
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return 1;
+  }
+  fs::path out_dir = fs::path(o.out) / o.name;
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (ec || access(out_dir.c_str(), W_OK) != 0) {
+    print_error("cannot write to output folder " + out_dir.string() +
+                (ec ? ": " + ec.message() : ": permission denied"));
+    return 1;
+  }
+  std::cerr << "Separated tracks will be stored in " << fs::absolute(out_dir).string() << "\n";
+  int failed = 0;
+  for (const auto& track : o.tracks) failed += !separate_track(o, *model, track, out_dir);
+  if (failed) std::cerr << "msaas: " << failed << " of " << o.tracks.size() << " tracks failed\n";
+  return failed ? 1 : 0;
+}
+
+}  // namespace msaas::cli

@@ -1,0 +1,156 @@
+// demucs/nn.cpp: see nn.h.
+#include "demucs/nn.h"
+
+#include "msaas/engine.h"
+
+namespace msaas::demucs {
+
+at::Tensor Weights::take(const std::string& name, std::vector<int64_t> shape) {
+  auto it = state_.find(name);
+  if (it == state_.end())
+    throw ModelError("checkpoint does not fit its model: missing '" + name + "'");
+  if (!shape.empty() && it->second.sizes() != at::IntArrayRef(shape)) {
+    std::string want, got;
+    for (auto d : shape) want += std::to_string(d) + " ";
+    for (auto d : it->second.sizes()) got += std::to_string(d) + " ";
+    throw ModelError("checkpoint does not fit its model: '" + name + "' has shape [ " + got +
+                     "], expected [ " + want + "]");
+  }
+  used_.insert(name);
+  return it->second;
+}
+
+void Weights::check_all_used() const {
+  for (const auto& [name, tensor] : state_)
+    if (!used_.count(name))
+      throw ModelError("checkpoint does not fit its model: unexpected '" + name + "'");
+}
+
+int64_t Kwargs::integer(const std::string& name, int64_t fallback) const {
+  auto v = dict_->get(name);
+  if (!v || v->is(pickle::Value::Kind::none)) return fallback;
+  if (v->is(pickle::Value::Kind::integer)) return v->integer;
+  if (v->is(pickle::Value::Kind::boolean)) return v->boolean;
+  if (v->is(pickle::Value::Kind::real) && v->real == static_cast<int64_t>(v->real))
+    return static_cast<int64_t>(v->real);
+  throw ModelError("model argument '" + name + "' should be an integer, not " + v->describe());
+}
+
+double Kwargs::number(const std::string& name, double fallback) const {
+  auto v = dict_->get(name);
+  if (!v || v->is(pickle::Value::Kind::none)) return fallback;
+  try {
+    return v->as_number();
+  } catch (const pickle::PickleError&) {
+    throw ModelError("model argument '" + name + "' should be a number, not " + v->describe());
+  }
+}
+
+bool Kwargs::flag(const std::string& name, bool fallback) const {
+  auto v = dict_->get(name);
+  if (!v) return fallback;
+  if (v->is(pickle::Value::Kind::none)) return false;
+  return number(name, fallback) != 0.0;
+}
+
+std::string Kwargs::text(const std::string& name, const std::string& fallback) const {
+  auto v = dict_->get(name);
+  if (!v) return fallback;
+  if (!v->is(pickle::Value::Kind::string))
+    throw ModelError("model argument '" + name + "' should be a string, not " + v->describe());
+  return v->text;
+}
+
+bool Kwargs::is_none(const std::string& name) const {
+  auto v = dict_->get(name);
+  return v && v->is(pickle::Value::Kind::none);
+}
+
+std::vector<std::string> Kwargs::strings(const std::string& name) const {
+  auto v = dict_->get(name);
+  if (!v || !(v->is(pickle::Value::Kind::list) || v->is(pickle::Value::Kind::tuple)))
+    throw ModelError("model argument '" + name + "' should be a list of names");
+  std::vector<std::string> out;
+  for (const auto& item : v->items) {
+    if (!item->is(pickle::Value::Kind::string))
+      throw ModelError("model argument '" + name + "' holds a " + item->describe());
+    out.push_back(item->text);
+  }
+  return out;
+}
+
+Rational Rational::from(const pickle::ValuePtr& v, Rational fallback) {
+  if (!v || v->is(pickle::Value::Kind::none)) return fallback;
+  if (v->is(pickle::Value::Kind::fraction)) return {v->integer, v->denominator};
+  if (v->is(pickle::Value::Kind::integer)) return {v->integer, 1};
+  if (v->is(pickle::Value::Kind::real)) {
+    // A float segment: keep enough precision that int(samplerate * segment) matches Python.
+    const int64_t den = 1000000;
+    return {static_cast<int64_t>(std::llround(v->real * den)), den};
+  }
+  throw ModelError("model argument 'segment' should be a number, not " + v->describe());
+}
+
+at::Tensor Conv::operator()(const at::Tensor& x) const {
+  bool two_d = weight.dim() == 4;
+  if (transposed)
+    return two_d ? at::conv_transpose2d(x, weight, bias, stride)
+                 : at::conv_transpose1d(x, weight, bias, stride);
+  return two_d ? at::conv2d(x, weight, bias, stride, padding, dilation)
+               : at::conv1d(x, weight, bias, stride, padding, dilation);
+}
+
+Conv make_conv(Weights& w, const std::string& prefix, int dims, int64_t in, int64_t out,
+               std::vector<int64_t> kernel, std::vector<int64_t> stride,
+               std::vector<int64_t> padding, std::vector<int64_t> dilation, bool transposed) {
+  auto fill = [dims](std::vector<int64_t> v, int64_t value) {
+    if (v.empty()) v.assign(dims, value);
+    if (v.size() == 1 && dims == 2) v.push_back(v[0]);
+    return v;
+  };
+  kernel = fill(kernel, 1);
+  std::vector<int64_t> shape =
+      transposed ? std::vector<int64_t>{in, out} : std::vector<int64_t>{out, in};
+  shape.insert(shape.end(), kernel.begin(), kernel.end());
+  Conv conv;
+  conv.weight = w.take(prefix + ".weight", shape);
+  conv.bias = w.take(prefix + ".bias", {out});
+  conv.stride = fill(stride, 1);
+  conv.padding = fill(padding, 0);
+  conv.dilation = fill(dilation, 1);
+  conv.transposed = transposed;
+  return conv;
+}
+
+at::Tensor GroupNorm::operator()(const at::Tensor& x) const {
+  if (identity) return x;
+  return at::group_norm(x, groups, weight, bias, eps);
+}
+
+GroupNorm make_group_norm(Weights& w, const std::string& prefix, int64_t groups, int64_t channels) {
+  GroupNorm norm;
+  norm.groups = groups;
+  norm.weight = w.take(prefix + ".weight", {channels});
+  norm.bias = w.take(prefix + ".bias", {channels});
+  return norm;
+}
+
+GroupNorm no_norm() {
+  GroupNorm norm;
+  norm.identity = true;
+  return norm;
+}
+
+at::Tensor LayerNorm::operator()(const at::Tensor& x) const {
+  return at::layer_norm(x, {weight.size(0)}, weight, bias, eps);
+}
+
+LayerNorm make_layer_norm(Weights& w, const std::string& prefix, int64_t dim, double eps) {
+  return {w.take(prefix + ".weight", {dim}), w.take(prefix + ".bias", {dim}), eps};
+}
+
+Linear make_linear(Weights& w, const std::string& prefix, int64_t in, int64_t out) {
+  return {w.take(prefix + ".weight", {out, in}), w.take(prefix + ".bias", {out})};
+}
+
+}  // namespace msaas::demucs

@@ -1,0 +1,108 @@
+// demucs/repo.cpp: see repo.h.
+#include "demucs/repo.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+
+#include "demucs/hdemucs.h"
+#include "demucs/htdemucs.h"
+#include "demucs/states.h"
+#include "msaas/engine.h"
+
+namespace msaas::demucs {
+namespace fs = std::filesystem;
+
+std::unique_ptr<Model> load_model_file(const std::string& path) {
+  Package package = load_package(path);
+  Kwargs kwargs(package.kwargs);
+  Weights weights(std::move(package.state));
+  std::unique_ptr<Model> model;
+  if (package.klass == "demucs.htdemucs.HTDemucs")
+    model = std::make_unique<HTDemucs>(kwargs, weights);
+  else if (package.klass == "demucs.hdemucs.HDemucs")
+    model = std::make_unique<HDemucs>(kwargs, weights);
+  else
+    throw ModelError(path + ": model class " + package.klass +
+                     " is not supported (HTDemucs and HDemucs are)");
+  weights.check_all_used();
+  return model;
+}
+
+RepoListing scan_repo(const std::string& folder) {
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec)) throw ModelError(folder + " must exist and be a folder");
+  RepoListing listing;
+  for (const auto& entry : fs::directory_iterator(folder, ec)) {
+    const fs::path& p = entry.path();
+    std::string stem = p.stem().string();
+    if (p.extension() == ".th") {
+      std::string sig = stem.substr(0, stem.find('-'));
+      if (listing.singles.count(sig))
+        throw ModelError("duplicate pre-trained models for signature " + sig + " in " + folder +
+                         "; delete all but one");
+      listing.singles[sig] = p.string();
+    } else if (p.extension() == ".yaml") {
+      listing.bags[stem] = p.string();
+    }
+  }
+  return listing;
+}
+
+namespace {
+
+std::unique_ptr<Model> load_single(const RepoListing& listing, const std::string& sig,
+                                   const std::string& folder) {
+  auto it = listing.singles.find(sig);
+  if (it == listing.singles.end())
+    throw ModelError("could not find pre-trained model with signature " + sig + " in " + folder);
+  check_checksum(it->second);
+  return load_model_file(it->second);
+}
+
+BagOfModels load_bag(const RepoListing& listing, const std::string& yaml_path,
+                     const std::string& folder) {
+  YAML::Node bag;
+  try {
+    bag = YAML::LoadFile(yaml_path);
+  } catch (const YAML::Exception& e) {
+    throw ModelError(yaml_path + ": " + e.what());
+  }
+  if (!bag["models"] || !bag["models"].IsSequence())
+    throw ModelError(yaml_path + " lists no 'models'");
+  try {
+    std::vector<std::unique_ptr<Model>> models;
+    for (const auto& sig : bag["models"])
+      models.push_back(load_single(listing, sig.as<std::string>(), folder));
+    std::optional<std::vector<std::vector<double>>> weights;
+    if (bag["weights"] && !bag["weights"].IsNull())
+      weights = bag["weights"].as<std::vector<std::vector<double>>>();
+    std::optional<Rational> segment;
+    if (bag["segment"] && !bag["segment"].IsNull()) {
+      double s = bag["segment"].as<double>();
+      segment = s == std::floor(s) ? Rational{static_cast<int64_t>(s), 1}
+                                   : Rational{std::llround(s * 1000000), 1000000};
+    }
+    return BagOfModels(std::move(models), weights, segment);
+  } catch (const YAML::Exception& e) {
+    throw ModelError(yaml_path + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+BagOfModels load_from_repo(const std::string& name, const std::string& folder) {
+  RepoListing listing = scan_repo(folder);
+  if (listing.singles.count(name)) {
+    std::vector<std::unique_ptr<Model>> models;
+    models.push_back(load_single(listing, name, folder));
+    return BagOfModels(std::move(models), std::nullopt, std::nullopt);
+  }
+  auto bag = listing.bags.find(name);
+  if (bag == listing.bags.end())
+    throw ModelError(name + " is neither a single pre-trained model nor a bag of models in " +
+                     folder);
+  return load_bag(listing, bag->second, folder);
+}
+
+}  // namespace msaas::demucs

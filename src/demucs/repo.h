@@ -1,0 +1,27 @@
+// demucs/repo.h: finding models in a folder the way demucs/repo.py does: single checkpoints
+// `<sig>[-<sha8>].th` (LocalRepo) and bags `<name>.yaml` (BagOnlyRepo), checksums verified.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "demucs/apply.h"
+#include "demucs/model.h"
+
+namespace msaas::demucs {
+
+// Builds HTDemucs or HDemucs from one checkpoint file (no checksum check).
+std::unique_ptr<Model> load_model_file(const std::string& path);
+
+// What a folder offers: signature or bag name -> file.
+struct RepoListing {
+  std::map<std::string, std::string> singles;  // sig -> .th path
+  std::map<std::string, std::string> bags;     // name -> .yaml path
+};
+RepoListing scan_repo(const std::string& folder);
+
+// `-n NAME --repo FOLDER`: a single model by signature first, else a bag by name.
+BagOfModels load_from_repo(const std::string& name, const std::string& folder);
+
+}  // namespace msaas::demucs

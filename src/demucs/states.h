@@ -1,0 +1,30 @@
+// demucs/states.h: reading official checkpoints (demucs/states.py): the torch.save zip with its
+// pickled {'klass', 'args', 'kwargs', 'state', 'training_args'}, and the file-name checksum.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <map>
+#include <string>
+
+#include "demucs/pickle.h"
+
+namespace msaas::demucs {
+
+struct Package {
+  std::string klass;                        // e.g. "demucs.htdemucs.HTDemucs"
+  pickle::ValuePtr kwargs;                  // dict of constructor arguments
+  std::map<std::string, at::Tensor> state;  // parameters and buffers, as float32
+};
+
+// Loads a checkpoint. Throws ModelError (engine.h) with one readable line on any problem.
+Package load_package(const std::string& path);
+
+// For a file named `<sig>-<sha8>.th`, checks that its SHA-256 starts with <sha8>, as
+// repo.check_checksum does. Files named otherwise are not checked.
+void check_checksum(const std::string& path);
+
+// Hex SHA-256 of a whole file.
+std::string sha256_file(const std::string& path);
+
+}  // namespace msaas::demucs

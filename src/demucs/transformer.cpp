@@ -1,0 +1,217 @@
+// demucs/transformer.cpp: see transformer.h. Mirrors demucs/transformer.py for inference
+// (dropout off, dense attention).
+#include "demucs/transformer.h"
+
+#include <cmath>
+
+#include "msaas/engine.h"
+
+namespace msaas::demucs {
+
+TransformerConfig read_transformer_config(const Kwargs& k, int64_t dim) {
+  TransformerConfig c;
+  c.dim = dim;
+  c.num_heads = k.integer("t_heads", 8);
+  c.num_layers = k.integer("t_layers", 5);
+  c.hidden_scale = k.number("t_hidden_scale", 4.0);
+  c.max_period = k.number("t_max_period", 10000.0);
+  c.weight_pos_embed = k.number("t_weight_pos_embed", 1.0);
+  c.emb = k.text("t_emb", "sin");
+  c.cross_first = k.flag("t_cross_first", false);
+  c.norm_in = k.flag("t_norm_in", true);
+  c.norm_in_group = k.flag("t_norm_in_group", false);
+  c.group_norm = k.flag("t_group_norm", false);
+  c.norm_first = k.flag("t_norm_first", true);
+  c.norm_out = k.flag("t_norm_out", true);
+  c.layer_scale = k.flag("t_layer_scale", true);
+  c.gelu = k.flag("t_gelu", true);
+  c.cape_mean_normalize = k.flag("t_cape_mean_normalize", true);
+  c.max_positions = k.integer("t_max_positions", 10000);
+  if (k.flag("t_sparse_self_attn", false) || k.flag("t_sparse_cross_attn", false))
+    throw ModelError("sparse-attention transformers (xformers) are not supported");
+  if (k.integer("t_sin_random_shift", 0) != 0)
+    throw ModelError("t_sin_random_shift > 0 makes inference random; not supported");
+  if (c.emb != "sin" && c.emb != "cape" && c.emb != "scaled")
+    throw ModelError("unknown transformer embedding '" + c.emb + "'");
+  if (dim % c.num_heads) throw ModelError("transformer width is not a multiple of its heads");
+  return c;
+}
+
+at::Tensor Attention::operator()(const at::Tensor& q, const at::Tensor& kv) const {
+  int64_t B = q.size(0), Tq = q.size(1), Tk = kv.size(1), C = q.size(2), d = C / heads;
+  auto w = in_weight.chunk(3, 0);
+  auto b = in_bias.chunk(3, 0);
+  auto query = at::linear(q, w[0], b[0]).view({B, Tq, heads, d}).transpose(1, 2);
+  auto key = at::linear(kv, w[1], b[1]).view({B, Tk, heads, d}).transpose(1, 2);
+  auto value = at::linear(kv, w[2], b[2]).view({B, Tk, heads, d}).transpose(1, 2);
+  auto scores = at::matmul(query / std::sqrt(static_cast<double>(d)), key.transpose(-2, -1));
+  auto y = at::matmul(at::softmax(scores, -1), value);
+  return out(y.transpose(1, 2).reshape({B, Tq, C}));
+}
+
+at::Tensor TokenNorm::operator()(const at::Tensor& x) const {
+  if (!group) return at::layer_norm(x, {weight.size(0)}, weight, bias, 1e-5);
+  return at::group_norm(x.transpose(1, 2), groups, weight, bias, 1e-5).transpose(1, 2);
+}
+
+namespace {
+
+TokenNorm make_token_norm(Weights& w, const std::string& prefix, int64_t dim, bool group) {
+  TokenNorm n;
+  n.group = group;
+  n.weight = w.take(prefix + ".weight", {dim});
+  n.bias = w.take(prefix + ".bias", {dim});
+  return n;
+}
+
+Attention make_attention(Weights& w, const std::string& prefix, int64_t dim, int64_t heads) {
+  Attention a;
+  a.in_weight = w.take(prefix + ".in_proj_weight", {3 * dim, dim});
+  a.in_bias = w.take(prefix + ".in_proj_bias", {3 * dim});
+  a.out = make_linear(w, prefix + ".out_proj", dim, dim);
+  a.heads = heads;
+  return a;
+}
+
+}  // namespace
+
+TransformerLayer::TransformerLayer(Weights& w, const std::string& p, const TransformerConfig& c,
+                                   bool cross)
+    : cross_(cross), norm_first_(c.norm_first), gelu_(c.gelu) {
+  int64_t dim = c.dim, hidden = static_cast<int64_t>(dim * c.hidden_scale);
+  attn_ = make_attention(w, p + (cross ? ".cross_attn" : ".self_attn"), dim, c.num_heads);
+  linear1_ = make_linear(w, p + ".linear1", dim, hidden);
+  linear2_ = make_linear(w, p + ".linear2", hidden, dim);
+  norm1_ = make_token_norm(w, p + ".norm1", dim, c.group_norm);
+  norm2_ = make_token_norm(w, p + ".norm2", dim, c.group_norm);
+  if (cross) norm3_ = make_token_norm(w, p + ".norm3", dim, c.group_norm);
+  if (c.norm_first && c.norm_out) norm_out_ = make_token_norm(w, p + ".norm_out", dim, true);
+  if (c.layer_scale) {
+    gamma1_ = w.take(p + ".gamma_1.scale", {dim});
+    gamma2_ = w.take(p + ".gamma_2.scale", {dim});
+  }
+}
+
+at::Tensor TransformerLayer::feed_forward(const at::Tensor& x) const {
+  auto h = linear1_(x);
+  return linear2_(gelu_ ? at::gelu(h) : at::relu(h));
+}
+
+at::Tensor TransformerLayer::operator()(const at::Tensor& x, const at::Tensor& other) const {
+  auto scale = [](const at::Tensor& gamma, const at::Tensor& y) {
+    return gamma.defined() ? gamma * y : y;
+  };
+  at::Tensor out;
+  if (!cross_) {
+    if (norm_first_) {
+      auto n = norm1_(x);
+      out = x + scale(gamma1_, attn_(n, n));
+      out = out + scale(gamma2_, feed_forward(norm2_(out)));
+    } else {
+      out = norm1_(x + scale(gamma1_, attn_(x, x)));
+      out = norm2_(out + scale(gamma2_, feed_forward(out)));
+    }
+  } else {
+    if (norm_first_) {
+      out = x + scale(gamma1_, attn_(norm1_(x), norm2_(other)));
+      out = out + scale(gamma2_, feed_forward(norm3_(out)));
+    } else {
+      out = norm1_(x + scale(gamma1_, attn_(x, other)));
+      out = norm2_(out + scale(gamma2_, feed_forward(out)));
+    }
+  }
+  if (norm_out_) out = (*norm_out_)(out);
+  return out;
+}
+
+CrossTransformerEncoder::CrossTransformerEncoder(Weights& w, const std::string& p,
+                                                 const TransformerConfig& c)
+    : c_(c) {
+  if (c.norm_in) {
+    norm_in_ = make_token_norm(w, p + ".norm_in", c.dim, false);
+    norm_in_t_ = make_token_norm(w, p + ".norm_in_t", c.dim, false);
+  } else if (c.norm_in_group) {
+    norm_in_ = make_token_norm(w, p + ".norm_in", c.dim, true);
+    norm_in_t_ = make_token_norm(w, p + ".norm_in_t", c.dim, true);
+  }
+  if (c.emb == "scaled")  // ScaledEmbedding(max_positions, dim, scale=0.2): boost of 3
+    position_embeddings_ =
+        w.take(p + ".position_embeddings.embedding.weight", {c.max_positions, c.dim}) * 3.0;
+  int parity = c.cross_first ? 1 : 0;
+  for (int64_t i = 0; i < c.num_layers; ++i) {
+    bool cross = i % 2 != parity;
+    layers_.emplace_back(w, p + ".layers." + std::to_string(i), c, cross);
+    layers_t_.emplace_back(w, p + ".layers_t." + std::to_string(i), c, cross);
+  }
+}
+
+at::Tensor CrossTransformerEncoder::pos_embedding(int64_t length, int64_t batch,
+                                                  int64_t dim) const {
+  if (c_.emb == "scaled") return position_embeddings_.slice(0, 0, length).unsqueeze(1);
+  if (c_.emb == "cape") {  // eval: no augmentation, positions centred on their mean
+    auto pos = at::arange(length, at::kFloat).view({-1, 1, 1}).repeat({1, batch, 1});
+    if (c_.cape_mean_normalize) pos = pos - pos.mean(0, true);
+    auto adim = at::arange(dim / 2, at::kLong).view({1, 1, -1});
+    auto phase = pos / at::pow(c_.max_period, adim / (dim / 2 - 1));
+    return at::cat({at::cos(phase), at::sin(phase)}, -1);
+  }
+  return create_sin_embedding(length, dim, c_.max_period);
+}
+
+void CrossTransformerEncoder::operator()(at::Tensor& x, at::Tensor& xt) const {
+  int64_t B = x.size(0), C = x.size(1), Fr = x.size(2), T1 = x.size(3);
+  auto pos2d = create_2d_sin_embedding(C, Fr, T1, c_.max_period)
+                   .permute({0, 3, 2, 1})
+                   .reshape({1, T1 * Fr, C});
+  x = x.permute({0, 3, 2, 1}).reshape({B, T1 * Fr, C});
+  if (norm_in_) x = (*norm_in_)(x);
+  x = x + c_.weight_pos_embed * pos2d;
+  int64_t T2 = xt.size(2);
+  xt = xt.permute({0, 2, 1});
+  auto pos = pos_embedding(T2, B, C).permute({1, 0, 2});
+  if (norm_in_t_) xt = (*norm_in_t_)(xt);
+  xt = xt + c_.weight_pos_embed * pos;
+  int parity = c_.cross_first ? 1 : 0;
+  for (int64_t i = 0; i < c_.num_layers; ++i) {
+    if (i % 2 == parity) {
+      x = layers_[i](x);
+      xt = layers_t_[i](xt);
+    } else {
+      auto old_x = x;
+      x = layers_[i](x, xt);
+      xt = layers_t_[i](xt, old_x);
+    }
+  }
+  x = x.view({B, T1, Fr, C}).permute({0, 3, 2, 1});
+  xt = xt.permute({0, 2, 1});
+}
+
+at::Tensor create_sin_embedding(int64_t length, int64_t dim, double max_period) {
+  auto pos = at::arange(length, at::kLong).view({-1, 1, 1});
+  int64_t half_dim = dim / 2;
+  auto adim = at::arange(half_dim, at::kLong).view({1, 1, -1});
+  auto phase = pos / at::pow(max_period, adim / (half_dim - 1));
+  return at::cat({at::cos(phase), at::sin(phase)}, -1);
+}
+
+at::Tensor create_2d_sin_embedding(int64_t d_model, int64_t height, int64_t width,
+                                   double max_period) {
+  if (d_model % 4) throw ModelError("2D sin embedding needs a width that is a multiple of 4");
+  auto pe = at::zeros({d_model, height, width});
+  int64_t half = d_model / 2;
+  auto div_term = at::exp(at::arange(0.0, static_cast<double>(half), 2.0, at::kFloat) *
+                          -(std::log(max_period) / half));
+  auto pos_w = at::arange(0.0, static_cast<double>(width), 1.0, at::kFloat).unsqueeze(1);
+  auto pos_h = at::arange(0.0, static_cast<double>(height), 1.0, at::kFloat).unsqueeze(1);
+  auto w_sin = at::sin(pos_w * div_term).t().unsqueeze(1).repeat({1, height, 1});
+  auto w_cos = at::cos(pos_w * div_term).t().unsqueeze(1).repeat({1, height, 1});
+  auto h_sin = at::sin(pos_h * div_term).t().unsqueeze(2).repeat({1, 1, width});
+  auto h_cos = at::cos(pos_h * div_term).t().unsqueeze(2).repeat({1, 1, width});
+  pe.slice(0, 0, half, 2).copy_(w_sin);
+  pe.slice(0, 1, half, 2).copy_(w_cos);
+  pe.slice(0, half, d_model, 2).copy_(h_sin);
+  pe.slice(0, half + 1, d_model, 2).copy_(h_cos);
+  return pe.unsqueeze(0);
+}
+
+}  // namespace msaas::demucs
