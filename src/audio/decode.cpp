@@ -9,6 +9,7 @@
 
 extern "C" {
 #include <libavutil/channel_layout.h>
+#include <libavutil/log.h>
 #include <libavutil/opt.h>
 }
 
@@ -88,6 +89,9 @@ ff::SwrPtr make_resampler(const AVFrame* frame, int out_rate, int out_channels) 
 }  // namespace
 
 Buffer decode_file(const std::string& path, int sample_rate, int channels) {
+  // FFmpeg's own log lines would interleave with ours; its errors reach the user as AudioError.
+  static const bool quiet = (av_log_set_level(AV_LOG_QUIET), true);
+  (void)quiet;
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) throw AudioError("no such file: " + path);
   if (std::filesystem::is_directory(path, ec)) throw AudioError(path + " is a folder, not a file");

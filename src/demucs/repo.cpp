@@ -13,8 +13,31 @@
 namespace msaas::demucs {
 namespace fs = std::filesystem;
 
+namespace {
+
+// HTDemucs and HDemucs share their first constructor parameters, in this order; positional
+// arguments (klass(*args, **kwargs)) are turned into keywords with these names.
+void merge_positional(Package& package, const std::string& path) {
+  static const char* names[] = {"sources", "audio_channels", "channels", "channels_time",
+                                "growth",  "nfft",           "wiener_iters", "end_iters",
+                                "wiener_residual", "cac"};
+  if (package.args.size() > std::size(names))
+    throw ModelError(path + ": too many positional model arguments");
+  for (size_t i = 0; i < package.args.size(); ++i) {
+    if (package.kwargs->get(names[i]))
+      throw ModelError(path + ": argument '" + names[i] + "' given twice");
+    auto key = std::make_shared<pickle::Value>();
+    key->kind = pickle::Value::Kind::string;
+    key->text = names[i];
+    package.kwargs->entries.emplace_back(key, package.args[i]);
+  }
+}
+
+}  // namespace
+
 std::unique_ptr<Model> load_model_file(const std::string& path) {
   Package package = load_package(path);
+  merge_positional(package, path);
   Kwargs kwargs(package.kwargs);
   Weights weights(std::move(package.state));
   std::unique_ptr<Model> model;

@@ -85,8 +85,7 @@ Package load_package(const std::string& path) {
     if (!package.kwargs || !package.kwargs->is(pickle::Value::Kind::dict))
       throw ModelError(path + ": checkpoint has no 'kwargs'");
     auto args = root->get("args");
-    if (args && !args->items.empty())
-      throw ModelError(path + ": positional model arguments are not supported");
+    if (args && args->is(pickle::Value::Kind::tuple)) package.args = args->items;
     auto state = root->get("state");
     if (!state || !state->is(pickle::Value::Kind::dict))
       throw ModelError(path + ": checkpoint has no 'state'");

@@ -1,0 +1,25 @@
+# The two commands of the README. Each one sets up what is missing (Debian packages, the build)
+# before its job, so both work on a fresh Debian 12 machine.
+BUILD ?= build
+JOBS ?= 2
+
+.PHONY: run test setup build format clean
+
+run: build
+	@bash scripts/run.sh "$(BUILD)"
+
+test: build
+	@cd $(BUILD) && ctest -j$(JOBS) --output-on-failure --timeout 900
+
+setup:
+	@bash scripts/setup-deps.sh
+
+build: setup
+	@[ -f $(BUILD)/build.ninja ] || cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	@cmake --build $(BUILD) -j$(JOBS)
+
+format:
+	@clang-format -i $$(git ls-files '*.cpp' '*.h')
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,260 @@
+// Audio I/O on files made by the real ffmpeg encoders: every input format, channel handling,
+// resampling, lossless and lossy round trips, bad files, clipping.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+#include "audio/clip.h"
+#include "audio/decode.h"
+#include "audio/encode.h"
+#include "support.h"
+
+namespace msaas::test {
+namespace {
+
+using audio::AudioError;
+
+double rms(const float* x, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += double(x[i]) * x[i];
+  return std::sqrt(s / n);
+}
+
+// Dominant frequency of a pure tone from its zero crossings.
+double tone_frequency(const float* x, int64_t n, int rate) {
+  int crossings = 0;
+  for (int64_t i = 1; i < n; ++i) crossings += (x[i - 1] < 0) != (x[i] < 0);
+  return crossings / 2.0 / (double(n) / rate);
+}
+
+std::string probe(const fs::path& file) {
+  return run({"ffprobe", "-v", "error", "-show_entries",
+              "stream=codec_name,sample_fmt,bits_per_raw_sample,bit_rate,channels,sample_rate",
+              "-of", "default=nw=1", file.string()})
+      .out;
+}
+
+audio::Buffer sine_buffer(double seconds, int rate = 44100, float amplitude = 0.5f) {
+  audio::Buffer b(rate, 2, static_cast<int64_t>(seconds * rate));
+  for (int64_t i = 0; i < b.frames; ++i) {
+    b.channel(0)[i] = amplitude * std::sin(2 * M_PI * 440 * i / rate);
+    b.channel(1)[i] = amplitude * 0.5f * std::sin(2 * M_PI * 660 * i / rate);
+  }
+  return b;
+}
+
+struct FormatCase {
+  std::string ext;
+  std::vector<std::string> codec;
+  int rate;
+};
+
+class DecodeFormat : public testing::TestWithParam<FormatCase> {};
+
+TEST_P(DecodeFormat, DecodesToModelRateAndKeepsTheTone) {
+  TempDir dir;
+  const auto& c = GetParam();
+  auto file = make_tone(dir / ("tone." + c.ext), 2.0, c.rate, 2, c.codec);
+  auto b = audio::decode_file(file.string(), 44100, 2);
+  EXPECT_EQ(b.sample_rate, 44100);
+  EXPECT_EQ(b.channels, 2);
+  EXPECT_NEAR(b.seconds(), 2.0, 0.06);  // lossy codecs add a few ms of priming
+  int64_t mid = b.frames / 4, n = b.frames / 2;  // skip codec edges
+  EXPECT_NEAR(rms(b.channel(0) + mid, n), 0.5 / std::sqrt(2.0), 0.03);
+  EXPECT_NEAR(rms(b.channel(1) + mid, n), 0.25 / std::sqrt(2.0), 0.03);
+  EXPECT_NEAR(tone_frequency(b.channel(0) + mid, n, 44100), 440, 5);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllFormats, DecodeFormat,
+    testing::Values(FormatCase{"mp3", {"-c:a", "libmp3lame", "-b:a", "192k"}, 44100},
+                    FormatCase{"wav", {"-c:a", "pcm_s16le"}, 44100},
+                    FormatCase{"flac", {"-c:a", "flac"}, 44100},
+                    FormatCase{"ogg", {"-c:a", "libvorbis"}, 44100},
+                    FormatCase{"opus", {"-c:a", "libopus", "-b:a", "128k"}, 48000},
+                    FormatCase{"m4a", {"-c:a", "aac", "-b:a", "192k"}, 44100},
+                    FormatCase{"wav", {"-c:a", "pcm_s24le"}, 48000}),
+    [](const auto& info) {
+      return info.param.ext + std::to_string(info.index);
+    });
+
+TEST(Decode, MonoIsDuplicatedOnBothChannels) {
+  TempDir dir;
+  auto file = make_tone(dir / "mono.wav", 1.0, 44100, 1);
+  auto b = audio::decode_file(file.string(), 44100, 2);
+  ASSERT_EQ(b.channels, 2);
+  ASSERT_EQ(b.frames, 44100);
+  for (int64_t i = 0; i < b.frames; ++i) ASSERT_EQ(b.channel(0)[i], b.channel(1)[i]);
+  EXPECT_NEAR(rms(b.channel(0), b.frames), 0.5 / std::sqrt(2.0), 0.01);
+}
+
+TEST(Decode, MoreChannelsAreDownmixedToStereo) {
+  TempDir dir;
+  auto file = make_tone(dir / "surround.flac", 1.0, 44100, 6, {"-c:a", "flac"});
+  auto b = audio::decode_file(file.string(), 44100, 2);
+  ASSERT_EQ(b.channels, 2);
+  EXPECT_EQ(b.frames, 44100);
+  EXPECT_GT(rms(b.channel(0), b.frames), 0.05);
+  EXPECT_GT(rms(b.channel(1), b.frames), 0.05);
+}
+
+TEST(Decode, ResamplesExactLength) {
+  TempDir dir;
+  auto file = make_tone(dir / "hi.wav", 3.0, 48000, 2);
+  auto b = audio::decode_file(file.string(), 44100, 2);
+  EXPECT_NEAR(b.frames, 3 * 44100, 2);
+  EXPECT_NEAR(tone_frequency(b.channel(0) + 1000, b.frames - 2000, 44100), 440, 2);
+}
+
+void expect_audio_error(const fs::path& path, const std::string& words) {
+  try {
+    audio::decode_file(path.string(), 44100, 2);
+    FAIL() << "decoding " << path << " should fail";
+  } catch (const AudioError& e) {
+    std::string what = e.what();
+    EXPECT_NE(what.find(words), std::string::npos) << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos) << "one line: " << what;
+  }
+}
+
+TEST(Decode, RejectsMissingFile) {
+  TempDir dir;
+  expect_audio_error(dir / "nope.mp3", "no such file");
+}
+
+TEST(Decode, RejectsEmptyFile) {
+  TempDir dir;
+  write_text(dir / "empty.mp3", "");
+  expect_audio_error(dir / "empty.mp3", "is empty");
+}
+
+TEST(Decode, RejectsTextNamedMp3) {
+  TempDir dir;
+  std::string text;
+  for (int i = 0; i < 200; ++i) text += "this is certainly not an mp3 file, line " + std::to_string(i) + "\n";
+  write_text(dir / "notes.mp3", text);
+  expect_audio_error(dir / "notes.mp3", "notes.mp3");
+}
+
+TEST(Decode, RejectsTruncatedMp3) {
+  TempDir dir;
+  auto file = make_tone(dir / "full.mp3", 4.0, 44100, 2, {"-c:a", "libmp3lame", "-b:a", "128k"});
+  std::string bytes = read_text(file);
+  write_text(dir / "cut.mp3", bytes.substr(0, bytes.size() / 2));
+  expect_audio_error(dir / "cut.mp3", "truncated");
+}
+
+TEST(Decode, RejectsFolder) {
+  TempDir dir;
+  expect_audio_error(dir.path(), "folder");
+}
+
+class EncodeRoundTrip : public testing::TestWithParam<std::tuple<audio::Format, audio::SampleDepth,
+                                                                 double, std::string>> {};
+
+TEST_P(EncodeRoundTrip, DecodesBackWithinTheFormatsPrecision) {
+  auto [format, depth, tolerance, codec] = GetParam();
+  TempDir dir;
+  auto in = sine_buffer(1.5);
+  audio::EncodeOptions o;
+  o.format = format;
+  o.depth = depth;
+  auto path = dir / ("out." + audio::extension(format));
+  audio::write_file(path.string(), in, o);
+  EXPECT_NE(probe(path).find("codec_name=" + codec), std::string::npos) << probe(path);
+  auto out = audio::decode_file(path.string(), 44100, 2);
+  ASSERT_EQ(out.frames, in.frames);
+  float worst = 0;
+  for (size_t i = 0; i < in.samples.size(); ++i)
+    worst = std::max(worst, std::fabs(in.samples[i] - out.samples[i]));
+  EXPECT_LE(worst, tolerance);
+  EXPECT_GT(rms(out.channel(0), out.frames), 0.3);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Lossless, EncodeRoundTrip,
+    testing::Values(
+        std::make_tuple(audio::Format::wav, audio::SampleDepth::int16, 1.0 / 16000, "pcm_s16le"),
+        std::make_tuple(audio::Format::wav, audio::SampleDepth::int24, 1.0 / 4e6, "pcm_s24le"),
+        std::make_tuple(audio::Format::wav, audio::SampleDepth::float32, 0.0, "pcm_f32le"),
+        std::make_tuple(audio::Format::flac, audio::SampleDepth::int16, 1.0 / 16000, "flac"),
+        std::make_tuple(audio::Format::flac, audio::SampleDepth::int24, 1.0 / 4e6, "flac")));
+
+TEST(Encode, Mp3HasTheAskedBitrateAndDuration) {
+  TempDir dir;
+  auto in = sine_buffer(3.0);
+  audio::EncodeOptions o;
+  o.format = audio::Format::mp3;
+  o.mp3_bitrate_kbps = 128;
+  auto path = dir / "out.mp3";
+  audio::write_file(path.string(), in, o);
+  std::string info = probe(path);
+  EXPECT_NE(info.find("codec_name=mp3"), std::string::npos) << info;
+  EXPECT_NE(info.find("bit_rate=128000"), std::string::npos) << info;
+  auto out = audio::decode_file(path.string(), 44100, 2);
+  EXPECT_NEAR(out.seconds(), 3.0, 0.06);
+  EXPECT_NEAR(tone_frequency(out.channel(0) + 20000, 44100, 44100), 440, 3);
+}
+
+TEST(Encode, StreamedWritesEqualOneWrite) {
+  TempDir dir;
+  auto in = sine_buffer(1.0);
+  audio::EncodeOptions o;
+  o.format = audio::Format::flac;
+  {
+    audio::Encoder e((dir / "pieces.flac").string(), 44100, 2, o);
+    for (int64_t at = 0; at < in.frames; at += 1000) {
+      int64_t n = std::min<int64_t>(1000, in.frames - at);
+      e.write(in.samples.data() + at, n, in.frames);
+    }
+    e.finish();
+  }
+  audio::write_file((dir / "whole.flac").string(), in, o);
+  auto a = audio::decode_file((dir / "pieces.flac").string(), 44100, 2);
+  auto b = audio::decode_file((dir / "whole.flac").string(), 44100, 2);
+  EXPECT_EQ(a.samples, b.samples);
+}
+
+TEST(Encode, AbandonedWriterLeavesNoFile) {
+  TempDir dir;
+  auto in = sine_buffer(0.5);
+  {
+    audio::Encoder e((dir / "stem.wav").string(), 44100, 2, {});
+    e.write(in.samples.data(), in.frames, in.frames);
+  }  // destroyed without finish(): as if the job failed half-way
+  EXPECT_TRUE(fs::is_empty(dir.path()));
+}
+
+TEST(Encode, UnwritableFolderIsAnError) {
+  TempDir dir;
+  write_text(dir / "file", "x");
+  EXPECT_THROW(audio::write_file((dir / "file" / "stem.wav").string(), sine_buffer(0.1), {}),
+               AudioError);
+}
+
+TEST(Clip, RescaleDividesByPeakTimes1Point01) {
+  audio::Buffer b(44100, 1, 3);
+  b.samples = {0.5f, -2.0f, 1.0f};
+  audio::prevent_clip(b, audio::ClipMode::rescale);
+  EXPECT_FLOAT_EQ(b.samples[1], -2.0f / 2.02f);
+  EXPECT_FLOAT_EQ(b.samples[0], 0.5f / 2.02f);
+}
+
+TEST(Clip, RescaleLeavesQuietAudio) {
+  audio::Buffer b(44100, 1, 2);
+  b.samples = {0.5f, -0.9f};
+  audio::prevent_clip(b, audio::ClipMode::rescale);
+  EXPECT_EQ(b.samples, (std::vector<float>{0.5f, -0.9f}));
+}
+
+TEST(Clip, ClampLimitsToPoint99) {
+  audio::Buffer b(44100, 1, 3);
+  b.samples = {1.5f, -3.0f, 0.2f};
+  audio::prevent_clip(b, audio::ClipMode::clamp);
+  EXPECT_EQ(b.samples, (std::vector<float>{0.99f, -0.99f, 0.2f}));
+  EXPECT_THROW(audio::parse_clip_mode("tanh-ish"), AudioError);
+}
+
+}  // namespace
+}  // namespace msaas::test

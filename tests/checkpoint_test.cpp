@@ -1,0 +1,103 @@
+// Reading official checkpoints: content, checksums, damaged files, strict state loading.
+#include <gtest/gtest.h>
+
+#include "demucs/nn.h"
+#include "demucs/states.h"
+#include "msaas/engine.h"
+#include "support.h"
+
+namespace msaas::test {
+namespace {
+
+fs::path parity_models() { return test_data() / "parity" / "models"; }
+
+fs::path model_file(const std::string& sig) {
+  for (const auto& e : fs::directory_iterator(parity_models()))
+    if (e.path().filename().string().rfind(sig + "-", 0) == 0) return e.path();
+  throw std::runtime_error("no test checkpoint " + sig);
+}
+
+TEST(Checkpoint, ReadsClassKwargsAndHalfPrecisionState) {
+  auto package = demucs::load_package(model_file("tinyht1").string());
+  EXPECT_EQ(package.klass, "demucs.htdemucs.HTDemucs");
+  demucs::Kwargs kwargs(package.kwargs);
+  ASSERT_EQ(package.args.size(), 1u);  // the test models were built with sources positional
+  ASSERT_EQ(package.args[0]->items.size(), 4u);
+  EXPECT_EQ(package.args[0]->items[3]->text, "vocals");
+  EXPECT_EQ(kwargs.integer("nfft", 0), 2048);
+  auto segment = demucs::Rational::from(kwargs.raw("segment"), {});
+  EXPECT_EQ(segment.num, 6);
+  EXPECT_EQ(segment.den, 5);
+  ASSERT_TRUE(package.state.count("encoder.0.conv.weight"));
+  auto& w = package.state.at("encoder.0.conv.weight");
+  EXPECT_EQ(w.scalar_type(), at::kFloat);  // stored as float16, served as float32
+  EXPECT_EQ(w.sizes(), (std::vector<int64_t>{8, 4, 8, 1}));
+}
+
+TEST(Checkpoint, ChecksumInTheNameIsVerified) {
+  EXPECT_NO_THROW(demucs::check_checksum(model_file("tinyht1").string()));
+  TempDir dir;
+  auto wrong = dir / "tinyht1-00000000.th";
+  fs::copy_file(model_file("tinyht1"), wrong);
+  try {
+    demucs::check_checksum(wrong.string());
+    FAIL();
+  } catch (const ModelError& e) {
+    EXPECT_NE(std::string(e.what()).find("checksum"), std::string::npos);
+  }
+}
+
+TEST(Checkpoint, DamagedFilesGiveOneReadableError) {
+  TempDir dir;
+  write_text(dir / "junk.th", "definitely not a zip archive");
+  EXPECT_THROW(demucs::load_package((dir / "junk.th").string()), ModelError);
+  std::string bytes = read_text(model_file("tinyht1"));
+  write_text(dir / "cut.th", bytes.substr(0, bytes.size() / 2));
+  EXPECT_THROW(demucs::load_package((dir / "cut.th").string()), ModelError);
+  EXPECT_THROW(demucs::load_package((dir / "missing.th").string()), ModelError);
+}
+
+TEST(Checkpoint, StateMustFitTheModelExactly) {
+  auto t = at::zeros({2, 3});
+  demucs::Weights w({{"a", t}, {"b", t}});
+  EXPECT_THROW(w.take("a", {3, 2}), ModelError);
+  w.take("a", {2, 3});
+  EXPECT_THROW(w.check_all_used(), ModelError);  // "b" was never used
+  EXPECT_THROW(w.take("c"), ModelError);
+}
+
+TEST(Repo, FindsSinglesAndBagsAndExplainsMissingModels) {
+  auto installed = list_installed_models(parity_models().string());
+  EXPECT_EQ(installed.bags, (std::vector<std::string>{"tinybag"}));
+  EXPECT_EQ(installed.singles.size(), 4u);
+  auto sep = Separator::from_repo("tinyht6", parity_models().string());
+  EXPECT_EQ(sep->sources().size(), 6u);
+  EXPECT_EQ(sep->sample_rate(), 8000);
+  EXPECT_DOUBLE_EQ(sep->max_segment(), 1.2);
+  EXPECT_THROW(Separator::from_repo("nosuchmodel", parity_models().string()), ModelError);
+  try {
+    Separator::from_repo("htdemucs", parity_models().string());
+    FAIL();
+  } catch (const ModelError& e) {
+    EXPECT_NE(std::string(e.what()).find("msaas models pull htdemucs"), std::string::npos);
+  }
+}
+
+TEST(Checkpoint, RealHtdemucsLoadsWithAllItsParameters) {
+  fs::path real;
+  if (fs::is_directory(shared_models()))
+    for (const auto& e : fs::directory_iterator(shared_models()))
+      if (e.path().filename().string().rfind("955717e8-", 0) == 0) real = e.path();
+  if (real.empty()) GTEST_SKIP() << "no real htdemucs in " << shared_models();
+  auto package = demucs::load_package(real.string());
+  int64_t parameters = 0;
+  for (const auto& [name, tensor] : package.state) parameters += tensor.numel();
+  EXPECT_GT(parameters, 41900000);
+  EXPECT_LT(parameters, 42100000);
+  auto sep = Separator::from_file(real.string());
+  EXPECT_EQ(sep->sources(), (std::vector<std::string>{"drums", "bass", "other", "vocals"}));
+  EXPECT_DOUBLE_EQ(sep->max_segment(), 7.8);
+}
+
+}  // namespace
+}  // namespace msaas::test

@@ -1,0 +1,55 @@
+// tests/support.h: helpers the tests share: temporary folders, running programs, making audio
+// files with the real ffmpeg encoders, reading raw float files, signal-to-error ratios.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace msaas::test {
+
+namespace fs = std::filesystem;
+
+// A fresh folder under the system temp dir, removed with its content at the end of the test.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const fs::path& path() const { return path_; }
+  fs::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  fs::path path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs argv[0] with arguments (no shell), capturing stdout and stderr.
+CommandResult run(const std::vector<std::string>& argv, const fs::path& cwd = {});
+
+// Runs the msaas binary under test.
+CommandResult run_msaas(const std::vector<std::string>& args, const fs::path& cwd = {});
+
+// Writes a tone file with the ffmpeg program: `seconds` of a `frequency` Hz sine (plus a
+// quieter second tone on channel 2) at `rate`, with `channels`, encoded with `codec_args`
+// (e.g. {"-c:a", "libmp3lame"}). Returns the path.
+fs::path make_tone(const fs::path& path, double seconds, int rate, int channels,
+                   const std::vector<std::string>& codec_args = {}, double frequency = 440);
+
+std::vector<float> read_f32(const fs::path& path);
+std::string read_text(const fs::path& path);
+void write_text(const fs::path& path, const std::string& text);
+
+// 10 log10(|reference|^2 / |estimate - reference|^2).
+double snr_db(const float* estimate, const float* reference, size_t n);
+
+// Paths given by CMake.
+fs::path msaas_binary();
+fs::path test_data();
+fs::path shared_models();  // ../shared/models (may not exist)
+
+}  // namespace msaas::test
