@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache git
   libtorch-dev libopenblas-dev
   libavformat-dev libavcodec-dev libavutil-dev libswresample-dev ffmpeg
-  nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libgtest-dev libssl-dev
+  nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libgtest-dev libssl-dev libcurl4-openssl-dev
   python3
 )
 

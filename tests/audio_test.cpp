@@ -59,7 +59,7 @@ TEST_P(DecodeFormat, DecodesToModelRateAndKeepsTheTone) {
   auto b = audio::decode_file(file.string(), 44100, 2);
   EXPECT_EQ(b.sample_rate, 44100);
   EXPECT_EQ(b.channels, 2);
-  EXPECT_NEAR(b.seconds(), 2.0, 0.06);  // lossy codecs add a few ms of priming
+  EXPECT_NEAR(b.seconds(), 2.0, 0.06);           // lossy codecs add a few ms of priming
   int64_t mid = b.frames / 4, n = b.frames / 2;  // skip codec edges
   EXPECT_NEAR(rms(b.channel(0) + mid, n), 0.5 / std::sqrt(2.0), 0.03);
   EXPECT_NEAR(rms(b.channel(1) + mid, n), 0.25 / std::sqrt(2.0), 0.03);
@@ -75,9 +75,7 @@ INSTANTIATE_TEST_SUITE_P(
                     FormatCase{"opus", {"-c:a", "libopus", "-b:a", "128k"}, 48000},
                     FormatCase{"m4a", {"-c:a", "aac", "-b:a", "192k"}, 44100},
                     FormatCase{"wav", {"-c:a", "pcm_s24le"}, 48000}),
-    [](const auto& info) {
-      return info.param.ext + std::to_string(info.index);
-    });
+    [](const auto& info) { return info.param.ext + std::to_string(info.index); });
 
 TEST(Decode, MonoIsDuplicatedOnBothChannels) {
   TempDir dir;
@@ -132,7 +130,8 @@ TEST(Decode, RejectsEmptyFile) {
 TEST(Decode, RejectsTextNamedMp3) {
   TempDir dir;
   std::string text;
-  for (int i = 0; i < 200; ++i) text += "this is certainly not an mp3 file, line " + std::to_string(i) + "\n";
+  for (int i = 0; i < 200; ++i)
+    text += "this is certainly not an mp3 file, line " + std::to_string(i) + "\n";
   write_text(dir / "notes.mp3", text);
   expect_audio_error(dir / "notes.mp3", "notes.mp3");
 }
@@ -150,8 +149,8 @@ TEST(Decode, RejectsFolder) {
   expect_audio_error(dir.path(), "folder");
 }
 
-class EncodeRoundTrip : public testing::TestWithParam<std::tuple<audio::Format, audio::SampleDepth,
-                                                                 double, std::string>> {};
+class EncodeRoundTrip : public testing::TestWithParam<
+                            std::tuple<audio::Format, audio::SampleDepth, double, std::string>> {};
 
 TEST_P(EncodeRoundTrip, DecodesBackWithinTheFormatsPrecision) {
   auto [format, depth, tolerance, codec] = GetParam();

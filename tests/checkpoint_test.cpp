@@ -9,7 +9,9 @@
 namespace msaas::test {
 namespace {
 
-fs::path parity_models() { return test_data() / "parity" / "models"; }
+fs::path parity_models() {
+  return test_data() / "parity" / "models";
+}
 
 fs::path model_file(const std::string& sig) {
   for (const auto& e : fs::directory_iterator(parity_models()))

@@ -10,11 +10,13 @@ namespace {
 
 const std::vector<std::string> kFour = {"drums", "bass", "other", "vocals"};
 
-std::string repo() { return (test_data() / "parity" / "models").string(); }
+std::string repo() {
+  return (test_data() / "parity" / "models").string();
+}
 
 std::string codec_of(const fs::path& file) {
-  return run({"ffprobe", "-v", "error", "-show_entries", "stream=codec_name,sample_fmt",
-              "-of", "default=nw=1", file.string()})
+  return run({"ffprobe", "-v", "error", "-show_entries", "stream=codec_name,sample_fmt", "-of",
+              "default=nw=1", file.string()})
       .out;
 }
 
@@ -28,18 +30,19 @@ std::vector<std::string> tree(const fs::path& dir) {
   return files;
 }
 
-int count_lines(const std::string& text) { return std::count(text.begin(), text.end(), '\n'); }
+int count_lines(const std::string& text) {
+  return std::count(text.begin(), text.end(), '\n');
+}
 
 TEST(Cli, WritesOneWavPerStemUnderOutNameTrack) {
   TempDir dir;
   auto track = make_tone(dir / "song.mp3", 2.0, 44100, 2, {"-c:a", "libmp3lame"});
-  auto r = run_msaas({"separate", "--repo", repo(), "-n", "tinyht1", "-o",
-                      (dir / "sep").string(), track.string()});
+  auto r = run_msaas({"separate", "--repo", repo(), "-n", "tinyht1", "-o", (dir / "sep").string(),
+                      track.string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(tree(dir / "sep"), (std::vector<std::string>{"tinyht1/song/bass.wav",
-                                                         "tinyht1/song/drums.wav",
-                                                         "tinyht1/song/other.wav",
-                                                         "tinyht1/song/vocals.wav"}));
+  EXPECT_EQ(tree(dir / "sep"),
+            (std::vector<std::string>{"tinyht1/song/bass.wav", "tinyht1/song/drums.wav",
+                                      "tinyht1/song/other.wav", "tinyht1/song/vocals.wav"}));
   auto stem = dir / "sep" / "tinyht1" / "song" / "vocals.wav";
   EXPECT_NE(codec_of(stem).find("pcm_s16le"), std::string::npos);
   auto audio = audio::decode_file(stem.string(), 8000, 2);  // the model's rate
@@ -67,15 +70,15 @@ TEST(Cli, FormatsAndFilenamePattern) {
 TEST(Cli, MonoTwoStemsMatchesTheOfficialCommandLine) {
   TempDir dir;
   fs::path data = test_data() / "parity";
-  auto r = run_msaas({"separate", "--repo", repo(), "-n", "tinyht1", "--shifts", "0",
-                      "--two-stems", "vocals", "--float32", "-o", (dir / "o").string(),
-                      (data / "mono.wav").string()});
+  auto r =
+      run_msaas({"separate", "--repo", repo(), "-n", "tinyht1", "--shifts", "0", "--two-stems",
+                 "vocals", "--float32", "-o", (dir / "o").string(), (data / "mono.wav").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(tree(dir / "o"), (std::vector<std::string>{"tinyht1/mono/no_vocals.wav",
-                                                       "tinyht1/mono/vocals.wav"}));
+  EXPECT_EQ(tree(dir / "o"),
+            (std::vector<std::string>{"tinyht1/mono/no_vocals.wav", "tinyht1/mono/vocals.wav"}));
   for (std::string stem : {"vocals", "no_vocals"}) {
-    auto mine = audio::decode_file((dir / "o" / "tinyht1" / "mono" / (stem + ".wav")).string(),
-                                   8000, 2);
+    auto mine =
+        audio::decode_file((dir / "o" / "tinyht1" / "mono" / (stem + ".wav")).string(), 8000, 2);
     auto theirs = audio::decode_file((data / ("mono." + stem + ".wav")).string(), 8000, 2);
     ASSERT_EQ(mine.frames, theirs.frames);
     EXPECT_GE(snr_db(mine.samples.data(), theirs.samples.data(), mine.samples.size()), 60.0)
@@ -91,10 +94,10 @@ TEST(Cli, BadTracksFailAloneAndLeaveNoStems) {
   auto full = make_tone(dir / "full.mp3", 4.0, 44100, 2, {"-c:a", "libmp3lame"});
   std::string bytes = read_text(full);
   write_text(dir / "cut.mp3", bytes.substr(0, bytes.size() / 2));
-  auto r = run_msaas({"separate", "--repo", repo(), "-n", "tinyht1", "--shifts", "0", "-o",
-                      (dir / "o").string(), (dir / "missing.mp3").string(),
-                      (dir / "empty.mp3").string(), (dir / "text.mp3").string(),
-                      (dir / "cut.mp3").string(), good.string()});
+  auto r =
+      run_msaas({"separate", "--repo", repo(), "-n", "tinyht1", "--shifts", "0", "-o",
+                 (dir / "o").string(), (dir / "missing.mp3").string(), (dir / "empty.mp3").string(),
+                 (dir / "text.mp3").string(), (dir / "cut.mp3").string(), good.string()});
   EXPECT_EQ(r.exit_code, 1);
   // One readable line per bad track, each naming its file.
   for (std::string name : {"missing.mp3", "empty.mp3", "text.mp3", "cut.mp3"}) {
@@ -107,17 +110,16 @@ TEST(Cli, BadTracksFailAloneAndLeaveNoStems) {
     EXPECT_TRUE(named) << name << " in:\n" << r.err;
   }
   // The good track is done; nothing else was written, not even temporary files.
-  EXPECT_EQ(tree(dir / "o"), (std::vector<std::string>{"tinyht1/good/bass.wav",
-                                                       "tinyht1/good/drums.wav",
-                                                       "tinyht1/good/other.wav",
-                                                       "tinyht1/good/vocals.wav"}));
+  EXPECT_EQ(tree(dir / "o"),
+            (std::vector<std::string>{"tinyht1/good/bass.wav", "tinyht1/good/drums.wav",
+                                      "tinyht1/good/other.wav", "tinyht1/good/vocals.wav"}));
 }
 
 TEST(Cli, UnknownModelIsOneLineAndExitOne) {
   TempDir dir;
   auto track = make_tone(dir / "a.wav", 0.5, 8000, 2);
-  auto r = run_msaas({"separate", "--repo", repo(), "-n", "nosuchmodel", "-o",
-                      (dir / "o").string(), track.string()});
+  auto r = run_msaas({"separate", "--repo", repo(), "-n", "nosuchmodel", "-o", (dir / "o").string(),
+                      track.string()});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(count_lines(r.err), 1) << r.err;
   EXPECT_NE(r.err.find("nosuchmodel"), std::string::npos);
@@ -142,8 +144,8 @@ TEST(Cli, UsageErrorsExitTwo) {
   EXPECT_EQ(run_msaas({"separate", "--mp3", "--flac", track.string()}).exit_code, 2);
   EXPECT_EQ(run_msaas({"separate", "--clip-mode", "fold", track.string()}).exit_code, 2);
   EXPECT_EQ(run_msaas({"separate", "--repo", repo()}).exit_code, 2);  // no tracks
-  auto r = run_msaas({"separate", "--repo", repo(), "-n", "tinyht1", "--two-stems", "flute",
-                      "-o", (dir / "o").string(), track.string()});
+  auto r = run_msaas({"separate", "--repo", repo(), "-n", "tinyht1", "--two-stems", "flute", "-o",
+                      (dir / "o").string(), track.string()});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("flute"), std::string::npos);
   r = run_msaas({"separate", "--repo", repo(), "-n", "tinyht1", "--segment", "5", "-o",
@@ -165,8 +167,8 @@ TEST(Cli, ModelsListShowsBagsAndSingles) {
 TEST(Cli, ProgressIsReportedInPlainLinesWhenNotATerminal) {
   TempDir dir;
   auto track = make_tone(dir / "a.wav", 3.0, 8000, 2);
-  auto r = run_msaas({"separate", "--repo", repo(), "-n", "tinyht1", "-o", (dir / "o").string(),
-                      track.string()});
+  auto r = run_msaas(
+      {"separate", "--repo", repo(), "-n", "tinyht1", "-o", (dir / "o").string(), track.string()});
   ASSERT_EQ(r.exit_code, 0);
   EXPECT_NE(r.err.find("a.wav: 100%"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find('\r'), std::string::npos);

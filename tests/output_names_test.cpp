@@ -1,7 +1,7 @@
 // Output names follow the official --filename pattern.
-#include <gtest/gtest.h>
-
 #include "cli/output_names.h"
+
+#include <gtest/gtest.h>
 
 namespace msaas::cli {
 namespace {
@@ -17,8 +17,7 @@ TEST(OutputNames, LastDotSplitsTheTrackName) {
 }
 
 TEST(OutputNames, UnknownPlaceholderIsAnError) {
-  EXPECT_THROW(stem_filename("{song}/{stem}.{ext}", "x.mp3", "bass", "wav"),
-               std::invalid_argument);
+  EXPECT_THROW(stem_filename("{song}/{stem}.{ext}", "x.mp3", "bass", "wav"), std::invalid_argument);
   EXPECT_THROW(stem_filename("{track", "x.mp3", "bass", "wav"), std::invalid_argument);
 }
 

@@ -1,9 +1,9 @@
 // The checkpoint pickle reader: what it accepts, and that it refuses everything else cleanly.
+#include "demucs/pickle.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
-
-#include "demucs/pickle.h"
 
 namespace msaas::demucs::pickle {
 namespace {
@@ -11,7 +11,10 @@ namespace {
 // Builds pickles opcode by opcode.
 struct Bytes {
   std::string s = "\x80\x02";
-  Bytes& op(char c) { s += c; return *this; }
+  Bytes& op(char c) {
+    s += c;
+    return *this;
+  }
   Bytes& str(const std::string& text) {
     s += 'X';
     uint32_t n = text.size();
@@ -19,7 +22,11 @@ struct Bytes {
     s += text;
     return *this;
   }
-  Bytes& small(uint8_t v) { s += 'K'; s += static_cast<char>(v); return *this; }
+  Bytes& small(uint8_t v) {
+    s += 'K';
+    s += static_cast<char>(v);
+    return *this;
+  }
   Bytes& real(double v) {
     s += 'G';
     uint64_t bits;
@@ -31,7 +38,9 @@ struct Bytes {
     s += 'c' + module + '\n' + name + '\n';
     return *this;
   }
-  ValuePtr load() const { return pickle::load(reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
+  ValuePtr load() const {
+    return pickle::load(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+  }
 };
 
 TEST(Pickle, ReadsDictsListsNumbersStringsAndConstants) {
@@ -100,8 +109,7 @@ TEST(Pickle, RefusesTruncatedAndMalformedInput) {
   EXPECT_THROW(b.load(), PickleError);  // no STOP
   std::string cut = Bytes().str("abcdef").s;
   cut.resize(cut.size() - 3);
-  EXPECT_THROW(pickle::load(reinterpret_cast<const uint8_t*>(cut.data()), cut.size()),
-               PickleError);
+  EXPECT_THROW(pickle::load(reinterpret_cast<const uint8_t*>(cut.data()), cut.size()), PickleError);
   Bytes underflow;
   underflow.op('a').op('.');
   EXPECT_THROW(underflow.load(), PickleError);

@@ -15,8 +15,8 @@ namespace msaas::test {
 
 TempDir::TempDir() {
   std::random_device rd;
-  path_ = fs::temp_directory_path() / ("msaas-test-" + std::to_string(getpid()) + "-" +
-                                       std::to_string(rd()));
+  path_ = fs::temp_directory_path() /
+          ("msaas-test-" + std::to_string(getpid()) + "-" + std::to_string(rd()));
   fs::create_directories(path_);
 }
 
@@ -81,8 +81,8 @@ fs::path make_tone(const fs::path& path, double seconds, int rate, int channels,
   expr << "aevalsrc=0.5*sin(2*PI*" << frequency << "*t)";
   for (int c = 1; c < channels; ++c) expr << "|0.25*sin(2*PI*" << frequency * (c + 1) << "*t)";
   expr << ":s=" << rate << ":d=" << seconds;
-  std::vector<std::string> argv{"ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                                expr.str()};
+  std::vector<std::string> argv{"ffmpeg", "-loglevel", "error", "-y",
+                                "-f",     "lavfi",     "-i",    expr.str()};
   argv.insert(argv.end(), codec_args.begin(), codec_args.end());
   argv.push_back(path.string());
   auto r = run(argv);
@@ -118,8 +118,14 @@ double snr_db(const float* estimate, const float* reference, size_t n) {
   return 10 * std::log10(signal / error);
 }
 
-fs::path msaas_binary() { return MSAAS_BINARY; }
-fs::path test_data() { return MSAAS_TEST_DATA; }
-fs::path shared_models() { return MSAAS_SHARED_MODELS; }
+fs::path msaas_binary() {
+  return MSAAS_BINARY;
+}
+fs::path test_data() {
+  return MSAAS_TEST_DATA;
+}
+fs::path shared_models() {
+  return MSAAS_SHARED_MODELS;
+}
 
 }  // namespace msaas::test

@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "cli/progress.h"
 #include "msaas/engine.h"
 
 namespace msaas::cli {
@@ -22,6 +23,38 @@ int print_model_list(const std::string& repo) {
   }
 }
 
+int pull_named_model(const ModelsOptions& o) {
+  const NamedModel* model = find_official_model(o.name);
+  if (!model) {
+    std::string names;
+    for (const auto& m : official_models()) names += (names.empty() ? "" : ", ") + m.name;
+    std::cerr << "msaas: error: unknown model " << o.name << " (known: " << names << ")\n";
+    return 1;
+  }
+  std::string folder = o.repo.empty() ? default_models_folder() : o.repo;
+  std::cerr << "Model weights are Meta's, published for research use only; by downloading them "
+               "you accept those terms.\n";
+  try {
+    std::string current;
+    std::unique_ptr<ProgressReport> report;
+    pull_model(*model, folder, o.url.empty() ? default_models_url() : o.url,
+               [&](const DownloadProgress& p) {
+                 if (p.file != current || !report) {
+                   if (report) report->done();
+                   current = p.file;
+                   report = std::make_unique<ProgressReport>(p.file, 0.0);
+                 }
+                 if (p.total > 0) report->update(double(p.received) / p.total);
+               });
+    if (report) report->done();
+  } catch (const std::exception& e) {
+    std::cerr << "\nmsaas: error: " << e.what() << "\n";
+    return 1;
+  }
+  std::cout << o.name << " is ready in " << folder << " (use -n " << o.name << ")\n";
+  return 0;
+}
+
 CLI::App* add_models_command(CLI::App& app, ModelsOptions& o) {
   auto* models = app.add_subcommand("models", "Manage the models folder");
   models->require_subcommand(1);
@@ -32,6 +65,14 @@ CLI::App* add_models_command(CLI::App& app, ModelsOptions& o) {
   list->callback([&o] {
     throw CLI::RuntimeError(print_model_list(o.repo.empty() ? default_models_folder() : o.repo));
   });
+  auto* pull = models->add_subcommand("pull", "Download an official model into the models folder");
+  pull->add_option("name", o.name, "htdemucs, htdemucs_ft, htdemucs_6s or hdemucs_mmi")->required();
+  pull->add_option("--repo", o.repo,
+                   "Models folder (default: $MSAAS_MODELS or "
+                   "~/.cache/msaas/models)");
+  pull->add_option("--url", o.url,
+                   "Download root (default: $MSAAS_MODELS_URL or the official one)");
+  pull->callback([&o] { throw CLI::RuntimeError(pull_named_model(o)); });
   return models;
 }
 

@@ -25,8 +25,10 @@ void ProgressReport::update(double fraction) {
     int filled = static_cast<int>(fraction * width);
     std::string bar(filled, '#');
     bar.resize(width, '.');
-    std::fprintf(out_, "\r%s [%s] %3d%%  %.1f/%.1f s of audio, %.0f s", label_.c_str(), bar.c_str(),
-                 percent, fraction * audio_seconds_, audio_seconds_, elapsed);
+    std::fprintf(out_, "\r%s [%s] %3d%%", label_.c_str(), bar.c_str(), percent);
+    if (audio_seconds_ > 0)
+      std::fprintf(out_, "  %.1f/%.1f s of audio", fraction * audio_seconds_, audio_seconds_);
+    std::fprintf(out_, ", %.0f s", elapsed);
   } else {
     int tenth = static_cast<int>(fraction * 10);
     if (tenth == last_step_) return;

@@ -9,6 +9,7 @@ namespace msaas::cli {
 
 class ProgressReport {
  public:
+  // audio_seconds: how much audio the work covers, shown beside the bar (0: not shown).
   ProgressReport(std::string label, double audio_seconds, std::FILE* out = stderr);
   void update(double fraction);
   void done();

@@ -18,9 +18,9 @@ namespace {
 // HTDemucs and HDemucs share their first constructor parameters, in this order; positional
 // arguments (klass(*args, **kwargs)) are turned into keywords with these names.
 void merge_positional(Package& package, const std::string& path) {
-  static const char* names[] = {"sources", "audio_channels", "channels", "channels_time",
-                                "growth",  "nfft",           "wiener_iters", "end_iters",
-                                "wiener_residual", "cac"};
+  static const char* names[] = {
+      "sources", "audio_channels", "channels",  "channels_time",   "growth",
+      "nfft",    "wiener_iters",   "end_iters", "wiener_residual", "cac"};
   if (package.args.size() > std::size(names))
     throw ModelError(path + ": too many positional model arguments");
   for (size_t i = 0; i < package.args.size(); ++i) {

@@ -13,8 +13,8 @@ namespace msaas::demucs {
 
 struct Package {
   std::string klass;                        // e.g. "demucs.htdemucs.HTDemucs"
-  std::vector<pickle::ValuePtr> args;  // positional constructor arguments
-  pickle::ValuePtr kwargs;             // keyword constructor arguments
+  std::vector<pickle::ValuePtr> args;       // positional constructor arguments
+  pickle::ValuePtr kwargs;                  // keyword constructor arguments
   std::map<std::string, at::Tensor> state;  // parameters and buffers, as float32
 };
 
