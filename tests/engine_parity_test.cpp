@@ -75,6 +75,40 @@ TEST_P(OfficialParity, MatchesTheOfficialCode) {
 
 INSTANTIATE_TEST_SUITE_P(Case, OfficialParity, testing::ValuesIn(engine_case_ids()));
 
+TEST(EngineStream, DeliversStemsPieceByPieceAndMatchesTheWholeBuffer) {
+  auto sep = Separator::from_repo("tinyht1", (test_data() / "parity" / "models").string());
+  auto input = read_f32(test_data() / "parity" / "several_segments.in.f32");
+  int64_t frames = input.size() / 2;
+  SeparationOptions o;
+  o.shift_offsets = {1234};
+  auto whole = sep->separate(input.data(), frames, o);
+  std::vector<int64_t> pieces;
+  int64_t reads = 0, biggest_read = 0;
+  std::vector<float> streamed(whole.size());
+  int64_t done = 0;
+  sep->separate_stream(
+      [&](int64_t offset, int64_t n, float* out) {
+        ASSERT_GE(offset, 0);
+        ASSERT_LE(offset + n, frames);
+        ++reads;
+        biggest_read = std::max(biggest_read, n);
+        for (int c = 0; c < 2; ++c) std::copy_n(input.data() + c * frames + offset, n, out + c * n);
+      },
+      frames, o,
+      [&](const float* stems, int64_t n) {
+        pieces.push_back(n);
+        for (int row = 0; row < 8; ++row)
+          std::copy_n(stems + row * n, n, streamed.data() + row * frames + done);
+        done += n;
+      });
+  EXPECT_EQ(done, frames);
+  EXPECT_GE(pieces.size(), 3u) << "stems leave as segments finish, not at the end";
+  // One statistics pass in blocks of at most 65536 frames, then one window per segment.
+  EXPECT_LE(biggest_read, 1 << 16);
+  EXPECT_GE(reads, 1 + static_cast<int64_t>(pieces.size()));
+  EXPECT_EQ(streamed, whole);
+}
+
 TEST(EngineParity, CancellationStopsTheSeparation) {
   auto sep = Separator::from_repo("tinyht1", (test_data() / "parity" / "models").string());
   std::vector<float> mix(2 * 8000 * 3, 0.1f);

@@ -44,6 +44,14 @@ struct Progress {
 // Called after each segment; return false to cancel (separate() then throws Cancelled).
 using ProgressCallback = std::function<bool(const Progress&)>;
 
+// Random access to the mix for streaming: fill `out` with frames [offset, offset + frames) of the
+// mix, planar (channel c at out[c * frames]). Offsets are always within the mix.
+using MixReader = std::function<void(int64_t offset, int64_t frames, float* out)>;
+
+// Receives stems in time order: `frames` consecutive frames of every stem, planar
+// (source s, channel c at stems[(s * channels + c) * frames]).
+using StemWriter = std::function<void(const float* stems, int64_t frames)>;
+
 class Separator {
  public:
   // Loads model `name` from `repo` like `demucs.separate -n NAME --repo DIR`: a bag NAME.yaml, a
@@ -64,9 +72,15 @@ class Separator {
   // audio_channels() channels. Returns planar stems: source s, channel c at
   // out[(s * channels + c) * frames]. Normalises by the mono mix's mean and std as
   // demucs.separate does and undoes it on the output.
-  virtual std::vector<float> separate(const float* mix, int64_t frames,
-                                      const SeparationOptions& options,
-                                      const ProgressCallback& progress = nullptr) const = 0;
+  std::vector<float> separate(const float* mix, int64_t frames, const SeparationOptions& options,
+                              const ProgressCallback& progress = nullptr) const;
+
+  // The same separation, streamed: the mix is read through `read` segment by segment (one extra
+  // pass first for its mean and std), and stems go to `write` as soon as every segment, shift
+  // and model covering them is done. Memory is bounded by the segment, not by the song.
+  virtual void separate_stream(const MixReader& read, int64_t frames,
+                               const SeparationOptions& options, const StemWriter& write,
+                               const ProgressCallback& progress = nullptr) const = 0;
 };
 
 // What a models folder holds, as the official --list-models shows it (sorted names).

@@ -1,5 +1,5 @@
-// demucs/apply.cpp: see apply.h; the same recursion as apply.apply_model: shifts -> split ->
-// one padded model call per segment.
+// demucs/apply.cpp: see apply.h. The Python recursion (shifts -> split -> one padded model call
+// per segment) unrolled into passes that advance together, so results can leave early.
 #include "demucs/apply.h"
 
 #include <cmath>
@@ -40,25 +40,41 @@ double BagOfModels::max_allowed_segment() const {
   return limit;
 }
 
-TensorChunk::TensorChunk(const TensorChunk& parent, int64_t off, std::optional<int64_t> len)
-    : tensor(parent.tensor) {
-  TORCH_CHECK(off >= 0 && off < parent.length, "chunk offset outside its parent");
-  offset = parent.offset + off;
-  length = len ? std::min(parent.length - off, *len) : parent.length - off;
-}
-
-at::Tensor TensorChunk::padded(int64_t target_length) const {
-  int64_t delta = target_length - length;
-  int64_t total = tensor.size(-1);
-  TORCH_CHECK(delta >= 0, "cannot pad a chunk to a shorter length");
-  int64_t start = offset - delta / 2;
-  int64_t end = start + target_length;
-  int64_t correct_start = std::max<int64_t>(0, start), correct_end = std::min(total, end);
-  return at::constant_pad_nd(tensor.slice(-1, correct_start, correct_end),
-                             {correct_start - start, end - correct_end});
-}
-
 namespace {
+
+int64_t segment_samples(const Model& model, const std::optional<double>& segment) {
+  if (segment) return static_cast<int64_t>(model.samplerate * *segment);
+  return model.segment.samples(model.samplerate);
+}
+
+// One (model, shift) pass of apply_model. Positions are frames p of the original mix; the
+// Python code's shifted coordinate is q = p + lead (lead = max_shift - offset, 0 without shifts).
+struct Pass {
+  const Model* model = nullptr;
+  int64_t lead = 0;
+  int64_t pass_length = 0;  // length of the (shifted) signal the segments cover
+  int64_t segment_length = 0, stride = 0;
+  int64_t segments = 0, next = 0;  // segment count, next segment to run
+  at::Tensor weight;               // transition weights over one segment
+  at::Tensor acc, weight_sum;      // running sums for frames [base, base + acc.size(-1))
+  int64_t base = 0;
+
+  bool done() const { return next >= segments; }
+  // Frames p < frontier() will receive no more contributions.
+  int64_t frontier(int64_t length) const {
+    return done() ? length : std::min(length, next * stride - lead);
+  }
+};
+
+// Window [start, start + n) of the mix, silence outside it (TensorChunk.padded).
+at::Tensor read_padded(const WindowReader& read, int64_t start, int64_t n, int64_t length,
+                       int64_t channels) {
+  int64_t from = std::max<int64_t>(0, start), to = std::min(length, start + n);
+  if (from == start && to == start + n) return read(start, n);
+  auto window = at::zeros({channels, n});
+  if (to > from) window.slice(1, from - start, to - start).copy_(read(from, to - from));
+  return window;
+}
 
 at::Tensor center_trim(const at::Tensor& t, int64_t length) {
   int64_t delta = t.size(-1) - length;
@@ -66,70 +82,86 @@ at::Tensor center_trim(const at::Tensor& t, int64_t length) {
   return delta ? t.slice(-1, delta / 2, t.size(-1) - (delta - delta / 2)) : t;
 }
 
-int64_t segment_samples(const Model& model, const std::optional<double>& segment) {
-  if (segment) return static_cast<int64_t>(model.samplerate * *segment);
-  return model.segment.samples(model.samplerate);
+std::vector<Pass> plan_passes(const BagOfModels& bag, int64_t length, const ApplyOptions& o) {
+  std::vector<Pass> passes;
+  for (size_t m = 0; m < bag.models.size(); ++m) {
+    const Model& model = *bag.models[m];
+    int64_t max_shift = static_cast<int64_t>(0.5 * model.samplerate);
+    int count = o.shifts ? o.shifts : 1;
+    for (int i = 0; i < count; ++i) {
+      Pass p;
+      p.model = &model;
+      if (o.shifts) {
+        int64_t offset = o.shift_offsets.at(m * o.shifts + i);
+        if (offset < 0 || offset > max_shift) throw ModelError("shift offset out of range");
+        p.lead = max_shift - offset;
+      }
+      p.pass_length = length + p.lead;
+      if (o.split) {
+        p.segment_length = segment_samples(model, o.segment);
+        if (p.segment_length <= 0) throw ModelError("segment must be positive");
+        p.stride = static_cast<int64_t>((1 - o.overlap) * p.segment_length);
+        if (p.stride <= 0) throw ModelError("overlap must be below 1");
+        // A triangle peaking mid-segment, normalised, to the power transition_power.
+        int64_t L = p.segment_length;
+        auto w =
+            at::cat({at::arange(1, L / 2 + 1, at::kLong), at::arange(L - L / 2, 0, -1, at::kLong)});
+        p.weight = at::pow(w / w.max(), o.transition_power);
+      } else {  // split=False: one unweighted model call over the whole pass
+        p.segment_length = p.stride = p.pass_length;
+        p.weight = at::ones({p.pass_length});
+      }
+      p.segments = (p.pass_length + p.stride - 1) / p.stride;
+      passes.push_back(std::move(p));
+    }
+  }
+  return passes;
 }
 
-// One model call on a chunk (apply_model with split=False, shifts=0).
-at::Tensor run_chunk(const Model& model, const TensorChunk& chunk, const ApplyOptions& o) {
+// Runs the pass's next segment and adds its weighted output to the pass's sums.
+void run_segment(Pass& p, const WindowReader& read, int64_t length, int64_t channels,
+                 const ApplyOptions& o) {
+  const Model& model = *p.model;
+  int64_t q0 = p.next * p.stride;
+  int64_t chunk = std::min(p.segment_length, p.pass_length - q0);
   int64_t valid = (model.is_transformer() && o.segment)
                       ? static_cast<int64_t>(*o.segment * model.samplerate)
-                      : model.valid_length(chunk.length);
-  auto out = model.forward(chunk.padded(valid));
+                      : model.valid_length(chunk);
+  int64_t delta = valid - chunk;  // context taken evenly from both sides, as TensorChunk does
+  auto input = read_padded(read, q0 - delta / 2 - p.lead, valid, length, channels);
+  auto y = center_trim(model.forward(input.unsqueeze(0)), chunk)[0];
+  ++p.next;
   if (o.on_segment) o.on_segment();
-  return center_trim(out, chunk.length);
-}
-
-at::Tensor run_split(const Model& model, const TensorChunk& mix, const ApplyOptions& o) {
-  if (!o.split) return run_chunk(model, mix, o);
-  int64_t length = mix.length;
-  auto input = mix.tensor;
-  int64_t B = input.size(0), C = input.size(1), S = static_cast<int64_t>(model.sources.size());
-  auto out = at::zeros({B, S, C, length}, input.options());
-  auto sum_weight = at::zeros({length}, input.options());
-  int64_t segment_length = segment_samples(model, o.segment);
-  if (segment_length <= 0) throw ModelError("segment must be positive");
-  int64_t stride = static_cast<int64_t>((1 - o.overlap) * segment_length);
-  if (stride <= 0) throw ModelError("overlap must be below 1");
-  // Triangle with its peak in the middle, normalised, to the power transition_power.
-  auto weight = at::cat({at::arange(1, segment_length / 2 + 1, at::kLong),
-                         at::arange(segment_length - segment_length / 2, 0, -1, at::kLong)});
-  weight = at::pow(weight / weight.max(), o.transition_power);
-  for (int64_t offset = 0; offset < length; offset += stride) {
-    TensorChunk chunk(mix, offset, segment_length);
-    auto chunk_out = run_chunk(model, chunk, o);
-    int64_t n = chunk_out.size(-1);
-    auto w = weight.slice(0, 0, n);
-    out.slice(-1, offset, offset + n) += w * chunk_out;
-    sum_weight.slice(0, offset, offset + n) += w;
+  // Keep what falls inside the mix: p = q - lead in [0, length).
+  int64_t start = q0 - p.lead;
+  int64_t skip = std::max<int64_t>(0, -start);
+  int64_t end = std::min(length, start + chunk);
+  if (end <= start + skip) return;
+  auto w = p.weight.slice(0, skip, end - start);
+  auto contribution = w * y.slice(-1, skip, end - start);
+  if (!p.acc.defined()) {
+    p.acc = at::zeros({y.size(0), y.size(1), 0});
+    p.weight_sum = at::zeros({0});
   }
-  TORCH_CHECK(sum_weight.min().item<float>() > 0, "segments do not cover the track");
-  return out / sum_weight;
-}
-
-at::Tensor run_shifts(const Model& model, const at::Tensor& mix, const ApplyOptions& o,
-                      const int64_t* offsets) {
-  int64_t length = mix.size(-1);
-  TensorChunk whole(mix);
-  if (!o.shifts) return run_split(model, whole, o);
-  int64_t max_shift = static_cast<int64_t>(0.5 * model.samplerate);
-  TensorChunk padded(whole.padded(length + 2 * max_shift));
-  at::Tensor out;
-  for (int i = 0; i < o.shifts; ++i) {
-    int64_t offset = offsets[i];
-    if (offset < 0 || offset > max_shift) throw ModelError("shift offset out of range");
-    TensorChunk shifted(padded, offset, length + max_shift - offset);
-    auto res = run_split(model, shifted, o).slice(-1, max_shift - offset);
-    out = out.defined() ? out + res : res;
+  int64_t grow = end - p.base - p.acc.size(-1);
+  if (grow > 0) {
+    p.acc = at::cat({p.acc, at::zeros({y.size(0), y.size(1), grow})}, -1);
+    p.weight_sum = at::cat({p.weight_sum, at::zeros({grow})});
   }
-  return out / o.shifts;
+  p.acc.slice(-1, start + skip - p.base, end - p.base) += contribution;
+  p.weight_sum.slice(0, start + skip - p.base, end - p.base) += w;
 }
 
-int64_t split_count(const Model& model, int64_t length, const ApplyOptions& o) {
-  if (!o.split) return 1;
-  int64_t stride = static_cast<int64_t>((1 - o.overlap) * segment_samples(model, o.segment));
-  return stride > 0 ? (length + stride - 1) / stride : 1;
+// The pass's result for frames [base, until): sums over weights. Forgets those frames.
+at::Tensor take_result(Pass& p, int64_t until) {
+  int64_t n = until - p.base;
+  auto sums = p.weight_sum.slice(0, 0, n);
+  TORCH_CHECK(sums.min().item<float>() > 0, "segments do not cover the track");
+  auto out = p.acc.slice(-1, 0, n) / sums;
+  p.acc = p.acc.slice(-1, n).clone();
+  p.weight_sum = p.weight_sum.slice(0, n).clone();
+  p.base = until;
+  return out;
 }
 
 }  // namespace
@@ -144,35 +176,46 @@ std::vector<int64_t> draw_shift_offsets(const BagOfModels& bag, int shifts,
 
 int64_t count_segments(const BagOfModels& bag, int64_t length, const ApplyOptions& o) {
   int64_t total = 0;
-  for (size_t m = 0; m < bag.models.size(); ++m) {
-    const Model& model = *bag.models[m];
-    if (!o.shifts) {
-      total += split_count(model, length, o);
-      continue;
-    }
-    int64_t max_shift = static_cast<int64_t>(0.5 * model.samplerate);
-    for (int i = 0; i < o.shifts; ++i)
-      total += split_count(model, length + max_shift - o.shift_offsets.at(m * o.shifts + i), o);
-  }
+  for (const auto& p : plan_passes(bag, length, o)) total += p.segments;
   return total;
 }
 
-at::Tensor apply_model(const BagOfModels& bag, const at::Tensor& mix, const ApplyOptions& o) {
+void apply_model(const BagOfModels& bag, const WindowReader& read, int64_t length,
+                 const ApplyOptions& o, const ResultSink& sink) {
   if (o.transition_power < 1) throw ModelError("transition_power < 1 is not allowed");
-  at::Tensor estimates;
-  std::vector<double> totals(bag.first().sources.size(), 0.0);
   if (o.shifts && o.shift_offsets.size() < bag.models.size() * o.shifts)
     throw ModelError("apply_model needs one shift offset per model and shift");
-  for (size_t m = 0; m < bag.models.size(); ++m) {
-    auto out = run_shifts(*bag.models[m], mix, o, o.shift_offsets.data() + m * o.shifts);
-    for (size_t k = 0; k < totals.size(); ++k) {
-      out.select(1, k).mul_(bag.weights[m][k]);
-      totals[k] += bag.weights[m][k];
+  int64_t channels = bag.first().audio_channels;
+  auto passes = plan_passes(bag, length, o);
+  std::vector<double> totals(bag.first().sources.size(), 0.0);
+  for (const auto& model_weights : bag.weights)
+    for (size_t k = 0; k < totals.size(); ++k) totals[k] += model_weights[k];
+  int passes_per_model = o.shifts ? o.shifts : 1;
+  for (int64_t emitted = 0; emitted < length;) {
+    // Advance the pass that holds the output back the most.
+    Pass* slowest = nullptr;
+    for (auto& p : passes)
+      if (!p.done() && (!slowest || p.frontier(length) < slowest->frontier(length))) slowest = &p;
+    if (slowest) run_segment(*slowest, read, length, channels, o);
+    int64_t ready = length;
+    for (const auto& p : passes) ready = std::min(ready, p.frontier(length));
+    if (ready <= emitted) continue;
+    // Combine as the Python code does: mean over shifts, then bag weights over models.
+    at::Tensor estimates;
+    for (size_t m = 0; m < bag.models.size(); ++m) {
+      at::Tensor out;
+      for (int i = 0; i < passes_per_model; ++i) {
+        auto res = take_result(passes[m * passes_per_model + i], ready);
+        out = out.defined() ? out + res : res;
+      }
+      if (o.shifts) out = out / o.shifts;
+      for (size_t k = 0; k < totals.size(); ++k) out.select(0, k).mul_(bag.weights[m][k]);
+      estimates = estimates.defined() ? estimates + out : out;
     }
-    estimates = estimates.defined() ? estimates + out : out;
+    for (size_t k = 0; k < totals.size(); ++k) estimates.select(0, k).div_(totals[k]);
+    sink(estimates);
+    emitted = ready;
   }
-  for (size_t k = 0; k < totals.size(); ++k) estimates.select(1, k).div_(totals[k]);
-  return estimates;
 }
 
 }  // namespace msaas::demucs

@@ -1,5 +1,5 @@
-// demucs/apply.h: demucs/apply.py: BagOfModels, TensorChunk and apply_model (segments with
-// overlap and triangular weights, the shift trick, bag weights).
+// demucs/apply.h: demucs/apply.py: BagOfModels and apply_model (segments with overlap and
+// triangular weights, the shift trick, bag weights), streamed segment by segment.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -26,16 +26,6 @@ struct BagOfModels {
   double max_allowed_segment() const;  // shortest transformer segment, or infinity
 };
 
-// A view on part of a longer tensor; padded() reaches into the parent for context.
-struct TensorChunk {
-  at::Tensor tensor;
-  int64_t offset = 0, length = 0;
-
-  explicit TensorChunk(at::Tensor t) : tensor(std::move(t)), length(tensor.size(-1)) {}
-  TensorChunk(const TensorChunk& parent, int64_t offset, std::optional<int64_t> length);
-  at::Tensor padded(int64_t target_length) const;
-};
-
 struct ApplyOptions {
   int shifts = 1;
   bool split = true;
@@ -56,7 +46,17 @@ std::vector<int64_t> draw_shift_offsets(const BagOfModels& bag, int shifts,
 // Number of model calls apply_model will make for `length` samples (for progress reports).
 int64_t count_segments(const BagOfModels& bag, int64_t length, const ApplyOptions& options);
 
-// mix: [B, C, T] -> [B, S, C, T]
-at::Tensor apply_model(const BagOfModels& bag, const at::Tensor& mix, const ApplyOptions& options);
+// Reads frames [offset, offset + frames) of the (normalised) mix as a [C, frames] tensor; the
+// range always lies within the mix.
+using WindowReader = std::function<at::Tensor(int64_t offset, int64_t frames)>;
+// Receives consecutive [S, C, n] pieces of the result, in time order.
+using ResultSink = std::function<void(const at::Tensor& stems)>;
+
+// apply_model over a mix of `length` frames, streamed: each (model, shift) pass runs its
+// segments in time order, and a stretch of output is handed to `sink` once every pass has
+// finished all segments covering it. Same arithmetic as the Python recursion
+// (shifts -> split -> padded model call), pass by pass.
+void apply_model(const BagOfModels& bag, const WindowReader& read, int64_t length,
+                 const ApplyOptions& options, const ResultSink& sink);
 
 }  // namespace msaas::demucs

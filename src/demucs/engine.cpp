@@ -6,6 +6,7 @@
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
+#include <cmath>
 #include <cstring>
 #include <thread>
 
@@ -26,8 +27,38 @@ class BagSeparator : public Separator {
   double max_segment() const override { return bag_.max_allowed_segment(); }
   std::string description() const override { return description_; }
 
-  std::vector<float> separate(const float* mix, int64_t frames, const SeparationOptions& options,
-                              const ProgressCallback& progress) const override {
+  void separate_stream(const MixReader& read, int64_t frames, const SeparationOptions& options,
+                       const StemWriter& write, const ProgressCallback& progress) const override {
+    check(frames, options);
+    at::set_num_threads(options.threads > 0 ? options.threads
+                                            : std::max(1u, std::thread::hardware_concurrency()));
+    c10::InferenceMode guard;
+    int64_t channels = audio_channels();
+    auto [mean, scale] = mix_statistics(read, frames, channels);
+    // Normalise by the mono mix as demucs.api does (float32 arithmetic); undone on the output.
+    demucs::WindowReader window = [&](int64_t offset, int64_t n) {
+      auto raw = at::empty({channels, n});
+      read(offset, n, raw.data_ptr<float>());
+      return (raw - mean) / scale;
+    };
+    auto o = apply_options(options);
+    Progress state{0, demucs::count_segments(bag_, frames, o)};
+    o.on_segment = [&] {
+      ++state.done;
+      if (progress && !progress(state)) throw Cancelled();
+    };
+    try {
+      demucs::apply_model(bag_, window, frames, o, [&](const at::Tensor& stems) {
+        auto out = (stems * scale + mean).contiguous();
+        write(out.data_ptr<float>(), out.size(-1));
+      });
+    } catch (const c10::Error& e) {
+      throw ModelError(std::string("separation failed: ") + e.what_without_backtrace());
+    }
+  }
+
+ private:
+  void check(int64_t frames, const SeparationOptions& options) const {
     if (frames <= 0) throw ModelError("nothing to separate: the audio is empty");
     if (options.segment && *options.segment > max_segment())
       throw ModelError(
@@ -37,52 +68,49 @@ class BagSeparator : public Separator {
     if (options.shifts < 0) throw ModelError("shifts must be 0 or more");
     if (!(options.overlap >= 0 && options.overlap < 1))
       throw ModelError("overlap must be in [0, 1)");
-    at::set_num_threads(options.threads > 0 ? options.threads
-                                            : std::max(1u, std::thread::hardware_concurrency()));
-    c10::InferenceMode guard;
-    int64_t channels = audio_channels();
-    auto wav = at::from_blob(const_cast<float*>(mix), {channels, frames}, at::kFloat).clone();
-    // Normalise by the mono mix, as demucs.api does; undone on the output below.
-    auto ref = wav.mean(0);
-    auto mean = ref.mean();
-    auto scale = ref.std() + 1e-8;
-    wav = (wav - mean) / scale;
+  }
 
+  // Mean and std + 1e-8 of the mono mix (one streaming pass), as float32 like the official code.
+  static std::pair<float, float> mix_statistics(const MixReader& read, int64_t frames,
+                                                int64_t channels) {
+    const int64_t block = 1 << 16;
+    std::vector<float> buffer(channels * block);
+    double sum = 0, sum_squares = 0;
+    for (int64_t at = 0; at < frames; at += block) {
+      int64_t n = std::min(block, frames - at);
+      read(at, n, buffer.data());
+      for (int64_t i = 0; i < n; ++i) {
+        float mono = 0;
+        for (int64_t c = 0; c < channels; ++c) mono += buffer[c * n + i];
+        mono /= static_cast<float>(channels);
+        sum += mono;
+        sum_squares += double(mono) * mono;
+      }
+    }
+    double mean = sum / frames;
+    double var = frames > 1 ? (sum_squares - sum * mean) / (frames - 1) : 0.0;
+    float std = static_cast<float>(std::sqrt(std::max(0.0, var)));
+    return {static_cast<float>(mean), std + 1e-8f};
+  }
+
+  demucs::ApplyOptions apply_options(const SeparationOptions& options) const {
     demucs::ApplyOptions o;
     o.shifts = options.shifts;
     o.split = options.split;
     o.overlap = options.overlap;
     o.segment = options.segment;
-    o.shift_offsets = options.shift_offsets;
-    if (o.shift_offsets.empty() && o.shifts > 0) {
+    if (o.shifts > 0 && options.shift_offsets.empty()) {
       std::mt19937_64 rng(options.seed ? *options.seed : std::random_device{}());
       o.shift_offsets = demucs::draw_shift_offsets(bag_, o.shifts, [&](int64_t max) {
         return std::uniform_int_distribution<int64_t>(0, max)(rng);
       });
-    } else if (o.shifts > 0) {  // explicit offsets are reused cyclically over models and shifts
-      std::vector<int64_t> cycled;
+    } else if (o.shifts > 0) {  // explicit offsets are used in turn, cyclically
       for (size_t i = 0; i < bag_.models.size() * o.shifts; ++i)
-        cycled.push_back(options.shift_offsets[i % options.shift_offsets.size()]);
-      o.shift_offsets = cycled;
+        o.shift_offsets.push_back(options.shift_offsets[i % options.shift_offsets.size()]);
     }
-    Progress state{0, demucs::count_segments(bag_, frames, o)};
-    o.on_segment = [&] {
-      ++state.done;
-      if (progress && !progress(state)) throw Cancelled();
-    };
-    at::Tensor out;
-    try {
-      out = demucs::apply_model(bag_, wav.unsqueeze(0), o);
-    } catch (const c10::Error& e) {
-      throw ModelError(std::string("separation failed: ") + e.what_without_backtrace());
-    }
-    out = (out[0] * scale + mean).contiguous();
-    std::vector<float> result(out.numel());
-    std::memcpy(result.data(), out.data_ptr<float>(), result.size() * sizeof(float));
-    return result;
+    return o;
   }
 
- private:
   demucs::BagOfModels bag_;
   std::string description_;
 };
@@ -96,6 +124,28 @@ std::unique_ptr<Separator> Separator::from_repo(const std::string& name, const s
     throw ModelError("model " + name + " is not installed in " + repo +
                      "; fetch it with: msaas models pull " + name);
   return std::make_unique<BagSeparator>(demucs::load_from_repo(name, repo), name);
+}
+
+std::vector<float> Separator::separate(const float* mix, int64_t frames,
+                                       const SeparationOptions& options,
+                                       const ProgressCallback& progress) const {
+  int64_t channels = audio_channels();
+  int64_t sources = static_cast<int64_t>(this->sources().size());
+  std::vector<float> out(static_cast<size_t>(sources * channels * std::max<int64_t>(frames, 0)));
+  int64_t done = 0;
+  separate_stream(
+      [&](int64_t offset, int64_t n, float* dst) {
+        for (int64_t c = 0; c < channels; ++c)
+          std::memcpy(dst + c * n, mix + c * frames + offset, n * sizeof(float));
+      },
+      frames, options,
+      [&](const float* stems, int64_t n) {
+        for (int64_t row = 0; row < sources * channels; ++row)
+          std::memcpy(out.data() + row * frames + done, stems + row * n, n * sizeof(float));
+        done += n;
+      },
+      progress);
+  return out;
 }
 
 InstalledModels list_installed_models(const std::string& repo) {
