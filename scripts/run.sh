@@ -6,14 +6,12 @@ build="${1:-build}"
 cd "$(dirname "$0")/.."
 
 models="${MSAAS_MODELS:-$HOME/.cache/msaas/models}"
-find_sig() { ls "$1"/955717e8-*.th 2>/dev/null | head -n 1; }
+has_htdemucs() { [ -f "$1/htdemucs.yaml" ] || ls "$1"/955717e8-*.th >/dev/null 2>&1; }
 
-if [ -f "$models/htdemucs.yaml" ]; then
+if has_htdemucs "$models"; then
   repo="$models" name=htdemucs
-elif [ -n "$(find_sig "$models")" ]; then
-  repo="$models" name=955717e8
-elif [ -n "$(find_sig ../shared/models)" ]; then
-  repo=../shared/models name=955717e8
+elif has_htdemucs ../shared/models; then
+  repo=../shared/models name=htdemucs
 else
   repo=tests/data/parity/models name=tinyht1
   echo "run: no htdemucs weights found in $models; using the small random-weight test model" >&2

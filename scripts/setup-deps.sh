@@ -8,7 +8,7 @@ packages=(
   libtorch-dev libopenblas-dev
   libavformat-dev libavcodec-dev libavutil-dev libswresample-dev ffmpeg
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libgtest-dev libssl-dev libcurl4-openssl-dev
-  python3
+  python3 python3-numpy fluidsynth timgm6mb-soundfont espeak-ng
 )
 
 missing=()

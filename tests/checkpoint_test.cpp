@@ -99,6 +99,11 @@ TEST(Checkpoint, RealHtdemucsLoadsWithAllItsParameters) {
   auto sep = Separator::from_file(real.string());
   EXPECT_EQ(sep->sources(), (std::vector<std::string>{"drums", "bass", "other", "vocals"}));
   EXPECT_DOUBLE_EQ(sep->max_segment(), 7.8);
+  // Its folder offers it under its official name too (htdemucs.yaml is built in).
+  auto installed = list_installed_models(shared_models().string());
+  EXPECT_NE(std::find(installed.bags.begin(), installed.bags.end(), "htdemucs"),
+            installed.bags.end());
+  EXPECT_EQ(Separator::from_repo("htdemucs", shared_models().string())->sources().size(), 4u);
 }
 
 }  // namespace

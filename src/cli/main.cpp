@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "cli/eval.h"
 #include "cli/models.h"
 #include "cli/separate.h"
 
@@ -10,8 +11,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   msaas::cli::SeparateOptions separate;
   msaas::cli::ModelsOptions models;
+  msaas::cli::EvalOptions eval;
   auto* separate_cmd = msaas::cli::add_separate_command(app, separate);
   msaas::cli::add_models_command(app, models);
+  auto* eval_cmd = msaas::cli::add_eval_command(app, eval);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -25,5 +28,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (separate_cmd->parsed()) return msaas::cli::run_separate(separate);
+  if (eval_cmd->parsed()) return msaas::cli::run_eval(eval);
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <thread>
@@ -119,7 +120,8 @@ class BagSeparator : public Separator {
 
 std::unique_ptr<Separator> Separator::from_repo(const std::string& name, const std::string& repo) {
   auto listing = demucs::scan_repo(repo);
-  bool present = listing.singles.count(name) || listing.bags.count(name);
+  bool present = listing.singles.count(name) || listing.bags.count(name) ||
+                 demucs::official_bag_present(listing, name);
   if (!present && find_official_model(name))
     throw ModelError("model " + name + " is not installed in " + repo +
                      "; fetch it with: msaas models pull " + name);
@@ -152,6 +154,10 @@ InstalledModels list_installed_models(const std::string& repo) {
   auto listing = demucs::scan_repo(repo);
   InstalledModels installed;
   for (const auto& [name, path] : listing.bags) installed.bags.push_back(name);
+  for (const auto& official : official_models())
+    if (!listing.bags.count(official.name) && demucs::official_bag_present(listing, official.name))
+      installed.bags.push_back(official.name);
+  std::sort(installed.bags.begin(), installed.bags.end());
   for (const auto& [sig, path] : listing.singles) installed.singles.push_back(sig);
   return installed;
 }

@@ -52,6 +52,14 @@ std::unique_ptr<Model> load_model_file(const std::string& path) {
   return model;
 }
 
+bool official_bag_present(const RepoListing& listing, const std::string& name) {
+  const NamedModel* official = find_official_model(name);
+  if (!official) return false;
+  for (const auto& file : official->files)
+    if (!listing.singles.count(file.substr(0, file.find('-')))) return false;
+  return true;
+}
+
 RepoListing scan_repo(const std::string& folder) {
   std::error_code ec;
   if (!fs::is_directory(folder, ec)) throw ModelError(folder + " must exist and be a folder");
@@ -83,14 +91,10 @@ std::unique_ptr<Model> load_single(const RepoListing& listing, const std::string
   return load_model_file(it->second);
 }
 
-BagOfModels load_bag(const RepoListing& listing, const std::string& yaml_path,
+// `source` names the bag in messages: its .yaml file, or the built-in official description.
+BagOfModels load_bag(const RepoListing& listing, const YAML::Node& bag, const std::string& source,
                      const std::string& folder) {
-  YAML::Node bag;
-  try {
-    bag = YAML::LoadFile(yaml_path);
-  } catch (const YAML::Exception& e) {
-    throw ModelError(yaml_path + ": " + e.what());
-  }
+  const std::string& yaml_path = source;
   if (!bag["models"] || !bag["models"].IsSequence())
     throw ModelError(yaml_path + " lists no 'models'");
   try {
@@ -122,10 +126,19 @@ BagOfModels load_from_repo(const std::string& name, const std::string& folder) {
     return BagOfModels(std::move(models), std::nullopt, std::nullopt);
   }
   auto bag = listing.bags.find(name);
-  if (bag == listing.bags.end())
-    throw ModelError(name + " is neither a single pre-trained model nor a bag of models in " +
-                     folder);
-  return load_bag(listing, bag->second, folder);
+  if (bag != listing.bags.end()) {
+    YAML::Node node;
+    try {
+      node = YAML::LoadFile(bag->second);
+    } catch (const YAML::Exception& e) {
+      throw ModelError(bag->second + ": " + e.what());
+    }
+    return load_bag(listing, node, bag->second, folder);
+  }
+  if (official_bag_present(listing, name))  // e.g. htdemucs from 955717e8-*.th alone
+    return load_bag(listing, YAML::Load(find_official_model(name)->yaml), name, folder);
+  throw ModelError(name + " is neither a single pre-trained model nor a bag of models in " +
+                   folder);
 }
 
 }  // namespace msaas::demucs

@@ -21,6 +21,10 @@ struct RepoListing {
 };
 RepoListing scan_repo(const std::string& folder);
 
+// True when `name` is an official bag (htdemucs, ...) whose checkpoints are all in `listing`,
+// so it can be used without its .yaml.
+bool official_bag_present(const RepoListing& listing, const std::string& name);
+
 // `-n NAME --repo FOLDER`: a single model by signature first, else a bag by name.
 BagOfModels load_from_repo(const std::string& name, const std::string& folder);
 

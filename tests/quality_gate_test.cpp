@@ -1,0 +1,47 @@
+// The quality gate: the real htdemucs on the quick subset of the evaluation set
+// (tools/eval/make_eval_set.py --subset quick) must keep every stem's SDR within 0.1 dB of the
+// committed baseline (tests/data/quality/baseline-quick.json). Skipped where the real weights
+// are absent (../shared/models).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "support.h"
+
+namespace msaas::test {
+namespace {
+
+bool has_real_model() {
+  if (!fs::is_directory(shared_models())) return false;
+  for (const auto& e : fs::directory_iterator(shared_models()))
+    if (e.path().filename().string().rfind("955717e8-", 0) == 0) return true;
+  return false;
+}
+
+TEST(QualityGate, RealHtdemucsKeepsItsSdrOnTheQuickSet) {
+  if (!has_real_model()) GTEST_SKIP() << "no real htdemucs in " << shared_models();
+  fs::path set = fs::path(MSAAS_BUILD_DIR) / "eval-quick";
+  auto made = run({"/usr/bin/python3",
+                   (fs::path(MSAAS_SOURCE_DIR) / "tools/eval/make_eval_set.py").string(), "--out",
+                   set.string(), "--subset", "quick"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  TempDir dir;
+  auto r = run_msaas({"eval", set.string(), "--repo", shared_models().string(), "-n", "htdemucs",
+                      "--shifts", "0", "-j", "2", "--json", (dir / "results.json").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::cout << r.out;
+  auto results = nlohmann::json::parse(read_text(dir / "results.json"));
+  auto baseline = nlohmann::json::parse(read_text(test_data() / "quality" / "baseline-quick.json"));
+  ASSERT_EQ(results["mixtures"].size(), baseline["mixtures"].size());
+  for (size_t i = 0; i < baseline["mixtures"].size(); ++i) {
+    const auto& want = baseline["mixtures"][i];
+    const auto& got = results["mixtures"][i];
+    ASSERT_EQ(got["name"], want["name"]);
+    for (const auto& [stem, sdr] : want["sdr"].items())
+      EXPECT_GE(got["sdr"][stem].get<double>(), sdr.get<double>() - 0.1)
+          << want["name"] << " " << stem << " dropped below the baseline";
+  }
+}
+
+}  // namespace
+}  // namespace msaas::test
