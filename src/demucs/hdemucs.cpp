@@ -25,6 +25,18 @@ at::Tensor pad1d(const at::Tensor& x, int64_t left, int64_t right, bool reflect)
   return at::pad(y, {left, right}, "reflect");
 }
 
+namespace {
+
+// DConv works on time: in the frequency branch every frequency row is a batch item of its own.
+at::Tensor apply_dconv(const DConv& dconv, const at::Tensor& y, bool freq) {
+  if (!freq) return dconv(y);
+  int64_t B = y.size(0), C = y.size(1), Fr = y.size(2), T = y.size(3);
+  auto out = dconv(y.permute({0, 2, 1, 3}).reshape({-1, C, T}));
+  return out.view({B, Fr, C, T}).permute({0, 2, 1, 3});
+}
+
+}  // namespace
+
 HEncLayer::HEncLayer(Weights& w, const std::string& p, const LayerConfig& c) : c_(c) {
   int64_t pad = c.pad ? c.kernel_size / 4 : 0;
   int dims = c.freq ? 2 : 1;
@@ -56,15 +68,7 @@ at::Tensor HEncLayer::operator()(at::Tensor x, const std::optional<at::Tensor>& 
     y = y + (inject->dim() == 3 && y.dim() == 4 ? inject->unsqueeze(2) : *inject);
   }
   y = at::gelu(norm1_(y));
-  if (dconv_) {
-    if (c_.freq) {
-      int64_t B = y.size(0), C = y.size(1), Fr = y.size(2), T = y.size(3);
-      y = (*dconv_)(y.permute({0, 2, 1, 3}).reshape({-1, C, T}));
-      y = y.view({B, Fr, C, T}).permute({0, 2, 1, 3});
-    } else {
-      y = (*dconv_)(y);
-    }
-  }
+  if (dconv_) y = apply_dconv(*dconv_, y, c_.freq);
   if (!c_.rewrite) return y;
   return at::glu(norm2_(rewrite_(y)), 1);
 }
@@ -100,15 +104,7 @@ std::pair<at::Tensor, at::Tensor> HDecLayer::operator()(at::Tensor x,
   if (!c_.empty) {
     x = x + *skip;
     y = c_.rewrite ? at::glu(norm1_(rewrite_(x)), 1) : x;
-    if (dconv_) {
-      if (c_.freq) {
-        int64_t B = y.size(0), C = y.size(1), Fr = y.size(2), T = y.size(3);
-        y = (*dconv_)(y.permute({0, 2, 1, 3}).reshape({-1, C, T}));
-        y = y.view({B, Fr, C, T}).permute({0, 2, 1, 3});
-      } else {
-        y = (*dconv_)(y);
-      }
-    }
+    if (dconv_) y = apply_dconv(*dconv_, y, c_.freq);
   }
   auto z = norm2_(conv_tr_(y));
   if (c_.freq) {

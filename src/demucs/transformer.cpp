@@ -50,8 +50,8 @@ at::Tensor Attention::operator()(const at::Tensor& q, const at::Tensor& kv) cons
 }
 
 at::Tensor TokenNorm::operator()(const at::Tensor& x) const {
-  if (!group) return at::layer_norm(x, {weight.size(0)}, weight, bias, 1e-5);
-  return at::group_norm(x.transpose(1, 2), groups, weight, bias, 1e-5).transpose(1, 2);
+  if (!group) return layer(x);
+  return group_norm(x.transpose(1, 2)).transpose(1, 2);
 }
 
 namespace {
@@ -59,8 +59,10 @@ namespace {
 TokenNorm make_token_norm(Weights& w, const std::string& prefix, int64_t dim, bool group) {
   TokenNorm n;
   n.group = group;
-  n.weight = w.take(prefix + ".weight", {dim});
-  n.bias = w.take(prefix + ".bias", {dim});
+  if (group)
+    n.group_norm = make_group_norm(w, prefix, 1, dim);
+  else
+    n.layer = make_layer_norm(w, prefix, dim);
   return n;
 }
 

@@ -35,8 +35,8 @@ struct Attention {
 // LayerNorm over channels, or MyGroupNorm (GroupNorm over time and channels of a (B, T, C)).
 struct TokenNorm {
   bool group = false;
-  int64_t groups = 1;
-  at::Tensor weight, bias;
+  LayerNorm layer;
+  GroupNorm group_norm;
   at::Tensor operator()(const at::Tensor& x) const;
 };
 
