@@ -2,6 +2,8 @@
 // command line on a mono file with --two-stems, and every kind of bad input.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "audio/decode.h"
 #include "support.h"
 
@@ -152,6 +154,33 @@ TEST(Cli, UsageErrorsExitTwo) {
                  (dir / "o").string(), track.string()});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("maximum segment"), std::string::npos) << r.err;
+}
+
+float peak_of(const fs::path& file) {
+  auto audio = audio::decode_file(file.string(), 8000, 2);
+  float peak = 0;
+  for (float v : audio.samples) peak = std::max(peak, std::fabs(v));
+  return peak;
+}
+
+TEST(Cli, ClipModesApplyToWholeStems) {
+  TempDir dir;
+  // A float WAV peaking at 3: the stems go well over full scale.
+  auto loud = make_tone(dir / "loud.wav", 2.0, 8000, 2, {"-af", "volume=6", "-c:a", "pcm_f32le"});
+  auto separate = [&](const std::string& mode) {
+    auto r = run_msaas({"separate", "--repo", repo(), "-n", "tinyht1", "--shifts", "0", "--float32",
+                        "--clip-mode", mode, "-o", (dir / mode).string(), loud.string()});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    float peak = 0;
+    for (const auto& stem : kFour)
+      peak = std::max(peak, peak_of(dir / mode / "tinyht1" / "loud" / (stem + ".wav")));
+    return peak;
+  };
+  EXPECT_GT(separate("none"), 1.0f);
+  float rescaled = separate("rescale");
+  EXPECT_LE(rescaled, 1.0f / 1.01f + 1e-6f);
+  EXPECT_GT(rescaled, 0.98f);  // divided by 1.01 x its own peak, not squashed further
+  EXPECT_LE(separate("clamp"), 0.99f + 1e-6f);
 }
 
 TEST(Cli, ModelsListShowsBagsAndSingles) {

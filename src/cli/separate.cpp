@@ -15,6 +15,7 @@
 #include "cli/models.h"
 #include "cli/output_names.h"
 #include "cli/progress.h"
+#include "cli/stem_spool.h"
 #include "msaas/engine.h"
 
 namespace msaas::cli {
@@ -85,42 +86,46 @@ audio::EncodeOptions encode_options(const SeparateOptions& o) {
   return e;
 }
 
-// The stems to write for one track: name -> planar audio, following --two-stems and
-// --other-method exactly as demucs.separate does.
-std::vector<std::pair<std::string, audio::Buffer>> collect_stems(
-    const SeparateOptions& o, const Separator& model, const audio::Buffer& mix,
-    const std::vector<float>& separated) {
-  const auto& sources = model.sources();
-  int channels = mix.channels;
-  int64_t frames = mix.frames;
-  auto source = [&](size_t s) {
-    audio::Buffer b(mix.sample_rate, channels, frames);
-    std::copy_n(separated.begin() + s * channels * frames, channels * frames, b.samples.begin());
-    return b;
-  };
-  std::vector<std::pair<std::string, audio::Buffer>> stems;
+// The files one track gives, in the official tool's order: every source, or with --two-stems
+// STEM: minus_STEM (--other-method minus), STEM, no_STEM (--other-method add).
+std::vector<std::string> output_stems(const SeparateOptions& o,
+                                      const std::vector<std::string>& sources) {
+  if (o.two_stems.empty()) return sources;
+  std::vector<std::string> names;
+  if (o.other_method == "minus") names.push_back("minus_" + o.two_stems);
+  names.push_back(o.two_stems);
+  if (o.other_method == "add") names.push_back("no_" + o.two_stems);
+  return names;
+}
+
+// Routes one streamed piece of the separated sources (frames [at, at + n)) into the output
+// stems, computing no_STEM / minus_STEM as demucs.separate does.
+void spool_piece(const SeparateOptions& o, const std::vector<std::string>& sources,
+                 const audio::Buffer& mix, int64_t at, const float* stems, int64_t n,
+                 StemSpool& spool) {
+  int64_t size = mix.channels * n;
+  auto source = [&](size_t s) { return stems + s * size; };
   if (o.two_stems.empty()) {
-    for (size_t s = 0; s < sources.size(); ++s) stems.emplace_back(sources[s], source(s));
-    return stems;
+    for (size_t s = 0; s < sources.size(); ++s) spool.append(s, source(s), n);
+    return;
   }
   size_t chosen = std::find(sources.begin(), sources.end(), o.two_stems) - sources.begin();
+  std::vector<float> rest(size, 0.0f);
+  size_t index = 0;
   if (o.other_method == "minus") {
-    audio::Buffer rest = mix;
-    audio::Buffer stem = source(chosen);
-    for (size_t i = 0; i < rest.samples.size(); ++i) rest.samples[i] -= stem.samples[i];
-    stems.emplace_back("minus_" + o.two_stems, std::move(rest));
+    for (int c = 0; c < mix.channels; ++c)
+      for (int64_t i = 0; i < n; ++i)
+        rest[c * n + i] = mix.channel(c)[at + i] - source(chosen)[c * n + i];
+    spool.append(index++, rest.data(), n);
   }
-  stems.emplace_back(o.two_stems, source(chosen));
+  spool.append(index++, source(chosen), n);
   if (o.other_method == "add") {
-    audio::Buffer rest(mix.sample_rate, channels, frames);
-    for (size_t s = 0; s < sources.size(); ++s) {
-      if (s == chosen) continue;
-      audio::Buffer b = source(s);
-      for (size_t i = 0; i < rest.samples.size(); ++i) rest.samples[i] += b.samples[i];
-    }
-    stems.emplace_back("no_" + o.two_stems, std::move(rest));
+    std::fill(rest.begin(), rest.end(), 0.0f);
+    for (size_t s = 0; s < sources.size(); ++s)
+      if (s != chosen)
+        for (int64_t i = 0; i < size; ++i) rest[i] += source(s)[i];
+    spool.append(index++, rest.data(), n);
   }
-  return stems;
 }
 
 bool separate_track(const SeparateOptions& o, const Separator& model, const std::string& track,
@@ -135,22 +140,32 @@ bool separate_track(const SeparateOptions& o, const Separator& model, const std:
     so.segment = o.segment;
     so.seed = o.seed;
     so.threads = o.jobs;
-    ProgressReport report(fs::path(track).filename().string(), mix.seconds());
-    auto separated = model.separate(mix.samples.data(), mix.frames, so, [&](const Progress& p) {
-      report.update(p.fraction());
-      return true;
-    });
-    report.done();
     auto format = encode_options(o);
     auto clip = audio::parse_clip_mode(o.clip_mode);
     std::string track_file = fs::path(track).filename().string();
-    for (auto& [name, buffer] : collect_stems(o, model, mix, separated)) {
-      fs::path path =
-          out_dir / stem_filename(o.filename, track_file, name, audio::extension(format.format));
-      fs::create_directories(path.parent_path());
-      audio::prevent_clip(buffer, clip);
-      audio::write_file(path.string(), buffer, format);
-    }
+    std::vector<fs::path> paths;
+    for (const auto& name : output_stems(o, model.sources()))
+      paths.push_back(out_dir /
+                      stem_filename(o.filename, track_file, name, audio::extension(format.format)));
+    StemSpool spool(paths, mix.channels);
+    ProgressReport report(track_file, mix.seconds());
+    int64_t done = 0;
+    model.separate_stream(
+        [&](int64_t offset, int64_t n, float* out) {
+          for (int c = 0; c < mix.channels; ++c)
+            std::copy_n(mix.channel(c) + offset, n, out + c * n);
+        },
+        mix.frames, so,
+        [&](const float* stems, int64_t n) {
+          spool_piece(o, model.sources(), mix, done, stems, n, spool);
+          done += n;
+        },
+        [&](const Progress& p) {
+          report.update(p.fraction());
+          return true;
+        });
+    report.done();
+    spool.encode_all(mix.sample_rate, clip, format);
     return true;
   } catch (const std::exception& e) {
     print_error(e.what());

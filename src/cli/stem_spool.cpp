@@ -1,0 +1,64 @@
+// cli/stem_spool.cpp: see stem_spool.h.
+#include "cli/stem_spool.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace msaas::cli {
+namespace fs = std::filesystem;
+
+StemSpool::StemSpool(std::vector<fs::path> paths, int channels)
+    : stems_(paths.size()), channels_(channels) {
+  for (size_t i = 0; i < paths.size(); ++i) {
+    Stem& s = stems_[i];
+    s.final_path = paths[i];
+    fs::create_directories(s.final_path.parent_path());
+    s.spool_path = s.final_path.parent_path() /
+                   ("." + s.final_path.filename().string() + ".spool-" + std::to_string(getpid()));
+    s.file.open(s.spool_path, std::ios::in | std::ios::out | std::ios::trunc | std::ios::binary);
+    if (!s.file) throw std::runtime_error("cannot write " + s.spool_path.string());
+  }
+}
+
+StemSpool::~StemSpool() {
+  for (auto& s : stems_) {
+    s.file.close();
+    std::error_code ec;
+    fs::remove(s.spool_path, ec);
+  }
+}
+
+void StemSpool::append(size_t index, const float* planar, int64_t frames) {
+  Stem& s = stems_.at(index);
+  if (index == 0) chunks_.push_back(frames);
+  for (int64_t i = 0; i < channels_ * frames; ++i) s.peak = std::max(s.peak, std::fabs(planar[i]));
+  s.file.write(reinterpret_cast<const char*>(planar), channels_ * frames * sizeof(float));
+  if (!s.file) throw std::runtime_error("cannot write " + s.spool_path.string() + " (disk full?)");
+}
+
+void StemSpool::encode_all(int sample_rate, audio::ClipMode clip,
+                           const audio::EncodeOptions& format) {
+  std::vector<float> block;
+  for (auto& s : stems_) {
+    // Same arithmetic as audio::prevent_clip, one chunk at a time.
+    float divisor = clip == audio::ClipMode::rescale ? std::max(1.01f * s.peak, 1.0f) : 1.0f;
+    audio::Encoder encoder(s.final_path.string(), sample_rate, channels_, format);
+    s.file.seekg(0);
+    for (int64_t frames : chunks_) {
+      block.resize(channels_ * frames);
+      s.file.read(reinterpret_cast<char*>(block.data()), block.size() * sizeof(float));
+      if (!s.file) throw std::runtime_error("cannot read back " + s.spool_path.string());
+      if (divisor != 1.0f)
+        for (float& v : block) v /= divisor;
+      if (clip == audio::ClipMode::clamp)
+        for (float& v : block) v = std::clamp(v, -0.99f, 0.99f);
+      encoder.write(block.data(), frames, frames);
+    }
+    encoder.finish();
+  }
+}
+
+}  // namespace msaas::cli
