@@ -67,6 +67,10 @@ class Separator {
   // Longest segment in seconds a transformer model accepts (infinity for others).
   virtual double max_segment() const = 0;
   virtual std::string description() const = 0;
+  // Floating-point operations of one model call on one default-length segment, summed over the
+  // models of a bag: convolutions, linear layers, attention and LSTMs, counted from the shapes
+  // (element-wise work is left out). For benchmarks.
+  virtual double flops_per_segment() const = 0;
 
   // Separates planar audio (channel c at mix[c * frames]) already at sample_rate() with
   // audio_channels() channels. Returns planar stems: source s, channel c at

@@ -24,6 +24,9 @@ BLSTM::BLSTM(Weights& w, const std::string& prefix, int64_t dim, int64_t layers,
 
 at::Tensor BLSTM::run_lstm(const at::Tensor& x) const {
   auto seq = x.permute({2, 0, 1});  // T, B, C
+  double steps = static_cast<double>(seq.size(0)) * seq.size(1);
+  for (int64_t l = 0; l < layers_; ++l)  // two directions, four gates each
+    flop_counter().add(2 * steps * 4 * dim_ * ((l == 0 ? dim_ : 2 * dim_) + dim_));
   auto zeros = at::zeros({2 * layers_, seq.size(1), dim_}, seq.options());
   auto out =
       std::get<0>(at::lstm(seq, {zeros, zeros}, params_, true, layers_, 0.0, false, true, false));

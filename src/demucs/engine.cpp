@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "demucs/apply.h"
+#include "demucs/nn.h"
 #include "demucs/repo.h"
 
 namespace msaas {
@@ -27,6 +28,19 @@ class BagSeparator : public Separator {
   int audio_channels() const override { return static_cast<int>(bag_.first().audio_channels); }
   double max_segment() const override { return bag_.max_allowed_segment(); }
   std::string description() const override { return description_; }
+
+  double flops_per_segment() const override {
+    c10::InferenceMode guard;
+    auto& counter = demucs::flop_counter();
+    counter = {true, 0.0};
+    for (const auto& model : bag_.models) {
+      int64_t length = model->valid_length(model->segment.samples(model->samplerate));
+      model->forward(at::zeros({1, model->audio_channels, length}));
+    }
+    double flops = counter.flops;
+    counter = {};
+    return flops;
+  }
 
   void separate_stream(const MixReader& read, int64_t frames, const SeparationOptions& options,
                        const StemWriter& write, const ProgressCallback& progress) const override {

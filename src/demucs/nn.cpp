@@ -91,13 +91,28 @@ Rational Rational::from(const pickle::ValuePtr& v, Rational fallback) {
   throw ModelError("model argument 'segment' should be a number, not " + v->describe());
 }
 
+FlopCounter& flop_counter() {
+  thread_local FlopCounter counter;
+  return counter;
+}
+
 at::Tensor Conv::operator()(const at::Tensor& x) const {
   bool two_d = weight.dim() == 4;
+  at::Tensor y;
   if (transposed)
-    return two_d ? at::conv_transpose2d(x, weight, bias, stride)
-                 : at::conv_transpose1d(x, weight, bias, stride);
-  return two_d ? at::conv2d(x, weight, bias, stride, padding, dilation)
-               : at::conv1d(x, weight, bias, stride, padding, dilation);
+    y = two_d ? at::conv_transpose2d(x, weight, bias, stride)
+              : at::conv_transpose1d(x, weight, bias, stride);
+  else
+    y = two_d ? at::conv2d(x, weight, bias, stride, padding, dilation)
+              : at::conv1d(x, weight, bias, stride, padding, dilation);
+  // Each output (input, when transposed) position costs one weight's worth of multiply-adds
+  // per batch item and output channel group.
+  const at::Tensor& positions = transposed ? x : y;
+  double per_position = static_cast<double>(weight.numel());
+  double count = positions.size(0);
+  for (int64_t d = 2; d < positions.dim(); ++d) count *= positions.size(d);
+  flop_counter().add(per_position * count);
+  return y;
 }
 
 Conv make_conv(Weights& w, const std::string& prefix, int dims, int64_t in, int64_t out,
@@ -147,6 +162,11 @@ at::Tensor LayerNorm::operator()(const at::Tensor& x) const {
 
 LayerNorm make_layer_norm(Weights& w, const std::string& prefix, int64_t dim, double eps) {
   return {w.take(prefix + ".weight", {dim}), w.take(prefix + ".bias", {dim}), eps};
+}
+
+at::Tensor Linear::operator()(const at::Tensor& x) const {
+  flop_counter().add(static_cast<double>(x.numel()) / x.size(-1) * weight.numel());
+  return at::linear(x, weight, bias);
 }
 
 Linear make_linear(Weights& w, const std::string& prefix, int64_t in, int64_t out) {

@@ -54,6 +54,17 @@ struct Rational {
   static Rational from(const pickle::ValuePtr& v, Rational fallback);
 };
 
+// Multiply-accumulate work of the heavy operations (convolutions, linear layers, attention
+// products, LSTMs), counted from shapes while `counting` is on: 2 FLOPs per multiply-add.
+struct FlopCounter {
+  bool counting = false;
+  double flops = 0;
+  void add(double multiply_adds) {
+    if (counting) flops += 2 * multiply_adds;
+  }
+};
+FlopCounter& flop_counter();  // this thread's
+
 struct Conv {
   at::Tensor weight, bias;
   std::vector<int64_t> stride, padding, dilation;
@@ -86,7 +97,7 @@ LayerNorm make_layer_norm(Weights& w, const std::string& prefix, int64_t dim, do
 
 struct Linear {
   at::Tensor weight, bias;
-  at::Tensor operator()(const at::Tensor& x) const { return at::linear(x, weight, bias); }
+  at::Tensor operator()(const at::Tensor& x) const;
 };
 Linear make_linear(Weights& w, const std::string& prefix, int64_t in, int64_t out);
 

@@ -45,6 +45,8 @@ at::Tensor Attention::operator()(const at::Tensor& q, const at::Tensor& kv) cons
   auto key = at::linear(kv, w[1], b[1]).view({B, Tk, heads, d}).transpose(1, 2);
   auto value = at::linear(kv, w[2], b[2]).view({B, Tk, heads, d}).transpose(1, 2);
   query = query / std::sqrt(static_cast<double>(d));
+  flop_counter().add(double(B) * (Tq + 2 * Tk) * C * C  // q, k, v projections
+                     + 2.0 * B * heads * Tq * Tk * d);  // scores and weighted values
   // One head at a time: the same arithmetic as all heads at once, with an eighth of the memory
   // for the (Tq, Tk) score matrix, the largest tensor of the whole model.
   auto y = at::empty({B, heads, Tq, d}, q.options());

@@ -1,0 +1,217 @@
+// bench/bench.cpp: `msaas-bench`, the engine's speed and memory on the real checkpoint.
+//
+// For each song length it writes the same synthetic audio to a WAV file, separates it in a
+// fresh process (so each peak memory figure is that run's alone) with the defaults (shifts 1,
+// overlap 0.25), and prints wall time, real-time factor, peak resident memory and achieved
+// GFLOP/s against the machine's peak. With $DEMUCS_SRC (a PYTHONPATH holding the official
+// sources) it runs the official apply_model on the same file in the same run and prints the
+// ratio. Figures and how to read them: docs/benchmarks.md.
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "audio/decode.h"
+#include "audio/encode.h"
+#include "msaas/engine.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// Music-like test audio: chords, a bass line, clicks and a little noise, deterministic.
+void write_song(const fs::path& path, double seconds) {
+  const int rate = 44100;
+  msaas::audio::Buffer b(rate, 2, static_cast<int64_t>(seconds * rate));
+  uint32_t noise = 12345;
+  for (int64_t i = 0; i < b.frames; ++i) {
+    double t = double(i) / rate, beat = std::fmod(t, 0.5);
+    double bass = 0.3 * std::sin(2 * M_PI * (55 + 27.5 * (std::fmod(t, 4) > 2)) * t);
+    double chords = 0.07 * (std::sin(2 * M_PI * 261.6 * t) + std::sin(2 * M_PI * 329.6 * t) +
+                            std::sin(2 * M_PI * 392.0 * t));
+    double kick = 0.8 * std::exp(-30 * beat) * std::sin(2 * M_PI * 60 * beat);
+    double voice = 0.2 * std::sin(2 * M_PI * (440 + 20 * std::sin(2 * M_PI * 5 * t)) * t) *
+                   (std::fmod(t, 4) < 3);
+    noise = noise * 1664525u + 1013904223u;
+    double hiss = 0.01 * (noise / 4294967296.0 - 0.5);
+    b.channel(0)[i] = static_cast<float>(bass + chords + kick + voice + hiss);
+    b.channel(1)[i] = static_cast<float>(0.9 * bass + 1.1 * chords + kick + 0.8 * voice - hiss);
+  }
+  msaas::audio::EncodeOptions o;
+  o.depth = msaas::audio::SampleDepth::float32;
+  msaas::audio::write_file(path.string(), b, o);
+}
+
+struct ChildResult {
+  int exit_code = -1;
+  std::string out;
+  long peak_kb = 0;
+};
+
+// Runs argv in a fresh process, capturing stdout; its peak RSS comes from wait4.
+ChildResult run_child(const std::vector<std::string>& argv, const std::string& pythonpath = {}) {
+  int pipe_fd[2];
+  if (pipe(pipe_fd) != 0) throw std::runtime_error("pipe failed");
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(pipe_fd[1], 1);
+    close(pipe_fd[0]);
+    if (!pythonpath.empty()) setenv("PYTHONPATH", pythonpath.c_str(), 1);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(pipe_fd[1]);
+  ChildResult r;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(pipe_fd[0], buffer, sizeof buffer)) > 0) r.out.append(buffer, n);
+  close(pipe_fd[0]);
+  int status = 0;
+  rusage usage{};
+  wait4(pid, &status, 0, &usage);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.peak_kb = usage.ru_maxrss;
+  return r;
+}
+
+// The separation itself, in this (child) process: prints {"wall", "segments"}.
+int run_one(const std::string& file, const std::string& repo, const std::string& name,
+            int threads) {
+  auto model = msaas::Separator::from_repo(name, repo);
+  auto mix = msaas::audio::decode_file(file, model->sample_rate(), model->audio_channels());
+  msaas::SeparationOptions o;
+  o.threads = threads;
+  o.seed = 1;
+  int64_t segments = 0;
+  double checksum = 0;
+  auto start = std::chrono::steady_clock::now();
+  model->separate_stream(
+      [&](int64_t offset, int64_t n, float* out) {
+        for (int c = 0; c < mix.channels; ++c) std::copy_n(mix.channel(c) + offset, n, out + c * n);
+      },
+      mix.frames, o, [&](const float* stems, int64_t n) { checksum += stems[n - 1]; },
+      [&](const msaas::Progress& p) {
+        segments = p.total;
+        return true;
+      });
+  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cout << json{{"wall", wall}, {"segments", segments}, {"checksum", checksum}}.dump() << "\n";
+  return 0;
+}
+
+// FLOPs per cycle per core for fp32 FMA: AVX-512 64, AVX2 32, else 16; times cores and clock.
+double machine_peak_gflops(int threads) {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  double mhz = 0;
+  int width = 16;
+  while (std::getline(cpuinfo, line)) {
+    if (!mhz && line.rfind("cpu MHz", 0) == 0) mhz = std::stod(line.substr(line.find(':') + 1));
+    if (line.rfind("flags", 0) == 0) {
+      if (line.find(" avx512f") != std::string::npos)
+        width = 64;
+      else if (line.find(" avx2") != std::string::npos)
+        width = std::max(width, 32);
+    }
+  }
+  return threads * mhz * 1e-3 * width;
+}
+
+std::vector<double> parse_lengths(const std::string& text) {
+  std::vector<double> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) out.push_back(std::stod(item));
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"msaas-bench: engine speed and memory on the real checkpoint"};
+  std::string repo = "../shared/models", name = "955717e8", lengths = "30,120,600";
+  std::string official_lengths = "30,120", json_out, one;
+  int threads = 2;
+  app.add_option("--repo", repo, "Models folder")->capture_default_str();
+  app.add_option("-n,--name", name, "Model")->capture_default_str();
+  app.add_option("--lengths", lengths, "Song lengths in seconds")->capture_default_str();
+  app.add_option("--official-lengths", official_lengths,
+                 "Lengths also run with the official code (needs $DEMUCS_SRC)")
+      ->capture_default_str();
+  app.add_option("--threads", threads, "Compute threads")->capture_default_str();
+  app.add_option("--json", json_out, "Also write the results here");
+  app.add_option("--one", one, "(internal) separate this file and print timings");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (!one.empty()) return run_one(one, repo, name, threads);
+    auto model = msaas::Separator::from_repo(name, repo);
+    double flops = model->flops_per_segment();
+    double peak = machine_peak_gflops(threads);
+    const char* demucs_src = std::getenv("DEMUCS_SRC");
+    fs::path self = fs::canonical("/proc/self/exe");
+    fs::path script = self.parent_path().parent_path() / "bench" / "official_apply.py";
+    if (!fs::exists(script)) script = fs::path(MSAAS_SOURCE_DIR) / "bench" / "official_apply.py";
+    std::printf("model %s: %.1f GFLOP per segment; machine peak %.0f GFLOP/s (%d threads)\n",
+                name.c_str(), flops / 1e9, peak, threads);
+    std::printf("%8s %9s %6s %9s %8s %6s | %9s %6s %9s | %6s\n", "length", "wall s", "RTF",
+                "peak MB", "GFLOP/s", "%peak", "official", "RTF", "peak MB", "ratio");
+    json results = {{"model", name},
+                    {"threads", threads},
+                    {"gflop_per_segment", flops / 1e9},
+                    {"machine_peak_gflops", peak},
+                    {"runs", json::array()}};
+    auto official_set = parse_lengths(official_lengths);
+    for (double seconds : parse_lengths(lengths)) {
+      fs::path wav = fs::temp_directory_path() / ("msaas-bench-" + std::to_string(getpid()) + "-" +
+                                                  std::to_string(int(seconds)) + ".wav");
+      write_song(wav, seconds);
+      auto ours = run_child({self.string(), "--one", wav.string(), "--repo", repo, "-n", name,
+                             "--threads", std::to_string(threads)});
+      if (ours.exit_code != 0) throw std::runtime_error("the separation run failed");
+      auto r = json::parse(ours.out);
+      double wall = r["wall"], gflops = r["segments"].get<double>() * flops / wall / 1e9;
+      json run = {{"seconds", seconds},    {"wall", wall},
+                  {"rtf", wall / seconds}, {"peak_mb", ours.peak_kb / 1024.0},
+                  {"gflops", gflops},      {"segments", r["segments"]}};
+      std::printf("%7.0fs %9.1f %6.3f %9.0f %8.1f %5.1f%%", seconds, wall, wall / seconds,
+                  ours.peak_kb / 1024.0, gflops, 100 * gflops / peak);
+      bool official = demucs_src && std::find(official_set.begin(), official_set.end(), seconds) !=
+                                        official_set.end();
+      if (official) {
+        auto theirs = run_child({"/usr/bin/python3", script.string(), wav.string(), repo, name,
+                                 std::to_string(threads)},
+                                demucs_src);
+        if (theirs.exit_code != 0) throw std::runtime_error("the official run failed");
+        double owall = json::parse(theirs.out)["wall"];
+        run["official"] = {
+            {"wall", owall}, {"rtf", owall / seconds}, {"peak_mb", theirs.peak_kb / 1024.0}};
+        std::printf(" | %9.1f %6.3f %9.0f | %5.2fx\n", owall, owall / seconds,
+                    theirs.peak_kb / 1024.0, owall / wall);
+      } else {
+        std::printf(" | %9s %6s %9s | %6s\n", "-", "-", "-", "-");
+      }
+      std::fflush(stdout);
+      results["runs"].push_back(run);
+      fs::remove(wav);
+    }
+    if (!json_out.empty()) std::ofstream(json_out) << results.dump(2) << "\n";
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "msaas-bench: error: " << e.what() << "\n";
+    return 1;
+  }
+}
