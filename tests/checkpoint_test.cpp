@@ -13,14 +13,8 @@ fs::path parity_models() {
   return test_data() / "parity" / "models";
 }
 
-fs::path model_file(const std::string& sig) {
-  for (const auto& e : fs::directory_iterator(parity_models()))
-    if (e.path().filename().string().rfind(sig + "-", 0) == 0) return e.path();
-  throw std::runtime_error("no test checkpoint " + sig);
-}
-
 TEST(Checkpoint, ReadsClassKwargsAndHalfPrecisionState) {
-  auto package = demucs::load_package(model_file("tinyht1").string());
+  auto package = demucs::load_package(parity_checkpoint("tinyht1").string());
   EXPECT_EQ(package.klass, "demucs.htdemucs.HTDemucs");
   demucs::Kwargs kwargs(package.kwargs);
   ASSERT_EQ(package.args.size(), 1u);  // the test models were built with sources positional
@@ -37,10 +31,10 @@ TEST(Checkpoint, ReadsClassKwargsAndHalfPrecisionState) {
 }
 
 TEST(Checkpoint, ChecksumInTheNameIsVerified) {
-  EXPECT_NO_THROW(demucs::check_checksum(model_file("tinyht1").string()));
+  EXPECT_NO_THROW(demucs::check_checksum(parity_checkpoint("tinyht1").string()));
   TempDir dir;
   auto wrong = dir / "tinyht1-00000000.th";
-  fs::copy_file(model_file("tinyht1"), wrong);
+  fs::copy_file(parity_checkpoint("tinyht1"), wrong);
   try {
     demucs::check_checksum(wrong.string());
     FAIL();
@@ -53,7 +47,7 @@ TEST(Checkpoint, DamagedFilesGiveOneReadableError) {
   TempDir dir;
   write_text(dir / "junk.th", "definitely not a zip archive");
   EXPECT_THROW(demucs::load_package((dir / "junk.th").string()), ModelError);
-  std::string bytes = read_text(model_file("tinyht1"));
+  std::string bytes = read_text(parity_checkpoint("tinyht1"));
   write_text(dir / "cut.th", bytes.substr(0, bytes.size() / 2));
   EXPECT_THROW(demucs::load_package((dir / "cut.th").string()), ModelError);
   EXPECT_THROW(demucs::load_package((dir / "missing.th").string()), ModelError);
@@ -86,10 +80,7 @@ TEST(Repo, FindsSinglesAndBagsAndExplainsMissingModels) {
 }
 
 TEST(Checkpoint, RealHtdemucsLoadsWithAllItsParameters) {
-  fs::path real;
-  if (fs::is_directory(shared_models()))
-    for (const auto& e : fs::directory_iterator(shared_models()))
-      if (e.path().filename().string().rfind("955717e8-", 0) == 0) real = e.path();
+  fs::path real = real_htdemucs();
   if (real.empty()) GTEST_SKIP() << "no real htdemucs in " << shared_models();
   auto package = demucs::load_package(real.string());
   int64_t parameters = 0;

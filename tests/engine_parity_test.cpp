@@ -132,11 +132,7 @@ TEST(EngineParity, RealHtdemucsMatchesTheOfficialCode) {
   auto m = manifest();
   if (!m.contains("real")) GTEST_SKIP() << "no real case in the manifest";
   auto c = m["real"];
-  fs::path real;
-  if (fs::is_directory(shared_models()))
-    for (const auto& e : fs::directory_iterator(shared_models()))
-      if (e.path().filename().string().rfind("955717e8-", 0) == 0) real = e.path();
-  if (real.empty()) GTEST_SKIP() << "no real htdemucs in " << shared_models();
+  if (real_htdemucs().empty()) GTEST_SKIP() << "no real htdemucs in " << shared_models();
   fs::path dir = test_data() / "parity";
   auto sep = Separator::from_repo(c["model"], shared_models().string());
   auto mix = audio::decode_file((dir / c["track"].get<std::string>()).string(), 44100, 2);

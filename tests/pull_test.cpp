@@ -14,9 +14,7 @@ fs::path models_dir() {
 }
 
 std::string file_of(const std::string& sig) {
-  for (const auto& e : fs::directory_iterator(models_dir()))
-    if (e.path().filename().string().rfind(sig + "-", 0) == 0) return e.path().filename();
-  throw std::runtime_error("no test checkpoint " + sig);
+  return parity_checkpoint(sig).filename();
 }
 
 std::vector<std::string> names_in(const fs::path& dir) {

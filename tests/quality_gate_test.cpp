@@ -11,15 +11,8 @@
 namespace msaas::test {
 namespace {
 
-bool has_real_model() {
-  if (!fs::is_directory(shared_models())) return false;
-  for (const auto& e : fs::directory_iterator(shared_models()))
-    if (e.path().filename().string().rfind("955717e8-", 0) == 0) return true;
-  return false;
-}
-
 TEST(QualityGate, RealHtdemucsKeepsItsSdrOnTheQuickSet) {
-  if (!has_real_model()) GTEST_SKIP() << "no real htdemucs in " << shared_models();
+  if (real_htdemucs().empty()) GTEST_SKIP() << "no real htdemucs in " << shared_models();
   fs::path set = fs::path(MSAAS_BUILD_DIR) / "eval-quick";
   auto made = run({"/usr/bin/python3",
                    (fs::path(MSAAS_SOURCE_DIR) / "tools/eval/make_eval_set.py").string(), "--out",

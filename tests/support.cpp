@@ -118,6 +118,23 @@ double snr_db(const float* estimate, const float* reference, size_t n) {
   return 10 * std::log10(signal / error);
 }
 
+fs::path find_checkpoint(const fs::path& folder, const std::string& sig) {
+  if (!fs::is_directory(folder)) return {};
+  for (const auto& e : fs::directory_iterator(folder))
+    if (e.path().filename().string().rfind(sig + "-", 0) == 0) return e.path();
+  return {};
+}
+
+fs::path real_htdemucs() {
+  return find_checkpoint(shared_models(), "955717e8");
+}
+
+fs::path parity_checkpoint(const std::string& sig) {
+  auto path = find_checkpoint(test_data() / "parity" / "models", sig);
+  if (path.empty()) throw std::runtime_error("no test checkpoint " + sig);
+  return path;
+}
+
 fs::path msaas_binary() {
   return MSAAS_BINARY;
 }

@@ -47,6 +47,13 @@ void write_text(const fs::path& path, const std::string& text);
 // 10 log10(|reference|^2 / |estimate - reference|^2).
 double snr_db(const float* estimate, const float* reference, size_t n);
 
+// The first file in `folder` named `<sig>-*` (a checkpoint by signature); empty if none.
+fs::path find_checkpoint(const fs::path& folder, const std::string& sig);
+// The real htdemucs in ../shared/models; empty where it is absent.
+fs::path real_htdemucs();
+// A test checkpoint of tests/data/parity/models; throws if missing.
+fs::path parity_checkpoint(const std::string& sig);
+
 // Paths given by CMake.
 fs::path msaas_binary();
 fs::path test_data();
