@@ -60,6 +60,7 @@ TEST_P(OfficialParity, MatchesTheOfficialCode) {
   o.overlap = c["overlap"];
   o.shift_offsets = c["offsets"].get<std::vector<int64_t>>();
   if (c.contains("segment")) o.segment = c["segment"].get<double>();
+  o.split = c.value("split", true);
   o.threads = 2;
   int64_t calls = 0, last_total = 0;
   auto out = sep->separate(input.data(), frames, o, [&](const Progress& p) {

@@ -97,7 +97,7 @@ def synth(seconds, rate, channels, seed):
     return torch.from_numpy(x.astype(np.float32))
 
 
-def official_separate(name, repo, wav, shifts, offsets, overlap, segment=None):
+def official_separate(name, repo, wav, shifts, offsets, overlap, segment=None, split=True):
     """demucs.api.Separator.separate_tensor with random.randint replaced by fixed offsets."""
     sequence = iter(offsets * 8)
     demucs_apply.random.randint = lambda a, b: next(sequence)
@@ -105,7 +105,7 @@ def official_separate(name, repo, wav, shifts, offsets, overlap, segment=None):
     ref = wav.mean(0)
     x = (wav - ref.mean()) / (ref.std() + 1e-8)
     with torch.no_grad():
-        out = demucs_apply.apply_model(model, x[None], shifts=shifts, split=True,
+        out = demucs_apply.apply_model(model, x[None], shifts=shifts, split=split,
                                        overlap=overlap, segment=segment)
     out = out * (ref.std() + 1e-8) + ref.mean()
     demucs_apply.random.randint = random.randint
@@ -132,11 +132,13 @@ def engine_cases(manifest):
              overlap=0.25),
         dict(id="segment_override", model="tinyht1", seconds=2.0, shifts=0, offsets=[],
              overlap=0.25, segment=0.8),
+        dict(id="no_split", model="tinyhd", seconds=2.6, shifts=1, offsets=[321], overlap=0.25,
+             split=False),
     ]
     for k, case in enumerate(cases):
         wav = synth(case["seconds"], RATE, 2, seed=10 + k)
         out = official_separate(case["model"], repo, wav, case["shifts"], case["offsets"],
-                                case["overlap"], case.get("segment"))
+                                case["overlap"], case.get("segment"), case.get("split", True))
         write_f32(OUT / f"{case['id']}.in.f32", wav)
         write_f32(OUT / f"{case['id']}.out.f32", out)
         case.update(repo="models", channels=2, frames=wav.shape[-1], sources=out.shape[0])
