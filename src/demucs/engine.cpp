@@ -133,12 +133,6 @@ class BagSeparator : public Separator {
 }  // namespace
 
 std::unique_ptr<Separator> Separator::from_repo(const std::string& name, const std::string& repo) {
-  auto listing = demucs::scan_repo(repo);
-  bool present = listing.singles.count(name) || listing.bags.count(name) ||
-                 demucs::official_bag_present(listing, name);
-  if (!present && find_official_model(name))
-    throw ModelError("model " + name + " is not installed in " + repo +
-                     "; fetch it with: msaas models pull " + name);
   return std::make_unique<BagSeparator>(demucs::load_from_repo(name, repo), name);
 }
 

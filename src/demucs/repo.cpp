@@ -137,6 +137,9 @@ BagOfModels load_from_repo(const std::string& name, const std::string& folder) {
   }
   if (official_bag_present(listing, name))  // e.g. htdemucs from 955717e8-*.th alone
     return load_bag(listing, YAML::Load(find_official_model(name)->yaml), name, folder);
+  if (find_official_model(name))
+    throw ModelError("model " + name + " is not installed in " + folder +
+                     "; fetch it with: msaas models pull " + name);
   throw ModelError(name + " is neither a single pre-trained model nor a bag of models in " +
                    folder);
 }
