@@ -80,7 +80,8 @@ audio::EncodeOptions encode_options(const SeparateOptions& o) {
   e.depth = o.int24     ? audio::SampleDepth::int24
             : o.float32 ? audio::SampleDepth::float32
                         : audio::SampleDepth::int16;
-  if (o.flac && o.float32) e.depth = audio::SampleDepth::int24;  // FLAC has no float samples
+  // Like the official tool, --float32 applies to WAV only: FLAC stays 16-bit.
+  if (o.flac && o.float32) e.depth = audio::SampleDepth::int16;
   e.mp3_bitrate_kbps = o.mp3_bitrate;
   e.mp3_quality = o.mp3_preset;
   return e;

@@ -43,18 +43,14 @@ void StemSpool::encode_all(int sample_rate, audio::ClipMode clip,
                            const audio::EncodeOptions& format) {
   std::vector<float> block;
   for (auto& s : stems_) {
-    // Same arithmetic as audio::prevent_clip, one chunk at a time.
-    float divisor = clip == audio::ClipMode::rescale ? std::max(1.01f * s.peak, 1.0f) : 1.0f;
+    float divisor = audio::clip_divisor(clip, s.peak);
     audio::Encoder encoder(s.final_path.string(), sample_rate, channels_, format);
     s.file.seekg(0);
     for (int64_t frames : chunks_) {
       block.resize(channels_ * frames);
       s.file.read(reinterpret_cast<char*>(block.data()), block.size() * sizeof(float));
       if (!s.file) throw std::runtime_error("cannot read back " + s.spool_path.string());
-      if (divisor != 1.0f)
-        for (float& v : block) v /= divisor;
-      if (clip == audio::ClipMode::clamp)
-        for (float& v : block) v = std::clamp(v, -0.99f, 0.99f);
+      audio::apply_clip(block.data(), block.size(), clip, divisor);
       encoder.write(block.data(), frames, frames);
     }
     encoder.finish();
