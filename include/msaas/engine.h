@@ -26,13 +26,16 @@ class Cancelled : public std::runtime_error {
 };
 
 struct SeparationOptions {
-  int shifts = 1;                      // random time shifts averaged (the "shift trick")
-  double overlap = 0.25;               // overlap between segments
-  bool split = true;                   // process in segments (always true for transformer models)
-  std::optional<double> segment;       // seconds per segment; default: the model's own
-  std::optional<uint64_t> seed;        // seeds the shift offsets; default: random
-  std::vector<int64_t> shift_offsets;  // explicit offsets in samples (tests); overrides seed
-  int threads = 0;                     // compute threads; 0 = all cores
+  int shifts = 1;                 // random time shifts averaged (the "shift trick")
+  double overlap = 0.25;          // overlap between segments
+  bool split = true;              // process in segments; false runs whole tracks at once (not for
+                                  // transformer models on tracks longer than their segment)
+  std::optional<double> segment;  // seconds per segment; default: the model's own
+  std::optional<uint64_t> seed;   // seeds the shift offsets; default: random
+  // Explicit shift offsets in samples, each in [0, sample_rate / 2], used in turn for every
+  // model and shift (reproducing another run exactly); overrides seed.
+  std::vector<int64_t> shift_offsets;
+  int threads = 0;  // compute threads; 0 = all cores
 };
 
 struct Progress {
