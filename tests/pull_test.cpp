@@ -61,12 +61,7 @@ TEST(Pull, AFileFailingItsChecksumNeverLandsUnderItsName) {
   FileServer server(served.path());
   TempDir dir;
   NamedModel bad{"bad", {"tinyht1-00000000.th"}, "models: ['tinyht1']\n", ""};
-  try {
-    pull_model(bad, dir.path().string(), server.url());
-    FAIL();
-  } catch (const ModelError& e) {
-    EXPECT_NE(std::string(e.what()).find("checksum"), std::string::npos) << e.what();
-  }
+  expect_error<ModelError>([&] { pull_model(bad, dir.path().string(), server.url()); }, "checksum");
   EXPECT_TRUE(names_in(dir.path()).empty());
 }
 
@@ -74,12 +69,8 @@ TEST(Pull, MissingFileIsAClearError) {
   FileServer server(models_dir());
   TempDir dir;
   NamedModel missing{"gone", {"gone-12345678.th"}, "models: ['gone']\n", ""};
-  try {
-    pull_model(missing, dir.path().string(), server.url());
-    FAIL();
-  } catch (const ModelError& e) {
-    EXPECT_NE(std::string(e.what()).find("HTTP 404"), std::string::npos) << e.what();
-  }
+  expect_error<ModelError>([&] { pull_model(missing, dir.path().string(), server.url()); },
+                           "HTTP 404");
   EXPECT_TRUE(names_in(dir.path()).empty());
 }
 

@@ -2,6 +2,8 @@
 // files with the real ffmpeg encoders, reading raw float files, signal-to-error ratios.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -53,6 +55,17 @@ fs::path find_checkpoint(const fs::path& folder, const std::string& sig);
 fs::path real_htdemucs();
 // A test checkpoint of tests/data/parity/models; throws if missing.
 fs::path parity_checkpoint(const std::string& sig);
+
+// Expects `call` to throw `Error` with `words` in its message.
+template <class Error, class Call>
+void expect_error(Call&& call, const std::string& words) {
+  try {
+    call();
+    ADD_FAILURE() << "expected an error mentioning \"" << words << "\"";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+  }
+}
 
 // Paths given by CMake.
 fs::path msaas_binary();
