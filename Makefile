@@ -3,12 +3,12 @@
 BUILD ?= build
 JOBS ?= 2
 
-.PHONY: run test setup build format clean
+.PHONY: run test test-peers setup build format clean
 
 run: build
 	@bash scripts/run.sh "$(BUILD)"
 
-test: build
+test: build test-peers
 	@cd $(BUILD) && ctest -j$(JOBS) --output-on-failure --timeout 900
 
 setup:
@@ -17,6 +17,10 @@ setup:
 build: setup
 	@[ -f $(BUILD)/build.ninja ] || cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	@cmake --build $(BUILD) -j$(JOBS)
+
+# The S3 peer the storage and service tests talk to (s3rver), pinned by its lock file.
+test-peers: setup
+	@[ -x tests/s3peer/node_modules/.bin/s3rver ] || npm ci --prefix tests/s3peer --no-audit --no-fund
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.h')

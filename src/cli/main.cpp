@@ -5,6 +5,7 @@
 #include "cli/eval.h"
 #include "cli/models.h"
 #include "cli/separate.h"
+#include "cli/up.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"MSaaS: music source separation (Demucs v4) in native C++", "msaas"};
@@ -15,6 +16,16 @@ int main(int argc, char** argv) {
   auto* separate_cmd = msaas::cli::add_separate_command(app, separate);
   msaas::cli::add_models_command(app, models);
   auto* eval_cmd = msaas::cli::add_eval_command(app, eval);
+  msaas::cli::UpOptions up;
+  msaas::cli::LogsOptions logs;
+  CLI::App* up_cmd = nullptr;
+  try {
+    up_cmd = msaas::cli::add_up_command(app, up);
+  } catch (const std::exception& e) {  // a bad MSAAS_* value
+    std::cerr << "msaas: error: " << e.what() << "\n";
+    return 2;
+  }
+  auto* logs_cmd = msaas::cli::add_logs_command(app, logs);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -29,5 +40,7 @@ int main(int argc, char** argv) {
   }
   if (separate_cmd->parsed()) return msaas::cli::run_separate(separate);
   if (eval_cmd->parsed()) return msaas::cli::run_eval(eval);
+  if (up_cmd->parsed()) return msaas::cli::run_up(up, *up_cmd);
+  if (logs_cmd->parsed()) return msaas::cli::run_logs(logs);
   return 0;
 }

@@ -12,10 +12,10 @@
 #include "audio/clip.h"
 #include "audio/decode.h"
 #include "audio/encode.h"
+#include "audio/stem_spool.h"
 #include "cli/models.h"
 #include "cli/output_names.h"
 #include "cli/progress.h"
-#include "cli/stem_spool.h"
 #include "msaas/engine.h"
 
 namespace msaas::cli {
@@ -103,7 +103,7 @@ std::vector<std::string> output_stems(const SeparateOptions& o,
 // stems, computing no_STEM / minus_STEM as demucs.separate does.
 void spool_piece(const SeparateOptions& o, const std::vector<std::string>& sources,
                  const audio::Buffer& mix, int64_t at, const float* stems, int64_t n,
-                 StemSpool& spool) {
+                 audio::StemSpool& spool) {
   int64_t size = mix.channels * n;
   auto source = [&](size_t s) { return stems + s * size; };
   if (o.two_stems.empty()) {
@@ -148,7 +148,7 @@ bool separate_track(const SeparateOptions& o, const Separator& model, const std:
     for (const auto& name : output_stems(o, model.sources()))
       paths.push_back(out_dir /
                       stem_filename(o.filename, track_file, name, audio::extension(format.format)));
-    StemSpool spool(paths, mix.channels);
+    audio::StemSpool spool(paths, mix.channels);
     ProgressReport report(track_file, mix.seconds());
     int64_t done = 0;
     model.separate_stream(

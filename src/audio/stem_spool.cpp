@@ -1,5 +1,5 @@
-// cli/stem_spool.cpp: see stem_spool.h.
-#include "cli/stem_spool.h"
+// audio/stem_spool.cpp: see stem_spool.h.
+#include "audio/stem_spool.h"
 
 #include <unistd.h>
 
@@ -7,7 +7,7 @@
 #include <cmath>
 #include <stdexcept>
 
-namespace msaas::cli {
+namespace msaas::audio {
 namespace fs = std::filesystem;
 
 StemSpool::StemSpool(std::vector<fs::path> paths, int channels)
@@ -39,8 +39,7 @@ void StemSpool::append(size_t index, const float* planar, int64_t frames) {
   if (!s.file) throw std::runtime_error("cannot write " + s.spool_path.string() + " (disk full?)");
 }
 
-void StemSpool::encode_all(int sample_rate, audio::ClipMode clip,
-                           const audio::EncodeOptions& format) {
+void StemSpool::encode_all(int sample_rate, ClipMode clip, const EncodeOptions& format) {
   std::vector<float> block;
   for (auto& s : stems_) {
     float divisor = audio::clip_divisor(clip, s.peak);
@@ -57,4 +56,4 @@ void StemSpool::encode_all(int sample_rate, audio::ClipMode clip,
   }
 }
 
-}  // namespace msaas::cli
+}  // namespace msaas::audio

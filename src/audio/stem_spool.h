@@ -1,4 +1,4 @@
-// cli/stem_spool.h: stems on their way to the encoders. While separation streams, each stem's
+// audio/stem_spool.h: stems on their way to the encoders. While separation streams, each stem's
 // samples go to a hidden file beside its output and its peak is tracked; afterwards each is
 // encoded from there, so --clip-mode rescale (which needs the whole stem's peak) works without
 // holding whole stems in memory.
@@ -13,7 +13,7 @@
 #include "audio/clip.h"
 #include "audio/encode.h"
 
-namespace msaas::cli {
+namespace msaas::audio {
 
 class StemSpool {
  public:
@@ -26,7 +26,7 @@ class StemSpool {
   // Appends `frames` frames of stem `index`, planar (channel c at planar[c * frames]).
   void append(size_t index, const float* planar, int64_t frames);
   // Encodes every stem to its final path (temporary name, then rename).
-  void encode_all(int sample_rate, audio::ClipMode clip, const audio::EncodeOptions& format);
+  void encode_all(int sample_rate, ClipMode clip, const EncodeOptions& format);
 
  private:
   struct Stem {
@@ -39,4 +39,4 @@ class StemSpool {
   int channels_;
 };
 
-}  // namespace msaas::cli
+}  // namespace msaas::audio

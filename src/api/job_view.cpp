@@ -1,0 +1,90 @@
+// api/job_view.cpp: see job_view.h.
+#include "api/job_view.h"
+
+#include "api/http_util.h"
+#include "queue/log.h"
+
+namespace msaas::api {
+
+using nlohmann::json;
+
+json job_view(const json& r) {
+  std::string id = r.value("id", "");
+  json view = {{"id", id},
+               {"status", r.value("status", "queued")},
+               {"progress", r.value("progress", 0)},
+               {"stage", r.value("stage", "")},
+               {"model", r.value("model", "")},
+               {"stems_setting", r.value("stems", "4")},
+               {"format", r.value("format", "mp3")},
+               {"hash", r.value("hash", "")},
+               {"attempts", r.value("attempts", 0)},
+               {"created", r.value("created", 0)},
+               {"updated", r.value("updated", 0)},
+               {"error", nullptr},
+               {"stems", json::array()}};
+  std::string error = r.value("error", "");
+  if (!error.empty()) view["error"] = error;
+  if (r.contains("seconds")) view["audio_seconds"] = r["seconds"];
+  if (r.contains("rtf")) view["real_time_factor"] = r["rtf"];
+  if (view["status"] == "done" && r.contains("outputs") && r["outputs"].is_array()) {
+    for (const auto& o : r["outputs"])
+      view["stems"].push_back({{"name", o.value("name", "")},
+                               {"url", "/v1/jobs/" + id + "/stems/" + o.value("name", "")},
+                               {"content_type", o.value("content_type", "")},
+                               {"size", o.value("size", 0)}});
+    view["zip_url"] = "/v1/jobs/" + id + "/stems.zip";
+  }
+  return view;
+}
+
+std::optional<json> find_output(const json& record, const std::string& stem) {
+  if (!record.contains("outputs") || !record["outputs"].is_array()) return std::nullopt;
+  for (const auto& o : record["outputs"]) {
+    std::string name = o.value("name", "");
+    std::string key = o.value("key", "");
+    std::string file = key.substr(key.find('/') + 1);
+    if (stem == name || stem == file) return o;
+  }
+  return std::nullopt;
+}
+
+void serve_object(ApiContext& context, httplib::Response& res, const std::string& key,
+                  const std::string& content_type, const std::string& download_name) {
+  auto size = context.storage->size(context.config.output_bucket, key);
+  if (!size) return send_error(res, 404, "the file is no longer stored");
+  res.set_header("Accept-Ranges", "bytes");
+  res.set_header("Cache-Control", "private, max-age=3600");
+  res.set_header("Content-Disposition", "attachment; filename=\"" + download_name + "\"");
+  auto* storage = context.storage.get();
+  std::string bucket = context.config.output_bucket;
+  res.set_content_provider(
+      static_cast<size_t>(*size), content_type,
+      [storage, bucket, key](size_t offset, size_t length, httplib::DataSink& sink) {
+        try {
+          storage->read(bucket, key, static_cast<int64_t>(offset), static_cast<int64_t>(length),
+                        [&](const char* data, size_t n) { return sink.write(data, n); });
+          return true;
+        } catch (const std::exception& e) {
+          queue::log_error("download of " + key + " broke off: " + e.what());
+          return false;
+        }
+      });
+}
+
+void remove_outputs(ApiContext& context, const json& record) {
+  std::vector<std::string> keys;
+  if (record.contains("outputs") && record["outputs"].is_array())
+    for (const auto& o : record["outputs"]) keys.push_back(o.value("key", ""));
+  if (record.contains("zip")) keys.push_back(record.value("zip", ""));
+  for (const auto& key : keys) {
+    if (key.empty()) continue;
+    try {
+      context.storage->remove(context.config.output_bucket, key);
+    } catch (const std::exception& e) {
+      queue::log_warning("cannot remove " + key + ": " + e.what());
+    }
+  }
+}
+
+}  // namespace msaas::api

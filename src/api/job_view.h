@@ -1,0 +1,29 @@
+// api/job_view.h: how a job record looks to /v1 clients, and how its files are served (stems
+// with Range, the zip). Shared by the /v1 and original routes.
+#pragma once
+
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "api/server.h"
+
+namespace msaas::api {
+
+// The public view of a job record: id, status, progress, stage, settings, stem URLs, error.
+nlohmann::json job_view(const nlohmann::json& record);
+
+// The record's output entry for `stem` ("vocals" or "vocals.mp3"); nothing if absent.
+std::optional<nlohmann::json> find_output(const nlohmann::json& record, const std::string& stem);
+
+// Streams an object of the output bucket as the response (Range requests answered by
+// cpp-httplib from the provider); 404 when it is gone.
+void serve_object(ApiContext& context, httplib::Response& res, const std::string& key,
+                  const std::string& content_type, const std::string& download_name);
+
+// Removes a job's stems and zip from storage (best effort per file).
+void remove_outputs(ApiContext& context, const nlohmann::json& record);
+
+}  // namespace msaas::api

@@ -1,0 +1,87 @@
+// api/openapi.cpp: the OpenAPI 3 document, made from the route table itself.
+#include <regex>
+
+#include "api/server.h"
+
+namespace msaas::api {
+
+using nlohmann::json;
+
+namespace {
+
+json error_response(const std::string& why) {
+  return {{"description", why},
+          {"content",
+           {{"application/json",
+             {{"schema",
+               {{"type", "object"},
+                {"properties", {{"error", {{"type", "string"}}}}},
+                {"required", {"error"}}}}}}}}};
+}
+
+json operation(const Route& route) {
+  json op = {{"summary", route.summary},
+             {"tags", {route.tag}},
+             {"operationId", route.method + " " + route.path},
+             {"responses",
+              {{"200", {{"description", "OK"}}},
+               {"400", error_response("Bad request")},
+               {"404", error_response("Not found")},
+               {"503", error_response("Redis or storage unavailable")}}}};
+  json parameters = json::array();
+  static const std::regex parameter(R"(\{([^}]+)\})");
+  for (std::sregex_iterator it(route.path.begin(), route.path.end(), parameter), end; it != end;
+       ++it)
+    parameters.push_back(
+        {{"name", (*it)[1].str()}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}});
+  if (route.path == "/v1/jobs" && route.method == "POST") {
+    for (const char* name : {"model", "stems", "format", "callback_url"})
+      parameters.push_back(
+          {{"name", name}, {"in", "query"}, {"required", false}, {"schema", {{"type", "string"}}}});
+    op["requestBody"] = {
+        {"required", true},
+        {"content",
+         {{"application/octet-stream", {{"schema", {{"type", "string"}, {"format", "binary"}}}}},
+          {"multipart/form-data",
+           {{"schema",
+             {{"type", "object"},
+              {"properties",
+               {{"file", {{"type", "string"}, {"format", "binary"}}},
+                {"model", {{"type", "string"}}},
+                {"stems", {{"type", "string"}}},
+                {"format", {{"type", "string"}, {"enum", {"mp3", "wav", "flac"}}}},
+                {"callback_url", {{"type", "string"}}}}},
+              {"required", {"file"}}}}}}}}};
+    op["responses"]["201"] = {{"description", "Job created"}};
+    op["responses"]["413"] = error_response("Upload too large");
+  }
+  if (route.path.find("/stems/") != std::string::npos) {
+    parameters.push_back(
+        {{"name", "Range"}, {"in", "header"}, {"required", false}, {"schema", {{"type", "string"}}}});
+    op["responses"]["206"] = {{"description", "Partial content"}};
+  }
+  if (!parameters.empty()) op["parameters"] = parameters;
+  return op;
+}
+
+std::string lowercase(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(), ::tolower);
+  return text;
+}
+
+}  // namespace
+
+json openapi_document(const std::vector<Route>& routes) {
+  json paths = json::object();
+  for (const auto& route : routes) paths[route.path][lowercase(route.method)] = operation(route);
+  return {{"openapi", "3.0.3"},
+          {"info",
+           {{"title", "MSaaS: Music-Separation-as-a-Service"},
+            {"version", "1.0.0"},
+            {"description",
+             "Upload a song, get its stems (Demucs v4). /v1 is the current API; /apiv1 keeps the "
+             "original service's clients working."}}},
+          {"paths", paths}};
+}
+
+}  // namespace msaas::api

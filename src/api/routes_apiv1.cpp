@@ -1,0 +1,135 @@
+// api/routes_apiv1.cpp: the original service's API, kept byte-compatible for its clients:
+// POST /apiv1/separate (JSON with base64 "mp3"), the queue, track downloads (base.mp3 means
+// bass.mp3) and track removal. A song is known by its hash (SHA-224 of the uploaded bytes); the
+// key apiv1:<hash> points at the job that separates it with the original settings (4 MP3 stems).
+#include "api/base64.h"
+#include "api/http_util.h"
+#include "api/job_view.h"
+#include "api/server.h"
+#include "api/submit.h"
+
+namespace msaas::api {
+
+using nlohmann::json;
+
+namespace {
+
+void send_python_json(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(python_json(body), "application/json");
+}
+
+void separate(ApiContext& context, const httplib::Request& req, httplib::Response& res) {
+  auto body = json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object())
+    return send_error(res, 400, "the body must be a JSON object");
+  if (!body.contains("mp3") || !body["mp3"].is_string())
+    return send_error(res, 400, "the JSON needs \"mp3\": the song's bytes in base64");
+  auto bytes = decode_base64(body["mp3"].get<std::string>());
+  if (!bytes) return send_error(res, 400, "\"mp3\" is not valid base64");
+  if (bytes->empty()) return send_error(res, 400, "\"mp3\" is empty");
+  if (static_cast<long long>(bytes->size()) > context.config.max_upload_bytes)
+    return send_error(res, 413, "the song is larger than the limit of " +
+                                    std::to_string(context.config.max_upload_bytes) + " bytes");
+  JobSettings settings;
+  if (body.contains("model")) {
+    if (!body["model"].is_string()) return send_error(res, 400, "\"model\" must be a string");
+    settings.model = body["model"];
+  }
+  if (body.contains("callback") && !body["callback"].is_null()) settings.callback = body["callback"];
+  if (auto problem = check_settings(context, settings); !problem.empty())
+    return send_error(res, 400, problem);
+  auto upload = upload_from_bytes(*bytes, "mp3", context.config.spool_dir);
+  auto result = submit_job(context, upload, settings, "apiv1");
+  context.redis.command({"SET", "apiv1:" + upload.hash, result.id, "EX",
+                         std::to_string(context.config.queue.retention_s)});
+  send_python_json(res, 200, {{"hash", upload.hash}, {"reason", "Song enqueued for separation"}});
+}
+
+void queue_list(ApiContext& context, httplib::Response& res) {
+  json hashes = json::array();
+  // The original answered LRANGE toWorker 0 -1: newest first.
+  auto waiting = context.jobs.waiting();
+  for (auto it = waiting.rbegin(); it != waiting.rend(); ++it) hashes.push_back(it->hash);
+  send_python_json(res, 200, {{"queue", hashes}});
+}
+
+// The job record behind <songhash>/<track>, with the output entry for the track.
+struct TrackLookup {
+  json record, output;
+};
+
+std::optional<TrackLookup> find_track(ApiContext& context, const httplib::Request& req,
+                                      httplib::Response& res) {
+  std::string hash = req.matches[1], track = req.matches[2];
+  if (!is_song_hash(hash)) {
+    send_error(res, 404, "no song \"" + hash.substr(0, 64) + "\" (hashes are 56 hex characters)");
+    return std::nullopt;
+  }
+  if (track == "base.mp3") track = "bass.mp3";  // the original clients' name for the bass
+  auto id = context.redis.command({"GET", "apiv1:" + hash});
+  auto record = id.is_nil() ? std::nullopt : context.jobs.get(id.str);
+  if (!record) {
+    send_error(res, 404, "no song " + hash);
+    return std::nullopt;
+  }
+  if ((*record)["status"] != "done") {
+    send_error(res, 404, "song " + hash + " is " + (*record)["status"].get<std::string>() +
+                             ", its tracks are not ready");
+    return std::nullopt;
+  }
+  auto output = find_output(*record, track);
+  if (!output) {
+    send_error(res, 404, "song " + hash + " has no track \"" + track.substr(0, 64) + "\"");
+    return std::nullopt;
+  }
+  return TrackLookup{*record, *output};
+}
+
+void track(ApiContext& context, const httplib::Request& req, httplib::Response& res) {
+  auto found = find_track(context, req, res);
+  if (!found) return;
+  std::string key = found->output["key"];
+  serve_object(context, res, key, "audio/mpeg",
+               std::string(req.matches[1]) + "-" + key.substr(key.find('/') + 1));
+}
+
+void remove_track(ApiContext& context, const httplib::Request& req, httplib::Response& res) {
+  auto found = find_track(context, req, res);
+  if (!found) return;
+  std::string key = found->output["key"];
+  context.storage->remove(context.config.output_bucket, key);
+  json outputs = json::array();
+  for (const auto& o : found->record["outputs"])
+    if (o.value("key", "") != key) outputs.push_back(o);
+  context.redis.command({"HSET", "job:" + found->record["id"].get<std::string>(), "outputs",
+                         outputs.dump()});
+  send_python_json(res, 200, {{"hash", std::string(req.matches[1])},
+                              {"reason", "Track removed"},
+                              {"track", std::string(req.matches[2])}});
+}
+
+}  // namespace
+
+std::vector<Route> apiv1_routes(ApiContext& c) {
+  using Req = const httplib::Request&;
+  using Res = httplib::Response&;
+  return {
+      {"POST", "/apiv1/separate",
+       "Original API: enqueue a song given as base64 in JSON {\"mp3\", \"model\", \"callback\"}",
+       "apiv1", [&c](Req req, Res res) { separate(c, req, res); }, nullptr},
+      {"GET", "/apiv1/queue", "Original API: song hashes waiting in the queue", "apiv1",
+       [&c](Req, Res res) { queue_list(c, res); }, nullptr},
+      {"GET", "/apiv1/queue/", "Original API: the same, with a trailing slash", "apiv1",
+       [&c](Req, Res res) { queue_list(c, res); }, nullptr},
+      {"GET", "/apiv1/track/{songhash}/{track}",
+       "Original API: a separated track (vocals.mp3, drums.mp3, bass.mp3 or base.mp3, other.mp3)",
+       "apiv1", [&c](Req req, Res res) { track(c, req, res); }, nullptr},
+      {"GET", "/apiv1/remove/{songhash}/{track}", "Original API: remove a track", "apiv1",
+       [&c](Req req, Res res) { remove_track(c, req, res); }, nullptr},
+      {"DELETE", "/apiv1/remove/{songhash}/{track}", "Original API: remove a track", "apiv1",
+       [&c](Req req, Res res) { remove_track(c, req, res); }, nullptr},
+  };
+}
+
+}  // namespace msaas::api

@@ -1,0 +1,102 @@
+// api/routes_ops.cpp: routes for operators and load balancers: the page at /, /healthz (the
+// process answers), /readyz (Redis and storage reachable), /metrics (Prometheus text) and
+// /openapi.json.
+#include <sstream>
+
+#include "api/http_util.h"
+#include "api/page.h"
+#include "api/server.h"
+
+namespace msaas::api {
+
+using nlohmann::json;
+
+namespace {
+
+void readiness(ApiContext& context, httplib::Response& res) {
+  json checks = json::object();
+  bool ready = true;
+  try {
+    context.redis.command({"PING"});
+    checks["redis"] = "ok";
+  } catch (const std::exception& e) {
+    checks["redis"] = e.what();
+    ready = false;
+  }
+  try {
+    context.storage->check(context.config.upload_bucket);
+    context.storage->check(context.config.output_bucket);
+    checks["storage"] = "ok";
+  } catch (const std::exception& e) {
+    checks["storage"] = e.what();
+    ready = false;
+  }
+  send_json(res, ready ? 200 : 503, {{"status", ready ? "ready" : "not ready"}, {"checks", checks}});
+}
+
+double stat(const queue::Reply& flat, const std::string& name) {
+  for (size_t i = 0; i + 1 < flat.elements.size(); i += 2)
+    if (flat.elements[i].str == name) return std::stod(flat.elements[i + 1].str);
+  return 0;
+}
+
+void metrics(ApiContext& context, httplib::Response& res) {
+  std::ostringstream out;
+  out << "# HELP msaas_http_requests_total HTTP requests answered, by method and status.\n"
+         "# TYPE msaas_http_requests_total counter\n";
+  for (const auto& [key, count] : context.requests.snapshot())
+    out << "msaas_http_requests_total{method=\"" << key.first << "\",code=\"" << key.second
+        << "\"} " << count << "\n";
+  long long waiting = context.jobs.waiting_count();
+  long long running = context.jobs.running_count();
+  auto stats = context.redis.command({"HGETALL", "stats"});
+  double separation = stat(stats, "separation_seconds"), audio = stat(stats, "audio_seconds");
+  out << "# HELP msaas_queue_length Jobs waiting in toWorker.\n# TYPE msaas_queue_length gauge\n"
+      << "msaas_queue_length " << waiting << "\n"
+      << "# HELP msaas_jobs Jobs by status (queued and running now; done and failed since the "
+         "start of the Redis data).\n# TYPE msaas_jobs gauge\n"
+      << "msaas_jobs{status=\"queued\"} " << waiting << "\n"
+      << "msaas_jobs{status=\"running\"} " << running << "\n"
+      << "msaas_jobs{status=\"done\"} " << stat(stats, "done") << "\n"
+      << "msaas_jobs{status=\"failed\"} " << stat(stats, "failed") << "\n"
+      << "# HELP msaas_separation_seconds_total Seconds spent separating.\n"
+         "# TYPE msaas_separation_seconds_total counter\n"
+      << "msaas_separation_seconds_total " << separation << "\n"
+      << "# HELP msaas_audio_seconds_total Seconds of audio separated.\n"
+         "# TYPE msaas_audio_seconds_total counter\n"
+      << "msaas_audio_seconds_total " << audio << "\n"
+      << "# HELP msaas_real_time_factor Separation seconds per audio second, over all jobs.\n"
+         "# TYPE msaas_real_time_factor gauge\n"
+      << "msaas_real_time_factor " << (audio > 0 ? separation / audio : 0) << "\n";
+  res.set_content(out.str(), "text/plain; version=0.0.4");
+}
+
+}  // namespace
+
+std::vector<Route> ops_routes(ApiContext& c, const std::vector<Route>& all) {
+  using Req = const httplib::Request&;
+  using Res = httplib::Response&;
+  std::vector<Route> routes = {
+      {"GET", "/", "The web page (also the load balancer's health check)", "ops",
+       [](Req, Res res) {
+         res.set_header("Cache-Control", "no-cache");
+         res.set_content(index_page(), "text/html; charset=utf-8");
+       }, nullptr},
+      {"GET", "/healthz", "Liveness: the process answers", "ops",
+       [](Req, Res res) { send_json(res, 200, {{"status", "ok"}}); }, nullptr},
+      {"GET", "/readyz", "Readiness: Redis and storage reachable", "ops",
+       [&c](Req, Res res) { readiness(c, res); }, nullptr},
+      {"GET", "/metrics", "Prometheus metrics", "ops", [&c](Req, Res res) { metrics(c, res); },
+       nullptr},
+  };
+  Route openapi{"GET", "/openapi.json", "This OpenAPI document", "ops", nullptr, nullptr};
+  std::vector<Route> documented = all;
+  documented.insert(documented.end(), routes.begin(), routes.end());
+  documented.push_back(openapi);
+  auto document = std::make_shared<json>(openapi_document(documented));
+  openapi.handler = [document](Req, Res res) { send_json(res, 200, *document); };
+  routes.push_back(openapi);
+  return routes;
+}
+
+}  // namespace msaas::api

@@ -1,0 +1,182 @@
+// api/routes_v1.cpp: the /v1 API: jobs (create from a raw or multipart upload, status, progress
+// events, stems with Range, zip, delete), the queue and the models.
+#include <chrono>
+#include <thread>
+#include <variant>
+
+#include "api/http_util.h"
+#include "api/job_view.h"
+#include "api/server.h"
+#include "api/submit.h"
+
+namespace msaas::api {
+
+using nlohmann::json;
+
+namespace {
+
+// The job named by the first path parameter, or an error answer already sent.
+std::optional<json> find_job(ApiContext& context, const httplib::Request& req,
+                             httplib::Response& res) {
+  std::string id = req.matches[1];
+  if (!is_job_id(id)) {
+    send_error(res, 404, "no job \"" + id.substr(0, 64) + "\" (ids are 32 hex characters)");
+    return std::nullopt;
+  }
+  auto record = context.jobs.get(id);
+  if (!record) send_error(res, 404, "no job " + id);
+  return record;
+}
+
+std::string setting(const httplib::Request& req, const ReceivedUpload& upload,
+                    const std::string& name, const std::string& fallback) {
+  if (auto it = upload.fields.find(name); it != upload.fields.end()) return it->second;
+  if (req.has_param(name)) return req.get_param_value(name);
+  return fallback;
+}
+
+void create_job(ApiContext& context, const httplib::Request& req, httplib::Response& res,
+                const httplib::ContentReader& reader) {
+  auto received = receive_upload(req, reader, context.config.spool_dir,
+                                 context.config.max_upload_bytes);
+  if (auto* refusal = std::get_if<UploadRefusal>(&received))
+    return send_error(res, refusal->status, refusal->message);
+  auto& upload = std::get<ReceivedUpload>(received);
+  JobSettings settings;
+  settings.model = setting(req, upload, "model", "");
+  settings.stems = setting(req, upload, "stems", "4");
+  settings.format = setting(req, upload, "format", "mp3");
+  std::string callback = setting(req, upload, "callback_url", "");
+  if (!callback.empty()) settings.callback = {{"url", callback}};
+  if (auto problem = check_settings(context, settings); !problem.empty())
+    return send_error(res, 400, problem);
+  auto result = submit_job(context, upload, settings, "v1");
+  auto record = context.jobs.get(result.id);
+  res.set_header("Location", "/v1/jobs/" + result.id);
+  send_json(res, result.created ? 201 : 200, job_view(record.value_or(json{{"id", result.id}})));
+}
+
+// Server-Sent Events: one `progress` event per change of the job, ending after `done` or
+// `failed`; a comment every 15 s keeps proxies from closing a quiet stream.
+void job_events(ApiContext& context, const httplib::Request& req, httplib::Response& res) {
+  auto record = find_job(context, req, res);
+  if (!record) return;
+  std::string id = (*record)["id"];
+  auto last = std::make_shared<std::string>();
+  auto quiet_since = std::make_shared<std::chrono::steady_clock::time_point>(
+      std::chrono::steady_clock::now());
+  res.set_header("Cache-Control", "no-store");
+  res.set_header("X-Accel-Buffering", "no");
+  res.set_chunked_content_provider(
+      "text/event-stream", [&context, id, last, quiet_since](size_t, httplib::DataSink& sink) {
+        auto now_record = context.jobs.get(id);
+        if (!now_record) {
+          std::string gone = "event: deleted\ndata: {\"id\": \"" + id + "\"}\n\n";
+          sink.write(gone.data(), gone.size());
+          sink.done();
+          return true;
+        }
+        json view = job_view(*now_record);
+        std::string text = view.dump();
+        if (text != *last) {
+          *last = text;
+          *quiet_since = std::chrono::steady_clock::now();
+          std::string event = "event: progress\ndata: " + text + "\n\n";
+          if (!sink.write(event.data(), event.size())) return false;
+          if (view["status"] == "done" || view["status"] == "failed") {
+            sink.done();
+            return true;
+          }
+        } else if (std::chrono::steady_clock::now() - *quiet_since > std::chrono::seconds(15)) {
+          *quiet_since = std::chrono::steady_clock::now();
+          if (!sink.write(": keep-alive\n\n", 14)) return false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        return sink.is_writable();
+      });
+}
+
+void stem_file(ApiContext& context, const httplib::Request& req, httplib::Response& res) {
+  auto record = find_job(context, req, res);
+  if (!record) return;
+  if ((*record)["status"] != "done")
+    return send_error(res, 409, "job " + (*record)["id"].get<std::string>() + " is " +
+                                    (*record)["status"].get<std::string>() + ", not done");
+  std::string stem = req.matches[2];
+  auto output = find_output(*record, stem);
+  if (!output) return send_error(res, 404, "job has no stem \"" + stem.substr(0, 64) + "\"");
+  std::string key = output->value("key", "");
+  serve_object(context, res, key, output->value("content_type", "application/octet-stream"),
+               (*record)["hash"].get<std::string>().substr(0, 8) + "-" +
+                   key.substr(key.find('/') + 1));
+}
+
+void stems_zip(ApiContext& context, const httplib::Request& req, httplib::Response& res) {
+  auto record = find_job(context, req, res);
+  if (!record) return;
+  if ((*record)["status"] != "done" || !record->contains("zip"))
+    return send_error(res, 409, "job " + (*record)["id"].get<std::string>() + " is " +
+                                    (*record)["status"].get<std::string>() + ", not done");
+  serve_object(context, res, (*record)["zip"], "application/zip",
+               (*record)["hash"].get<std::string>().substr(0, 8) + "-stems.zip");
+}
+
+void delete_job(ApiContext& context, const httplib::Request& req, httplib::Response& res) {
+  auto record = find_job(context, req, res);
+  if (!record) return;
+  auto removed = context.jobs.remove((*record)["id"]);
+  if (removed) remove_outputs(context, *removed);
+  send_json(res, 200, {{"id", (*record)["id"]}, {"deleted", true}});
+}
+
+void queue_state(ApiContext& context, httplib::Response& res) {
+  json ids = json::array();
+  for (const auto& spec : context.jobs.waiting()) ids.push_back(spec.id);
+  send_json(res, 200,
+            {{"waiting", ids.size()}, {"running", context.jobs.running_count()}, {"jobs", ids}});
+}
+
+void models(ApiContext& context, httplib::Response& res) {
+  json list = json::array();
+  for (const auto& name : context.known_models())
+    list.push_back({{"name", name}, {"default", name == context.config.default_model}});
+  send_json(res, 200, {{"default", context.config.default_model}, {"models", list}});
+}
+
+}  // namespace
+
+std::vector<Route> v1_routes(ApiContext& c) {
+  using Req = const httplib::Request&;
+  using Res = httplib::Response&;
+  std::vector<Route> routes;
+  Route create{"POST", "/v1/jobs",
+               "Create a job from an upload: raw body or multipart/form-data (part \"file\"), "
+               "settings model, stems (4, 6, two:<stem>), format (mp3, wav, flac), callback_url "
+               "as query or form fields",
+               "v1", nullptr, nullptr};
+  create.reader_handler = [&c](Req req, Res res, const httplib::ContentReader& reader) {
+    create_job(c, req, res, reader);
+  };
+  routes.push_back(create);
+  routes.push_back({"GET", "/v1/jobs/{id}", "A job's status, progress, stage, stems and error",
+                    "v1", [&c](Req req, Res res) {
+                      if (auto r = find_job(c, req, res)) send_json(res, 200, job_view(*r));
+                    }, nullptr});
+  routes.push_back({"GET", "/v1/jobs/{id}/events",
+                    "Server-Sent Events: a progress event per change until done or failed", "v1",
+                    [&c](Req req, Res res) { job_events(c, req, res); }, nullptr});
+  routes.push_back({"GET", "/v1/jobs/{id}/stems/{stem}",
+                    "One stem's audio (Range requests supported)", "v1",
+                    [&c](Req req, Res res) { stem_file(c, req, res); }, nullptr});
+  routes.push_back({"GET", "/v1/jobs/{id}/stems.zip", "All stems in one zip", "v1",
+                    [&c](Req req, Res res) { stems_zip(c, req, res); }, nullptr});
+  routes.push_back({"DELETE", "/v1/jobs/{id}", "Delete a job and its stems", "v1",
+                    [&c](Req req, Res res) { delete_job(c, req, res); }, nullptr});
+  routes.push_back({"GET", "/v1/queue", "Jobs waiting (oldest first) and running", "v1",
+                    [&c](Req, Res res) { queue_state(c, res); }, nullptr});
+  routes.push_back({"GET", "/v1/models", "Models the workers can run, and the default", "v1",
+                    [&c](Req, Res res) { models(c, res); }, nullptr});
+  return routes;
+}
+
+}  // namespace msaas::api

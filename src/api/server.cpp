@@ -1,0 +1,134 @@
+// api/server.cpp: see server.h. Wires the route table into cpp-httplib, with JSON errors for
+// unknown routes and failed handlers, request counting, and a thread pool large enough for
+// long-lived event streams.
+#include "api/server.h"
+
+#include <regex>
+
+#include "api/http_util.h"
+#include "queue/log.h"
+
+namespace msaas::api {
+
+using nlohmann::json;
+
+void RequestCounter::count(const std::string& method, int status) {
+  std::lock_guard lock(mutex_);
+  ++counts_[{method, status}];
+}
+
+std::map<std::pair<std::string, int>, long long> RequestCounter::snapshot() {
+  std::lock_guard lock(mutex_);
+  return counts_;
+}
+
+ApiContext::ApiContext(service::ServiceConfig c)
+    : config(std::move(c)),
+      redis(config.redis_url),
+      jobs(redis, config.queue),
+      storage(storage::make_storage(config.storage)) {}
+
+std::vector<std::string> ApiContext::known_models() {
+  auto connection = redis.acquire();
+  std::vector<std::string> names;
+  std::string cursor = "0";
+  do {
+    auto page = connection->command({"SCAN", cursor, "MATCH", "models:*", "COUNT", "100"});
+    cursor = page.elements[0].str;
+    for (const auto& key : page.elements[1].elements) {
+      auto value = connection->command({"GET", key.str});
+      auto published = json::parse(value.str, nullptr, false);
+      if (!published.is_object()) continue;
+      for (const auto& m : published.value("models", json::array()))
+        if (std::find(names.begin(), names.end(), m.get<std::string>()) == names.end())
+          names.push_back(m.get<std::string>());
+    }
+  } while (cursor != "0");
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+namespace {
+
+// /v1/jobs/{id} -> ^/v1/jobs/([^/]+)$ (cpp-httplib matches whole paths with std::regex).
+std::string path_regex(const std::string& path) {
+  static const std::regex parameter(R"(\{[^}]+\})");
+  std::string escaped = std::regex_replace(path, std::regex(R"(\.)"), R"(\.)");
+  return std::regex_replace(escaped, parameter, "([^/]+)");
+}
+
+}  // namespace
+
+ApiServer::ApiServer(service::ServiceConfig config) : context_(std::move(config)) {
+  routes_ = v1_routes(context_);
+  auto original = apiv1_routes(context_);
+  routes_.insert(routes_.end(), original.begin(), original.end());
+  auto ops = ops_routes(context_, routes_);
+  routes_.insert(routes_.end(), ops.begin(), ops.end());
+
+  for (const auto& route : routes_) {
+    std::string pattern = path_regex(route.path);
+    if (route.method == "GET") server_.Get(pattern, route.handler);
+    if (route.method == "DELETE") server_.Delete(pattern, route.handler);
+    if (route.method == "POST") {
+      if (route.reader_handler)
+        server_.Post(pattern, route.reader_handler);
+      else
+        server_.Post(pattern, route.handler);
+    }
+  }
+  // Event streams hold a thread each while they last.
+  server_.new_task_queue = [] { return new httplib::ThreadPool(64); };
+  server_.set_payload_max_length(static_cast<size_t>(context_.config.max_upload_bytes) + (1 << 20));
+  server_.set_read_timeout(60);
+  server_.set_write_timeout(60);
+  server_.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    if (res.status == 404)
+      send_error(res, 404, "no such route: " + req.method + " " + req.path);
+    else if (res.status == 413)
+      send_error(res, 413, "the request body is larger than this server accepts");
+    else
+      send_error(res, res.status, "request failed (HTTP " + std::to_string(res.status) + ")");
+  });
+  server_.set_exception_handler([](const httplib::Request& req, httplib::Response& res,
+                                   std::exception_ptr failure) {
+    std::string what = "unknown error";
+    int status = 500;
+    try {
+      std::rethrow_exception(failure);
+    } catch (const queue::RedisError& e) {
+      what = std::string("the queue is unavailable: ") + e.what();
+      status = 503;
+    } catch (const storage::StorageError& e) {
+      what = std::string("storage is unavailable: ") + e.what();
+      status = 503;
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    queue::log_error(req.method + " " + req.path + ": " + what);
+    send_error(res, status, what);
+  });
+  server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    context_.requests.count(req.method, res.status);
+  });
+}
+
+bool ApiServer::listen() {
+  for (const auto& bucket : {context_.config.upload_bucket, context_.config.output_bucket})
+    context_.storage->ensure_bucket(bucket);
+  if (context_.config.port == 0) {
+    port_ = server_.bind_to_any_port(context_.config.host);
+  } else {
+    port_ = server_.bind_to_port(context_.config.host, context_.config.port)
+                ? context_.config.port
+                : -1;
+  }
+  if (port_ < 0) return false;
+  queue::log_info("listening on http://" + context_.config.host + ":" + std::to_string(port_) +
+                  "/ (storage " + context_.storage->describe() + ")");
+  return server_.listen_after_bind();
+}
+
+}  // namespace msaas::api

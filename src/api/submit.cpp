@@ -1,0 +1,57 @@
+// api/submit.cpp: see submit.h.
+#include "api/submit.h"
+
+#include <regex>
+
+#include "queue/log.h"
+
+namespace msaas::api {
+
+std::string check_settings(ApiContext& context, JobSettings& s) {
+  if (s.model.empty()) s.model = context.config.default_model;
+  static const std::regex model_name("^[A-Za-z0-9_.-]{1,64}$");
+  if (!std::regex_match(s.model, model_name)) return "bad model name \"" + s.model + "\"";
+  auto known = context.known_models();
+  // Workers publish what they can run; before any has, the worker reports a bad name instead.
+  if (!known.empty() && std::find(known.begin(), known.end(), s.model) == known.end()) {
+    std::string names;
+    for (const auto& n : known) names += (names.empty() ? "" : ", ") + n;
+    return "unknown model \"" + s.model + "\" (available: " + names + ")";
+  }
+  static const std::regex stems("^(4|6|two:[a-z_]{1,32})$");
+  if (!std::regex_match(s.stems, stems))
+    return "stems must be 4, 6 or two:<stem> (e.g. two:vocals), not \"" + s.stems + "\"";
+  if (s.format != "mp3" && s.format != "wav" && s.format != "flac")
+    return "format must be mp3, wav or flac, not \"" + s.format + "\"";
+  if (!s.callback.is_null()) {
+    static const std::regex url("^https?://[^\\s]{1,2000}$");
+    if (!s.callback.is_object() || !s.callback.contains("url") ||
+        !s.callback["url"].is_string() ||
+        !std::regex_match(s.callback["url"].get<std::string>(), url))
+      return "callback url must be an http(s) URL";
+  }
+  return "";
+}
+
+queue::EnqueueResult submit_job(ApiContext& context, const ReceivedUpload& upload,
+                                const JobSettings& settings, const std::string& api) {
+  queue::JobSpec spec;
+  spec.hash = upload.hash;
+  spec.upload = upload.hash + "." + upload.extension;
+  spec.model = settings.model;
+  spec.stems = settings.stems;
+  spec.format = settings.format;
+  spec.api = api;
+  spec.callback = settings.callback;
+  spec.id = queue::job_id(spec.hash, spec.model, spec.stems, spec.format);
+  // Stored before it is queued, so a worker never takes a job whose upload is missing.
+  context.storage->put_file(context.config.upload_bucket, spec.upload, upload.path.string(),
+                            "application/octet-stream");
+  auto result = context.jobs.enqueue(spec);
+  queue::log_info("job " + spec.id + (result.created ? " queued" : " already " + result.status) +
+                  ": " + std::to_string(upload.size) + " bytes, " + spec.model + ", stems " +
+                  spec.stems + ", " + spec.format + " (" + api + ")");
+  return result;
+}
+
+}  // namespace msaas::api

@@ -1,0 +1,159 @@
+// api/upload.cpp: see upload.h.
+#include "api/upload.h"
+
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <utility>
+#include <memory>
+#include <variant>
+
+namespace msaas::api {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// A spool file being written while its SHA-224 is computed.
+class HashingFile {
+ public:
+  explicit HashingFile(const fs::path& dir) : digest_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
+    static std::atomic<unsigned> counter{0};
+    fs::create_directories(dir);
+    path_ = dir / ("upload-" + std::to_string(getpid()) + "-" + std::to_string(counter++) +
+                   ".part");
+    out_.open(path_, std::ios::binary | std::ios::trunc);
+    if (!out_) throw std::runtime_error("cannot write the upload spool " + path_.string());
+    EVP_DigestInit_ex(digest_.get(), EVP_sha224(), nullptr);
+  }
+  ~HashingFile() {
+    if (!path_.empty()) fs::remove(path_);
+  }
+  void write(const char* data, size_t n) {
+    out_.write(data, static_cast<std::streamsize>(n));
+    EVP_DigestUpdate(digest_.get(), data, n);
+    size_ += static_cast<long long>(n);
+  }
+  long long size() const { return size_; }
+  // Closes the file and hands it over (the caller's ReceivedUpload removes it later).
+  ReceivedUpload finish() {
+    out_.close();
+    if (!out_) throw std::runtime_error("cannot write the upload spool " + path_.string());
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    EVP_DigestFinal_ex(digest_.get(), digest, &length);
+    static const char* hex = "0123456789abcdef";
+    ReceivedUpload upload;
+    for (unsigned i = 0; i < length; ++i) {
+      upload.hash += hex[digest[i] >> 4];
+      upload.hash += hex[digest[i] & 15];
+    }
+    upload.size = size_;
+    upload.path = std::exchange(path_, {});
+    return upload;
+  }
+
+ private:
+  fs::path path_;
+  std::ofstream out_;
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> digest_;
+  long long size_ = 0;
+};
+
+std::string lowercase(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(), ::tolower);
+  return text;
+}
+
+}  // namespace
+
+ReceivedUpload::~ReceivedUpload() {
+  if (!path.empty()) {
+    std::error_code ec;
+    fs::remove(path, ec);
+  }
+}
+
+std::string upload_extension(const std::string& filename, const std::string& content_type) {
+  static const std::vector<std::string> known = {"mp3", "wav", "flac", "ogg", "opus", "m4a",
+                                                 "aac", "aif", "aiff", "webm", "mp4", "wma"};
+  std::string ext = lowercase(fs::path(filename).extension().string());
+  if (!ext.empty()) ext.erase(0, 1);
+  if (std::find(known.begin(), known.end(), ext) != known.end()) return ext;
+  std::string type = lowercase(content_type);
+  if (type == "audio/mpeg" || type == "audio/mp3") return "mp3";
+  if (type == "audio/wav" || type == "audio/x-wav" || type == "audio/wave") return "wav";
+  if (type == "audio/flac" || type == "audio/x-flac") return "flac";
+  if (type == "audio/ogg") return "ogg";
+  if (filename.empty() && (type.empty() || type == "application/octet-stream")) return "mp3";
+  return "bin";
+}
+
+std::variant<ReceivedUpload, UploadRefusal> receive_upload(const httplib::Request& req,
+                                                          const httplib::ContentReader& reader,
+                                                          const fs::path& spool_dir,
+                                                          long long max_bytes) {
+  auto too_large = UploadRefusal{413, "the upload is larger than the limit of " +
+                                          std::to_string(max_bytes) + " bytes"};
+  if (req.has_header("Content-Length") &&
+      std::stoll("0" + req.get_header_value("Content-Length")) > max_bytes + (1 << 16))
+    return too_large;
+  HashingFile file(spool_dir);
+  bool over = false;
+  std::map<std::string, std::string> fields;
+  std::string filename, content_type = req.get_header_value("Content-Type");
+  bool saw_file = false;
+  if (req.is_multipart_form_data()) {
+    std::string part;
+    reader(
+        [&](const httplib::MultipartFormData& header) {
+          part = header.name;
+          if (part == "file") {
+            saw_file = true;
+            filename = header.filename;
+            content_type = header.content_type;
+          }
+          return true;
+        },
+        [&](const char* data, size_t n) {
+          if (part == "file") {
+            if (file.size() + static_cast<long long>(n) > max_bytes) return !(over = true);
+            file.write(data, n);
+          } else {
+            auto& value = fields[part];
+            if (value.size() + n > 4096) return false;  // form fields are short settings
+            value.append(data, n);
+          }
+          return true;
+        });
+    if (!over && !saw_file)
+      return UploadRefusal{400, "the multipart form has no part named \"file\""};
+  } else {
+    saw_file = true;
+    reader([&](const char* data, size_t n) {
+      if (file.size() + static_cast<long long>(n) > max_bytes) return !(over = true);
+      file.write(data, n);
+      return true;
+    });
+  }
+  if (over) return too_large;
+  if (file.size() == 0) return UploadRefusal{400, "the upload is empty"};
+  ReceivedUpload upload = file.finish();
+  upload.extension = upload_extension(filename, content_type);
+  upload.fields = std::move(fields);
+  return upload;
+}
+
+ReceivedUpload upload_from_bytes(const std::string& bytes, const std::string& extension,
+                                 const fs::path& spool_dir) {
+  HashingFile file(spool_dir);
+  file.write(bytes.data(), bytes.size());
+  ReceivedUpload upload = file.finish();
+  upload.extension = extension;
+  return upload;
+}
+
+}  // namespace msaas::api

@@ -1,0 +1,298 @@
+// queue/jobs.cpp: see jobs.h. Every step that touches more than one key is a Lua script
+// (scripts.h), so a crash between two commands can never lose or duplicate a job.
+#include "queue/jobs.h"
+
+#include <openssl/evp.h>
+
+#include <chrono>
+
+#include "queue/scripts.h"
+
+namespace msaas::queue {
+
+using nlohmann::json;
+
+namespace {
+
+const std::string kQueue = "toWorker";
+const std::string kDeadletter = "deadletter";
+const std::string kExpiries = "expiries";
+const std::string kStats = "stats";
+
+std::string job_key(const std::string& id) { return "job:" + id; }
+std::string processing_key(const std::string& worker) { return "processing:" + worker; }
+std::string lease_key(const std::string& worker) { return "lease:" + worker; }
+
+std::string sha224_hex(const std::string& text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha224(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < size; ++i) {
+    out += hex[digest[i] >> 4];
+    out += hex[digest[i] & 15];
+  }
+  return out;
+}
+
+Reply eval(Redis& redis, const char* script, const std::vector<std::string>& keys,
+           const std::vector<std::string>& args) {
+  std::vector<std::string> command{"EVAL", script, std::to_string(keys.size())};
+  command.insert(command.end(), keys.begin(), keys.end());
+  command.insert(command.end(), args.begin(), args.end());
+  return redis.command(command);
+}
+
+// The record's fields as strings for HSET; JSON values are stored as their text.
+void append_fields(std::vector<std::string>& args, const json& fields) {
+  for (const auto& [name, value] : fields.items()) {
+    args.push_back(name);
+    args.push_back(value.is_string() ? value.get<std::string>() : value.dump());
+  }
+}
+
+json record_from_flat(const Reply& flat) {
+  static const std::vector<std::string> numbers = {"progress", "attempts", "created", "updated",
+                                                   "finished", "seconds",  "rtf"};
+  static const std::vector<std::string> documents = {"callback", "outputs"};
+  json record = json::object();
+  for (size_t i = 0; i + 1 < flat.elements.size(); i += 2) {
+    const std::string& name = flat.elements[i].str;
+    const std::string& value = flat.elements[i + 1].str;
+    bool is_number = std::find(numbers.begin(), numbers.end(), name) != numbers.end();
+    bool is_document = std::find(documents.begin(), documents.end(), name) != documents.end();
+    if (is_number || is_document) {
+      record[name] = json::parse(value, nullptr, false);
+      if (record[name].is_discarded()) record[name] = value;
+    } else {
+      record[name] = value;
+    }
+  }
+  return record;
+}
+
+}  // namespace
+
+long long now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+json to_json(const JobSpec& s) {
+  return {{"id", s.id},         {"hash", s.hash},         {"upload", s.upload},
+          {"model", s.model},   {"stems", s.stems},       {"format", s.format},
+          {"api", s.api},       {"callback", s.callback}, {"attempts", s.attempts}};
+}
+
+JobSpec job_from_json(const json& j) {
+  JobSpec s;
+  s.id = j.at("id").get<std::string>();
+  s.hash = j.value("hash", "");
+  s.upload = j.value("upload", "");
+  s.model = j.value("model", "");
+  s.stems = j.value("stems", "4");
+  s.format = j.value("format", "mp3");
+  s.api = j.value("api", "v1");
+  s.callback = j.contains("callback") ? j["callback"] : json();
+  s.attempts = j.value("attempts", 0);
+  return s;
+}
+
+std::string job_id(const std::string& hash, const std::string& model, const std::string& stems,
+                   const std::string& format) {
+  return sha224_hex(hash + "\n" + model + "\n" + stems + "\n" + format).substr(0, 32);
+}
+
+EnqueueResult JobQueue::enqueue(const JobSpec& spec) {
+  std::string message = to_json(spec).dump();
+  auto now = std::to_string(now_seconds());
+  std::vector<std::string> args{message};
+  append_fields(args, {{"id", spec.id},
+                       {"hash", spec.hash},
+                       {"upload", spec.upload},
+                       {"model", spec.model},
+                       {"stems", spec.stems},
+                       {"format", spec.format},
+                       {"api", spec.api},
+                       {"callback", spec.callback.dump()},
+                       {"status", "queued"},
+                       {"stage", "queued"},
+                       {"progress", "0"},
+                       {"attempts", "0"},
+                       {"error", ""},
+                       {"created", now},
+                       {"updated", now},
+                       {"message", message}});
+  auto reply = eval(*pool_.acquire(), scripts::enqueue, {job_key(spec.id), kQueue}, args);
+  EnqueueResult result{spec.id, reply.str == "created", reply.str};
+  if (result.created) result.status = "queued";
+  return result;
+}
+
+std::optional<Claim> JobQueue::claim(Redis& redis, const std::string& worker, double timeout_s) {
+  auto reply = redis.command({"BLMOVE", kQueue, processing_key(worker), "RIGHT", "LEFT",
+                              std::to_string(timeout_s)});
+  if (reply.is_nil()) return std::nullopt;
+  Claim claim{reply.str, {}};
+  try {
+    claim.spec = job_from_json(json::parse(claim.message));
+  } catch (const std::exception&) {
+    // Not one of ours: park it on the deadletter list rather than crash on it forever.
+    redis.command({"LREM", processing_key(worker), "1", claim.message});
+    redis.command({"LPUSH", kDeadletter, claim.message});
+    return std::nullopt;
+  }
+  auto started = eval(redis, scripts::start, {job_key(claim.spec.id), processing_key(worker)},
+                      {claim.message, worker, std::to_string(now_seconds())});
+  if (started.integer == 0) return std::nullopt;
+  return claim;
+}
+
+void JobQueue::heartbeat(const std::string& worker) {
+  pool_.command({"SET", lease_key(worker), std::to_string(now_seconds()), "EX",
+                 std::to_string(settings_.lease_s)});
+}
+
+bool JobQueue::progress(const std::string& id, int percent, const std::string& stage) {
+  auto reply = eval(*pool_.acquire(), scripts::progress, {job_key(id)},
+                    {std::to_string(percent), stage, std::to_string(now_seconds())});
+  return reply.integer == 1;
+}
+
+namespace {
+
+void finish(RedisPool& pool, const QueueSettings& settings, const std::string& worker,
+            const Claim& claim, const std::string& counter, const json& fields) {
+  long long now = now_seconds();
+  std::vector<std::string> args{claim.message, claim.spec.id,
+                                std::to_string(now + settings.retention_s), counter};
+  json all = fields;
+  all["updated"] = now;
+  all["finished"] = now;
+  append_fields(args, all);
+  eval(*pool.acquire(), scripts::finish,
+       {job_key(claim.spec.id), processing_key(worker), kExpiries, kStats}, args);
+}
+
+}  // namespace
+
+void JobQueue::complete(const std::string& worker, const Claim& claim, const json& fields) {
+  json all = fields;
+  all["status"] = "done";
+  all["stage"] = "done";
+  all["progress"] = 100;
+  all["error"] = "";
+  finish(pool_, settings_, worker, claim, "done", all);
+}
+
+void JobQueue::fail(const std::string& worker, const Claim& claim, const std::string& error) {
+  finish(pool_, settings_, worker, claim, "failed",
+         {{"status", "failed"}, {"stage", "failed"}, {"error", error}});
+}
+
+namespace {
+
+int retry_message(Redis& redis, const QueueSettings& settings, const std::string& worker,
+                  const std::string& message, const std::string& error) {
+  long long now = now_seconds();
+  auto reply = eval(redis, scripts::retry,
+                    {processing_key(worker), kQueue, kDeadletter, kExpiries, kStats},
+                    {message, error, std::to_string(settings.max_attempts), std::to_string(now),
+                     std::to_string(now + settings.retention_s)});
+  return static_cast<int>(reply.integer);
+}
+
+}  // namespace
+
+void JobQueue::retry(const std::string& worker, const Claim& claim, const std::string& error) {
+  retry_message(*pool_.acquire(), settings_, worker, claim.message, error);
+}
+
+void JobQueue::hand_back(const std::string& worker, const Claim& claim) {
+  eval(*pool_.acquire(), scripts::hand_back,
+       {processing_key(worker), kQueue, job_key(claim.spec.id)},
+       {claim.message, std::to_string(now_seconds())});
+}
+
+int JobQueue::reap() {
+  auto redis = pool_.acquire();
+  // One reaper at a time across all workers; the lock expires on its own.
+  auto locked = redis->command({"SET", "reaper:lock", "1", "NX", "PX",
+                                std::to_string(std::max(1, settings_.lease_s) * 500)});
+  if (locked.is_nil()) return 0;
+  int moved = 0;
+  std::string cursor = "0";
+  do {
+    auto page = redis->command({"SCAN", cursor, "MATCH", "processing:*", "COUNT", "100"});
+    cursor = page.elements[0].str;
+    for (const auto& list : page.elements[1].elements) {
+      std::string worker = list.str.substr(std::string("processing:").size());
+      if (redis->command({"EXISTS", lease_key(worker)}).integer) continue;
+      auto messages = redis->command({"LRANGE", list.str, "0", "-1"});
+      for (const auto& m : messages.elements)
+        moved += retry_message(*redis, settings_, worker, m.str,
+                               "worker " + worker + " stopped while separating (lease expired)") >
+                 0;
+    }
+  } while (cursor != "0");
+  return moved;
+}
+
+std::vector<json> JobQueue::take_expired(long long now_s) {
+  auto redis = pool_.acquire();
+  auto ids = redis->command(
+      {"ZRANGEBYSCORE", kExpiries, "-inf", std::to_string(now_s), "LIMIT", "0", "100"});
+  std::vector<json> records;
+  for (const auto& id : ids.elements) {
+    auto record = eval(*redis, scripts::remove, {job_key(id.str), kQueue, kExpiries}, {id.str});
+    if (!record.elements.empty()) records.push_back(record_from_flat(record));
+  }
+  return records;
+}
+
+std::optional<json> JobQueue::get(const std::string& id) {
+  auto flat = pool_.command({"HGETALL", job_key(id)});
+  if (flat.elements.empty()) return std::nullopt;
+  return record_from_flat(flat);
+}
+
+bool JobQueue::exists(const std::string& id) {
+  return pool_.command({"EXISTS", job_key(id)}).integer == 1;
+}
+
+std::optional<json> JobQueue::remove(const std::string& id) {
+  auto flat =
+      eval(*pool_.acquire(), scripts::remove, {job_key(id), kQueue, kExpiries}, {id});
+  if (flat.elements.empty()) return std::nullopt;
+  return record_from_flat(flat);
+}
+
+std::vector<JobSpec> JobQueue::waiting() {
+  auto messages = pool_.command({"LRANGE", kQueue, "0", "-1"});
+  std::vector<JobSpec> jobs;
+  // LPUSH adds on the left and workers take from the right: the oldest is last.
+  for (auto it = messages.elements.rbegin(); it != messages.elements.rend(); ++it) {
+    auto j = json::parse(it->str, nullptr, false);
+    if (j.is_object() && j.contains("id")) jobs.push_back(job_from_json(j));
+  }
+  return jobs;
+}
+
+long long JobQueue::waiting_count() { return pool_.command({"LLEN", kQueue}).integer; }
+
+long long JobQueue::running_count() {
+  auto redis = pool_.acquire();
+  long long total = 0;
+  std::string cursor = "0";
+  do {
+    auto page = redis->command({"SCAN", cursor, "MATCH", "processing:*", "COUNT", "100"});
+    cursor = page.elements[0].str;
+    for (const auto& list : page.elements[1].elements)
+      total += redis->command({"LLEN", list.str}).integer;
+  } while (cursor != "0");
+  return total;
+}
+
+}  // namespace msaas::queue

@@ -1,0 +1,98 @@
+// queue/jobs.h: separation jobs in Redis. A job is a JSON message on the list `toWorker` plus a
+// record in the hash `job:<id>`. A worker claims a job with BLMOVE into its own list
+// `processing:<worker>` and keeps the key `lease:<worker>` alive while it lives; the reaper hands
+// the jobs of workers whose lease expired back to `toWorker` (attempts + 1), or after the limit
+// to `deadletter`, reported failed. The same upload with the same settings is the same job.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "queue/redis.h"
+
+namespace msaas::queue {
+
+// What to separate and how: the message on the queue.
+struct JobSpec {
+  std::string id;          // job_id(hash, settings)
+  std::string hash;        // SHA-224 hex of the uploaded bytes (the original API's songhash)
+  std::string upload;      // object name in the `queue` bucket
+  std::string model;       // model name or signature
+  std::string stems = "4";  // "4", "6" or "two:<stem>"
+  std::string format = "mp3";  // mp3, wav, flac
+  std::string api = "v1";      // which API made it: "apiv1" or "v1"
+  nlohmann::json callback;     // apiv1: {"url","data"}; v1: {"url"}; null when none
+  int attempts = 0;            // times a worker was lost or failed on it
+};
+
+nlohmann::json to_json(const JobSpec& spec);
+JobSpec job_from_json(const nlohmann::json& j);
+// The job id of an upload with its settings: 32 hex characters of a SHA-224.
+std::string job_id(const std::string& hash, const std::string& model, const std::string& stems,
+                   const std::string& format);
+
+struct QueueSettings {
+  int lease_s = 30;          // a worker silent this long is presumed dead
+  int max_attempts = 3;      // lost/failed this many times -> deadletter
+  int retention_s = 86400;   // finished jobs (and their files) are kept this long
+};
+
+// A job a worker holds: the exact message (to remove it from its list) and the spec.
+struct Claim {
+  std::string message;
+  JobSpec spec;
+};
+
+struct EnqueueResult {
+  std::string id;
+  bool created = false;  // false: the same job already existed (queued, running or done)
+  std::string status;
+};
+
+class JobQueue {
+ public:
+  JobQueue(RedisPool& pool, QueueSettings settings) : pool_(pool), settings_(settings) {}
+  const QueueSettings& settings() const { return settings_; }
+
+  EnqueueResult enqueue(const JobSpec& spec);
+
+  // Worker side. `redis` is the worker's own connection (BLMOVE blocks on it).
+  // Waits up to timeout_s for a job; jobs deleted while queued are dropped here.
+  std::optional<Claim> claim(Redis& redis, const std::string& worker, double timeout_s);
+  void heartbeat(const std::string& worker);
+  // Records progress; false when the job was deleted meanwhile (the worker then stops).
+  bool progress(const std::string& id, int percent, const std::string& stage);
+  // Marks the job done with extra record fields (outputs, timings); counts it in `stats`.
+  void complete(const std::string& worker, const Claim& claim, const nlohmann::json& fields);
+  // A job that cannot succeed (not audio, unknown stem): failed at once, no retry.
+  void fail(const std::string& worker, const Claim& claim, const std::string& error);
+  // A job that might succeed later (storage down): back on the queue with attempts + 1, or to
+  // the deadletter list when that reaches the limit.
+  void retry(const std::string& worker, const Claim& claim, const std::string& error);
+  // Puts a job back unchanged (graceful shutdown), first in line.
+  void hand_back(const std::string& worker, const Claim& claim);
+  // Returns the jobs of workers whose lease expired; how many were moved. Cheap when none.
+  int reap();
+  // Finished jobs past their retention: their records, now removed (the caller deletes files).
+  std::vector<nlohmann::json> take_expired(long long now_s);
+
+  // Readers.
+  std::optional<nlohmann::json> get(const std::string& id);
+  bool exists(const std::string& id);
+  // Removes a job: from the queue if waiting, and its record. Returns the record it had.
+  std::optional<nlohmann::json> remove(const std::string& id);
+  std::vector<JobSpec> waiting();  // oldest first
+  long long waiting_count();
+  long long running_count();
+
+ private:
+  RedisPool& pool_;
+  QueueSettings settings_;
+};
+
+// Seconds since the epoch.
+long long now_seconds();
+
+}  // namespace msaas::queue

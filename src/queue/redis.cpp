@@ -1,0 +1,126 @@
+// queue/redis.cpp: see redis.h.
+#include "queue/redis.h"
+
+#include <hiredis/hiredis.h>
+
+#include <regex>
+
+namespace msaas::queue {
+
+RedisAddress parse_redis_url(const std::string& url) {
+  static const std::regex pattern(R"(^redis://(?:([^:@/]*):([^@/]*)@)?([^:/]+)(?::(\d+))?(?:/(\d+))?/?$)");
+  std::smatch m;
+  if (!std::regex_match(url, m, pattern))
+    throw RedisError("bad Redis URL \"" + url + "\" (redis://[:password@]host[:port][/db])");
+  RedisAddress a;
+  a.password = m[2];
+  a.host = m[3];
+  if (m[4].matched) a.port = std::stoi(m[4]);
+  if (m[5].matched) a.db = std::stoi(m[5]);
+  return a;
+}
+
+namespace {
+
+Reply convert(const redisReply* r) {
+  Reply out;
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+      out.type = Reply::Type::string;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = Reply::Type::status;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = Reply::Type::integer;
+      out.integer = r->integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = Reply::Type::array;
+      for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i]));
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
+timeval to_timeval(double seconds) {
+  timeval tv;
+  tv.tv_sec = static_cast<long>(seconds);
+  tv.tv_usec = static_cast<long>((seconds - tv.tv_sec) * 1e6);
+  return tv;
+}
+
+}  // namespace
+
+Redis::Redis(const std::string& url, double timeout_s)
+    : url_(url), address_(parse_redis_url(url)), timeout_s_(timeout_s) {}
+
+Redis::~Redis() {
+  if (context_) redisFree(context_);
+}
+
+void Redis::connect() {
+  if (context_) redisFree(context_);
+  context_ = redisConnectWithTimeout(address_.host.c_str(), address_.port, to_timeval(5.0));
+  if (!context_ || context_->err) {
+    std::string why = context_ ? context_->errstr : "out of memory";
+    if (context_) redisFree(context_);
+    context_ = nullptr;
+    throw RedisError("cannot reach Redis at " + address_.host + ":" +
+                     std::to_string(address_.port) + ": " + why);
+  }
+  redisSetTimeout(context_, to_timeval(timeout_s_));
+  if (!address_.password.empty()) command({"AUTH", address_.password});
+  if (address_.db) command({"SELECT", std::to_string(address_.db)});
+}
+
+Reply Redis::command(const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lengths;
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lengths.push_back(a.size());
+  }
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (!context_) connect();
+    auto* raw = static_cast<redisReply*>(
+        redisCommandArgv(context_, static_cast<int>(argv.size()), argv.data(), lengths.data()));
+    if (!raw) {
+      // The connection broke (Redis restarted, idle socket closed): one fresh try.
+      std::string why = context_->errstr;
+      redisFree(context_);
+      context_ = nullptr;
+      if (attempt == 1) throw RedisError("Redis " + args[0] + ": " + why);
+      continue;
+    }
+    std::unique_ptr<redisReply, decltype(&freeReplyObject)> reply(raw, freeReplyObject);
+    if (raw->type == REDIS_REPLY_ERROR)
+      throw RedisError("Redis " + args[0] + ": " + std::string(raw->str, raw->len));
+    return convert(raw);
+  }
+  throw RedisError("Redis " + args[0] + ": unreachable");
+}
+
+RedisPool::Lease RedisPool::acquire() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!idle_.empty()) {
+      auto redis = std::move(idle_.back());
+      idle_.pop_back();
+      return Lease(*this, std::move(redis));
+    }
+  }
+  return Lease(*this, std::make_unique<Redis>(url_));
+}
+
+void RedisPool::give_back(std::unique_ptr<Redis> redis) {
+  if (!redis) return;
+  std::lock_guard lock(mutex_);
+  if (idle_.size() < 16) idle_.push_back(std::move(redis));
+}
+
+}  // namespace msaas::queue

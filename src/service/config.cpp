@@ -1,0 +1,113 @@
+// service/config.cpp: see config.h.
+#include "service/config.h"
+
+#include <cstdlib>
+#include <stdexcept>
+
+
+namespace msaas::service {
+
+namespace {
+
+void from_env(const char* name, std::string& value) {
+  if (const char* v = std::getenv(name); v && *v) value = v;
+}
+
+template <class Number>
+void from_env(const char* name, Number& value) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return;
+  try {
+    value = static_cast<Number>(std::stoll(v));
+  } catch (const std::exception&) {
+    throw std::invalid_argument(std::string(name) + " must be a whole number, not \"" + v + "\"");
+  }
+}
+
+}  // namespace
+
+ServiceConfig config_from_environment() {
+  ServiceConfig c;
+  from_env("MSAAS_MODELS", c.models_dir);
+  from_env("MSAAS_REDIS_URL", c.redis_url);
+  from_env("MSAAS_STORAGE", c.storage.backend);
+  from_env("MSAAS_STORAGE_DIR", c.storage.root);
+  from_env("MSAAS_S3_ENDPOINT", c.storage.endpoint);
+  from_env("MSAAS_S3_REGION", c.storage.region);
+  from_env("MSAAS_S3_ACCESS_KEY", c.storage.access_key);
+  from_env("MSAAS_S3_SECRET_KEY", c.storage.secret_key);
+  from_env("MSAAS_UPLOAD_BUCKET", c.upload_bucket);
+  from_env("MSAAS_OUTPUT_BUCKET", c.output_bucket);
+  from_env("MSAAS_DEFAULT_MODEL", c.default_model);
+  from_env("MSAAS_LEASE_SECONDS", c.queue.lease_s);
+  from_env("MSAAS_MAX_ATTEMPTS", c.queue.max_attempts);
+  from_env("MSAAS_RETENTION_SECONDS", c.queue.retention_s);
+  from_env("MSAAS_HOST", c.host);
+  from_env("MSAAS_PORT", c.port);
+  from_env("MSAAS_MAX_UPLOAD_BYTES", c.max_upload_bytes);
+  from_env("MSAAS_SPOOL_DIR", c.spool_dir);
+  from_env("MSAAS_THREADS", c.threads);
+  from_env("MSAAS_GRACE_SECONDS", c.grace_s);
+  from_env("MSAAS_WORK_DIR", c.work_dir);
+  from_env("MSAAS_SHIFTS", c.shifts);
+  return c;
+}
+
+void add_common_flags(CLI::App& app, ServiceConfig& c) {
+  app.add_option("--redis-url", c.redis_url, "Redis URL ($MSAAS_REDIS_URL)")->capture_default_str();
+  app.add_option("--storage", c.storage.backend, "Storage backend: fs or s3 ($MSAAS_STORAGE)")
+      ->check(CLI::IsMember({"fs", "s3"}))
+      ->capture_default_str();
+  app.add_option("--storage-dir", c.storage.root, "fs backend folder ($MSAAS_STORAGE_DIR)")
+      ->capture_default_str();
+  app.add_option("--s3-endpoint", c.storage.endpoint, "S3 endpoint URL ($MSAAS_S3_ENDPOINT)");
+  app.add_option("--s3-region", c.storage.region, "S3 region ($MSAAS_S3_REGION)")
+      ->capture_default_str();
+  app.add_option("--models", c.models_dir,
+                 "Models folder ($MSAAS_MODELS; default ~/.cache/msaas/models)");
+  app.add_option("--default-model", c.default_model, "Model used when a request names none "
+                 "($MSAAS_DEFAULT_MODEL)")->capture_default_str();
+  app.add_option("--lease", c.queue.lease_s, "Seconds a silent worker keeps its jobs "
+                 "($MSAAS_LEASE_SECONDS)")->capture_default_str()->check(CLI::Range(1, 3600));
+  app.add_option("--max-attempts", c.queue.max_attempts, "Tries before a job goes to deadletter "
+                 "($MSAAS_MAX_ATTEMPTS)")->capture_default_str()->check(CLI::Range(1, 100));
+  app.add_option("--retention", c.queue.retention_s, "Seconds finished jobs and stems are kept "
+                 "($MSAAS_RETENTION_SECONDS)")->capture_default_str()->check(CLI::PositiveNumber);
+}
+
+std::map<std::string, std::string> to_environment(const ServiceConfig& c) {
+  std::map<std::string, std::string> env = {
+      {"MSAAS_REDIS_URL", c.redis_url},
+      {"MSAAS_STORAGE", c.storage.backend},
+      {"MSAAS_STORAGE_DIR", c.storage.root},
+      {"MSAAS_S3_REGION", c.storage.region},
+      {"MSAAS_UPLOAD_BUCKET", c.upload_bucket},
+      {"MSAAS_OUTPUT_BUCKET", c.output_bucket},
+      {"MSAAS_DEFAULT_MODEL", c.default_model},
+      {"MSAAS_LEASE_SECONDS", std::to_string(c.queue.lease_s)},
+      {"MSAAS_MAX_ATTEMPTS", std::to_string(c.queue.max_attempts)},
+      {"MSAAS_RETENTION_SECONDS", std::to_string(c.queue.retention_s)},
+      {"MSAAS_HOST", c.host},
+      {"MSAAS_PORT", std::to_string(c.port)},
+      {"MSAAS_MAX_UPLOAD_BYTES", std::to_string(c.max_upload_bytes)},
+      {"MSAAS_SPOOL_DIR", c.spool_dir},
+      {"MSAAS_THREADS", std::to_string(c.threads)},
+      {"MSAAS_GRACE_SECONDS", std::to_string(c.grace_s)},
+      {"MSAAS_WORK_DIR", c.work_dir},
+      {"MSAAS_SHIFTS", std::to_string(c.shifts)},
+  };
+  if (!c.models_dir.empty()) env["MSAAS_MODELS"] = c.models_dir;
+  if (!c.storage.endpoint.empty()) env["MSAAS_S3_ENDPOINT"] = c.storage.endpoint;
+  return env;
+}
+
+void validate(const ServiceConfig& c) {
+  queue::parse_redis_url(c.redis_url);
+  if (c.storage.backend == "s3" && c.storage.endpoint.empty())
+    throw std::invalid_argument("the s3 storage backend needs --s3-endpoint or MSAAS_S3_ENDPOINT");
+  if (c.upload_bucket == c.output_bucket)
+    throw std::invalid_argument("the upload and output buckets must differ");
+  if (c.port < 0 || c.port > 65535) throw std::invalid_argument("port must be 0-65535");
+}
+
+}  // namespace msaas::service

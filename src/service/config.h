@@ -1,0 +1,44 @@
+// service/config.h: the settings msaas-api, msaas-worker and `msaas up` share. Each has a default
+// fit for one machine, an MSAAS_* environment variable, and a command-line flag (flags win).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <map>
+#include <string>
+
+#include "queue/jobs.h"
+#include "storage/storage.h"
+
+namespace msaas::service {
+
+struct ServiceConfig {
+  std::string redis_url = "redis://127.0.0.1:6379";  // MSAAS_REDIS_URL
+  storage::StorageConfig storage;  // MSAAS_STORAGE (fs|s3), MSAAS_STORAGE_DIR, MSAAS_S3_ENDPOINT,
+                                   // MSAAS_S3_REGION, MSAAS_S3_ACCESS_KEY, MSAAS_S3_SECRET_KEY
+  std::string upload_bucket = "queue";   // MSAAS_UPLOAD_BUCKET
+  std::string output_bucket = "output";  // MSAAS_OUTPUT_BUCKET
+  std::string models_dir;  // MSAAS_MODELS; empty: the engine's default_models_folder()
+  std::string default_model = "htdemucs";  // MSAAS_DEFAULT_MODEL
+  queue::QueueSettings queue;  // MSAAS_LEASE_SECONDS, MSAAS_MAX_ATTEMPTS, MSAAS_RETENTION_SECONDS
+  // API
+  std::string host = "127.0.0.1";               // MSAAS_HOST
+  int port = 8080;                               // MSAAS_PORT
+  long long max_upload_bytes = 1LL << 30;        // MSAAS_MAX_UPLOAD_BYTES
+  std::string spool_dir = "var/spool";          // MSAAS_SPOOL_DIR: uploads on their way in
+  // Worker
+  int threads = 0;           // MSAAS_THREADS: compute threads (0: all cores)
+  int grace_s = 60;          // MSAAS_GRACE_SECONDS: time to finish a job after SIGTERM
+  std::string work_dir = "var/work";  // MSAAS_WORK_DIR: a job's files while it runs
+  int shifts = 1;            // MSAAS_SHIFTS
+};
+
+// Defaults overridden by the MSAAS_* environment variables.
+ServiceConfig config_from_environment();
+// Flags for the settings every program shares (Redis, storage, models, queue).
+void add_common_flags(CLI::App& app, ServiceConfig& config);
+// The settings as MSAAS_* variables, for starting child programs with the same settings.
+std::map<std::string, std::string> to_environment(const ServiceConfig& config);
+// Throws std::invalid_argument with a readable line when a value cannot work.
+void validate(const ServiceConfig& config);
+
+}  // namespace msaas::service

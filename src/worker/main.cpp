@@ -1,0 +1,57 @@
+// worker/main.cpp: the msaas-worker program: settings from flags and MSAAS_* variables, a thread
+// that waits for SIGTERM/SIGINT, then the worker loop.
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "queue/log.h"
+#include "service/config.h"
+#include "worker/worker.h"
+
+int main(int argc, char** argv) {
+  using namespace msaas;
+  service::ServiceConfig config;
+  try {
+    config = service::config_from_environment();
+  } catch (const std::exception& e) {
+    std::cerr << "msaas-worker: error: " << e.what() << "\n";
+    return 2;
+  }
+  CLI::App app{"msaas-worker: takes separation jobs off the Redis queue"};
+  service::add_common_flags(app, config);
+  app.add_option("--threads", config.threads, "Compute threads, 0 = all cores ($MSAAS_THREADS)")
+      ->capture_default_str();
+  app.add_option("--grace", config.grace_s, "Seconds to finish a job after SIGTERM "
+                 "($MSAAS_GRACE_SECONDS)")->capture_default_str();
+  app.add_option("--work-dir", config.work_dir, "Scratch folder ($MSAAS_WORK_DIR)")
+      ->capture_default_str();
+  app.add_option("--shifts", config.shifts, "Random shifts per job ($MSAAS_SHIFTS)")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  // Signals are waited for by one thread instead of handled asynchronously.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  try {
+    service::validate(config);
+    queue::RedisPool log_pool(config.redis_url);
+    queue::init_logging("msaas-worker", &log_pool);
+    worker::Worker worker(config);
+    std::thread watcher([&] {
+      int signal = 0;
+      sigwait(&signals, &signal);
+      queue::log_info("signal " + std::to_string(signal) + ": stopping after the current job");
+      worker.request_stop();
+    });
+    watcher.detach();
+    int status = worker.run();
+    queue::init_logging("msaas-worker", nullptr);
+    return status;
+  } catch (const std::exception& e) {
+    std::cerr << "msaas-worker: error: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,48 @@
+// worker/separate_job.h: one job's separation on local files: decode the upload, separate it with
+// a loaded model, write the stems the job asked for (4, 6 or two) in its format, and a zip of
+// them. Nothing here knows about Redis or storage; the worker moves the files.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "msaas/engine.h"
+
+namespace msaas::worker {
+
+// A job that can never succeed as asked (a stem the model lacks, "6" on a 4-stem model).
+class JobError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct OutputFile {
+  std::string name;  // stem name, or "stems.zip"
+  std::filesystem::path path;
+  std::string content_type;
+};
+
+struct JobResult {
+  std::vector<OutputFile> stems;
+  OutputFile zip;
+  double audio_seconds = 0;
+  double separation_seconds = 0;
+};
+
+// Stage name and percent 0-100; return false to cancel (throws msaas::Cancelled).
+using StageProgress = std::function<bool(const std::string& stage, int percent)>;
+
+// The output stems for a `stems` setting ("4", "6", "two:<stem>") and a model's sources.
+std::vector<std::string> output_stem_names(const std::string& stems,
+                                           const std::vector<std::string>& sources);
+
+JobResult separate_job(const Separator& model, const std::filesystem::path& input,
+                       const std::string& stems, const std::string& format,
+                       const SeparationOptions& options, const std::filesystem::path& out_dir,
+                       const StageProgress& progress);
+
+std::string content_type_for(const std::string& format);
+
+}  // namespace msaas::worker

@@ -1,0 +1,237 @@
+// worker/worker.cpp: see worker.h.
+#include "worker/worker.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "audio/audio.h"
+#include "queue/log.h"
+#include "worker/callback.h"
+#include "worker/separate_job.h"
+
+namespace msaas::worker {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string make_worker_id() {
+  char host[256] = "worker";
+  gethostname(host, sizeof host - 1);
+  std::random_device random;
+  char suffix[8];
+  std::snprintf(suffix, sizeof suffix, "%04x", random() & 0xffff);
+  return std::string(host) + "-" + std::to_string(getpid()) + "-" + suffix;
+}
+
+// Shifts are random in the official tool; seeding them from the job id makes a re-run of the
+// same job give the same stems.
+uint64_t seed_from(const std::string& id) { return std::stoull(id.substr(0, 15), nullptr, 16); }
+
+// Interruptible sleep: returns early when `stop` turns true.
+void nap(std::atomic<bool>& stop, double seconds) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!stop && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
+}  // namespace
+
+Worker::Worker(service::ServiceConfig config)
+    : config_(std::move(config)),
+      id_(make_worker_id()),
+      pool_(config_.redis_url),
+      queue_(pool_, config_.queue),
+      storage_(storage::make_storage(config_.storage)) {
+  if (config_.models_dir.empty()) config_.models_dir = default_models_folder();
+}
+
+Worker::~Worker() = default;
+
+void Worker::request_stop() {
+  if (!stop_.exchange(true)) stop_at_ = queue::now_seconds();
+}
+
+bool Worker::keep_going() {
+  return !stop_ || queue::now_seconds() - stop_at_ < config_.grace_s;
+}
+
+void Worker::publish_models() {
+  auto installed = list_installed_models(config_.models_dir);
+  json names = json::array();
+  for (const auto& b : installed.bags) names.push_back(b);
+  for (const auto& s : installed.singles) names.push_back(s);
+  pool_.command({"SET", "models:" + id_, json{{"worker", id_}, {"models", names}}.dump(), "EX",
+                 std::to_string(config_.queue.lease_s)});
+}
+
+void Worker::housekeeping() {
+  if (int moved = queue_.reap())
+    queue::log_warning("returned " + std::to_string(moved) + " job(s) of stopped workers");
+  for (const auto& record : queue_.take_expired(queue::now_seconds())) {
+    try {
+      if (record.contains("outputs"))
+        for (const auto& o : record["outputs"]) storage_->remove(config_.output_bucket, o["key"]);
+      if (record.contains("zip")) storage_->remove(config_.output_bucket, record["zip"]);
+      if (record.contains("upload"))
+        storage_->remove(config_.upload_bucket, record["upload"].get<std::string>());
+      queue::log_info("expired job " + record.value("id", "?") + ": files removed");
+    } catch (const std::exception& e) {
+      queue::log_warning("expired job " + record.value("id", "?") + ": " + e.what());
+    }
+  }
+}
+
+void Worker::heartbeat_loop() {
+  double period = std::max(0.2, config_.queue.lease_s / 3.0);
+  // Beats go on after a stop request: the current job may run on for the grace period.
+  while (!finished_) {
+    try {
+      queue_.heartbeat(id_);
+      publish_models();
+      housekeeping();
+    } catch (const std::exception& e) {
+      queue::log_warning(std::string("heartbeat: ") + e.what());
+    }
+    nap(finished_, period);
+  }
+}
+
+const Separator& Worker::model(const std::string& name) {
+  if (!loaded_ || loaded_name_ != name) {
+    loaded_.reset();  // one model in memory at a time
+    loaded_ = Separator::from_repo(name, config_.models_dir);
+    loaded_name_ = name;
+    queue::log_info("loaded model " + name + ": " + loaded_->description());
+  }
+  return *loaded_;
+}
+
+void Worker::process(const queue::Claim& claim) {
+  const auto& spec = claim.spec;
+  fs::path dir = fs::path(config_.work_dir) / (id_ + "-" + spec.id);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  auto started = std::chrono::steady_clock::now();
+  bool deleted = false;
+  auto progress = [&](const std::string& stage, int percent) {
+    if (!queue_.progress(spec.id, percent, stage)) {
+      deleted = true;
+      return false;
+    }
+    return keep_going();
+  };
+  try {
+    queue::log_info("job " + spec.id + ": " + spec.model + ", stems " + spec.stems + ", " +
+                    spec.format + " (attempt " + std::to_string(spec.attempts + 1) + ")");
+    progress("downloading", 1);
+    fs::path input = dir / ("input" + fs::path(spec.upload).extension().string());
+    storage_->get_file(config_.upload_bucket, spec.upload, input);
+    if (!progress("loading model", 2)) throw Cancelled();
+    const Separator* separator;
+    try {
+      separator = &model(spec.model);
+    } catch (const ModelError& e) {
+      throw JobError(e.what());
+    }
+    SeparationOptions options;
+    options.shifts = config_.shifts;
+    options.threads = config_.threads;
+    options.seed = seed_from(spec.id);
+    auto result = separate_job(*separator, input, spec.stems, spec.format, options, dir, progress);
+    if (!progress("uploading", 97)) throw Cancelled();
+    double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    finish_successfully(claim, result, wall);
+  } catch (const Cancelled&) {
+    if (deleted) {
+      queue_.fail(id_, claim, "deleted");  // the record is gone; this only clears our list
+      queue::log_info("job " + spec.id + ": deleted while running, dropped");
+    } else {
+      queue_.hand_back(id_, claim);
+      queue::log_warning("job " + spec.id + ": grace period over, handed back to the queue");
+    }
+  } catch (const JobError& e) {
+    queue_.fail(id_, claim, e.what());
+    queue::log_error("job " + spec.id + " failed: " + e.what());
+  } catch (const audio::AudioError& e) {
+    queue_.fail(id_, claim, e.what());
+    queue::log_error("job " + spec.id + " failed: " + e.what());
+  } catch (const std::exception& e) {
+    // Storage or Redis trouble: worth another try, up to the limit.
+    queue_.retry(id_, claim, e.what());
+    queue::log_error("job " + spec.id + " will be retried: " + e.what());
+  }
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+void Worker::finish_successfully(const queue::Claim& claim, const JobResult& result,
+                                 double wall_seconds) {
+  const auto& spec = claim.spec;
+  json outputs = json::array();
+  for (const auto& stem : result.stems) {
+    std::string key = spec.id + "/" + stem.path.filename().string();
+    storage_->put_file(config_.output_bucket, key, stem.path, stem.content_type);
+    outputs.push_back({{"name", stem.name},
+                       {"key", key},
+                       {"content_type", stem.content_type},
+                       {"size", static_cast<int64_t>(fs::file_size(stem.path))}});
+  }
+  std::string zip_key = spec.id + "/stems.zip";
+  storage_->put_file(config_.output_bucket, zip_key, result.zip.path, result.zip.content_type);
+  double rtf = result.audio_seconds > 0 ? result.separation_seconds / result.audio_seconds : 0;
+  queue_.complete(id_, claim,
+                  {{"outputs", outputs.dump()},
+                   {"zip", zip_key},
+                   {"seconds", result.audio_seconds},
+                   {"rtf", rtf}});
+  pool_.command({"HINCRBYFLOAT", "stats", "separation_seconds",
+                 std::to_string(result.separation_seconds)});
+  pool_.command({"HINCRBYFLOAT", "stats", "audio_seconds", std::to_string(result.audio_seconds)});
+  queue::log_info("job " + spec.id + " done: " + std::to_string(result.audio_seconds) +
+                  " s of audio in " + std::to_string(wall_seconds) + " s");
+  if (!spec.callback.is_object() || !spec.callback.contains("url")) return;
+  std::string url = spec.callback["url"].get<std::string>();
+  json body;
+  if (spec.api == "apiv1") {
+    body = spec.callback.contains("data") ? spec.callback["data"] : json::object();
+  } else {
+    body = {{"id", spec.id}, {"status", "done"}, {"model", spec.model}, {"stems", outputs}};
+  }
+  post_callback(url, body.dump());
+}
+
+int Worker::run() {
+  for (const auto& bucket : {config_.upload_bucket, config_.output_bucket})
+    storage_->ensure_bucket(bucket);
+  queue_.heartbeat(id_);
+  queue::log_info("worker " + id_ + " ready: models in " + config_.models_dir + ", storage " +
+                  storage_->describe());
+  std::thread beats([this] { heartbeat_loop(); });
+  queue::Redis blocking(config_.redis_url, 10.0);
+  int status = 0;
+  while (!stop_) {
+    try {
+      auto claim = queue_.claim(blocking, id_, 1.0);
+      if (claim) process(*claim);
+    } catch (const std::exception& e) {
+      queue::log_error(std::string("worker loop: ") + e.what());
+      nap(stop_, 1.0);
+    }
+  }
+  finished_ = true;
+  beats.join();
+  try {
+    pool_.command({"DEL", "lease:" + id_, "models:" + id_});
+  } catch (const std::exception&) {
+  }
+  queue::log_info("worker " + id_ + " stopped");
+  return status;
+}
+
+}  // namespace msaas::worker

@@ -1,0 +1,197 @@
+// tests/queue_test.cpp: the job queue against a real redis-server: idempotent enqueue, claim and
+// complete, leases and the reaper, retries into the deadletter list, hand-back, deletion,
+// expiry, and the logging list.
+#include <unistd.h>
+
+#include "queue/jobs.h"
+#include "queue/log.h"
+#include "service_support.h"
+
+namespace msaas::test {
+namespace {
+
+using nlohmann::json;
+
+class QueueTest : public ::testing::Test {
+ protected:
+  QueueTest() : pool(redis.url()), jobs(pool, settings()) {}
+  static queue::QueueSettings settings() {
+    queue::QueueSettings s;
+    s.lease_s = 1;
+    s.max_attempts = 3;
+    s.retention_s = 3600;
+    return s;
+  }
+  queue::JobSpec spec(const std::string& hash, const std::string& format = "mp3") {
+    queue::JobSpec s;
+    s.hash = hash;
+    s.upload = hash + ".mp3";
+    s.model = "htdemucs";
+    s.format = format;
+    s.id = queue::job_id(s.hash, s.model, s.stems, s.format);
+    return s;
+  }
+  long long length(const std::string& list) { return pool.command({"LLEN", list}).integer; }
+
+  RedisServer redis;
+  queue::RedisPool pool;
+  queue::JobQueue jobs;
+  queue::Redis blocking{redis.url(), 5};
+};
+
+TEST_F(QueueTest, TheSameUploadAndSettingsAreOneJob) {
+  auto first = jobs.enqueue(spec("aa"));
+  auto again = jobs.enqueue(spec("aa"));
+  auto other = jobs.enqueue(spec("aa", "wav"));
+  EXPECT_TRUE(first.created);
+  EXPECT_FALSE(again.created);
+  EXPECT_EQ(again.id, first.id);
+  EXPECT_EQ(again.status, "queued");
+  EXPECT_NE(other.id, first.id);
+  EXPECT_EQ(length("toWorker"), 2);
+}
+
+TEST_F(QueueTest, ClaimedJobsRunAndComplete) {
+  auto id = jobs.enqueue(spec("bb")).id;
+  auto claim = jobs.claim(blocking, "w1", 1);
+  ASSERT_TRUE(claim);
+  EXPECT_EQ(claim->spec.id, id);
+  EXPECT_EQ(jobs.get(id)->at("status"), "running");
+  EXPECT_EQ(length("processing:w1"), 1);
+  EXPECT_EQ(length("toWorker"), 0);
+  EXPECT_TRUE(jobs.progress(id, 40, "separating"));
+  EXPECT_EQ(jobs.get(id)->at("progress"), 40);
+  jobs.complete("w1", *claim, {{"zip", id + "/stems.zip"}});
+  auto record = *jobs.get(id);
+  EXPECT_EQ(record["status"], "done");
+  EXPECT_EQ(record["progress"], 100);
+  EXPECT_EQ(length("processing:w1"), 0);
+  // Done jobs are not run again when the same upload comes back.
+  EXPECT_FALSE(jobs.enqueue(spec("bb")).created);
+  EXPECT_FALSE(jobs.claim(blocking, "w1", 0.1));
+}
+
+TEST_F(QueueTest, JobsAreTakenOldestFirst) {
+  jobs.enqueue(spec("first"));
+  jobs.enqueue(spec("second"));
+  EXPECT_EQ(jobs.waiting()[0].hash, "first");
+  EXPECT_EQ(jobs.claim(blocking, "w", 1)->spec.hash, "first");
+  EXPECT_EQ(jobs.claim(blocking, "w", 1)->spec.hash, "second");
+}
+
+TEST_F(QueueTest, TheReaperReturnsJobsOfDeadWorkersThenDeadletters) {
+  auto id = jobs.enqueue(spec("cc")).id;
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    auto claim = jobs.claim(blocking, "dead" + std::to_string(attempt), 1);
+    ASSERT_TRUE(claim) << attempt;
+    EXPECT_EQ(claim->spec.attempts, attempt - 1);
+    pool.command({"DEL", "reaper:lock"});
+    EXPECT_EQ(jobs.reap(), 1);  // no lease key: this worker is gone
+    auto record = *jobs.get(id);
+    EXPECT_EQ(record["attempts"], attempt);
+    if (attempt < 3) {
+      EXPECT_EQ(record["status"], "queued");
+      EXPECT_EQ(length("toWorker"), 1);
+    } else {
+      EXPECT_EQ(record["status"], "failed");
+      EXPECT_NE(record["error"].get<std::string>().find("lease expired"), std::string::npos);
+      EXPECT_EQ(length("toWorker"), 0);
+      ASSERT_EQ(length("deadletter"), 1);
+      auto dead = json::parse(pool.command({"LINDEX", "deadletter", "0"}).str);
+      EXPECT_EQ(dead["job"]["id"], id);
+    }
+  }
+}
+
+TEST_F(QueueTest, LiveWorkersKeepTheirJobs) {
+  jobs.enqueue(spec("dd"));
+  jobs.heartbeat("alive");
+  ASSERT_TRUE(jobs.claim(blocking, "alive", 1));
+  EXPECT_EQ(jobs.reap(), 0);
+  EXPECT_EQ(length("processing:alive"), 1);
+  // When the beats stop, the lease runs out and the job goes back.
+  sleep(2);
+  pool.command({"DEL", "reaper:lock"});
+  EXPECT_EQ(jobs.reap(), 1);
+  EXPECT_EQ(length("toWorker"), 1);
+}
+
+TEST_F(QueueTest, RetriesCountAndFailuresAreFinal) {
+  auto id = jobs.enqueue(spec("ee")).id;
+  jobs.enqueue(spec("later"));
+  auto a = jobs.claim(blocking, "w", 1);
+  jobs.retry("w", *a, "storage unreachable");
+  EXPECT_EQ(jobs.get(id)->at("status"), "queued");
+  EXPECT_EQ(jobs.get(id)->at("attempts"), 1);
+  EXPECT_EQ(jobs.get(id)->at("error"), "storage unreachable");
+  auto b = jobs.claim(blocking, "w", 1);  // a retried job keeps its place: first in line
+  ASSERT_EQ(b->spec.id, id);
+  EXPECT_EQ(b->spec.attempts, 1);
+  jobs.fail("w", *b, "not audio");
+  EXPECT_EQ(jobs.get(id)->at("status"), "failed");
+  EXPECT_EQ(jobs.get(id)->at("error"), "not audio");
+  EXPECT_EQ(length("deadletter"), 0);  // a plain failure is not lost work
+  // A failed job can be submitted again (a fixed worker may do better).
+  EXPECT_TRUE(jobs.enqueue(spec("ee")).created);
+}
+
+TEST_F(QueueTest, HandedBackJobsAreNextInLine) {
+  jobs.enqueue(spec("gg"));
+  jobs.enqueue(spec("hh"));
+  auto claim = jobs.claim(blocking, "w", 1);
+  ASSERT_EQ(claim->spec.hash, "gg");
+  jobs.hand_back("w", *claim);
+  auto again = jobs.claim(blocking, "w2", 1);
+  EXPECT_EQ(again->spec.hash, "gg");
+  EXPECT_EQ(again->spec.attempts, 0);
+}
+
+TEST_F(QueueTest, DeletedJobsLeaveTheQueueAndStopWorkers) {
+  auto waiting = jobs.enqueue(spec("ii")).id;
+  EXPECT_TRUE(jobs.remove(waiting));
+  EXPECT_EQ(length("toWorker"), 0);
+  EXPECT_FALSE(jobs.get(waiting));
+
+  auto running = jobs.enqueue(spec("jj")).id;
+  auto claim = jobs.claim(blocking, "w", 1);
+  jobs.remove(running);
+  EXPECT_FALSE(jobs.progress(running, 50, "separating"));
+  jobs.fail("w", *claim, "deleted");
+  EXPECT_EQ(length("processing:w"), 0);
+  EXPECT_FALSE(jobs.get(running));  // finishing does not bring the record back
+}
+
+TEST_F(QueueTest, FinishedJobsExpire) {
+  auto id = jobs.enqueue(spec("kk")).id;
+  auto claim = jobs.claim(blocking, "w", 1);
+  jobs.complete("w", *claim, {{"zip", "z"}});
+  EXPECT_TRUE(jobs.take_expired(queue::now_seconds()).empty());
+  auto expired = jobs.take_expired(queue::now_seconds() + 3601);
+  ASSERT_EQ(expired.size(), 1u);
+  EXPECT_EQ(expired[0]["zip"], "z");
+  EXPECT_FALSE(jobs.get(id));
+}
+
+TEST_F(QueueTest, LogLinesGoToTheLoggingList) {
+  queue::init_logging("msaas-test", &pool);
+  queue::log_warning("disk almost full");
+  queue::init_logging("msaas-test", nullptr);
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  EXPECT_EQ(pool.command({"LINDEX", "logging", "0"}).str,
+            std::string(host) + ".msaas-test.warning:disk almost full");
+}
+
+TEST(RedisUrl, ParsesAndRejects) {
+  auto a = queue::parse_redis_url("redis://:secret@redis.example:6380/2");
+  EXPECT_EQ(a.host, "redis.example");
+  EXPECT_EQ(a.port, 6380);
+  EXPECT_EQ(a.password, "secret");
+  EXPECT_EQ(a.db, 2);
+  expect_error<queue::RedisError>([] { queue::parse_redis_url("http://x"); }, "bad Redis URL");
+  expect_error<queue::RedisError>(
+      [] { queue::Redis("redis://127.0.0.1:1").command({"PING"}); }, "cannot reach Redis");
+}
+
+}  // namespace
+}  // namespace msaas::test

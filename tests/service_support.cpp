@@ -1,0 +1,158 @@
+// tests/service_support.cpp: see service_support.h.
+#include "service_support.h"
+
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "queue/redis.h"
+
+namespace msaas::test {
+
+using service::ChildProcess;
+
+namespace {
+
+void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+}  // namespace
+
+RedisServer::RedisServer(bool append_only)
+    : port_(service::free_loopback_port()), append_only_(append_only) {
+  start();
+}
+
+void RedisServer::start() {
+  process_ = std::make_unique<ChildProcess>(
+      "redis-server",
+      std::vector<std::string>{"/usr/bin/redis-server", "--port", std::to_string(port_), "--bind",
+                               "127.0.0.1", "--dir", dir_.path().string(), "--save", "",
+                               "--appendonly", append_only_ ? "yes" : "no"},
+      std::map<std::string, std::string>{}, (dir_ / "redis.log").string());
+  for (int i = 0; i < 100; ++i) {
+    try {
+      queue::Redis(url(), 1.0).command({"PING"});
+      return;
+    } catch (const std::exception&) {
+      sleep_ms(50);
+    }
+  }
+  throw std::runtime_error("redis-server did not start: " + read_file(dir_ / "redis.log"));
+}
+
+void RedisServer::stop() { process_->stop(10); }
+
+S3Peer::S3Peer() : port_(service::free_loopback_port()) {
+  fs::path s3rver = MSAAS_S3RVER;
+  if (!fs::exists(s3rver))
+    throw std::runtime_error("s3rver is not installed: run `npm ci --prefix tests/s3peer`");
+  process_ = std::make_unique<ChildProcess>(
+      "s3rver",
+      std::vector<std::string>{s3rver.string(), "--directory", (dir_ / "data").string(),
+                               "--address", "127.0.0.1", "--port", std::to_string(port_),
+                               "--silent"},
+      std::map<std::string, std::string>{}, (dir_ / "s3rver.log").string());
+  fs::create_directories(dir_ / "data");
+  httplib::Client client("127.0.0.1", port_);
+  for (int i = 0; i < 200; ++i) {
+    if (client.Get("/")) return;
+    if (!process_->running()) break;
+    sleep_ms(50);
+  }
+  throw std::runtime_error("s3rver did not start: " + read_file(dir_ / "s3rver.log"));
+}
+
+std::map<std::string, std::string> service_environment(const RedisServer& redis,
+                                                       const fs::path& data, const S3Peer* s3) {
+  std::map<std::string, std::string> env = {
+      {"MSAAS_REDIS_URL", redis.url()},
+      {"MSAAS_STORAGE", s3 ? "s3" : "fs"},
+      {"MSAAS_STORAGE_DIR", (data / "storage").string()},
+      {"MSAAS_SPOOL_DIR", (data / "spool").string()},
+      {"MSAAS_WORK_DIR", (data / "work").string()},
+      {"MSAAS_MODELS", (test_data() / "parity" / "models").string()},
+      {"MSAAS_DEFAULT_MODEL", "tinyht1"},
+      {"MSAAS_LEASE_SECONDS", "2"},
+      {"MSAAS_THREADS", "1"},
+      {"MSAAS_GRACE_SECONDS", "5"},
+      {"MSAAS_HOST", "127.0.0.1"},
+      {"MSAAS_PORT", "0"},
+  };
+  if (s3) {
+    env["MSAAS_S3_ENDPOINT"] = s3->endpoint();
+    env["MSAAS_S3_ACCESS_KEY"] = "S3RVER";  // s3rver's built-in test account
+    env["MSAAS_S3_SECRET_KEY"] = "S3RVER";
+  }
+  return env;
+}
+
+ApiProcess::ApiProcess(const std::map<std::string, std::string>& env, const fs::path& data) {
+  fs::path port_file = data / "api.port";
+  fs::remove(port_file);
+  process_ = std::make_unique<ChildProcess>(
+      "msaas-api", std::vector<std::string>{MSAAS_API_BINARY, "--port-file", port_file.string()},
+      env, (data / "api.log").string());
+  for (int i = 0; i < 400 && !fs::exists(port_file); ++i) {
+    if (!process_->running()) break;
+    sleep_ms(25);
+  }
+  if (!fs::exists(port_file))
+    throw std::runtime_error("msaas-api did not start: " + read_file(data / "api.log"));
+  port_ = std::stoi(read_file(port_file));
+}
+
+httplib::Client ApiProcess::client() const {
+  httplib::Client client("127.0.0.1", port_);
+  client.set_read_timeout(30, 0);
+  return client;
+}
+
+WorkerProcess::WorkerProcess(const std::map<std::string, std::string>& env, const fs::path& log) {
+  process_ = std::make_unique<ChildProcess>(
+      "msaas-worker", std::vector<std::string>{MSAAS_WORKER_BINARY}, env, log.string());
+}
+
+void WorkerProcess::kill(int signal) { ::kill(process_->pid(), signal); }
+
+Service::Service(bool with_s3, int worker_count) {
+  if (with_s3) s3 = std::make_unique<S3Peer>();
+  env = service_environment(redis, data.path(), s3.get());
+  api = std::make_unique<ApiProcess>(env, data.path());
+  for (int i = 0; i < worker_count; ++i) add_worker();
+}
+
+void Service::add_worker() {
+  workers.push_back(std::make_unique<WorkerProcess>(
+      env, data / ("worker-" + std::to_string(workers.size() + 1) + ".log")));
+}
+
+nlohmann::json get_json(httplib::Client& client, const std::string& path, int status) {
+  auto res = client.Get(path);
+  if (!res) throw std::runtime_error("GET " + path + ": no answer");
+  EXPECT_EQ(res->status, status) << path << ": " << res->body;
+  return nlohmann::json::parse(res->body);
+}
+
+nlohmann::json wait_for_job(httplib::Client& client, const std::string& id, double timeout_s) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  nlohmann::json job;
+  while (std::chrono::steady_clock::now() < until) {
+    job = get_json(client, "/v1/jobs/" + id);
+    if (job["status"] == "done" || job["status"] == "failed") return job;
+    sleep_ms(50);
+  }
+  ADD_FAILURE() << "job " << id << " did not finish: " << job.dump();
+  return job;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace msaas::test

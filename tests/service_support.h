@@ -1,0 +1,92 @@
+// tests/service_support.h: the real peers the service tests talk to, each started as its own
+// process on a free loopback port: redis-server, the S3 peer s3rver (npm), msaas-api and
+// msaas-worker. Everything stops (and its data is removed) when the test ends.
+#pragma once
+
+#include <httplib.h>
+
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "service/child_process.h"
+#include "support.h"
+
+namespace msaas::test {
+
+class RedisServer {
+ public:
+  explicit RedisServer(bool append_only = false);
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+  void stop();
+  void start();  // again, same port and data (for restart tests)
+
+ private:
+  TempDir dir_;
+  int port_;
+  bool append_only_;
+  std::unique_ptr<service::ChildProcess> process_;
+};
+
+// s3rver: speaks S3's REST protocol over HTTP; checks the signature format, not the secret.
+class S3Peer {
+ public:
+  S3Peer();
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  TempDir dir_;
+  int port_;
+  std::unique_ptr<service::ChildProcess> process_;
+};
+
+// Settings for the programs under test: Redis, storage (fs, or s3 when an S3Peer is given),
+// the tiny test models, short leases so lost workers are noticed quickly.
+std::map<std::string, std::string> service_environment(const RedisServer& redis,
+                                                       const fs::path& data,
+                                                       const S3Peer* s3 = nullptr);
+
+class ApiProcess {
+ public:
+  ApiProcess(const std::map<std::string, std::string>& env, const fs::path& data);
+  int port() const { return port_; }
+  httplib::Client client() const;
+
+ private:
+  int port_ = 0;
+  std::unique_ptr<service::ChildProcess> process_;
+};
+
+class WorkerProcess {
+ public:
+  WorkerProcess(const std::map<std::string, std::string>& env, const fs::path& log);
+  void kill(int signal);
+  bool running() { return process_->running(); }
+  int stop(double grace_s) { return process_->stop(grace_s); }
+
+ private:
+  std::unique_ptr<service::ChildProcess> process_;
+};
+
+// The whole service: Redis, optional S3, one API, `workers` workers.
+struct Service {
+  explicit Service(bool s3, int workers = 1);
+  TempDir data;
+  RedisServer redis;
+  std::unique_ptr<S3Peer> s3;
+  std::map<std::string, std::string> env;
+  std::unique_ptr<ApiProcess> api;
+  std::vector<std::unique_ptr<WorkerProcess>> workers;
+  void add_worker();
+};
+
+// GET as JSON (asserting the status).
+nlohmann::json get_json(httplib::Client& client, const std::string& path, int status = 200);
+// Polls GET /v1/jobs/{id} until status is done or failed (or `timeout_s` passes).
+nlohmann::json wait_for_job(httplib::Client& client, const std::string& id,
+                            double timeout_s = 120);
+std::string read_file(const fs::path& path);
+
+}  // namespace msaas::test
