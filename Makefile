@@ -6,7 +6,7 @@ JOBS ?= 2
 .PHONY: run test test-peers setup build format clean
 
 run: build
-	@bash scripts/run.sh "$(BUILD)"
+	@bash scripts/run.sh "$(BUILD)" $(ARGS)
 
 test: build test-peers
 	@cd $(BUILD) && ctest -j$(JOBS) --output-on-failure --timeout 900

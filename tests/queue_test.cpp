@@ -189,8 +189,8 @@ TEST(RedisUrl, ParsesAndRejects) {
   EXPECT_EQ(a.password, "secret");
   EXPECT_EQ(a.db, 2);
   expect_error<queue::RedisError>([] { queue::parse_redis_url("http://x"); }, "bad Redis URL");
-  expect_error<queue::RedisError>(
-      [] { queue::Redis("redis://127.0.0.1:1").command({"PING"}); }, "cannot reach Redis");
+  expect_error<queue::RedisError>([] { queue::Redis("redis://127.0.0.1:1").command({"PING"}); },
+                                  "cannot reach Redis");
 }
 
 }  // namespace

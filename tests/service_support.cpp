@@ -16,7 +16,9 @@ using service::ChildProcess;
 
 namespace {
 
-void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+void sleep_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
 
 }  // namespace
 
@@ -43,7 +45,9 @@ void RedisServer::start() {
   throw std::runtime_error("redis-server did not start: " + read_file(dir_ / "redis.log"));
 }
 
-void RedisServer::stop() { process_->stop(10); }
+void RedisServer::stop() {
+  process_->stop(10);
+}
 
 S3Peer::S3Peer() : port_(service::free_loopback_port()) {
   fs::path s3rver = MSAAS_S3RVER;
@@ -115,7 +119,9 @@ WorkerProcess::WorkerProcess(const std::map<std::string, std::string>& env, cons
       "msaas-worker", std::vector<std::string>{MSAAS_WORKER_BINARY}, env, log.string());
 }
 
-void WorkerProcess::kill(int signal) { ::kill(process_->pid(), signal); }
+void WorkerProcess::kill(int signal) {
+  ::kill(process_->pid(), signal);
+}
 
 Service::Service(bool with_s3, int worker_count) {
   if (with_s3) s3 = std::make_unique<S3Peer>();

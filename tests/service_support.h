@@ -85,8 +85,7 @@ struct Service {
 // GET as JSON (asserting the status).
 nlohmann::json get_json(httplib::Client& client, const std::string& path, int status = 200);
 // Polls GET /v1/jobs/{id} until status is done or failed (or `timeout_s` passes).
-nlohmann::json wait_for_job(httplib::Client& client, const std::string& id,
-                            double timeout_s = 120);
+nlohmann::json wait_for_job(httplib::Client& client, const std::string& id, double timeout_s = 120);
 std::string read_file(const fs::path& path);
 
 }  // namespace msaas::test

@@ -1,10 +1,11 @@
 // tests/storage_test.cpp: both storage backends behave the same: the filesystem one, and the S3
 // one talking HTTP to a real S3 peer (s3rver from npm, started on a free port).
+#include "storage/storage.h"
+
 #include <fstream>
 #include <random>
 
 #include "service_support.h"
-#include "storage/storage.h"
 
 namespace msaas::test {
 namespace {

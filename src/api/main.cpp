@@ -6,6 +6,7 @@
 
 #include "api/server.h"
 #include "queue/log.h"
+#include "service/stop_signals.h"
 
 int main(int argc, char** argv) {
   using namespace msaas;
@@ -18,31 +19,29 @@ int main(int argc, char** argv) {
   }
   CLI::App app{"msaas-api: the MSaaS REST API and web page"};
   service::add_common_flags(app, config);
-  app.add_option("--host", config.host, "Address to listen on ($MSAAS_HOST)")->capture_default_str();
+  app.add_option("--host", config.host, "Address to listen on ($MSAAS_HOST)")
+      ->capture_default_str();
   app.add_option("--port", config.port, "Port, 0 = any free one ($MSAAS_PORT)")
       ->capture_default_str();
   app.add_option("--max-upload-bytes", config.max_upload_bytes,
-                 "Largest accepted upload ($MSAAS_MAX_UPLOAD_BYTES)")->capture_default_str();
-  app.add_option("--spool-dir", config.spool_dir, "Folder for uploads on their way in "
-                 "($MSAAS_SPOOL_DIR)")->capture_default_str();
+                 "Largest accepted upload ($MSAAS_MAX_UPLOAD_BYTES)")
+      ->capture_default_str();
+  app.add_option("--spool-dir", config.spool_dir,
+                 "Folder for uploads on their way in "
+                 "($MSAAS_SPOOL_DIR)")
+      ->capture_default_str();
   std::string port_file;
   app.add_option("--port-file", port_file, "Write the port here once listening (for tests)");
   CLI11_PARSE(app, argc, argv);
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  service::install_stop_signals();
   try {
     service::validate(config);
     queue::RedisPool log_pool(config.redis_url);
     queue::init_logging("msaas-api", &log_pool);
     api::ApiServer server(config);
     std::thread watcher([&] {
-      int signal = 0;
-      sigwait(&signals, &signal);
+      int signal = service::wait_for_stop_signal();
       queue::log_info("signal " + std::to_string(signal) + ": stopping");
       server.stop();
     });

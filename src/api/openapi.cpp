@@ -32,8 +32,10 @@ json operation(const Route& route) {
   static const std::regex parameter(R"(\{([^}]+)\})");
   for (std::sregex_iterator it(route.path.begin(), route.path.end(), parameter), end; it != end;
        ++it)
-    parameters.push_back(
-        {{"name", (*it)[1].str()}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}});
+    parameters.push_back({{"name", (*it)[1].str()},
+                          {"in", "path"},
+                          {"required", true},
+                          {"schema", {{"type", "string"}}}});
   if (route.path == "/v1/jobs" && route.method == "POST") {
     for (const char* name : {"model", "stems", "format", "callback_url"})
       parameters.push_back(
@@ -56,8 +58,10 @@ json operation(const Route& route) {
     op["responses"]["413"] = error_response("Upload too large");
   }
   if (route.path.find("/stems/") != std::string::npos) {
-    parameters.push_back(
-        {{"name", "Range"}, {"in", "header"}, {"required", false}, {"schema", {{"type", "string"}}}});
+    parameters.push_back({{"name", "Range"},
+                          {"in", "header"},
+                          {"required", false},
+                          {"schema", {{"type", "string"}}}});
     op["responses"]["206"] = {{"description", "Partial content"}};
   }
   if (!parameters.empty()) op["parameters"] = parameters;

@@ -29,14 +29,16 @@ void separate(ApiContext& context, const httplib::Request& req, httplib::Respons
   if (!bytes) return send_error(res, 400, "\"mp3\" is not valid base64");
   if (bytes->empty()) return send_error(res, 400, "\"mp3\" is empty");
   if (static_cast<long long>(bytes->size()) > context.config.max_upload_bytes)
-    return send_error(res, 413, "the song is larger than the limit of " +
-                                    std::to_string(context.config.max_upload_bytes) + " bytes");
+    return send_error(res, 413,
+                      "the song is larger than the limit of " +
+                          std::to_string(context.config.max_upload_bytes) + " bytes");
   JobSettings settings;
   if (body.contains("model")) {
     if (!body["model"].is_string()) return send_error(res, 400, "\"model\" must be a string");
     settings.model = body["model"];
   }
-  if (body.contains("callback") && !body["callback"].is_null()) settings.callback = body["callback"];
+  if (body.contains("callback") && !body["callback"].is_null())
+    settings.callback = body["callback"];
   if (auto problem = check_settings(context, settings); !problem.empty())
     return send_error(res, 400, problem);
   auto upload = upload_from_bytes(*bytes, "mp3", context.config.spool_dir);
@@ -74,8 +76,9 @@ std::optional<TrackLookup> find_track(ApiContext& context, const httplib::Reques
     return std::nullopt;
   }
   if ((*record)["status"] != "done") {
-    send_error(res, 404, "song " + hash + " is " + (*record)["status"].get<std::string>() +
-                             ", its tracks are not ready");
+    send_error(res, 404,
+               "song " + hash + " is " + (*record)["status"].get<std::string>() +
+                   ", its tracks are not ready");
     return std::nullopt;
   }
   auto output = find_output(*record, track);
@@ -102,11 +105,12 @@ void remove_track(ApiContext& context, const httplib::Request& req, httplib::Res
   json outputs = json::array();
   for (const auto& o : found->record["outputs"])
     if (o.value("key", "") != key) outputs.push_back(o);
-  context.redis.command({"HSET", "job:" + found->record["id"].get<std::string>(), "outputs",
-                         outputs.dump()});
-  send_python_json(res, 200, {{"hash", std::string(req.matches[1])},
-                              {"reason", "Track removed"},
-                              {"track", std::string(req.matches[2])}});
+  context.redis.command(
+      {"HSET", "job:" + found->record["id"].get<std::string>(), "outputs", outputs.dump()});
+  send_python_json(res, 200,
+                   {{"hash", std::string(req.matches[1])},
+                    {"reason", "Track removed"},
+                    {"track", std::string(req.matches[2])}});
 }
 
 }  // namespace

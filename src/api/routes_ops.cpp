@@ -31,7 +31,8 @@ void readiness(ApiContext& context, httplib::Response& res) {
     checks["storage"] = e.what();
     ready = false;
   }
-  send_json(res, ready ? 200 : 503, {{"status", ready ? "ready" : "not ready"}, {"checks", checks}});
+  send_json(res, ready ? 200 : 503,
+            {{"status", ready ? "ready" : "not ready"}, {"checks", checks}});
 }
 
 double stat(const queue::Reply& flat, const std::string& name) {
@@ -81,9 +82,13 @@ std::vector<Route> ops_routes(ApiContext& c, const std::vector<Route>& all) {
        [](Req, Res res) {
          res.set_header("Cache-Control", "no-cache");
          res.set_content(index_page(), "text/html; charset=utf-8");
-       }, nullptr},
+       },
+       nullptr},
       {"GET", "/healthz", "Liveness: the process answers", "ops",
-       [](Req, Res res) { send_json(res, 200, {{"status", "ok"}}); }, nullptr},
+       [](Req, Res res) {
+         send_json(res, 200, {{"status", "ok"}});
+       },
+       nullptr},
       {"GET", "/readyz", "Readiness: Redis and storage reachable", "ops",
        [&c](Req, Res res) { readiness(c, res); }, nullptr},
       {"GET", "/metrics", "Prometheus metrics", "ops", [&c](Req, Res res) { metrics(c, res); },

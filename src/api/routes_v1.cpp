@@ -37,8 +37,8 @@ std::string setting(const httplib::Request& req, const ReceivedUpload& upload,
 
 void create_job(ApiContext& context, const httplib::Request& req, httplib::Response& res,
                 const httplib::ContentReader& reader) {
-  auto received = receive_upload(req, reader, context.config.spool_dir,
-                                 context.config.max_upload_bytes);
+  auto received =
+      receive_upload(req, reader, context.config.spool_dir, context.config.max_upload_bytes);
   if (auto* refusal = std::get_if<UploadRefusal>(&received))
     return send_error(res, refusal->status, refusal->message);
   auto& upload = std::get<ReceivedUpload>(received);
@@ -63,8 +63,8 @@ void job_events(ApiContext& context, const httplib::Request& req, httplib::Respo
   if (!record) return;
   std::string id = (*record)["id"];
   auto last = std::make_shared<std::string>();
-  auto quiet_since = std::make_shared<std::chrono::steady_clock::time_point>(
-      std::chrono::steady_clock::now());
+  auto quiet_since =
+      std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
   res.set_header("Cache-Control", "no-store");
   res.set_header("X-Accel-Buffering", "no");
   res.set_chunked_content_provider(
@@ -100,23 +100,25 @@ void stem_file(ApiContext& context, const httplib::Request& req, httplib::Respon
   auto record = find_job(context, req, res);
   if (!record) return;
   if ((*record)["status"] != "done")
-    return send_error(res, 409, "job " + (*record)["id"].get<std::string>() + " is " +
-                                    (*record)["status"].get<std::string>() + ", not done");
+    return send_error(res, 409,
+                      "job " + (*record)["id"].get<std::string>() + " is " +
+                          (*record)["status"].get<std::string>() + ", not done");
   std::string stem = req.matches[2];
   auto output = find_output(*record, stem);
   if (!output) return send_error(res, 404, "job has no stem \"" + stem.substr(0, 64) + "\"");
   std::string key = output->value("key", "");
-  serve_object(context, res, key, output->value("content_type", "application/octet-stream"),
-               (*record)["hash"].get<std::string>().substr(0, 8) + "-" +
-                   key.substr(key.find('/') + 1));
+  serve_object(
+      context, res, key, output->value("content_type", "application/octet-stream"),
+      (*record)["hash"].get<std::string>().substr(0, 8) + "-" + key.substr(key.find('/') + 1));
 }
 
 void stems_zip(ApiContext& context, const httplib::Request& req, httplib::Response& res) {
   auto record = find_job(context, req, res);
   if (!record) return;
   if ((*record)["status"] != "done" || !record->contains("zip"))
-    return send_error(res, 409, "job " + (*record)["id"].get<std::string>() + " is " +
-                                    (*record)["status"].get<std::string>() + ", not done");
+    return send_error(res, 409,
+                      "job " + (*record)["id"].get<std::string>() + " is " +
+                          (*record)["status"].get<std::string>() + ", not done");
   serve_object(context, res, (*record)["zip"], "application/zip",
                (*record)["hash"].get<std::string>().substr(0, 8) + "-stems.zip");
 }
@@ -149,19 +151,24 @@ std::vector<Route> v1_routes(ApiContext& c) {
   using Req = const httplib::Request&;
   using Res = httplib::Response&;
   std::vector<Route> routes;
-  Route create{"POST", "/v1/jobs",
+  Route create{"POST",
+               "/v1/jobs",
                "Create a job from an upload: raw body or multipart/form-data (part \"file\"), "
                "settings model, stems (4, 6, two:<stem>), format (mp3, wav, flac), callback_url "
                "as query or form fields",
-               "v1", nullptr, nullptr};
+               "v1",
+               nullptr,
+               nullptr};
   create.reader_handler = [&c](Req req, Res res, const httplib::ContentReader& reader) {
     create_job(c, req, res, reader);
   };
   routes.push_back(create);
   routes.push_back({"GET", "/v1/jobs/{id}", "A job's status, progress, stage, stems and error",
-                    "v1", [&c](Req req, Res res) {
+                    "v1",
+                    [&c](Req req, Res res) {
                       if (auto r = find_job(c, req, res)) send_json(res, 200, job_view(*r));
-                    }, nullptr});
+                    },
+                    nullptr});
   routes.push_back({"GET", "/v1/jobs/{id}/events",
                     "Server-Sent Events: a progress event per change until done or failed", "v1",
                     [&c](Req req, Res res) { job_events(c, req, res); }, nullptr});

@@ -91,25 +91,25 @@ ApiServer::ApiServer(service::ServiceConfig config) : context_(std::move(config)
     else
       send_error(res, res.status, "request failed (HTTP " + std::to_string(res.status) + ")");
   });
-  server_.set_exception_handler([](const httplib::Request& req, httplib::Response& res,
-                                   std::exception_ptr failure) {
-    std::string what = "unknown error";
-    int status = 500;
-    try {
-      std::rethrow_exception(failure);
-    } catch (const queue::RedisError& e) {
-      what = std::string("the queue is unavailable: ") + e.what();
-      status = 503;
-    } catch (const storage::StorageError& e) {
-      what = std::string("storage is unavailable: ") + e.what();
-      status = 503;
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    queue::log_error(req.method + " " + req.path + ": " + what);
-    send_error(res, status, what);
-  });
+  server_.set_exception_handler(
+      [](const httplib::Request& req, httplib::Response& res, std::exception_ptr failure) {
+        std::string what = "unknown error";
+        int status = 500;
+        try {
+          std::rethrow_exception(failure);
+        } catch (const queue::RedisError& e) {
+          what = std::string("the queue is unavailable: ") + e.what();
+          status = 503;
+        } catch (const storage::StorageError& e) {
+          what = std::string("storage is unavailable: ") + e.what();
+          status = 503;
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        queue::log_error(req.method + " " + req.path + ": " + what);
+        send_error(res, status, what);
+      });
   server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     context_.requests.count(req.method, res.status);
   });
@@ -121,9 +121,8 @@ bool ApiServer::listen() {
   if (context_.config.port == 0) {
     port_ = server_.bind_to_any_port(context_.config.host);
   } else {
-    port_ = server_.bind_to_port(context_.config.host, context_.config.port)
-                ? context_.config.port
-                : -1;
+    port_ = server_.bind_to_port(context_.config.host, context_.config.port) ? context_.config.port
+                                                                             : -1;
   }
   if (port_ < 0) return false;
   queue::log_info("listening on http://" + context_.config.host + ":" + std::to_string(port_) +

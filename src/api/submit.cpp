@@ -25,8 +25,7 @@ std::string check_settings(ApiContext& context, JobSettings& s) {
     return "format must be mp3, wav or flac, not \"" + s.format + "\"";
   if (!s.callback.is_null()) {
     static const std::regex url("^https?://[^\\s]{1,2000}$");
-    if (!s.callback.is_object() || !s.callback.contains("url") ||
-        !s.callback["url"].is_string() ||
+    if (!s.callback.is_object() || !s.callback.contains("url") || !s.callback["url"].is_string() ||
         !std::regex_match(s.callback["url"].get<std::string>(), url))
       return "callback url must be an http(s) URL";
   }

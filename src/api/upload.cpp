@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
-#include <utility>
 #include <memory>
+#include <utility>
 #include <variant>
 
 namespace msaas::api {
@@ -23,8 +23,8 @@ class HashingFile {
   explicit HashingFile(const fs::path& dir) : digest_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
     static std::atomic<unsigned> counter{0};
     fs::create_directories(dir);
-    path_ = dir / ("upload-" + std::to_string(getpid()) + "-" + std::to_string(counter++) +
-                   ".part");
+    path_ =
+        dir / ("upload-" + std::to_string(getpid()) + "-" + std::to_string(counter++) + ".part");
     out_.open(path_, std::ios::binary | std::ios::trunc);
     if (!out_) throw std::runtime_error("cannot write the upload spool " + path_.string());
     EVP_DigestInit_ex(digest_.get(), EVP_sha224(), nullptr);
@@ -78,8 +78,8 @@ ReceivedUpload::~ReceivedUpload() {
 }
 
 std::string upload_extension(const std::string& filename, const std::string& content_type) {
-  static const std::vector<std::string> known = {"mp3", "wav", "flac", "ogg", "opus", "m4a",
-                                                 "aac", "aif", "aiff", "webm", "mp4", "wma"};
+  static const std::vector<std::string> known = {"mp3", "wav", "flac", "ogg",  "opus", "m4a",
+                                                 "aac", "aif", "aiff", "webm", "mp4",  "wma"};
   std::string ext = lowercase(fs::path(filename).extension().string());
   if (!ext.empty()) ext.erase(0, 1);
   if (std::find(known.begin(), known.end(), ext) != known.end()) return ext;
@@ -93,11 +93,11 @@ std::string upload_extension(const std::string& filename, const std::string& con
 }
 
 std::variant<ReceivedUpload, UploadRefusal> receive_upload(const httplib::Request& req,
-                                                          const httplib::ContentReader& reader,
-                                                          const fs::path& spool_dir,
-                                                          long long max_bytes) {
-  auto too_large = UploadRefusal{413, "the upload is larger than the limit of " +
-                                          std::to_string(max_bytes) + " bytes"};
+                                                           const httplib::ContentReader& reader,
+                                                           const fs::path& spool_dir,
+                                                           long long max_bytes) {
+  auto too_large = UploadRefusal{
+      413, "the upload is larger than the limit of " + std::to_string(max_bytes) + " bytes"};
   if (req.has_header("Content-Length") &&
       std::stoll("0" + req.get_header_value("Content-Length")) > max_bytes + (1 << 16))
     return too_large;

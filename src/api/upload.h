@@ -33,9 +33,9 @@ struct UploadRefusal {
 // Reads a raw or multipart/form-data body (file in the part named "file"). Returns the upload
 // or a refusal (too large, empty, no file part).
 std::variant<ReceivedUpload, UploadRefusal> receive_upload(const httplib::Request& req,
-                                                          const httplib::ContentReader& reader,
-                                                          const std::filesystem::path& spool_dir,
-                                                          long long max_bytes);
+                                                           const httplib::ContentReader& reader,
+                                                           const std::filesystem::path& spool_dir,
+                                                           long long max_bytes);
 
 // Writes already-decoded bytes (the original API's base64 field) to a spool file.
 ReceivedUpload upload_from_bytes(const std::string& bytes, const std::string& extension,

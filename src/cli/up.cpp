@@ -11,10 +11,11 @@
 #include <memory>
 #include <thread>
 
-#include "service/child_process.h"
 #include "msaas/engine.h"
 #include "queue/log.h"
 #include "queue/redis.h"
+#include "service/child_process.h"
+#include "service/stop_signals.h"
 
 namespace msaas::cli {
 
@@ -29,8 +30,9 @@ CLI::App* add_up_command(CLI::App& app, UpOptions& o) {
   service::add_common_flags(*cmd, o.config);
   cmd->add_option("--host", o.config.host, "API address ($MSAAS_HOST)")->capture_default_str();
   cmd->add_option("--port", o.config.port, "API port ($MSAAS_PORT)")->capture_default_str();
-  cmd->add_option("--workers", o.workers, "Worker processes")->capture_default_str()->check(
-      CLI::Range(1, 64));
+  cmd->add_option("--workers", o.workers, "Worker processes")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   cmd->add_option("--data", o.data, "Folder for Redis data, storage and logs")
       ->capture_default_str();
   cmd->add_option("--grace", o.config.grace_s, "Seconds a worker may finish its job on stop")
@@ -54,8 +56,9 @@ std::string find_program(const std::string& name) {
   }
   for (const char* dir : {"/usr/bin", "/usr/sbin", "/usr/local/bin"})
     if (access((fs::path(dir) / name).c_str(), X_OK) == 0) return (fs::path(dir) / name).string();
-  throw std::runtime_error(name + " not found (install the redis-server package, or give "
-                                  "--redis-url of a running Redis)");
+  throw std::runtime_error(name +
+                           " not found (install the redis-server package, or give "
+                           "--redis-url of a running Redis)");
 }
 
 void wait_for_redis(const std::string& url, ChildProcess& redis) {
@@ -81,11 +84,9 @@ bool has_model(const std::string& folder, const std::string& name) {
 
 // Waits for SIGINT/SIGTERM while every child keeps running; returns the child that stopped, or
 // nullptr when a signal came.
-ChildProcess* wait_for_stop(const sigset_t& signals,
-                            std::vector<std::unique_ptr<ChildProcess>>& children) {
-  timespec tick{0, 200'000'000};
+ChildProcess* wait_for_stop(std::vector<std::unique_ptr<ChildProcess>>& children) {
   while (true) {
-    if (sigtimedwait(&signals, nullptr, &tick) > 0) return nullptr;
+    if (service::wait_for_stop_signal(0.2)) return nullptr;
     for (auto& child : children)
       if (!child->running()) return child.get();
   }
@@ -94,11 +95,7 @@ ChildProcess* wait_for_stop(const sigset_t& signals,
 }  // namespace
 
 int run_up(UpOptions o, const CLI::App& command) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigprocmask(SIG_BLOCK, &signals, nullptr);
+  service::install_stop_signals();
   auto& c = o.config;
   bool own_redis = command.count("--redis-url") == 0 && !std::getenv("MSAAS_REDIS_URL");
   std::vector<std::unique_ptr<ChildProcess>> children;  // stopped in reverse order
@@ -147,10 +144,12 @@ int run_up(UpOptions o, const CLI::App& command) {
                                  (data / "logs" / "api.log").string());
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    std::cout << "MSaaS is up: http://" << c.host << ":" << c.port << "/  (models: "
-              << c.models_dir << ", default " << c.default_model << "; logs: " << (data / "logs").string()
+    int port = c.port;
+    if (fs::exists(port_file)) std::ifstream(port_file) >> port;
+    std::cout << "MSaaS is up: http://" << c.host << ":" << port << "/  (models: " << c.models_dir
+              << ", default " << c.default_model << "; logs: " << (data / "logs").string()
               << " or `msaas logs`; Ctrl-C stops it)" << std::endl;
-    ChildProcess* stopped = wait_for_stop(signals, children);
+    ChildProcess* stopped = wait_for_stop(children);
     int status = 0;
     if (stopped) {
       std::cerr << "msaas: error: " << stopped->name() << " stopped unexpectedly; see "

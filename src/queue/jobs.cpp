@@ -19,9 +19,15 @@ const std::string kDeadletter = "deadletter";
 const std::string kExpiries = "expiries";
 const std::string kStats = "stats";
 
-std::string job_key(const std::string& id) { return "job:" + id; }
-std::string processing_key(const std::string& worker) { return "processing:" + worker; }
-std::string lease_key(const std::string& worker) { return "lease:" + worker; }
+std::string job_key(const std::string& id) {
+  return "job:" + id;
+}
+std::string processing_key(const std::string& worker) {
+  return "processing:" + worker;
+}
+std::string lease_key(const std::string& worker) {
+  return "lease:" + worker;
+}
 
 std::string sha224_hex(const std::string& text) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -81,9 +87,9 @@ long long now_seconds() {
 }
 
 json to_json(const JobSpec& s) {
-  return {{"id", s.id},         {"hash", s.hash},         {"upload", s.upload},
-          {"model", s.model},   {"stems", s.stems},       {"format", s.format},
-          {"api", s.api},       {"callback", s.callback}, {"attempts", s.attempts}};
+  return {{"id", s.id},       {"hash", s.hash},         {"upload", s.upload},
+          {"model", s.model}, {"stems", s.stems},       {"format", s.format},
+          {"api", s.api},     {"callback", s.callback}, {"attempts", s.attempts}};
 }
 
 JobSpec job_from_json(const json& j) {
@@ -132,8 +138,8 @@ EnqueueResult JobQueue::enqueue(const JobSpec& spec) {
 }
 
 std::optional<Claim> JobQueue::claim(Redis& redis, const std::string& worker, double timeout_s) {
-  auto reply = redis.command({"BLMOVE", kQueue, processing_key(worker), "RIGHT", "LEFT",
-                              std::to_string(timeout_s)});
+  auto reply = redis.command(
+      {"BLMOVE", kQueue, processing_key(worker), "RIGHT", "LEFT", std::to_string(timeout_s)});
   if (reply.is_nil()) return std::nullopt;
   Claim claim{reply.str, {}};
   try {
@@ -197,10 +203,10 @@ namespace {
 int retry_message(Redis& redis, const QueueSettings& settings, const std::string& worker,
                   const std::string& message, const std::string& error) {
   long long now = now_seconds();
-  auto reply = eval(redis, scripts::retry,
-                    {processing_key(worker), kQueue, kDeadletter, kExpiries, kStats},
-                    {message, error, std::to_string(settings.max_attempts), std::to_string(now),
-                     std::to_string(now + settings.retention_s)});
+  auto reply =
+      eval(redis, scripts::retry, {processing_key(worker), kQueue, kDeadletter, kExpiries, kStats},
+           {message, error, std::to_string(settings.max_attempts), std::to_string(now),
+            std::to_string(now + settings.retention_s)});
   return static_cast<int>(reply.integer);
 }
 
@@ -232,9 +238,9 @@ int JobQueue::reap() {
       if (redis->command({"EXISTS", lease_key(worker)}).integer) continue;
       auto messages = redis->command({"LRANGE", list.str, "0", "-1"});
       for (const auto& m : messages.elements)
-        moved += retry_message(*redis, settings_, worker, m.str,
-                               "worker " + worker + " stopped while separating (lease expired)") >
-                 0;
+        moved +=
+            retry_message(*redis, settings_, worker, m.str,
+                          "worker " + worker + " stopped while separating (lease expired)") > 0;
     }
   } while (cursor != "0");
   return moved;
@@ -263,8 +269,7 @@ bool JobQueue::exists(const std::string& id) {
 }
 
 std::optional<json> JobQueue::remove(const std::string& id) {
-  auto flat =
-      eval(*pool_.acquire(), scripts::remove, {job_key(id), kQueue, kExpiries}, {id});
+  auto flat = eval(*pool_.acquire(), scripts::remove, {job_key(id), kQueue, kExpiries}, {id});
   if (flat.elements.empty()) return std::nullopt;
   return record_from_flat(flat);
 }
@@ -280,7 +285,9 @@ std::vector<JobSpec> JobQueue::waiting() {
   return jobs;
 }
 
-long long JobQueue::waiting_count() { return pool_.command({"LLEN", kQueue}).integer; }
+long long JobQueue::waiting_count() {
+  return pool_.command({"LLEN", kQueue}).integer;
+}
 
 long long JobQueue::running_count() {
   auto redis = pool_.acquire();

@@ -16,11 +16,11 @@ namespace msaas::queue {
 
 // What to separate and how: the message on the queue.
 struct JobSpec {
-  std::string id;          // job_id(hash, settings)
-  std::string hash;        // SHA-224 hex of the uploaded bytes (the original API's songhash)
-  std::string upload;      // object name in the `queue` bucket
-  std::string model;       // model name or signature
-  std::string stems = "4";  // "4", "6" or "two:<stem>"
+  std::string id;              // job_id(hash, settings)
+  std::string hash;            // SHA-224 hex of the uploaded bytes (the original API's songhash)
+  std::string upload;          // object name in the `queue` bucket
+  std::string model;           // model name or signature
+  std::string stems = "4";     // "4", "6" or "two:<stem>"
   std::string format = "mp3";  // mp3, wav, flac
   std::string api = "v1";      // which API made it: "apiv1" or "v1"
   nlohmann::json callback;     // apiv1: {"url","data"}; v1: {"url"}; null when none
@@ -34,9 +34,9 @@ std::string job_id(const std::string& hash, const std::string& model, const std:
                    const std::string& format);
 
 struct QueueSettings {
-  int lease_s = 30;          // a worker silent this long is presumed dead
-  int max_attempts = 3;      // lost/failed this many times -> deadletter
-  int retention_s = 86400;   // finished jobs (and their files) are kept this long
+  int lease_s = 30;         // a worker silent this long is presumed dead
+  int max_attempts = 3;     // lost/failed this many times -> deadletter
+  int retention_s = 86400;  // finished jobs (and their files) are kept this long
 };
 
 // A job a worker holds: the exact message (to remove it from its list) and the spec.

@@ -22,10 +22,14 @@ std::mutex g_mutex;
 
 const char* level_name(Level level) {
   switch (level) {
-    case Level::debug: return "debug";
-    case Level::info: return "info";
-    case Level::warning: return "warning";
-    case Level::error: return "error";
+    case Level::debug:
+      return "debug";
+    case Level::info:
+      return "info";
+    case Level::warning:
+      return "warning";
+    case Level::error:
+      return "error";
   }
   return "info";
 }
@@ -60,10 +64,8 @@ void log(Level level, const std::string& message) {
     program = g_program;
     host = g_host;
     redis = g_redis;
-    nlohmann::json line = {{"ts", utc_now()},
-                           {"level", level_name(level)},
-                           {"program", program},
-                           {"msg", message}};
+    nlohmann::json line = {
+        {"ts", utc_now()}, {"level", level_name(level)}, {"program", program}, {"msg", message}};
     std::cerr << line.dump() << "\n";
   }
   if (!redis) return;

@@ -15,9 +15,15 @@ enum class Level { debug, info, warning, error };
 // Sets the program name and, when given, the Redis pool lines are pushed to. Call once at start.
 void init_logging(const std::string& program, RedisPool* redis);
 void log(Level level, const std::string& message);
-inline void log_info(const std::string& m) { log(Level::info, m); }
-inline void log_warning(const std::string& m) { log(Level::warning, m); }
-inline void log_error(const std::string& m) { log(Level::error, m); }
+inline void log_info(const std::string& m) {
+  log(Level::info, m);
+}
+inline void log_warning(const std::string& m) {
+  log(Level::warning, m);
+}
+inline void log_error(const std::string& m) {
+  log(Level::error, m);
+}
 
 // The name of the Redis list and its cap (older lines are trimmed).
 inline constexpr const char* kLoggingList = "logging";

@@ -8,7 +8,8 @@
 namespace msaas::queue {
 
 RedisAddress parse_redis_url(const std::string& url) {
-  static const std::regex pattern(R"(^redis://(?:([^:@/]*):([^@/]*)@)?([^:/]+)(?::(\d+))?(?:/(\d+))?/?$)");
+  static const std::regex pattern(
+      R"(^redis://(?:([^:@/]*):([^@/]*)@)?([^:/]+)(?::(\d+))?(?:/(\d+))?/?$)");
   std::smatch m;
   if (!std::regex_match(url, m, pattern))
     throw RedisError("bad Redis URL \"" + url + "\" (redis://[:password@]host[:port][/db])");

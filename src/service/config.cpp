@@ -4,7 +4,6 @@
 #include <cstdlib>
 #include <stdexcept>
 
-
 namespace msaas::service {
 
 namespace {
@@ -65,14 +64,25 @@ void add_common_flags(CLI::App& app, ServiceConfig& c) {
       ->capture_default_str();
   app.add_option("--models", c.models_dir,
                  "Models folder ($MSAAS_MODELS; default ~/.cache/msaas/models)");
-  app.add_option("--default-model", c.default_model, "Model used when a request names none "
-                 "($MSAAS_DEFAULT_MODEL)")->capture_default_str();
-  app.add_option("--lease", c.queue.lease_s, "Seconds a silent worker keeps its jobs "
-                 "($MSAAS_LEASE_SECONDS)")->capture_default_str()->check(CLI::Range(1, 3600));
-  app.add_option("--max-attempts", c.queue.max_attempts, "Tries before a job goes to deadletter "
-                 "($MSAAS_MAX_ATTEMPTS)")->capture_default_str()->check(CLI::Range(1, 100));
-  app.add_option("--retention", c.queue.retention_s, "Seconds finished jobs and stems are kept "
-                 "($MSAAS_RETENTION_SECONDS)")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--default-model", c.default_model,
+                 "Model used when a request names none "
+                 "($MSAAS_DEFAULT_MODEL)")
+      ->capture_default_str();
+  app.add_option("--lease", c.queue.lease_s,
+                 "Seconds a silent worker keeps its jobs "
+                 "($MSAAS_LEASE_SECONDS)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
+  app.add_option("--max-attempts", c.queue.max_attempts,
+                 "Tries before a job goes to deadletter "
+                 "($MSAAS_MAX_ATTEMPTS)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
+  app.add_option("--retention", c.queue.retention_s,
+                 "Seconds finished jobs and stems are kept "
+                 "($MSAAS_RETENTION_SECONDS)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
 }
 
 std::map<std::string, std::string> to_environment(const ServiceConfig& c) {

@@ -21,15 +21,15 @@ struct ServiceConfig {
   std::string default_model = "htdemucs";  // MSAAS_DEFAULT_MODEL
   queue::QueueSettings queue;  // MSAAS_LEASE_SECONDS, MSAAS_MAX_ATTEMPTS, MSAAS_RETENTION_SECONDS
   // API
-  std::string host = "127.0.0.1";               // MSAAS_HOST
-  int port = 8080;                               // MSAAS_PORT
-  long long max_upload_bytes = 1LL << 30;        // MSAAS_MAX_UPLOAD_BYTES
-  std::string spool_dir = "var/spool";          // MSAAS_SPOOL_DIR: uploads on their way in
+  std::string host = "127.0.0.1";          // MSAAS_HOST
+  int port = 8080;                         // MSAAS_PORT
+  long long max_upload_bytes = 1LL << 30;  // MSAAS_MAX_UPLOAD_BYTES
+  std::string spool_dir = "var/spool";     // MSAAS_SPOOL_DIR: uploads on their way in
   // Worker
-  int threads = 0;           // MSAAS_THREADS: compute threads (0: all cores)
-  int grace_s = 60;          // MSAAS_GRACE_SECONDS: time to finish a job after SIGTERM
+  int threads = 0;                    // MSAAS_THREADS: compute threads (0: all cores)
+  int grace_s = 60;                   // MSAAS_GRACE_SECONDS: time to finish a job after SIGTERM
   std::string work_dir = "var/work";  // MSAAS_WORK_DIR: a job's files while it runs
-  int shifts = 1;            // MSAAS_SHIFTS
+  int shifts = 1;                     // MSAAS_SHIFTS
 };
 
 // Defaults overridden by the MSAAS_* environment variables.

@@ -23,20 +23,21 @@ void FsStorage::ensure_bucket(const std::string& bucket) {
   check_key(bucket);
   std::error_code ec;
   fs::create_directories(root_ / bucket, ec);
-  if (ec) throw StorageError("cannot create bucket folder " + (root_ / bucket).string() + ": " +
-                             ec.message());
+  if (ec)
+    throw StorageError("cannot create bucket folder " + (root_ / bucket).string() + ": " +
+                       ec.message());
 }
 
-void FsStorage::put_file(const std::string& bucket, const std::string& key,
-                         const std::string& path, const std::string&) {
+void FsStorage::put_file(const std::string& bucket, const std::string& key, const std::string& path,
+                         const std::string&) {
   static std::atomic<unsigned> counter{0};
   fs::path target = object_path(bucket, key);
   if (!fs::is_directory(root_ / bucket)) throw StorageError("no bucket " + bucket);
   std::error_code ec;
   fs::create_directories(target.parent_path(), ec);
-  fs::path temp = target.parent_path() / ("." + target.filename().string() + "." +
-                                          std::to_string(getpid()) + "." +
-                                          std::to_string(counter++) + ".tmp");
+  fs::path temp =
+      target.parent_path() / ("." + target.filename().string() + "." + std::to_string(getpid()) +
+                              "." + std::to_string(counter++) + ".tmp");
   fs::copy_file(path, temp, fs::copy_options::overwrite_existing, ec);
   if (!ec) fs::rename(temp, target, ec);
   if (ec) {
@@ -84,6 +85,8 @@ void FsStorage::check(const std::string& bucket) {
     throw StorageError("bucket folder " + (root_ / bucket).string() + " is missing or read-only");
 }
 
-std::string FsStorage::describe() const { return "fs:" + root_.string(); }
+std::string FsStorage::describe() const {
+  return "fs:" + root_.string();
+}
 
 }  // namespace msaas::storage

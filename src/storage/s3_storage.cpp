@@ -12,7 +12,9 @@ namespace msaas::storage {
 
 namespace {
 
-bool ok(const S3Response& r) { return r.status >= 200 && r.status < 300; }
+bool ok(const S3Response& r) {
+  return r.status >= 200 && r.status < 300;
+}
 
 [[noreturn]] void fail(const std::string& what, const S3Response& r) {
   throw StorageError(what + ": " + describe_failure(r));
@@ -35,11 +37,11 @@ void S3Storage::ensure_bucket(const std::string& bucket) {
   if (!ok(made) && made.status != 409) fail("cannot create bucket " + bucket, made);
 }
 
-void S3Storage::put_file(const std::string& bucket, const std::string& key,
-                         const std::string& path, const std::string& content_type) {
+void S3Storage::put_file(const std::string& bucket, const std::string& key, const std::string& path,
+                         const std::string& content_type) {
   check_key(key);
   std::unique_ptr<std::FILE, decltype(&std::fclose)> file(std::fopen(path.c_str(), "rb"),
-                                                         std::fclose);
+                                                          std::fclose);
   if (!file) throw StorageError("cannot read " + path);
   std::fseek(file.get(), 0, SEEK_END);
   int64_t bytes = std::ftell(file.get());
@@ -74,7 +76,8 @@ void S3Storage::read(const std::string& bucket, const std::string& key, int64_t 
 void S3Storage::remove(const std::string& bucket, const std::string& key) {
   check_key(key);
   auto response = S3Request(config_, "DELETE", bucket, key).perform();
-  if (!ok(response) && response.status != 404) fail("cannot remove " + bucket + "/" + key, response);
+  if (!ok(response) && response.status != 404)
+    fail("cannot remove " + bucket + "/" + key, response);
 }
 
 void S3Storage::check(const std::string& bucket) {
@@ -82,6 +85,8 @@ void S3Storage::check(const std::string& bucket) {
   if (!ok(response)) fail("bucket " + bucket + " at " + config_.endpoint, response);
 }
 
-std::string S3Storage::describe() const { return "s3:" + config_.endpoint; }
+std::string S3Storage::describe() const {
+  return "s3:" + config_.endpoint;
+}
 
 }  // namespace msaas::storage

@@ -28,8 +28,7 @@ void check_key(const std::string& key) {
   }
 }
 
-void Storage::get_file(const std::string& bucket, const std::string& key,
-                       const std::string& path) {
+void Storage::get_file(const std::string& bucket, const std::string& key, const std::string& path) {
   auto total = size(bucket, key);
   if (!total) throw StorageError("no object " + bucket + "/" + key);
   std::string temp = path + ".part";

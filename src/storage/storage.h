@@ -45,7 +45,7 @@ class Storage {
 };
 
 struct StorageConfig {
-  std::string backend = "fs";  // "fs" or "s3"
+  std::string backend = "fs";        // "fs" or "s3"
   std::string root = "var/storage";  // fs: the folder holding one subfolder per bucket
   std::string endpoint;              // s3: e.g. http://minio:9000 (path-style addressing)
   std::string region = "us-east-1";

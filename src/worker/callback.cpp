@@ -13,7 +13,9 @@ namespace msaas::worker {
 
 namespace {
 
-size_t discard(char*, size_t size, size_t count, void*) { return size * count; }
+size_t discard(char*, size_t size, size_t count, void*) {
+  return size * count;
+}
 
 }  // namespace
 
@@ -35,10 +37,10 @@ bool post_callback(const std::string& url, const std::string& json_body, int tri
     curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(headers);
     if (code == CURLE_OK && status >= 200 && status < 300) return true;
-    queue::log_warning("callback to " + url + " failed (try " + std::to_string(attempt) + " of " +
-                       std::to_string(tries) + "): " +
-                       (code != CURLE_OK ? curl_easy_strerror(code)
-                                         : "HTTP " + std::to_string(status)));
+    queue::log_warning(
+        "callback to " + url + " failed (try " + std::to_string(attempt) + " of " +
+        std::to_string(tries) +
+        "): " + (code != CURLE_OK ? curl_easy_strerror(code) : "HTTP " + std::to_string(status)));
     if (attempt < tries) std::this_thread::sleep_for(std::chrono::seconds(attempt));
   }
   return false;

@@ -6,6 +6,7 @@
 
 #include "queue/log.h"
 #include "service/config.h"
+#include "service/stop_signals.h"
 #include "worker/worker.h"
 
 int main(int argc, char** argv) {
@@ -21,28 +22,24 @@ int main(int argc, char** argv) {
   service::add_common_flags(app, config);
   app.add_option("--threads", config.threads, "Compute threads, 0 = all cores ($MSAAS_THREADS)")
       ->capture_default_str();
-  app.add_option("--grace", config.grace_s, "Seconds to finish a job after SIGTERM "
-                 "($MSAAS_GRACE_SECONDS)")->capture_default_str();
+  app.add_option("--grace", config.grace_s,
+                 "Seconds to finish a job after SIGTERM "
+                 "($MSAAS_GRACE_SECONDS)")
+      ->capture_default_str();
   app.add_option("--work-dir", config.work_dir, "Scratch folder ($MSAAS_WORK_DIR)")
       ->capture_default_str();
   app.add_option("--shifts", config.shifts, "Random shifts per job ($MSAAS_SHIFTS)")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
-  // Signals are waited for by one thread instead of handled asynchronously.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  service::install_stop_signals();
   try {
     service::validate(config);
     queue::RedisPool log_pool(config.redis_url);
     queue::init_logging("msaas-worker", &log_pool);
     worker::Worker worker(config);
     std::thread watcher([&] {
-      int signal = 0;
-      sigwait(&signals, &signal);
+      int signal = service::wait_for_stop_signal();
       queue::log_info("signal " + std::to_string(signal) + ": stopping after the current job");
       worker.request_stop();
     });

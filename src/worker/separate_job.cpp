@@ -114,8 +114,7 @@ JobResult separate_job(const Separator& model, const std::filesystem::path& inpu
   std::vector<float> sum;
   model.separate_stream(
       [&](int64_t offset, int64_t n, float* out) {
-        for (int c = 0; c < mix.channels; ++c)
-          std::copy_n(mix.channel(c) + offset, n, out + c * n);
+        for (int c = 0; c < mix.channels; ++c) std::copy_n(mix.channel(c) + offset, n, out + c * n);
       },
       mix.frames, options,
       [&](const float* sources, int64_t n) {

@@ -31,7 +31,9 @@ std::string make_worker_id() {
 
 // Shifts are random in the official tool; seeding them from the job id makes a re-run of the
 // same job give the same stems.
-uint64_t seed_from(const std::string& id) { return std::stoull(id.substr(0, 15), nullptr, 16); }
+uint64_t seed_from(const std::string& id) {
+  return std::stoull(id.substr(0, 15), nullptr, 16);
+}
 
 // Interruptible sleep: returns early when `stop` turns true.
 void nap(std::atomic<bool>& stop, double seconds) {
@@ -190,8 +192,8 @@ void Worker::finish_successfully(const queue::Claim& claim, const JobResult& res
                    {"zip", zip_key},
                    {"seconds", result.audio_seconds},
                    {"rtf", rtf}});
-  pool_.command({"HINCRBYFLOAT", "stats", "separation_seconds",
-                 std::to_string(result.separation_seconds)});
+  pool_.command(
+      {"HINCRBYFLOAT", "stats", "separation_seconds", std::to_string(result.separation_seconds)});
   pool_.command({"HINCRBYFLOAT", "stats", "audio_seconds", std::to_string(result.audio_seconds)});
   queue::log_info("job " + spec.id + " done: " + std::to_string(result.audio_seconds) +
                   " s of audio in " + std::to_string(wall_seconds) + " s");

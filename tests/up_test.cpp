@@ -1,0 +1,93 @@
+// tests/up_test.cpp: `msaas up`, the README's run command: the whole service from one command
+// (private redis-server, msaas-api, msaas-worker), usable at the printed URL, gone after Ctrl-C.
+#include <signal.h>
+
+#include <regex>
+#include <thread>
+
+#include "queue/redis.h"
+#include "service_support.h"
+
+namespace msaas::test {
+namespace {
+
+using nlohmann::json;
+
+struct Up {
+  TempDir dir;
+  std::unique_ptr<service::ChildProcess> process;
+  int port = 0;
+
+  explicit Up(const std::vector<std::string>& extra, const fs::path& models) {
+    std::vector<std::string> argv{msaas_binary().string(), "up", "--port", "0", "--data",
+                                  (dir / "var").string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    process = std::make_unique<service::ChildProcess>(
+        "msaas up", argv, std::map<std::string, std::string>{{"MSAAS_MODELS", models.string()}},
+        (dir / "up.log").string());
+    std::regex url(R"(MSaaS is up: http://127\.0\.0\.1:(\d+)/)");
+    for (int i = 0; i < 600 && !port; ++i) {
+      std::smatch m;
+      std::string log = read_file(dir / "up.log");
+      if (std::regex_search(log, m, url)) port = std::stoi(m[1]);
+      if (!process->running()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (!port) throw std::runtime_error("msaas up did not start: " + read_file(dir / "up.log"));
+  }
+  std::string log() { return read_file(dir / "up.log"); }
+};
+
+TEST(Up, RunsTheWholeServiceAndStopsCleanlyOnCtrlC) {
+  Up up({"--default-model", "tinyht1"}, test_data() / "parity" / "models");
+  httplib::Client client("127.0.0.1", up.port);
+  TempDir songs;
+  auto song = make_tone(songs / "song.mp3", 3, 44100, 2, {"-c:a", "libmp3lame"});
+  auto res = client.Post("/v1/jobs", read_file(song), "audio/mpeg");
+  ASSERT_EQ(res->status, 201) << res->body;
+  auto job = wait_for_job(client, json::parse(res->body)["id"]);
+  EXPECT_EQ(job["status"], "done");
+  EXPECT_TRUE(fs::exists(up.dir / "var" / "redis" / "appendonlydir"));  // persistence is on
+  std::string redis_url = read_file(up.dir / "var" / "redis.url");
+  redis_url.pop_back();
+
+  // The logging list holds both programs' lines.
+  auto logs = run_msaas({"logs", "--once", "--redis-url", redis_url});
+  EXPECT_EQ(logs.exit_code, 0) << logs.err;
+  EXPECT_NE(logs.out.find(".msaas-api.info:"), std::string::npos) << logs.out;
+  EXPECT_NE(logs.out.find(".msaas-worker.info:job "), std::string::npos) << logs.out;
+
+  kill(up.process->pid(), SIGINT);
+  for (int i = 0; i < 400 && up.process->running(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_FALSE(up.process->running()) << up.log();
+  EXPECT_EQ(up.process->stop(0), 0) << up.log();
+  EXPECT_FALSE(client.Get("/healthz"));  // the API is gone
+  EXPECT_THROW(queue::Redis(redis_url, 1).command({"PING"}), queue::RedisError);  // and Redis
+}
+
+TEST(Up, DefaultsToHtdemucsWhenTheModelsFolderHasIt) {
+  if (real_htdemucs().empty()) GTEST_SKIP() << "no real htdemucs in ../shared/models";
+  Up up({}, shared_models());
+  EXPECT_EQ(up.log().find("warning"), std::string::npos) << up.log();
+  httplib::Client client("127.0.0.1", up.port);
+  json models;
+  for (int i = 0; i < 200; ++i) {
+    models = get_json(client, "/v1/models");
+    if (!models["models"].empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(models["default"], "htdemucs");
+  bool listed = false;
+  for (const auto& m : models["models"])
+    if (m["name"] == "htdemucs") listed = m["default"];
+  EXPECT_TRUE(listed) << models.dump();
+}
+
+TEST(Up, AMissingDefaultModelIsNamedWithTheFix) {
+  Up up({}, test_data() / "parity" / "models");
+  EXPECT_NE(up.log().find("msaas models pull htdemucs"), std::string::npos) << up.log();
+}
+
+}  // namespace
+}  // namespace msaas::test
