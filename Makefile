@@ -3,12 +3,12 @@
 BUILD ?= build
 JOBS ?= 2
 
-.PHONY: run test test-peers setup build format clean
+.PHONY: run test test-tools setup build format clean
 
 run: build
 	@bash scripts/run.sh "$(BUILD)" $(ARGS)
 
-test: build test-peers
+test: build test-tools
 	@cd $(BUILD) && ctest -j$(JOBS) --output-on-failure --timeout 900
 
 setup:
@@ -18,9 +18,11 @@ build: setup
 	@[ -f $(BUILD)/build.ninja ] || cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	@cmake --build $(BUILD) -j$(JOBS)
 
-# The S3 peer the storage and service tests talk to (s3rver), pinned by its lock file.
-test-peers: setup
+# npm packages the tests use, pinned by their lock files: the S3 peer (s3rver) and the
+# Kubernetes schema validator.
+test-tools: setup
 	@[ -x tests/s3peer/node_modules/.bin/s3rver ] || npm ci --prefix tests/s3peer --no-audit --no-fund
+	@[ -d deploy/validate/node_modules ] || npm ci --prefix deploy/validate --no-audit --no-fund
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.h')

@@ -25,7 +25,9 @@ std::string sha224_hex(const std::string& bytes) {
   return hex;
 }
 
-std::string base64(const fs::path& file) { return run({"base64", "-w0", file.string()}).out; }
+std::string base64(const fs::path& file) {
+  return run({"base64", "-w0", file.string()}).out;
+}
 
 TEST(OriginalApi, SampleClientFlow) {
   Service service(false, 0);  // no worker yet: the songs wait in the queue
@@ -35,8 +37,8 @@ TEST(OriginalApi, SampleClientFlow) {
   for (int i = 1; i <= 2; ++i) {
     auto song = make_tone(dir / ("short" + std::to_string(i) + ".mp3"), 3, 44100, 2,
                           {"-c:a", "libmp3lame"}, 300 * i);
-    auto res = client.Post("/apiv1/separate", json{{"mp3", base64(song)}}.dump(),
-                           "application/json");
+    auto res =
+        client.Post("/apiv1/separate", json{{"mp3", base64(song)}}.dump(), "application/json");
     ASSERT_EQ(res->status, 200);
     EXPECT_EQ(res->get_header_value("Content-Type"), "application/json");
     hashes.push_back(sha224_hex(read_file(song)));

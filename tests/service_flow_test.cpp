@@ -50,8 +50,8 @@ TEST_P(ServiceFlow, UploadSeparateDownloadDelete) {
   EXPECT_EQ(whole->get_header_value("Content-Type"), "audio/wav");
   EXPECT_EQ(whole->get_header_value("Accept-Ranges"), "bytes");
   write_text(dir / "vocals.wav", whole->body);
-  auto probe = run({"ffprobe", "-v", "error", "-show_entries", "format=duration", "-of",
-                    "csv=p=0", (dir / "vocals.wav").string()});
+  auto probe = run({"ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
+                    (dir / "vocals.wav").string()});
   EXPECT_NEAR(std::stod(probe.out), 6.0, 0.1);
 
   // Range: exactly those bytes.
@@ -92,10 +92,9 @@ TEST(Service, MultipartUploadWithSettingsAndLiveEvents) {
   auto client = service.api->client();
   TempDir dir;
   auto song = make_song(dir, "long song.mp3", 90, 220);
-  httplib::MultipartFormDataItems form = {
-      {"file", read_file(song), "long song.mp3", "audio/mpeg"},
-      {"stems", "two:vocals", "", ""},
-      {"format", "flac", "", ""}};
+  httplib::MultipartFormDataItems form = {{"file", read_file(song), "long song.mp3", "audio/mpeg"},
+                                          {"stems", "two:vocals", "", ""},
+                                          {"format", "flac", "", ""}};
   auto res = client.Post("/v1/jobs", form);
   ASSERT_EQ(res->status, 201) << res->body;
   std::string id = json::parse(res->body)["id"];
@@ -169,19 +168,22 @@ TEST(Service, BadRequestsGetJsonErrorsAndQueueNothing) {
             std::string::npos);
   httplib::MultipartFormDataItems no_file = {{"stems", "4", "", ""}};
   EXPECT_NE(error_of(client.Post("/v1/jobs", no_file), 400).find("file"), std::string::npos);
-  for (std::string path : std::vector<std::string>{
-           "/v1/jobs/..%2F..%2Fetc%2Fpasswd", "/v1/jobs/%2e%2e", "/v1/jobs/" + std::string(300, 'a'),
-           "/v1/jobs/ZZ/stems/vocals"})
+  for (std::string path :
+       std::vector<std::string>{"/v1/jobs/..%2F..%2Fetc%2Fpasswd", "/v1/jobs/%2e%2e",
+                                "/v1/jobs/" + std::string(300, 'a'), "/v1/jobs/ZZ/stems/vocals"})
     error_of(client.Get(path), 404);
   error_of(client.Get("/v1/nothing"), 404);
   EXPECT_EQ(get_json(client, "/v1/queue")["waiting"], 0);
   EXPECT_TRUE(fs::is_empty(service.data / "storage" / "queue"));
 
   // Not audio: accepted (the API does not decode), then failed with a reason.
-  auto job = post_song(client, [&] {
-    write_text(dir / "fake.mp3", "this is not an mp3 file at all");
-    return dir / "fake.mp3";
-  }(), "");
+  auto job = post_song(
+      client,
+      [&] {
+        write_text(dir / "fake.mp3", "this is not an mp3 file at all");
+        return dir / "fake.mp3";
+      }(),
+      "");
   job = wait_for_job(client, job["id"]);
   EXPECT_EQ(job["status"], "failed");
   EXPECT_FALSE(job["error"].get<std::string>().empty());
@@ -217,8 +219,7 @@ TEST(Service, OpenApiDocumentMatchesTheRoutes) {
   for (const auto& [path, methods] : document["paths"].items()) {
     for (const auto& [method, operation] : methods.items()) {
       operations.insert(method + " " + path);
-      std::string concrete = std::regex_replace(path, std::regex("\\{id\\}"),
-                                                std::string(32, '0'));
+      std::string concrete = std::regex_replace(path, std::regex("\\{id\\}"), std::string(32, '0'));
       concrete = std::regex_replace(concrete, std::regex("\\{songhash\\}"), std::string(56, '0'));
       concrete = std::regex_replace(concrete, std::regex("\\{[a-z]+\\}"), "vocals.mp3");
       httplib::Result res = method == "get"      ? client.Get(concrete)

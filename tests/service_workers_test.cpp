@@ -128,7 +128,8 @@ TEST(Workers, CallbacksArePostedAndTheirFailureIsHarmless) {
   // /v1: a summary of the job.
   auto v1 = client.Post("/v1/jobs?callback_url=" + base + "/v1", read_file(b), "audio/mpeg");
   std::string v1_id = json::parse(v1->body)["id"];
-  auto broken = client.Post("/v1/jobs?callback_url=" + base + "/broken", read_file(c), "audio/mpeg");
+  auto broken =
+      client.Post("/v1/jobs?callback_url=" + base + "/broken", read_file(c), "audio/mpeg");
   std::string broken_id = json::parse(broken->body)["id"];
   EXPECT_EQ(wait_for_job(client, v1_id)["status"], "done");
   EXPECT_EQ(wait_for_job(client, broken_id)["status"], "done");  // a failing callback is harmless

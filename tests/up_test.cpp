@@ -62,7 +62,7 @@ TEST(Up, RunsTheWholeServiceAndStopsCleanlyOnCtrlC) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_FALSE(up.process->running()) << up.log();
   EXPECT_EQ(up.process->stop(0), 0) << up.log();
-  EXPECT_FALSE(client.Get("/healthz"));  // the API is gone
+  EXPECT_FALSE(client.Get("/healthz"));                                           // the API is gone
   EXPECT_THROW(queue::Redis(redis_url, 1).command({"PING"}), queue::RedisError);  // and Redis
 }
 

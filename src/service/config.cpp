@@ -49,6 +49,7 @@ ServiceConfig config_from_environment() {
   from_env("MSAAS_GRACE_SECONDS", c.grace_s);
   from_env("MSAAS_WORK_DIR", c.work_dir);
   from_env("MSAAS_SHIFTS", c.shifts);
+  from_env("MSAAS_HEARTBEAT_FILE", c.heartbeat_file);
   return c;
 }
 
@@ -108,6 +109,7 @@ std::map<std::string, std::string> to_environment(const ServiceConfig& c) {
   };
   if (!c.models_dir.empty()) env["MSAAS_MODELS"] = c.models_dir;
   if (!c.storage.endpoint.empty()) env["MSAAS_S3_ENDPOINT"] = c.storage.endpoint;
+  if (!c.heartbeat_file.empty()) env["MSAAS_HEARTBEAT_FILE"] = c.heartbeat_file;
   return env;
 }
 

@@ -30,6 +30,9 @@ struct ServiceConfig {
   int grace_s = 60;                   // MSAAS_GRACE_SECONDS: time to finish a job after SIGTERM
   std::string work_dir = "var/work";  // MSAAS_WORK_DIR: a job's files while it runs
   int shifts = 1;                     // MSAAS_SHIFTS
+  // MSAAS_HEARTBEAT_FILE: touched on every successful heartbeat, for container liveness probes
+  // (empty: none).
+  std::string heartbeat_file;
 };
 
 // Defaults overridden by the MSAAS_* environment variables.

@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--shifts", config.shifts, "Random shifts per job ($MSAAS_SHIFTS)")
       ->capture_default_str();
+  app.add_option("--heartbeat-file", config.heartbeat_file,
+                 "File touched on every heartbeat, for liveness probes ($MSAAS_HEARTBEAT_FILE)");
   CLI11_PARSE(app, argc, argv);
 
   service::install_stop_signals();

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <thread>
 
@@ -95,6 +96,8 @@ void Worker::heartbeat_loop() {
   while (!finished_) {
     try {
       queue_.heartbeat(id_);
+      if (!config_.heartbeat_file.empty())
+        std::ofstream(config_.heartbeat_file, std::ios::trunc) << queue::now_seconds() << "\n";
       publish_models();
       housekeeping();
     } catch (const std::exception& e) {

@@ -1,0 +1,46 @@
+# msaas-worker: takes jobs off the queue and separates them. Also holds `msaas` (for
+# `msaas models pull` in an init container). Build from the repository root:
+#   docker build -f deploy/docker/worker.Dockerfile -t msaas-worker:0.1.0 .
+# Build arguments:
+#   MODEL=htdemucs   pre-load a model into the image (/var/lib/msaas/models) at build time;
+#                    empty (default): models come from a volume or an init container at run time.
+#   MODELS_URL=...   a mirror of the official download root for that pull.
+ARG DEBIAN=debian:12.8
+
+FROM ${DEBIAN} AS build
+RUN apt-get update -q && apt-get install -y -q --no-install-recommends \
+      build-essential cmake ninja-build pkg-config \
+      libtorch-dev libopenblas-dev \
+      libavformat-dev libavcodec-dev libavutil-dev libswresample-dev \
+      nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libssl-dev libcurl4-openssl-dev \
+      libhiredis-dev libcpp-httplib-dev libzip-dev \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY CMakeLists.txt ./
+COPY include include
+COPY src src
+COPY bench bench
+RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
+    && cmake --build build --target msaas-worker msaas -j2 \
+    && strip build/msaas-worker build/msaas
+
+FROM ${DEBIAN}-slim
+RUN apt-get update -q && apt-get install -y -q --no-install-recommends \
+      libtorch1.13 libopenblas0 libavformat59 libavcodec59 libavutil57 libswresample4 \
+      libyaml-cpp0.7 libhiredis0.14 libcpp-httplib0.11 libzip4 libcurl4 libssl3 ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /var/lib/msaas --create-home msaas
+COPY --from=build /src/build/msaas-worker /src/build/msaas /usr/local/bin/
+USER 10001
+WORKDIR /var/lib/msaas
+ENV MSAAS_MODELS=/var/lib/msaas/models MSAAS_WORK_DIR=/var/lib/msaas/work \
+    MSAAS_HEARTBEAT_FILE=/tmp/msaas-heartbeat
+ARG MODEL=""
+ARG MODELS_URL=""
+RUN if [ -n "$MODEL" ]; then \
+      msaas models pull "$MODEL" ${MODELS_URL:+--url "$MODELS_URL"}; \
+    fi
+# Alive while the heartbeat file is younger than three leases (90 s at the default lease).
+HEALTHCHECK --interval=30s --timeout=3s --retries=2 \
+  CMD test $(( $(date +%s) - $(stat -c %Y /tmp/msaas-heartbeat) )) -lt 90 || exit 1
+ENTRYPOINT ["/usr/local/bin/msaas-worker"]

@@ -1,0 +1,184 @@
+// Validates rendered Kubernetes manifests (and deploy/compose.yaml): every object against the
+// official schema (kubernetes-models, @kubernetes-models/keda), then the rules that matter for
+// MSaaS: resources and probes set, images pinned, non-root, MinIO private, no inlined secrets,
+// the worker's grace period matching its settings.
+// Usage: node validate.mjs OVERLAY=rendered.yaml ... [--compose ../compose.yaml]
+import { readFileSync } from "node:fs";
+import { parseAllDocuments, parse } from "yaml";
+
+const problems = [];
+const problem = (where, text) => problems.push(`${where}: ${text}`);
+
+// apiVersion + kind -> the class that knows its schema.
+async function schemaClass(apiVersion, kind) {
+  const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") : ["", apiVersion];
+  const path =
+    group === "keda.sh"
+      ? `@kubernetes-models/keda/keda.sh/${version}/${kind}`
+      : group === ""
+        ? `kubernetes-models/${version}/${kind}`
+        : `kubernetes-models/${group}/${version}/${kind}`;
+  try {
+    return (await import(path))[kind];
+  } catch {
+    return null;
+  }
+}
+
+// GKE's own resources have no published schema package: checked by hand.
+function checkBackendConfig(where, object) {
+  const spec = object.spec ?? {};
+  if (!Number.isInteger(spec.timeoutSec)) problem(where, "BackendConfig needs spec.timeoutSec");
+  if (spec.healthCheck && typeof spec.healthCheck.requestPath !== "string")
+    problem(where, "BackendConfig healthCheck needs requestPath");
+}
+
+function podSpecOf(object) {
+  if (["Deployment", "StatefulSet", "Job"].includes(object.kind))
+    return object.spec?.template?.spec ?? null;
+  return null;
+}
+
+function checkImage(where, image) {
+  if (!image || !image.includes(":")) return problem(where, `image ${image} has no tag`);
+  const tag = image.slice(image.lastIndexOf(":") + 1);
+  if (tag === "latest" || tag === "") problem(where, `image ${image} uses a moving tag`);
+}
+
+function checkContainers(where, object, pod) {
+  const serves = ["msaas-api", "redis", "minio"].includes(object.metadata.name);
+  for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
+    const at = `${where} container ${c.name}`;
+    checkImage(at, c.image);
+    const r = c.resources ?? {};
+    if (!r.requests?.cpu || !r.requests?.memory) problem(at, "needs cpu and memory requests");
+    if (!r.limits?.memory) problem(at, "needs a memory limit");
+    for (const e of c.env ?? [])
+      if (/KEY|PASSWORD|SECRET|TOKEN/.test(e.name) && !e.valueFrom?.secretKeyRef)
+        problem(at, `${e.name} must come from a Secret (secretKeyRef), not a value`);
+  }
+  if (object.kind === "Job") return;
+  for (const c of pod.containers) {
+    const at = `${where} container ${c.name}`;
+    if (!c.livenessProbe) problem(at, "needs a liveness probe");
+    if (serves && !c.readinessProbe) problem(at, "serves traffic: needs a readiness probe");
+  }
+  if (!pod.securityContext?.runAsNonRoot) problem(where, "pods must run as non-root");
+}
+
+function checkRules(overlay, objects) {
+  const byKind = (kind) => objects.filter((o) => o.kind === kind);
+  const config = byKind("ConfigMap").find((o) => o.metadata.name === "msaas-config");
+  if (!config) problem(overlay, "no ConfigMap msaas-config");
+  for (const o of objects) {
+    const where = `${overlay} ${o.kind}/${o.metadata.name}`;
+    if (o.kind === "Secret") problem(where, "secrets must not be rendered from the repository");
+    const pod = podSpecOf(o);
+    if (pod) checkContainers(where, o, pod);
+  }
+  // Workers: grace period = the worker's own grace + 30 s; memory from the measured peak.
+  for (const worker of byKind("Deployment").filter((o) => o.metadata.name.startsWith("msaas-worker"))) {
+    const where = `${overlay} Deployment/${worker.metadata.name}`;
+    const grace = Number(config?.data?.MSAAS_GRACE_SECONDS);
+    const pod = worker.spec.template.spec;
+    if (pod.terminationGracePeriodSeconds !== grace + 30)
+      problem(where, `terminationGracePeriodSeconds must be MSAAS_GRACE_SECONDS + 30 (${grace + 30})`);
+    const memory = pod.containers[0].resources?.requests?.memory ?? "0";
+    if (!/^[0-9]+Gi$/.test(memory) || parseInt(memory) < 2)
+      problem(where, "worker memory request must cover the measured 1.5 GB peak (>= 2Gi)");
+  }
+  // Redis: append-only persistence on a volume.
+  const redis = byKind("StatefulSet").find((o) => o.metadata.name === "redis");
+  if (!redis) problem(overlay, "no Redis StatefulSet");
+  else {
+    const args = redis.spec.template.spec.containers[0].args.join(" ");
+    if (!args.includes("--appendonly yes")) problem(overlay, "Redis must run with --appendonly yes");
+    if (!redis.spec.volumeClaimTemplates?.length) problem(overlay, "Redis needs a volume");
+  }
+  // MinIO: inside the cluster only.
+  for (const s of byKind("Service"))
+    if (["minio", "redis"].includes(s.metadata.name) && (s.spec.type ?? "ClusterIP") !== "ClusterIP")
+      problem(overlay, `Service ${s.metadata.name} must be ClusterIP`);
+  for (const ingress of byKind("Ingress")) {
+    const text = JSON.stringify(ingress.spec);
+    if (text.includes('"minio"') || text.includes('"redis"'))
+      problem(overlay, `Ingress ${ingress.metadata.name} must not route to MinIO or Redis`);
+  }
+  const policies = byKind("NetworkPolicy");
+  for (const name of ["minio", "redis"])
+    if (!policies.some((p) => p.spec.podSelector?.matchLabels?.["app.kubernetes.io/name"] === name))
+      problem(overlay, `no NetworkPolicy admitting traffic to ${name}`);
+  if (!policies.some((p) => Object.keys(p.spec.podSelector ?? {}).length === 0 && !p.spec.ingress))
+    problem(overlay, "no default-deny ingress NetworkPolicy");
+  for (const name of ["msaas-api", "msaas-worker"])
+    if (!byKind("PodDisruptionBudget").some((p) => p.metadata.name === name))
+      problem(overlay, `no PodDisruptionBudget for ${name}`);
+  for (const scaled of byKind("ScaledObject")) {
+    const target = scaled.spec.scaleTargetRef.name;
+    if (!byKind("Deployment").some((d) => d.metadata.name === target))
+      problem(overlay, `ScaledObject ${scaled.metadata.name} targets missing ${target}`);
+    if (scaled.spec.triggers[0]?.metadata?.listName !== "toWorker")
+      problem(overlay, `ScaledObject ${scaled.metadata.name} must scale on toWorker`);
+  }
+}
+
+function checkCompose(path, configKeys) {
+  const compose = parse(readFileSync(path, "utf8"), { merge: true });
+  const services = compose.services ?? {};
+  for (const name of ["redis", "minio", "buckets", "api", "worker"])
+    if (!services[name]) problem(path, `no service ${name}`);
+  for (const [name, s] of Object.entries(services)) {
+    if (s.image) checkImage(`${path} ${name}`, s.image.replace(/\$\{[^}]*\}/g, "x"));
+    for (const [key, value] of Object.entries(s.environment ?? {}))
+      if (/KEY|PASSWORD|SECRET|TOKEN/.test(key) && !/^\$\{[A-Z0-9_]+:\?/.test(String(value)))
+        problem(`${path} ${name}`, `${key} must come from the environment (\${VAR:?...})`);
+  }
+  for (const name of ["api", "worker"]) {
+    const env = Object.keys(services[name]?.environment ?? {});
+    for (const key of configKeys)
+      if (!env.includes(key)) problem(`${path} ${name}`, `missing setting ${key} (the cluster's msaas-config has it)`);
+    if (!services[name]?.healthcheck) problem(`${path} ${name}`, "needs a healthcheck");
+  }
+  if (!String(services.redis?.command ?? "").includes("--appendonly yes"))
+    problem(path, "redis must run with --appendonly yes");
+  if (services.minio?.ports) problem(path, "MinIO must not publish ports on the host");
+  if (services.redis?.ports) problem(path, "Redis must not publish ports on the host");
+}
+
+let configKeys = [];
+const args = process.argv.slice(2);
+for (let i = 0; i < args.length; ++i) {
+  if (args[i] === "--compose") {
+    checkCompose(args[++i], configKeys);
+    continue;
+  }
+  const [overlay, file] = args[i].split("=");
+  const objects = parseAllDocuments(readFileSync(file, "utf8")).map((d) => d.toJS()).filter(Boolean);
+  const valid = [];  // the rules below read only objects that passed their schema
+  for (const object of objects) {
+    const where = `${overlay} ${object.kind}/${object.metadata?.name}`;
+    if (object.apiVersion === "cloud.google.com/v1" && object.kind === "BackendConfig") {
+      checkBackendConfig(where, object);
+      valid.push(object);
+      continue;
+    }
+    const Model = await schemaClass(object.apiVersion, object.kind);
+    if (!Model) {
+      problem(where, `no schema known for ${object.apiVersion} ${object.kind}`);
+      continue;
+    }
+    try {
+      new Model(object).validate();
+      valid.push(object);
+    } catch (error) {
+      problem(where, `schema: ${error.message}`);
+    }
+  }
+  checkRules(overlay, valid);
+  const config = objects.find((o) => o.kind === "ConfigMap" && o.metadata.name === "msaas-config");
+  configKeys = Object.keys(config?.data ?? {});
+  console.log(`${overlay}: ${objects.length} objects checked`);
+}
+
+for (const p of problems) console.error(`manifest problem: ${p}`);
+process.exit(problems.length ? 1 : 0);

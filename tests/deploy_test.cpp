@@ -1,0 +1,47 @@
+// tests/deploy_test.cpp: the deployment renders and validates without a cluster: every
+// Kubernetes overlay through `kubectl kustomize`, each object against the official schemas, and
+// the rules that matter (deploy/validate/validate.mjs); and the validator does catch mistakes.
+#include <regex>
+
+#include "support.h"
+
+namespace msaas::test {
+namespace {
+
+fs::path deploy_dir() { return fs::path(MSAAS_SOURCE_DIR) / "deploy"; }
+
+bool have_kubectl() { return run({"sh", "-c", "command -v kubectl"}).exit_code == 0; }
+
+TEST(Deploy, EveryOverlayRendersAndValidates) {
+  if (!have_kubectl()) GTEST_SKIP() << "kubectl is not installed on this machine";
+  auto result = run({"bash", (deploy_dir() / "validate" / "run.sh").string()});
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+  for (const char* overlay : {"local:", "gke:", "gke-gpu:"})
+    EXPECT_NE(result.out.find(overlay), std::string::npos) << result.out;
+}
+
+TEST(Deploy, TheValidatorCatchesWhatMatters) {
+  if (!have_kubectl()) GTEST_SKIP() << "kubectl is not installed on this machine";
+  TempDir dir;
+  auto rendered = run({"kubectl", "kustomize", (deploy_dir() / "k8s" / "overlays" / "gke").string()});
+  ASSERT_EQ(rendered.exit_code, 0) << rendered.err;
+  std::string broken = std::regex_replace(rendered.out, std::regex("redis:7\\.0\\.15-bookworm"),
+                                          "redis:latest");
+  broken = std::regex_replace(broken, std::regex("(name: minio\n)  type: ClusterIP"),
+                              "$1  type: LoadBalancer");
+  broken = std::regex_replace(broken, std::regex("terminationGracePeriodSeconds: 630"),
+                              "terminationGracePeriodSeconds: 30");
+  broken += "---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: leaked\nstringData:\n  k: v\n"
+            "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: bad\nspec:\n"
+            "  replicas: many\n";
+  write_text(dir / "broken.yaml", broken);
+  auto result = run({"node", (deploy_dir() / "validate" / "validate.mjs").string(),
+                     "broken=" + (dir / "broken.yaml").string()});
+  EXPECT_EQ(result.exit_code, 1);
+  for (const char* words : {"moving tag", "Service minio must be ClusterIP",
+                            "terminationGracePeriodSeconds", "Secret/leaked", "schema:"})
+    EXPECT_NE(result.err.find(words), std::string::npos) << words << "\n" << result.err;
+}
+
+}  // namespace
+}  // namespace msaas::test
