@@ -17,6 +17,8 @@ setup:
 build: setup
 	@[ -f $(BUILD)/build.ninja ] || cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	@cmake --build $(BUILD) -j$(JOBS)
+	@[ -d web/node_modules ] || npm ci --prefix web --no-audit --no-fund
+	@node web/build.mjs $(BUILD)/web >/dev/null
 
 # npm packages the tests use, pinned by their lock files: the S3 peer (s3rver) and the
 # Kubernetes schema validator.

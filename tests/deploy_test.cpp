@@ -8,9 +8,13 @@
 namespace msaas::test {
 namespace {
 
-fs::path deploy_dir() { return fs::path(MSAAS_SOURCE_DIR) / "deploy"; }
+fs::path deploy_dir() {
+  return fs::path(MSAAS_SOURCE_DIR) / "deploy";
+}
 
-bool have_kubectl() { return run({"sh", "-c", "command -v kubectl"}).exit_code == 0; }
+bool have_kubectl() {
+  return run({"sh", "-c", "command -v kubectl"}).exit_code == 0;
+}
 
 TEST(Deploy, EveryOverlayRendersAndValidates) {
   if (!have_kubectl()) GTEST_SKIP() << "kubectl is not installed on this machine";
@@ -23,17 +27,19 @@ TEST(Deploy, EveryOverlayRendersAndValidates) {
 TEST(Deploy, TheValidatorCatchesWhatMatters) {
   if (!have_kubectl()) GTEST_SKIP() << "kubectl is not installed on this machine";
   TempDir dir;
-  auto rendered = run({"kubectl", "kustomize", (deploy_dir() / "k8s" / "overlays" / "gke").string()});
+  auto rendered =
+      run({"kubectl", "kustomize", (deploy_dir() / "k8s" / "overlays" / "gke").string()});
   ASSERT_EQ(rendered.exit_code, 0) << rendered.err;
-  std::string broken = std::regex_replace(rendered.out, std::regex("redis:7\\.0\\.15-bookworm"),
-                                          "redis:latest");
+  std::string broken =
+      std::regex_replace(rendered.out, std::regex("redis:7\\.0\\.15-bookworm"), "redis:latest");
   broken = std::regex_replace(broken, std::regex("(name: minio\n)  type: ClusterIP"),
                               "$1  type: LoadBalancer");
   broken = std::regex_replace(broken, std::regex("terminationGracePeriodSeconds: 630"),
                               "terminationGracePeriodSeconds: 30");
-  broken += "---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: leaked\nstringData:\n  k: v\n"
-            "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: bad\nspec:\n"
-            "  replicas: many\n";
+  broken +=
+      "---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: leaked\nstringData:\n  k: v\n"
+      "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: bad\nspec:\n"
+      "  replicas: many\n";
   write_text(dir / "broken.yaml", broken);
   auto result = run({"node", (deploy_dir() / "validate" / "validate.mjs").string(),
                      "broken=" + (dir / "broken.yaml").string()});

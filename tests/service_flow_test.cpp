@@ -186,7 +186,10 @@ TEST(Service, BadRequestsGetJsonErrorsAndQueueNothing) {
       "");
   job = wait_for_job(client, job["id"]);
   EXPECT_EQ(job["status"], "failed");
-  EXPECT_FALSE(job["error"].get<std::string>().empty());
+  EXPECT_EQ(
+      job["error"].get<std::string>().rfind("the uploaded file is not a readable audio file", 0),
+      0u)
+      << job["error"];  // in the user's words: no path of the worker's scratch space
 }
 
 TEST(Service, HealthReadinessAndMetrics) {
@@ -207,6 +210,38 @@ TEST(Service, HealthReadinessAndMetrics) {
   auto ready = get_json(client, "/readyz", 503);
   EXPECT_NE(ready["checks"]["redis"].get<std::string>().find("Redis"), std::string::npos);
   EXPECT_EQ(get_json(client, "/healthz")["status"], "ok");  // alive, just not ready
+}
+
+TEST(Service, ThePageIsServedWithCachingHeaders) {
+  Service service(false, 0);
+  TempDir web;
+  fs::create_directories(web / "assets");
+  write_text(web / "index.html", "<script src=\"/assets/app.0123456789.js\"></script>");
+  write_text(web / "assets" / "app.0123456789.js", "console.log('hi');");
+  service.env["MSAAS_WEB_DIR"] = web.path().string();
+  ApiProcess api(service.env, service.data.path());
+  auto client = api.client();
+  auto index = client.Get("/");
+  ASSERT_EQ(index->status, 200);
+  EXPECT_EQ(index->body, read_file(web / "index.html"));
+  EXPECT_EQ(index->get_header_value("Cache-Control"), "no-cache");
+  std::string etag = index->get_header_value("ETag");
+  ASSERT_FALSE(etag.empty());
+  EXPECT_EQ(client.Get("/", {{"If-None-Match", etag}})->status, 304);
+
+  auto script = client.Get("/assets/app.0123456789.js");
+  ASSERT_EQ(script->status, 200);
+  EXPECT_EQ(script->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
+  EXPECT_EQ(script->get_header_value("Cache-Control"), "public, max-age=31536000, immutable");
+  EXPECT_EQ(client.Get("/assets/nothing.js")->status, 404);
+  EXPECT_EQ(client.Get("/assets/..%2Findex.html")->status, 404);
+
+  // Without a built page, / still answers with a usable form, never a blank page.
+  service.env["MSAAS_WEB_DIR"] = (web / "missing").string();
+  ApiProcess bare(service.env, service.data.path());
+  auto fallback = bare.client().Get("/");
+  EXPECT_EQ(fallback->status, 200);
+  EXPECT_NE(fallback->body.find("<form"), std::string::npos);
 }
 
 // Every route in /openapi.json is served, and nothing else is.

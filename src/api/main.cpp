@@ -30,6 +30,9 @@ int main(int argc, char** argv) {
                  "Folder for uploads on their way in "
                  "($MSAAS_SPOOL_DIR)")
       ->capture_default_str();
+  app.add_option("--web-dir", config.web_dir,
+                 "The built page (web/build.mjs) ($MSAAS_WEB_DIR; "
+                 "default: web/ beside this program)");
   std::string port_file;
   app.add_option("--port-file", port_file, "Write the port here once listening (for tests)");
   CLI11_PARSE(app, argc, argv);

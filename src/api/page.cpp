@@ -10,7 +10,8 @@ const std::string& index_page() {
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
 <body>
 <h1>MSaaS: music separation</h1>
-<p>Upload a song; it is split into stems (vocals, drums, bass, other) by Demucs v4.</p>
+<p>Upload a song; it is split into stems (vocals, drums, bass, other) by Demucs v4.
+(This is the server's fallback page: the full page was not built; run <code>make build</code>.)</p>
 <form id="upload" method="post" action="/v1/jobs" enctype="multipart/form-data">
   <input type="file" name="file" accept="audio/*" required>
   <select name="format"><option>mp3</option><option>wav</option><option>flac</option></select>

@@ -1,5 +1,5 @@
-// api/page.h: the page served at /. A plain form over the /v1 API until the full web page
-// (upload progress, waveforms, mixing) lands.
+// api/page.h: the built-in page served at / when the real one (web/, built by web/build.mjs)
+// is missing: a plain upload form over the /v1 API, so / never answers with a blank page.
 #pragma once
 
 #include <string>

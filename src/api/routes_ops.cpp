@@ -4,8 +4,8 @@
 #include <sstream>
 
 #include "api/http_util.h"
-#include "api/page.h"
 #include "api/server.h"
+#include "api/web_assets.h"
 
 namespace msaas::api {
 
@@ -77,13 +77,13 @@ void metrics(ApiContext& context, httplib::Response& res) {
 std::vector<Route> ops_routes(ApiContext& c, const std::vector<Route>& all) {
   using Req = const httplib::Request&;
   using Res = httplib::Response&;
+  auto assets = std::make_shared<WebAssets>(c.config.web_dir.empty() ? default_web_folder()
+                                                                     : c.config.web_dir);
   std::vector<Route> routes = {
       {"GET", "/", "The web page (also the load balancer's health check)", "ops",
-       [](Req, Res res) {
-         res.set_header("Cache-Control", "no-cache");
-         res.set_content(index_page(), "text/html; charset=utf-8");
-       },
-       nullptr},
+       [assets](Req req, Res res) { assets->serve_index(req, res); }, nullptr},
+      {"GET", "/assets/{file}", "The page's scripts and styles (cached; names carry a hash)", "ops",
+       [assets](Req req, Res res) { assets->serve_asset(req.matches[1], req, res); }, nullptr},
       {"GET", "/healthz", "Liveness: the process answers", "ops",
        [](Req, Res res) {
          send_json(res, 200, {{"status", "ok"}});

@@ -45,6 +45,7 @@ ServiceConfig config_from_environment() {
   from_env("MSAAS_PORT", c.port);
   from_env("MSAAS_MAX_UPLOAD_BYTES", c.max_upload_bytes);
   from_env("MSAAS_SPOOL_DIR", c.spool_dir);
+  from_env("MSAAS_WEB_DIR", c.web_dir);
   from_env("MSAAS_THREADS", c.threads);
   from_env("MSAAS_GRACE_SECONDS", c.grace_s);
   from_env("MSAAS_WORK_DIR", c.work_dir);
@@ -109,6 +110,7 @@ std::map<std::string, std::string> to_environment(const ServiceConfig& c) {
   };
   if (!c.models_dir.empty()) env["MSAAS_MODELS"] = c.models_dir;
   if (!c.storage.endpoint.empty()) env["MSAAS_S3_ENDPOINT"] = c.storage.endpoint;
+  if (!c.web_dir.empty()) env["MSAAS_WEB_DIR"] = c.web_dir;
   if (!c.heartbeat_file.empty()) env["MSAAS_HEARTBEAT_FILE"] = c.heartbeat_file;
   return env;
 }

@@ -24,7 +24,8 @@ struct ServiceConfig {
   std::string host = "127.0.0.1";          // MSAAS_HOST
   int port = 8080;                         // MSAAS_PORT
   long long max_upload_bytes = 1LL << 30;  // MSAAS_MAX_UPLOAD_BYTES
-  std::string spool_dir = "var/spool";     // MSAAS_SPOOL_DIR: uploads on their way in
+  std::string web_dir;  // MSAAS_WEB_DIR: the built page; empty: a `web` folder beside msaas-api
+  std::string spool_dir = "var/spool";  // MSAAS_SPOOL_DIR: uploads on their way in
   // Worker
   int threads = 0;                    // MSAAS_THREADS: compute threads (0: all cores)
   int grace_s = 60;                   // MSAAS_GRACE_SECONDS: time to finish a job after SIGTERM

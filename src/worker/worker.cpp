@@ -164,8 +164,13 @@ void Worker::process(const queue::Claim& claim) {
     queue_.fail(id_, claim, e.what());
     queue::log_error("job " + spec.id + " failed: " + e.what());
   } catch (const audio::AudioError& e) {
-    queue_.fail(id_, claim, e.what());
-    queue::log_error("job " + spec.id + " failed: " + e.what());
+    // The message names our scratch file; the user knows it as their upload.
+    std::string message = e.what();
+    std::string scratch = (dir / ("input" + fs::path(spec.upload).extension().string())).string();
+    for (size_t at; (at = message.find(scratch)) != std::string::npos;)
+      message.replace(at, scratch.size(), "the uploaded file");
+    queue_.fail(id_, claim, message);
+    queue::log_error("job " + spec.id + " failed: " + message);
   } catch (const std::exception& e) {
     // Storage or Redis trouble: worth another try, up to the limit.
     queue_.retry(id_, claim, e.what());

@@ -1,0 +1,97 @@
+// api/web_assets.cpp: see web_assets.h.
+#include "api/web_assets.h"
+
+#include <openssl/evp.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "api/http_util.h"
+#include "api/page.h"
+
+namespace msaas::api {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string content_type(const fs::path& path) {
+  std::string ext = path.extension().string();
+  if (ext == ".html") return "text/html; charset=utf-8";
+  if (ext == ".js") return "text/javascript; charset=utf-8";
+  if (ext == ".css") return "text/css; charset=utf-8";
+  if (ext == ".png") return "image/png";
+  if (ext == ".svg") return "image/svg+xml";
+  return "application/octet-stream";
+}
+
+std::string etag_of(const std::string& body) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(body.data(), body.size(), digest, &size, EVP_sha256(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string tag = "\"";
+  for (unsigned i = 0; i < 8; ++i) {
+    tag += hex[digest[i] >> 4];
+    tag += hex[digest[i] & 15];
+  }
+  return tag + "\"";
+}
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+std::string default_web_folder() {
+  std::error_code ec;
+  auto exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? "web" : (exe.parent_path() / "web").string();
+}
+
+WebAssets::WebAssets(const std::string& folder) {
+  std::error_code ec;
+  if (folder.empty() || !fs::is_regular_file(fs::path(folder) / "index.html", ec)) return;
+  std::string html = slurp(fs::path(folder) / "index.html");
+  index_ = {html, content_type("index.html"), etag_of(html)};
+  for (const auto& entry : fs::directory_iterator(fs::path(folder) / "assets", ec)) {
+    if (!entry.is_regular_file()) continue;
+    std::string body = slurp(entry.path());
+    assets_[entry.path().filename().string()] = {body, content_type(entry.path()), etag_of(body)};
+  }
+}
+
+void WebAssets::send(const File& file, const std::string& cache, const httplib::Request& req,
+                     httplib::Response& res) {
+  res.set_header("Cache-Control", cache);
+  res.set_header("ETag", file.etag);
+  res.set_header("X-Content-Type-Options", "nosniff");
+  if (req.get_header_value("If-None-Match") == file.etag) {
+    res.status = 304;
+    return;
+  }
+  res.set_content(file.body, file.content_type);
+}
+
+void WebAssets::serve_index(const httplib::Request& req, httplib::Response& res) const {
+  if (!built()) {
+    res.set_header("Cache-Control", "no-cache");
+    res.set_content(index_page(), "text/html; charset=utf-8");
+    return;
+  }
+  send(index_, "no-cache", req, res);
+}
+
+void WebAssets::serve_asset(const std::string& name, const httplib::Request& req,
+                            httplib::Response& res) const {
+  auto found = assets_.find(name);
+  if (found == assets_.end()) return send_error(res, 404, "no such asset");
+  send(found->second, "public, max-age=31536000, immutable", req, res);
+}
+
+}  // namespace msaas::api

@@ -1,0 +1,213 @@
+// The page: pick or drop a song, upload it with progress, follow the job's events, then hand
+// the stems to the mixer. Also the recent songs and the queue length.
+import { jobError, uploadError } from "./messages.js";
+import { Mixer } from "./mixer.js";
+import { forgetJob, recentJobs, rememberJob } from "./recent.js";
+
+const $ = (id) => document.getElementById(id);
+const mixer = new Mixer($("stem-list"), $("stem-row"), showClock);
+let chosenFile = null;
+let events = null;
+
+window.msaas = { mixer };  // lets tests (and the curious) look inside
+
+function showError(text) {
+  $("error").textContent = text;
+  $("error").hidden = !text;
+}
+
+function formatTime(seconds) {
+  const s = Math.floor(seconds);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+function showClock(time, duration, playing) {
+  $("clock").textContent = `${formatTime(time)} / ${formatTime(duration)}`;
+  $("play").textContent = playing ? "❚❚ Pause" : "▶ Play";
+  $("play").setAttribute("aria-label", playing ? "Pause" : "Play");
+}
+
+// ---- choosing a file
+
+function chooseFile(file) {
+  chosenFile = file ?? null;
+  $("file-name").textContent = file ? `${file.name} (${(file.size / 1e6).toFixed(1)} MB)` : "";
+  $("separate").disabled = !file;
+  showError("");
+}
+
+function setUpDropZone() {
+  const zone = $("drop-zone");
+  $("file-input").addEventListener("change", (e) => chooseFile(e.target.files[0]));
+  for (const type of ["dragenter", "dragover"])
+    zone.addEventListener(type, (e) => {
+      e.preventDefault();
+      zone.classList.add("over");
+    });
+  for (const type of ["dragleave", "drop"])
+    zone.addEventListener(type, () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (e) => {
+    e.preventDefault();
+    chooseFile(e.dataTransfer.files[0]);
+  });
+}
+
+// ---- uploading
+
+function upload(event) {
+  event.preventDefault();
+  if (!chosenFile) return;
+  const form = new FormData();
+  for (const name of ["model", "stems", "format"]) form.append(name, $(name).value);
+  form.append("file", chosenFile, chosenFile.name);
+  const request = new XMLHttpRequest();
+  request.open("POST", "/v1/jobs");
+  request.responseType = "json";
+  $("upload-status").hidden = false;
+  $("separate").disabled = true;
+  showError("");
+  request.upload.onprogress = (e) => {
+    if (!e.lengthComputable) return;
+    const percent = Math.round((100 * e.loaded) / e.total);
+    $("upload-progress").value = percent;
+    $("upload-text").textContent = `Uploading ${percent}%`;
+  };
+  const finished = () => {
+    $("separate").disabled = false;
+    $("upload-status").hidden = true;
+  };
+  request.onerror = () => {
+    finished();
+    showError(uploadError(0));
+  };
+  request.onload = () => {
+    finished();
+    const body = request.response ?? {};
+    if (request.status !== 200 && request.status !== 201)
+      return showError(uploadError(request.status, body.error));
+    rememberJob(body.id, chosenFile.name);
+    showRecent();
+    follow(body.id, chosenFile.name);
+  };
+  request.send(form);
+}
+
+// ---- following a job
+
+function showJob(job, name) {
+  $("job-section").hidden = false;
+  $("job-name").textContent = name;
+  $("job-status").textContent = job.status;
+  $("job-status").dataset.status = job.status;
+  $("job-progress").value = job.progress ?? 0;
+  $("job-stage").textContent =
+    job.status === "queued" ? "waiting for a worker" : job.status === "running" ? job.stage : "";
+}
+
+async function finish(job, name) {
+  showJob(job, name);
+  if (job.status === "failed") {
+    showError(jobError(job.error));
+    return;
+  }
+  $("stems-section").hidden = false;
+  $("zip").href = job.zip_url;
+  showClock(0, 0, false);
+  try {
+    await mixer.load(job.stems);
+    showClock(0, mixer.duration(), false);
+    document.body.dataset.stemsReady = "true";
+  } catch {
+    showError("The stems could not be loaded for listening; the download links still work.");
+  }
+}
+
+function follow(id, name) {
+  events?.close();
+  mixer.destroy();
+  delete document.body.dataset.stemsReady;
+  $("stems-section").hidden = true;
+  history.replaceState(null, "", `#job=${id}`);
+  events = new EventSource(`/v1/jobs/${id}/events`);
+  events.addEventListener("progress", (e) => {
+    const job = JSON.parse(e.data);
+    if (job.status === "done" || job.status === "failed") {
+      events.close();
+      finish(job, name);
+    } else {
+      showJob(job, name);
+    }
+  });
+  events.addEventListener("deleted", () => {
+    events.close();
+    showError("This song was deleted from the server.");
+  });
+  // The browser reconnects by itself after a dropped connection; say so if it takes long.
+  events.onerror = () => {
+    if (events.readyState === EventSource.CONNECTING)
+      $("job-stage").textContent = "reconnecting to the server…";
+  };
+}
+
+// ---- recent songs and the queue
+
+function showRecent() {
+  const jobs = recentJobs();
+  $("recent-empty").hidden = jobs.length > 0;
+  $("recent").replaceChildren(
+    ...jobs.map((job) => {
+      const item = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = `${job.name} (${new Date(job.at).toLocaleString()})`;
+      button.addEventListener("click", () => openJob(job.id, job.name));
+      item.append(button);
+      return item;
+    }),
+  );
+}
+
+async function openJob(id, name) {
+  const response = await fetch(`/v1/jobs/${id}`);
+  if (response.status === 404) {
+    forgetJob(id);
+    showRecent();
+    return showError("That song is no longer on the server (results are kept for a limited time).");
+  }
+  if (!response.ok) return showError(uploadError(response.status));
+  showError("");
+  follow(id, name);
+}
+
+async function showQueue() {
+  try {
+    const queue = await (await fetch("/v1/queue")).json();
+    $("queue").textContent = `Queue: ${queue.waiting} waiting, ${queue.running} separating`;
+  } catch {
+    $("queue").textContent = "Queue: unknown (server unreachable)";
+  }
+}
+
+async function loadModels() {
+  const select = $("model");
+  try {
+    const models = await (await fetch("/v1/models")).json();
+    const names = models.models.map((m) => m.name);
+    if (!names.includes(models.default)) names.unshift(models.default);
+    select.replaceChildren(
+      ...names.map((name) => new Option(name, name, false, name === models.default)),
+    );
+  } catch {
+    select.replaceChildren(new Option("default", ""));
+  }
+}
+
+setUpDropZone();
+$("upload-form").addEventListener("submit", upload);
+$("play").addEventListener("click", () => mixer.toggle());
+loadModels();
+showRecent();
+showQueue();
+setInterval(showQueue, 5000);
+const linked = /#job=([0-9a-f]{32})/.exec(location.hash);
+if (linked) openJob(linked[1], recentJobs().find((j) => j.id === linked[1])?.name ?? "song");

@@ -1,0 +1,150 @@
+// The page in a real browser: Playwright driving Debian's Chromium (headless) against
+// `msaas up` with a small test model. Uploads a generated MP3, waits for the stems, plays them,
+// mutes and solos stems, downloads one and checks it decodes; then an upload that is not audio.
+// Screenshots go to $MSAAS_SCREENSHOTS. Run by ctest (web_page_test); env: MSAAS_BINARY,
+// MSAAS_MODELS, MSAAS_SCREENSHOTS.
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const binary = process.env.MSAAS_BINARY;
+const screenshots = process.env.MSAAS_SCREENSHOTS ?? join(tmpdir(), "msaas-screenshots");
+const work = mkdtempSync(join(tmpdir(), "msaas-page-"));
+mkdirSync(screenshots, { recursive: true });
+
+function step(text) {
+  console.log(`page test: ${text}`);
+}
+
+function makeSong(path, seconds) {
+  execFileSync("ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i",
+    `aevalsrc=0.4*sin(2*PI*220*t)+0.2*sin(2*PI*880*t)|0.3*sin(2*PI*330*t):s=44100:d=${seconds}`,
+    "-c:a", "libmp3lame", path]);
+  return path;
+}
+
+function duration(path) {
+  return Number(execFileSync("ffprobe", ["-v", "error", "-show_entries", "format=duration",
+    "-of", "csv=p=0", path]).toString());
+}
+
+// Starts `msaas up` on a free port; resolves with its URL once it says so.
+function startService() {
+  const up = spawn(binary, ["up", "--port", "0", "--data", join(work, "var"),
+    "--default-model", "tinyht1"], { env: { ...process.env }, stdio: ["ignore", "pipe", "pipe"] });
+  let log = "";
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`msaas up did not start:\n${log}`)), 30000);
+    const read = (chunk) => {
+      log += chunk;
+      const m = /MSaaS is up: (http:\/\/[\d.:]+\/)/.exec(log);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ up, url: m[1] });
+      }
+    };
+    up.stdout.on("data", read);
+    up.stderr.on("data", read);
+    up.on("exit", (code) => reject(new Error(`msaas up exited (${code}):\n${log}`)));
+  });
+}
+
+async function waitFor(page, test, what, timeout = 60000) {
+  const until = Date.now() + timeout;
+  for (;;) {
+    const value = await page.evaluate(test);
+    if (value) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await page.waitForTimeout(100);
+  }
+}
+
+const { up, url } = await startService();
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
+});
+let failed = false;
+try {
+  const page = await browser.newPage({ acceptDownloads: true, viewport: { width: 1100, height: 900 } });
+  const consoleErrors = [];
+  page.on("pageerror", (e) => consoleErrors.push(String(e)));
+
+  step(`open ${url}`);
+  const response = await page.goto(url);
+  assert.equal(response.status(), 200);
+  assert.equal(await page.title(), "MSaaS: split a song into stems");
+  await page.waitForSelector("#model option[value=tinyht1]", { state: "attached" });
+  assert.equal(await page.inputValue("#model"), "tinyht1");
+
+  step("upload a song");
+  const song = makeSong(join(work, "My Song.mp3"), 6);
+  await page.setInputFiles("#file-input", song);
+  await page.selectOption("#format", "mp3");
+  await page.click("#separate");
+  await waitFor(page, () => document.body.dataset.stemsReady === "true", "the stems");
+  assert.equal(await page.textContent("#job-status"), "done");
+  assert.equal(await page.getAttribute("#job-progress", "value"), "100");
+  const stems = await page.$$eval("#stem-list li", (items) => items.map((i) => i.dataset.stem));
+  assert.deepEqual(stems, ["drums", "bass", "other", "vocals"]);
+  assert.match(await page.textContent("#recent"), /My Song\.mp3/);
+  await page.screenshot({ path: join(screenshots, "stems.png"), fullPage: true });
+
+  step("play all stems in sync");
+  await page.click("#play");
+  const playing = await waitFor(page, () => {
+    const s = window.msaas.mixer.state();
+    return s.every((x) => x.playing) && s[0].time > 0.5 ? s : null;
+  }, "playback");
+  const times = playing.map((s) => s.time);
+  assert.ok(Math.max(...times) - Math.min(...times) < 0.2, `stems out of sync: ${times}`);
+  assert.equal(await page.getAttribute("#play", "aria-label"), "Pause");
+
+  step("mute vocals, then solo drums");
+  await page.click("li[data-stem=vocals] .mute");
+  let state = await page.evaluate(() => window.msaas.mixer.state());
+  assert.deepEqual(state.map((s) => s.muted), [false, false, false, true]);
+  await page.click("li[data-stem=drums] .solo");
+  state = await page.evaluate(() => window.msaas.mixer.state());
+  assert.deepEqual(state.map((s) => s.muted), [false, true, true, true]);
+  await page.fill("li[data-stem=drums] .volume", "0.5");
+  state = await page.evaluate(() => window.msaas.mixer.state());
+  assert.equal(state[0].volume, 0.5);
+  await page.click("#play");  // pause
+  await waitFor(page, () => window.msaas.mixer.state().every((x) => !x.playing), "pause");
+
+  step("download a stem");
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.click("li[data-stem=bass] .download"),
+  ]);
+  const saved = join(work, "bass.mp3");
+  await download.saveAs(saved);
+  assert.ok(Math.abs(duration(saved) - 6) < 0.3, `downloaded stem lasts ${duration(saved)} s`);
+  assert.match(await page.getAttribute("#zip", "href"), /\/stems\.zip$/);
+  assert.match(await page.textContent("#queue"), /Queue: 0 waiting, 0 separating/);
+
+  step("an upload that is not audio");
+  const fake = join(work, "not-a-song.mp3");
+  writeFileSync(fake, "This is a text file with an .mp3 name.\n".repeat(100));
+  await page.setInputFiles("#file-input", fake);
+  await page.click("#separate");
+  await page.waitForSelector("#error:not([hidden])", { timeout: 60000 });
+  assert.match(await page.textContent("#error"), /could not be read as audio/);
+  assert.equal(await page.textContent("#job-status"), "failed");
+  await page.screenshot({ path: join(screenshots, "error.png"), fullPage: true });
+  assert.deepEqual(consoleErrors, []);
+  step("all good");
+} catch (error) {
+  failed = true;
+  console.error(`page test failed: ${error.stack ?? error}`);
+} finally {
+  await browser.close();
+  up.kill("SIGINT");
+  await new Promise((resolve) => up.on("exit", resolve));
+  rmSync(work, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);
