@@ -176,20 +176,22 @@ TEST(Service, BadRequestsGetJsonErrorsAndQueueNothing) {
   EXPECT_EQ(get_json(client, "/v1/queue")["waiting"], 0);
   EXPECT_TRUE(fs::is_empty(service.data / "storage" / "queue"));
 
-  // Not audio: accepted (the API does not decode), then failed with a reason.
-  auto job = post_song(
-      client,
-      [&] {
-        write_text(dir / "fake.mp3", "this is not an mp3 file at all");
-        return dir / "fake.mp3";
-      }(),
-      "");
+  // Not audio: refused at the door (415), nothing stored.
+  write_text(dir / "fake.mp3", std::string(2000, 'x'));
+  EXPECT_NE(error_of(client.Post("/v1/jobs", read_file(dir / "fake.mp3"), "audio/mpeg"), 415)
+                .find("not an audio file"),
+            std::string::npos);
+  EXPECT_TRUE(fs::is_empty(service.data / "storage" / "queue"));
+
+  // Looks like audio but is not: accepted, then failed with a reason in the user's words.
+  write_text(dir / "broken.mp3", "ID3" + std::string(5000, 'x'));
+  auto job = post_song(client, dir / "broken.mp3", "");
   job = wait_for_job(client, job["id"]);
   EXPECT_EQ(job["status"], "failed");
   EXPECT_EQ(
       job["error"].get<std::string>().rfind("the uploaded file is not a readable audio file", 0),
       0u)
-      << job["error"];  // in the user's words: no path of the worker's scratch space
+      << job["error"];  // no path of the worker's scratch space
 }
 
 TEST(Service, HealthReadinessAndMetrics) {
@@ -272,9 +274,11 @@ TEST(Service, OpenApiDocumentMatchesTheRoutes) {
         "delete /apiv1/remove/{songhash}/{track}", "get /", "get /healthz", "get /readyz",
         "get /metrics", "get /openapi.json"})
     EXPECT_TRUE(operations.count(expected)) << expected;
-  auto missing = client.Put("/v1/jobs", "", "text/plain");
-  ASSERT_TRUE(missing);
-  EXPECT_EQ(missing->status, 404);
+  auto wrong_method = client.Put("/v1/jobs", "", "text/plain");
+  ASSERT_TRUE(wrong_method);
+  EXPECT_EQ(wrong_method->status, 405);
+  EXPECT_EQ(wrong_method->get_header_value("Allow"), "POST");
+  EXPECT_EQ(client.Delete("/v1/queue")->status, 405);
 }
 
 }  // namespace

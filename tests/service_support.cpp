@@ -1,7 +1,11 @@
 // tests/service_support.cpp: see service_support.h.
 #include "service_support.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
@@ -123,9 +127,11 @@ void WorkerProcess::kill(int signal) {
   ::kill(process_->pid(), signal);
 }
 
-Service::Service(bool with_s3, int worker_count) {
+Service::Service(bool with_s3, int worker_count,
+                 const std::map<std::string, std::string>& settings) {
   if (with_s3) s3 = std::make_unique<S3Peer>();
   env = service_environment(redis, data.path(), s3.get());
+  for (const auto& [name, value] : settings) env[name] = value;
   api = std::make_unique<ApiProcess>(env, data.path());
   for (int i = 0; i < worker_count; ++i) add_worker();
 }
@@ -152,6 +158,29 @@ nlohmann::json wait_for_job(httplib::Client& client, const std::string& id, doub
   }
   ADD_FAILURE() << "job " << id << " did not finish: " << job.dump();
   return job;
+}
+
+std::string raw_http(int port, const std::string& bytes, bool hang_up, double wait_s) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    close(fd);
+    throw std::runtime_error("cannot connect to port " + std::to_string(port));
+  }
+  (void)!send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  std::string answer;
+  if (!hang_up) {
+    timeval timeout{static_cast<long>(wait_s), static_cast<long>((wait_s - (long)wait_s) * 1e6)};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    char buffer[4096];
+    ssize_t n;
+    while ((n = recv(fd, buffer, sizeof buffer, 0)) > 0) answer.append(buffer, n);
+  }
+  close(fd);
+  return answer;
 }
 
 std::string read_file(const fs::path& path) {

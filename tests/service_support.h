@@ -72,7 +72,9 @@ class WorkerProcess {
 
 // The whole service: Redis, optional S3, one API, `workers` workers.
 struct Service {
-  explicit Service(bool s3, int workers = 1);
+  // `settings` override the test defaults of service_environment() (MSAAS_* variables).
+  explicit Service(bool s3, int workers = 1,
+                   const std::map<std::string, std::string>& settings = {});
   TempDir data;
   RedisServer redis;
   std::unique_ptr<S3Peer> s3;
@@ -87,5 +89,9 @@ nlohmann::json get_json(httplib::Client& client, const std::string& path, int st
 // Polls GET /v1/jobs/{id} until status is done or failed (or `timeout_s` passes).
 nlohmann::json wait_for_job(httplib::Client& client, const std::string& id, double timeout_s = 120);
 std::string read_file(const fs::path& path);
+
+// A hand-made HTTP exchange on a raw socket, for clients no library would be: sends `bytes`,
+// then (unless `hang_up`) reads the answer until the server closes or `wait_s` passes.
+std::string raw_http(int port, const std::string& bytes, bool hang_up = false, double wait_s = 10);
 
 }  // namespace msaas::test

@@ -72,9 +72,8 @@ TEST(Workers, AJobSurvivesItsWorkerBeingKilled) {
 }
 
 TEST(Workers, SigtermLetsTheWorkerFinishItsJob) {
-  Service service(false, 0);
-  service.env["MSAAS_GRACE_SECONDS"] = "300";  // ample, however busy the machine is
-  service.add_worker();
+  // An ample grace period, however busy the machine is.
+  Service service(false, 1, {{"MSAAS_GRACE_SECONDS", "300"}});
   auto client = service.api->client();
   TempDir dir;
   std::string id = submit(client, song(dir, 60, 350));
@@ -87,9 +86,7 @@ TEST(Workers, SigtermLetsTheWorkerFinishItsJob) {
 }
 
 TEST(Workers, AJobPastTheGracePeriodIsHandedBack) {
-  Service service(false, 0);
-  service.env["MSAAS_GRACE_SECONDS"] = "0";
-  service.add_worker();
+  Service service(false, 1, {{"MSAAS_GRACE_SECONDS", "0"}});
   auto client = service.api->client();
   TempDir dir;
   std::string id = submit(client, song(dir, 150, 400));

@@ -87,6 +87,11 @@ function checkRules(overlay, objects) {
     if (!/^[0-9]+Gi$/.test(memory) || parseInt(memory) < 2)
       problem(where, "worker memory request must cover the measured 1.5 GB peak (>= 2Gi)");
   }
+  // API keys: on in every cluster overlay, read from a mounted Secret.
+  const api = byKind("Deployment").find((o) => o.metadata.name === "msaas-api");
+  if (!config?.data?.MSAAS_API_KEYS_FILE) problem(overlay, "API keys must be on (MSAAS_API_KEYS_FILE)");
+  if (api && !api.spec.template.spec.volumes?.some((v) => v.secret?.secretName === "msaas-api-keys"))
+    problem(overlay, "msaas-api must mount the Secret msaas-api-keys");
   // Redis: append-only persistence on a volume.
   const redis = byKind("StatefulSet").find((o) => o.metadata.name === "redis");
   if (!redis) problem(overlay, "no Redis StatefulSet");
@@ -135,7 +140,7 @@ function checkCompose(path, configKeys) {
   }
   for (const name of ["api", "worker"]) {
     const env = Object.keys(services[name]?.environment ?? {});
-    for (const key of configKeys)
+    for (const key of configKeys.filter((k) => k !== "MSAAS_API_KEYS_FILE"))
       if (!env.includes(key)) problem(`${path} ${name}`, `missing setting ${key} (the cluster's msaas-config has it)`);
     if (!services[name]?.healthcheck) problem(`${path} ${name}`, "needs a healthcheck");
   }

@@ -72,6 +72,14 @@ void serve_object(ApiContext& context, httplib::Response& res, const std::string
       });
 }
 
+std::string owner_of(ApiContext& context, const httplib::Request& req) {
+  return context.access->owner(req).value_or("");
+}
+
+bool visible_to(const json& record, const std::string& owner) {
+  return record.value("owner", "") == owner;
+}
+
 void remove_outputs(ApiContext& context, const json& record) {
   std::vector<std::string> keys;
   if (record.contains("outputs") && record["outputs"].is_array())

@@ -23,6 +23,12 @@ std::optional<nlohmann::json> find_output(const nlohmann::json& record, const st
 void serve_object(ApiContext& context, httplib::Response& res, const std::string& key,
                   const std::string& content_type, const std::string& download_name);
 
+// The API key name behind a request ("" when keys are off; requests without a valid key never
+// reach the routes).
+std::string owner_of(ApiContext& context, const httplib::Request& req);
+// With keys on, a job is visible only to the key that made it.
+bool visible_to(const nlohmann::json& record, const std::string& owner);
+
 // Removes a job's stems and zip from storage (best effort per file).
 void remove_outputs(ApiContext& context, const nlohmann::json& record);
 

@@ -2,6 +2,7 @@
 // POST /apiv1/separate (JSON with base64 "mp3"), the queue, track downloads (base.mp3 means
 // bass.mp3) and track removal. A song is known by its hash (SHA-224 of the uploaded bytes); the
 // key apiv1:<hash> points at the job that separates it with the original settings (4 MP3 stems).
+#include "api/audio_sniff.h"
 #include "api/base64.h"
 #include "api/http_util.h"
 #include "api/job_view.h"
@@ -19,7 +20,15 @@ void send_python_json(httplib::Response& res, int status, const json& body) {
   res.set_content(python_json(body), "application/json");
 }
 
+// apiv1:<hash> (apiv1:<key name>:<hash> with keys on) names the job that separates a song.
+std::string song_key(ApiContext& context, const httplib::Request& req, const std::string& hash) {
+  std::string owner = owner_of(context, req);
+  return "apiv1:" + (owner.empty() ? "" : owner + ":") + hash;
+}
+
 void separate(ApiContext& context, const httplib::Request& req, httplib::Response& res) {
+  UploadSlot slot(context);
+  if (!slot.granted()) return UploadSlot::refuse(res);
   auto body = json::parse(req.body, nullptr, false);
   if (body.is_discarded() || !body.is_object())
     return send_error(res, 400, "the body must be a JSON object");
@@ -28,6 +37,8 @@ void separate(ApiContext& context, const httplib::Request& req, httplib::Respons
   auto bytes = decode_base64(body["mp3"].get<std::string>());
   if (!bytes) return send_error(res, 400, "\"mp3\" is not valid base64");
   if (bytes->empty()) return send_error(res, 400, "\"mp3\" is empty");
+  if (!looks_like_audio(std::string_view(*bytes)))
+    return send_error(res, 415, "\"mp3\" is not an audio file MSaaS can read");
   if (static_cast<long long>(bytes->size()) > context.config.max_upload_bytes)
     return send_error(res, 413,
                       "the song is larger than the limit of " +
@@ -41,18 +52,21 @@ void separate(ApiContext& context, const httplib::Request& req, httplib::Respons
     settings.callback = body["callback"];
   if (auto problem = check_settings(context, settings); !problem.empty())
     return send_error(res, 400, problem);
+  settings.owner = owner_of(context, req);
   auto upload = upload_from_bytes(*bytes, "mp3", context.config.spool_dir);
   auto result = submit_job(context, upload, settings, "apiv1");
-  context.redis.command({"SET", "apiv1:" + upload.hash, result.id, "EX",
+  context.redis.command({"SET", song_key(context, req, upload.hash), result.id, "EX",
                          std::to_string(context.config.queue.retention_s)});
   send_python_json(res, 200, {{"hash", upload.hash}, {"reason", "Song enqueued for separation"}});
 }
 
-void queue_list(ApiContext& context, httplib::Response& res) {
+void queue_list(ApiContext& context, const httplib::Request& req, httplib::Response& res) {
   json hashes = json::array();
+  std::string owner = owner_of(context, req);
   // The original answered LRANGE toWorker 0 -1: newest first.
   auto waiting = context.jobs.waiting();
-  for (auto it = waiting.rbegin(); it != waiting.rend(); ++it) hashes.push_back(it->hash);
+  for (auto it = waiting.rbegin(); it != waiting.rend(); ++it)
+    if (it->owner == owner) hashes.push_back(it->hash);
   send_python_json(res, 200, {{"queue", hashes}});
 }
 
@@ -69,7 +83,7 @@ std::optional<TrackLookup> find_track(ApiContext& context, const httplib::Reques
     return std::nullopt;
   }
   if (track == "base.mp3") track = "bass.mp3";  // the original clients' name for the bass
-  auto id = context.redis.command({"GET", "apiv1:" + hash});
+  auto id = context.redis.command({"GET", song_key(context, req, hash)});
   auto record = id.is_nil() ? std::nullopt : context.jobs.get(id.str);
   if (!record) {
     send_error(res, 404, "no song " + hash);
@@ -123,9 +137,9 @@ std::vector<Route> apiv1_routes(ApiContext& c) {
        "Original API: enqueue a song given as base64 in JSON {\"mp3\", \"model\", \"callback\"}",
        "apiv1", [&c](Req req, Res res) { separate(c, req, res); }, nullptr},
       {"GET", "/apiv1/queue", "Original API: song hashes waiting in the queue", "apiv1",
-       [&c](Req, Res res) { queue_list(c, res); }, nullptr},
+       [&c](Req req, Res res) { queue_list(c, req, res); }, nullptr},
       {"GET", "/apiv1/queue/", "Original API: the same, with a trailing slash", "apiv1",
-       [&c](Req, Res res) { queue_list(c, res); }, nullptr},
+       [&c](Req req, Res res) { queue_list(c, req, res); }, nullptr},
       {"GET", "/apiv1/track/{songhash}/{track}",
        "Original API: a separated track (vocals.mp3, drums.mp3, bass.mp3 or base.mp3, other.mp3)",
        "apiv1", [&c](Req req, Res res) { track(c, req, res); }, nullptr},

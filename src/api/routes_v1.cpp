@@ -24,7 +24,10 @@ std::optional<json> find_job(ApiContext& context, const httplib::Request& req,
     return std::nullopt;
   }
   auto record = context.jobs.get(id);
-  if (!record) send_error(res, 404, "no job " + id);
+  if (!record || !visible_to(*record, owner_of(context, req))) {
+    send_error(res, 404, "no job " + id);
+    return std::nullopt;
+  }
   return record;
 }
 
@@ -37,6 +40,8 @@ std::string setting(const httplib::Request& req, const ReceivedUpload& upload,
 
 void create_job(ApiContext& context, const httplib::Request& req, httplib::Response& res,
                 const httplib::ContentReader& reader) {
+  UploadSlot slot(context);
+  if (!slot.granted()) return UploadSlot::refuse(res);
   auto received =
       receive_upload(req, reader, context.config.spool_dir, context.config.max_upload_bytes);
   if (auto* refusal = std::get_if<UploadRefusal>(&received))
@@ -46,6 +51,7 @@ void create_job(ApiContext& context, const httplib::Request& req, httplib::Respo
   settings.model = setting(req, upload, "model", "");
   settings.stems = setting(req, upload, "stems", "4");
   settings.format = setting(req, upload, "format", "mp3");
+  settings.owner = owner_of(context, req);
   std::string callback = setting(req, upload, "callback_url", "");
   if (!callback.empty()) settings.callback = {{"url", callback}};
   if (auto problem = check_settings(context, settings); !problem.empty())
@@ -131,11 +137,15 @@ void delete_job(ApiContext& context, const httplib::Request& req, httplib::Respo
   send_json(res, 200, {{"id", (*record)["id"]}, {"deleted", true}});
 }
 
-void queue_state(ApiContext& context, httplib::Response& res) {
+void queue_state(ApiContext& context, const httplib::Request& req, httplib::Response& res) {
   json ids = json::array();
-  for (const auto& spec : context.jobs.waiting()) ids.push_back(spec.id);
-  send_json(res, 200,
-            {{"waiting", ids.size()}, {"running", context.jobs.running_count()}, {"jobs", ids}});
+  std::string owner = owner_of(context, req);
+  auto waiting = context.jobs.waiting();
+  for (const auto& spec : waiting)
+    if (spec.owner == owner) ids.push_back(spec.id);
+  send_json(
+      res, 200,
+      {{"waiting", waiting.size()}, {"running", context.jobs.running_count()}, {"jobs", ids}});
 }
 
 void models(ApiContext& context, httplib::Response& res) {
@@ -180,7 +190,7 @@ std::vector<Route> v1_routes(ApiContext& c) {
   routes.push_back({"DELETE", "/v1/jobs/{id}", "Delete a job and its stems", "v1",
                     [&c](Req req, Res res) { delete_job(c, req, res); }, nullptr});
   routes.push_back({"GET", "/v1/queue", "Jobs waiting (oldest first) and running", "v1",
-                    [&c](Req, Res res) { queue_state(c, res); }, nullptr});
+                    [&c](Req req, Res res) { queue_state(c, req, res); }, nullptr});
   routes.push_back({"GET", "/v1/models", "Models the workers can run, and the default", "v1",
                     [&c](Req, Res res) { models(c, res); }, nullptr});
   return routes;

@@ -26,7 +26,8 @@ ApiContext::ApiContext(service::ServiceConfig c)
     : config(std::move(c)),
       redis(config.redis_url),
       jobs(redis, config.queue),
-      storage(storage::make_storage(config.storage)) {}
+      storage(storage::make_storage(config.storage)),
+      access(std::make_unique<AccessControl>(config.api_keys_file, config.rate_limit, redis)) {}
 
 std::vector<std::string> ApiContext::known_models() {
   auto connection = redis.acquire();
@@ -68,6 +69,7 @@ ApiServer::ApiServer(service::ServiceConfig config) : context_(std::move(config)
 
   for (const auto& route : routes_) {
     std::string pattern = path_regex(route.path);
+    patterns_.emplace_back(std::regex(pattern), route.method);
     if (route.method == "GET") server_.Get(pattern, route.handler);
     if (route.method == "DELETE") server_.Delete(pattern, route.handler);
     if (route.method == "POST") {
@@ -80,11 +82,27 @@ ApiServer::ApiServer(service::ServiceConfig config) : context_(std::move(config)
   // Event streams hold a thread each while they last.
   server_.new_task_queue = [] { return new httplib::ThreadPool(64); };
   server_.set_payload_max_length(static_cast<size_t>(context_.config.max_upload_bytes) + (1 << 20));
-  server_.set_read_timeout(60);
-  server_.set_write_timeout(60);
-  server_.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+  server_.set_read_timeout(context_.config.request_timeout_s);
+  server_.set_write_timeout(context_.config.request_timeout_s);
+  server_.set_keep_alive_timeout(std::min(5, context_.config.request_timeout_s));
+  // Keys and rate limits guard the API; the page, health checks and metrics stay open.
+  server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    bool api = req.path.rfind("/v1/", 0) == 0 || req.path.rfind("/apiv1/", 0) == 0;
+    if (!api || context_.access->admit(req, res))
+      return httplib::Server::HandlerResponse::Unhandled;
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  server_.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
+    std::string allowed;
     if (res.status == 404)
+      for (const auto& [pattern, method] : patterns_)
+        if (std::regex_match(req.path, pattern) && allowed.find(method) == std::string::npos)
+          allowed += (allowed.empty() ? "" : ", ") + method;
+    if (!allowed.empty()) {
+      res.set_header("Allow", allowed);
+      send_error(res, 405, req.method + " is not allowed here (allowed: " + allowed + ")");
+    } else if (res.status == 404)
       send_error(res, 404, "no such route: " + req.method + " " + req.path);
     else if (res.status == 413)
       send_error(res, 413, "the request body is larger than this server accepts");

@@ -10,9 +10,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <regex>
 #include <string>
 #include <vector>
 
+#include "api/access.h"
 #include "queue/jobs.h"
 #include "service/config.h"
 #include "storage/storage.h"
@@ -47,6 +49,8 @@ struct ApiContext {
   queue::JobQueue jobs;
   std::unique_ptr<storage::Storage> storage;
   RequestCounter requests;
+  std::unique_ptr<AccessControl> access;
+  std::atomic<int> uploads_in_flight{0};
   explicit ApiContext(service::ServiceConfig c);
   // Names of the models the live workers published; empty when no worker has spoken yet.
   std::vector<std::string> known_models();
@@ -71,6 +75,7 @@ class ApiServer {
   ApiContext context_;
   httplib::Server server_;
   std::vector<Route> routes_;
+  std::vector<std::pair<std::regex, std::string>> patterns_;  // route regex, method (for 405)
   std::atomic<int> port_{0};
 };
 

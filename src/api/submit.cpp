@@ -3,6 +3,7 @@
 
 #include <regex>
 
+#include "api/http_util.h"
 #include "queue/log.h"
 
 namespace msaas::api {
@@ -32,6 +33,19 @@ std::string check_settings(ApiContext& context, JobSettings& s) {
   return "";
 }
 
+UploadSlot::UploadSlot(ApiContext& context)
+    : context_(context),
+      granted_(++context.uploads_in_flight <= context.config.max_concurrent_uploads) {}
+
+UploadSlot::~UploadSlot() {
+  --context_.uploads_in_flight;
+}
+
+void UploadSlot::refuse(httplib::Response& res) {
+  res.set_header("Retry-After", "10");
+  send_error(res, 503, "the server is busy with other uploads; try again in a few seconds");
+}
+
 queue::EnqueueResult submit_job(ApiContext& context, const ReceivedUpload& upload,
                                 const JobSettings& settings, const std::string& api) {
   queue::JobSpec spec;
@@ -42,7 +56,8 @@ queue::EnqueueResult submit_job(ApiContext& context, const ReceivedUpload& uploa
   spec.format = settings.format;
   spec.api = api;
   spec.callback = settings.callback;
-  spec.id = queue::job_id(spec.hash, spec.model, spec.stems, spec.format);
+  spec.owner = settings.owner;
+  spec.id = queue::job_id(spec.hash, spec.model, spec.stems, spec.format, spec.owner);
   // Stored before it is queued, so a worker never takes a job whose upload is missing.
   context.storage->put_file(context.config.upload_bucket, spec.upload, upload.path.string(),
                             "application/octet-stream");

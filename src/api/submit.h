@@ -16,6 +16,21 @@ struct JobSettings {
   std::string stems = "4";
   std::string format = "mp3";
   nlohmann::json callback;  // null when none
+  std::string owner;        // API key name ("" when keys are off)
+};
+
+// Holds one of the server's upload slots (MSAAS_MAX_CONCURRENT_UPLOADS) while it lives.
+class UploadSlot {
+ public:
+  explicit UploadSlot(ApiContext& context);
+  ~UploadSlot();
+  bool granted() const { return granted_; }
+  // The 503 answer for a request that got no slot.
+  static void refuse(httplib::Response& res);
+
+ private:
+  ApiContext& context_;
+  bool granted_;
 };
 
 // An empty string when the settings can work, else why not (for a 400 answer).

@@ -11,6 +11,8 @@
 #include <utility>
 #include <variant>
 
+#include "api/audio_sniff.h"
+
 namespace msaas::api {
 
 namespace fs = std::filesystem;
@@ -106,9 +108,10 @@ std::variant<ReceivedUpload, UploadRefusal> receive_upload(const httplib::Reques
   std::map<std::string, std::string> fields;
   std::string filename, content_type = req.get_header_value("Content-Type");
   bool saw_file = false;
+  bool complete = true;
   if (req.is_multipart_form_data()) {
     std::string part;
-    reader(
+    complete = reader(
         [&](const httplib::MultipartFormData& header) {
           part = header.name;
           if (part == "file") {
@@ -133,15 +136,21 @@ std::variant<ReceivedUpload, UploadRefusal> receive_upload(const httplib::Reques
       return UploadRefusal{400, "the multipart form has no part named \"file\""};
   } else {
     saw_file = true;
-    reader([&](const char* data, size_t n) {
+    complete = reader([&](const char* data, size_t n) {
       if (file.size() + static_cast<long long>(n) > max_bytes) return !(over = true);
       file.write(data, n);
       return true;
     });
   }
   if (over) return too_large;
+  // The client went away (or sent less than it announced): nothing of it is kept.
+  if (!complete) return UploadRefusal{400, "the upload broke off before its end"};
   if (file.size() == 0) return UploadRefusal{400, "the upload is empty"};
   ReceivedUpload upload = file.finish();
+  if (!looks_like_audio(upload.path))
+    return UploadRefusal{415,
+                         "this is not an audio file MSaaS can read (MP3, WAV, FLAC, OGG, "
+                         "Opus, M4A/AAC, AIFF, WebM)"};
   upload.extension = upload_extension(filename, content_type);
   upload.fields = std::move(fields);
   return upload;

@@ -89,7 +89,8 @@ long long now_seconds() {
 json to_json(const JobSpec& s) {
   return {{"id", s.id},       {"hash", s.hash},         {"upload", s.upload},
           {"model", s.model}, {"stems", s.stems},       {"format", s.format},
-          {"api", s.api},     {"callback", s.callback}, {"attempts", s.attempts}};
+          {"api", s.api},     {"callback", s.callback}, {"attempts", s.attempts},
+          {"owner", s.owner}};
 }
 
 JobSpec job_from_json(const json& j) {
@@ -103,12 +104,15 @@ JobSpec job_from_json(const json& j) {
   s.api = j.value("api", "v1");
   s.callback = j.contains("callback") ? j["callback"] : json();
   s.attempts = j.value("attempts", 0);
+  s.owner = j.value("owner", "");
   return s;
 }
 
 std::string job_id(const std::string& hash, const std::string& model, const std::string& stems,
-                   const std::string& format) {
-  return sha224_hex(hash + "\n" + model + "\n" + stems + "\n" + format).substr(0, 32);
+                   const std::string& format, const std::string& owner) {
+  std::string text = hash + "\n" + model + "\n" + stems + "\n" + format;
+  if (!owner.empty()) text += "\n" + owner;
+  return sha224_hex(text).substr(0, 32);
 }
 
 EnqueueResult JobQueue::enqueue(const JobSpec& spec) {
@@ -122,6 +126,7 @@ EnqueueResult JobQueue::enqueue(const JobSpec& spec) {
                        {"stems", spec.stems},
                        {"format", spec.format},
                        {"api", spec.api},
+                       {"owner", spec.owner},
                        {"callback", spec.callback.dump()},
                        {"status", "queued"},
                        {"stage", "queued"},

@@ -25,13 +25,15 @@ struct JobSpec {
   std::string api = "v1";      // which API made it: "apiv1" or "v1"
   nlohmann::json callback;     // apiv1: {"url","data"}; v1: {"url"}; null when none
   int attempts = 0;            // times a worker was lost or failed on it
+  std::string owner;           // the API key's name that made it ("" when keys are off)
 };
 
 nlohmann::json to_json(const JobSpec& spec);
 JobSpec job_from_json(const nlohmann::json& j);
 // The job id of an upload with its settings: 32 hex characters of a SHA-224.
+// With API keys on, the owner is part of it: keys never share jobs.
 std::string job_id(const std::string& hash, const std::string& model, const std::string& stems,
-                   const std::string& format);
+                   const std::string& format, const std::string& owner = "");
 
 struct QueueSettings {
   int lease_s = 30;         // a worker silent this long is presumed dead

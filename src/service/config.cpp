@@ -46,6 +46,11 @@ ServiceConfig config_from_environment() {
   from_env("MSAAS_MAX_UPLOAD_BYTES", c.max_upload_bytes);
   from_env("MSAAS_SPOOL_DIR", c.spool_dir);
   from_env("MSAAS_WEB_DIR", c.web_dir);
+  from_env("MSAAS_API_KEYS_FILE", c.api_keys_file);
+  from_env("MSAAS_RATE_LIMIT", c.rate_limit);
+  from_env("MSAAS_MAX_CONCURRENT_UPLOADS", c.max_concurrent_uploads);
+  from_env("MSAAS_REQUEST_TIMEOUT_SECONDS", c.request_timeout_s);
+  from_env("MSAAS_MAX_AUDIO_SECONDS", c.max_audio_seconds);
   from_env("MSAAS_THREADS", c.threads);
   from_env("MSAAS_GRACE_SECONDS", c.grace_s);
   from_env("MSAAS_WORK_DIR", c.work_dir);
@@ -111,6 +116,11 @@ std::map<std::string, std::string> to_environment(const ServiceConfig& c) {
   if (!c.models_dir.empty()) env["MSAAS_MODELS"] = c.models_dir;
   if (!c.storage.endpoint.empty()) env["MSAAS_S3_ENDPOINT"] = c.storage.endpoint;
   if (!c.web_dir.empty()) env["MSAAS_WEB_DIR"] = c.web_dir;
+  if (!c.api_keys_file.empty()) env["MSAAS_API_KEYS_FILE"] = c.api_keys_file;
+  env["MSAAS_RATE_LIMIT"] = std::to_string(c.rate_limit);
+  env["MSAAS_MAX_CONCURRENT_UPLOADS"] = std::to_string(c.max_concurrent_uploads);
+  env["MSAAS_REQUEST_TIMEOUT_SECONDS"] = std::to_string(c.request_timeout_s);
+  env["MSAAS_MAX_AUDIO_SECONDS"] = std::to_string(c.max_audio_seconds);
   if (!c.heartbeat_file.empty()) env["MSAAS_HEARTBEAT_FILE"] = c.heartbeat_file;
   return env;
 }

@@ -25,11 +25,16 @@ struct ServiceConfig {
   int port = 8080;                         // MSAAS_PORT
   long long max_upload_bytes = 1LL << 30;  // MSAAS_MAX_UPLOAD_BYTES
   std::string web_dir;  // MSAAS_WEB_DIR: the built page; empty: a `web` folder beside msaas-api
+  std::string api_keys_file;            // MSAAS_API_KEYS_FILE: `name:key` lines; empty: no keys
+  int rate_limit = 0;                   // MSAAS_RATE_LIMIT: requests per minute per client; 0: off
+  int max_concurrent_uploads = 8;       // MSAAS_MAX_CONCURRENT_UPLOADS: more get 503
+  int request_timeout_s = 60;           // MSAAS_REQUEST_TIMEOUT_SECONDS: slow clients are cut off
   std::string spool_dir = "var/spool";  // MSAAS_SPOOL_DIR: uploads on their way in
   // Worker
   int threads = 0;                    // MSAAS_THREADS: compute threads (0: all cores)
   int grace_s = 60;                   // MSAAS_GRACE_SECONDS: time to finish a job after SIGTERM
   std::string work_dir = "var/work";  // MSAAS_WORK_DIR: a job's files while it runs
+  int max_audio_seconds = 3600;       // MSAAS_MAX_AUDIO_SECONDS: longer songs fail with a reason
   int shifts = 1;                     // MSAAS_SHIFTS
   // MSAAS_HEARTBEAT_FILE: touched on every successful heartbeat, for container liveness probes
   // (empty: none).

@@ -95,7 +95,7 @@ std::vector<std::string> output_stem_names(const std::string& stems,
 JobResult separate_job(const Separator& model, const std::filesystem::path& input,
                        const std::string& stems, const std::string& format,
                        const SeparationOptions& options, const std::filesystem::path& out_dir,
-                       const StageProgress& progress) {
+                       const StageProgress& progress, double max_seconds) {
   auto names = output_stem_names(stems, model.sources());
   auto recipes = stem_recipes(names, model.sources());
   auto encoding = encode_options(format);
@@ -103,6 +103,10 @@ JobResult separate_job(const Separator& model, const std::filesystem::path& inpu
   audio::Buffer mix =
       audio::decode_file(input.string(), model.sample_rate(), model.audio_channels());
 
+  if (max_seconds > 0 && mix.seconds() > max_seconds)
+    throw JobError("the song lasts " + std::to_string(static_cast<int>(mix.seconds())) +
+                   " s; this server separates songs up to " +
+                   std::to_string(static_cast<int>(max_seconds)) + " s");
   JobResult result;
   result.audio_seconds = mix.seconds();
   std::string ext = audio::extension(encoding.format);

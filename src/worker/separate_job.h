@@ -41,7 +41,7 @@ std::vector<std::string> output_stem_names(const std::string& stems,
 JobResult separate_job(const Separator& model, const std::filesystem::path& input,
                        const std::string& stems, const std::string& format,
                        const SeparationOptions& options, const std::filesystem::path& out_dir,
-                       const StageProgress& progress);
+                       const StageProgress& progress, double max_seconds = 0);
 
 std::string content_type_for(const std::string& format);
 

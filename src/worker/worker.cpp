@@ -148,7 +148,8 @@ void Worker::process(const queue::Claim& claim) {
     options.shifts = config_.shifts;
     options.threads = config_.threads;
     options.seed = seed_from(spec.id);
-    auto result = separate_job(*separator, input, spec.stems, spec.format, options, dir, progress);
+    auto result = separate_job(*separator, input, spec.stems, spec.format, options, dir, progress,
+                               config_.max_audio_seconds);
     if (!progress("uploading", 97)) throw Cancelled();
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     finish_successfully(claim, result, wall);

@@ -1,5 +1,6 @@
 // The page: pick or drop a song, upload it with progress, follow the job's events, then hand
 // the stems to the mixer. Also the recent songs and the queue length.
+import { apiFetch, authHeaders, setApiKey, setOnMissingKey, withKey } from "./auth.js";
 import { jobError, uploadError } from "./messages.js";
 import { Mixer } from "./mixer.js";
 import { forgetJob, recentJobs, rememberJob } from "./recent.js";
@@ -62,6 +63,7 @@ function upload(event) {
   form.append("file", chosenFile, chosenFile.name);
   const request = new XMLHttpRequest();
   request.open("POST", "/v1/jobs");
+  for (const [name, value] of Object.entries(authHeaders())) request.setRequestHeader(name, value);
   request.responseType = "json";
   $("upload-status").hidden = false;
   $("separate").disabled = true;
@@ -83,6 +85,7 @@ function upload(event) {
   request.onload = () => {
     finished();
     const body = request.response ?? {};
+    if (request.status === 401) askForKey();
     if (request.status !== 200 && request.status !== 201)
       return showError(uploadError(request.status, body.error));
     rememberJob(body.id, chosenFile.name);
@@ -111,10 +114,10 @@ async function finish(job, name) {
     return;
   }
   $("stems-section").hidden = false;
-  $("zip").href = job.zip_url;
+  $("zip").href = withKey(job.zip_url);
   showClock(0, 0, false);
   try {
-    await mixer.load(job.stems);
+    await mixer.load(job.stems.map((s) => ({ ...s, url: withKey(s.url) })));
     showClock(0, mixer.duration(), false);
     document.body.dataset.stemsReady = "true";
   } catch {
@@ -128,7 +131,7 @@ function follow(id, name) {
   delete document.body.dataset.stemsReady;
   $("stems-section").hidden = true;
   history.replaceState(null, "", `#job=${id}`);
-  events = new EventSource(`/v1/jobs/${id}/events`);
+  events = new EventSource(withKey(`/v1/jobs/${id}/events`));
   events.addEventListener("progress", (e) => {
     const job = JSON.parse(e.data);
     if (job.status === "done" || job.status === "failed") {
@@ -168,7 +171,7 @@ function showRecent() {
 }
 
 async function openJob(id, name) {
-  const response = await fetch(`/v1/jobs/${id}`);
+  const response = await apiFetch(`/v1/jobs/${id}`);
   if (response.status === 404) {
     forgetJob(id);
     showRecent();
@@ -181,7 +184,9 @@ async function openJob(id, name) {
 
 async function showQueue() {
   try {
-    const queue = await (await fetch("/v1/queue")).json();
+    const response = await apiFetch("/v1/queue");
+    if (!response.ok) throw new Error(String(response.status));
+    const queue = await response.json();
     $("queue").textContent = `Queue: ${queue.waiting} waiting, ${queue.running} separating`;
   } catch {
     $("queue").textContent = "Queue: unknown (server unreachable)";
@@ -191,7 +196,9 @@ async function showQueue() {
 async function loadModels() {
   const select = $("model");
   try {
-    const models = await (await fetch("/v1/models")).json();
+    const response = await apiFetch("/v1/models");
+    if (!response.ok) throw new Error(String(response.status));
+    const models = await response.json();
     const names = models.models.map((m) => m.name);
     if (!names.includes(models.default)) names.unshift(models.default);
     select.replaceChildren(
@@ -201,6 +208,23 @@ async function loadModels() {
     select.replaceChildren(new Option("default", ""));
   }
 }
+
+// ---- the API key, when the server wants one
+
+function askForKey() {
+  $("key-form").hidden = false;
+  showError(uploadError(401));
+}
+
+$("key-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  setApiKey($("key-input").value.trim());
+  $("key-form").hidden = true;
+  showError("");
+  loadModels();
+  showQueue();
+});
+setOnMissingKey(askForKey);
 
 setUpDropZone();
 $("upload-form").addEventListener("submit", upload);

@@ -2,6 +2,9 @@
 
 export function uploadError(status, serverMessage) {
   if (status === 0) return "Could not reach the server. Check your connection and try again.";
+  if (status === 415)
+    return "This file could not be read as audio. Is it a song (MP3, WAV, FLAC, OGG, M4A)?";
+  if (status === 401) return "This server needs an API key: enter it above and try again.";
   if (status === 413) return `This file is too large for this server. ${serverMessage ?? ""}`.trim();
   if (status === 429) return "Too many uploads at once. Please wait a minute and try again.";
   if (status === 503 || status === 502 || status === 504)

@@ -32,9 +32,9 @@ function duration(path) {
 }
 
 // Starts `msaas up` on a free port; resolves with its URL once it says so.
-function startService() {
-  const up = spawn(binary, ["up", "--port", "0", "--data", join(work, "var"),
-    "--default-model", "tinyht1"], { env: { ...process.env }, stdio: ["ignore", "pipe", "pipe"] });
+function startService(name, extraEnv = {}) {
+  const up = spawn(binary, ["up", "--port", "0", "--data", join(work, name),
+    "--default-model", "tinyht1"], { env: { ...process.env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`msaas up did not start:\n${log}`)), 30000);
@@ -62,7 +62,7 @@ async function waitFor(page, test, what, timeout = 60000) {
   }
 }
 
-const { up, url } = await startService();
+const { up, url } = await startService("var");
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
   args: ["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
@@ -134,9 +134,32 @@ try {
   await page.click("#separate");
   await page.waitForSelector("#error:not([hidden])", { timeout: 60000 });
   assert.match(await page.textContent("#error"), /could not be read as audio/);
-  assert.equal(await page.textContent("#job-status"), "failed");
+  assert.equal(await page.textContent("#job-status"), "done");  // refused at the door: no new job
   await page.screenshot({ path: join(screenshots, "error.png"), fullPage: true });
   assert.deepEqual(consoleErrors, []);
+
+  step("a server with API keys: the page asks for one, then works");
+  const keys = join(work, "keys");
+  writeFileSync(keys, `tester:${"k".repeat(32)}\n`);
+  const locked = await startService("locked", { MSAAS_API_KEYS_FILE: keys });
+  try {
+    const second = await browser.newPage();
+    await second.goto(locked.url);
+    await second.waitForSelector("#key-form:not([hidden])");
+    assert.match(await second.textContent("#error"), /needs an API key/);
+    await second.fill("#key-input", "k".repeat(32));
+    await second.click("#key-form button");
+    await second.waitForSelector("#model option[value=tinyht1]", { state: "attached" });
+    await second.setInputFiles("#file-input", song);
+    await second.click("#separate");
+    await waitFor(second, () => document.body.dataset.stemsReady === "true", "stems with a key");
+    assert.match(await second.getAttribute("li[data-stem=vocals] .download", "href"),
+      /access_token=k{32}$/);
+    await second.screenshot({ path: join(screenshots, "with-key.png"), fullPage: true });
+  } finally {
+    locked.up.kill("SIGINT");
+    await new Promise((resolve) => locked.up.on("exit", resolve));
+  }
   step("all good");
 } catch (error) {
   failed = true;

@@ -1,0 +1,15 @@
+// api/audio_sniff.h: is an upload audio at all? Decided from its first bytes (container magic
+// numbers and MPEG frame headers), without decoding, so the API (which carries no FFmpeg) can
+// refuse a text file named .mp3 at the door. Damage inside a real audio file is found later by
+// the worker's decoder.
+#pragma once
+
+#include <filesystem>
+#include <string_view>
+
+namespace msaas::api {
+
+bool looks_like_audio(std::string_view head);
+bool looks_like_audio(const std::filesystem::path& file);
+
+}  // namespace msaas::api
