@@ -116,23 +116,43 @@ TEST_F(QueueTest, LiveWorkersKeepTheirJobs) {
   EXPECT_EQ(length("toWorker"), 1);
 }
 
-TEST_F(QueueTest, RetriesCountAndFailuresAreFinal) {
+TEST_F(QueueTest, RetriesWaitLongerEachTimeAndFailuresAreFinal) {
   auto id = jobs.enqueue(spec("ee")).id;
   jobs.enqueue(spec("later"));
   auto a = jobs.claim(blocking, "w", 1);
   jobs.retry("w", *a, "storage unreachable");
-  EXPECT_EQ(jobs.get(id)->at("status"), "queued");
-  EXPECT_EQ(jobs.get(id)->at("attempts"), 1);
-  EXPECT_EQ(jobs.get(id)->at("error"), "storage unreachable");
-  auto b = jobs.claim(blocking, "w", 1);  // a retried job keeps its place: first in line
+  auto record = *jobs.get(id);
+  EXPECT_EQ(record["status"], "queued");
+  EXPECT_EQ(record["stage"], "retrying");
+  EXPECT_EQ(record["attempts"], 1);
+  EXPECT_EQ(record["error"], "storage unreachable");
+  // It waits (10 s, then 20 s ...) outside the queue; others go first meanwhile.
+  EXPECT_EQ(length("toWorker"), 1);
+  long long now = queue::now_seconds();
+  EXPECT_EQ(jobs.promote_due(now + 5), 0);
+  EXPECT_EQ(jobs.promote_due(now + 11), 1);
+  auto b = jobs.claim(blocking, "w", 1);  // and then it is first in line
   ASSERT_EQ(b->spec.id, id);
   EXPECT_EQ(b->spec.attempts, 1);
-  jobs.fail("w", *b, "not audio");
+  jobs.retry("w", *b, "storage unreachable");
+  EXPECT_EQ(jobs.promote_due(now + 15), 0);  // the second wait is twice as long
+  EXPECT_EQ(jobs.promote_due(now + 31), 1);
+  auto c = jobs.claim(blocking, "w", 1);
+  jobs.fail("w", *c, "not audio");
   EXPECT_EQ(jobs.get(id)->at("status"), "failed");
   EXPECT_EQ(jobs.get(id)->at("error"), "not audio");
   EXPECT_EQ(length("deadletter"), 0);  // a plain failure is not lost work
   // A failed job can be submitted again (a fixed worker may do better).
   EXPECT_TRUE(jobs.enqueue(spec("ee")).created);
+}
+
+TEST_F(QueueTest, AWorkerHandsBackWhatItLostTrackOf) {
+  auto id = jobs.enqueue(spec("mm")).id;
+  ASSERT_TRUE(jobs.claim(blocking, "w", 1));
+  EXPECT_EQ(jobs.recover("w"), 1);
+  EXPECT_EQ(length("processing:w"), 0);
+  EXPECT_EQ(jobs.get(id)->at("status"), "queued");
+  EXPECT_EQ(jobs.claim(blocking, "w", 1)->spec.attempts, 0);
 }
 
 TEST_F(QueueTest, HandedBackJobsAreNextInLine) {

@@ -54,6 +54,11 @@ void RedisServer::stop() {
 }
 
 S3Peer::S3Peer() : port_(service::free_loopback_port()) {
+  fs::create_directories(dir_ / "data");
+  start();
+}
+
+void S3Peer::start() {
   fs::path s3rver = MSAAS_S3RVER;
   if (!fs::exists(s3rver))
     throw std::runtime_error("s3rver is not installed: run `npm ci --prefix tests/s3peer`");
@@ -63,7 +68,6 @@ S3Peer::S3Peer() : port_(service::free_loopback_port()) {
                                "--address", "127.0.0.1", "--port", std::to_string(port_),
                                "--silent"},
       std::map<std::string, std::string>{}, (dir_ / "s3rver.log").string());
-  fs::create_directories(dir_ / "data");
   httplib::Client client("127.0.0.1", port_);
   for (int i = 0; i < 200; ++i) {
     if (client.Get("/")) return;
@@ -71,6 +75,10 @@ S3Peer::S3Peer() : port_(service::free_loopback_port()) {
     sleep_ms(50);
   }
   throw std::runtime_error("s3rver did not start: " + read_file(dir_ / "s3rver.log"));
+}
+
+void S3Peer::stop() {
+  process_->stop(5);
 }
 
 std::map<std::string, std::string> service_environment(const RedisServer& redis,
@@ -97,12 +105,15 @@ std::map<std::string, std::string> service_environment(const RedisServer& redis,
   return env;
 }
 
-ApiProcess::ApiProcess(const std::map<std::string, std::string>& env, const fs::path& data) {
+ApiProcess::ApiProcess(const std::map<std::string, std::string>& env, const fs::path& data,
+                       const std::vector<std::string>& wrapper) {
   fs::path port_file = data / "api.port";
   fs::remove(port_file);
-  process_ = std::make_unique<ChildProcess>(
-      "msaas-api", std::vector<std::string>{MSAAS_API_BINARY, "--port-file", port_file.string()},
-      env, (data / "api.log").string());
+  std::vector<std::string> argv = wrapper;
+  for (std::string arg :
+       {std::string(MSAAS_API_BINARY), std::string("--port-file"), port_file.string()})
+    argv.push_back(arg);
+  process_ = std::make_unique<ChildProcess>("msaas-api", argv, env, (data / "api.log").string());
   for (int i = 0; i < 400 && !fs::exists(port_file); ++i) {
     if (!process_->running()) break;
     sleep_ms(25);
@@ -118,9 +129,11 @@ httplib::Client ApiProcess::client() const {
   return client;
 }
 
-WorkerProcess::WorkerProcess(const std::map<std::string, std::string>& env, const fs::path& log) {
-  process_ = std::make_unique<ChildProcess>(
-      "msaas-worker", std::vector<std::string>{MSAAS_WORKER_BINARY}, env, log.string());
+WorkerProcess::WorkerProcess(const std::map<std::string, std::string>& env, const fs::path& log,
+                             const std::vector<std::string>& wrapper) {
+  std::vector<std::string> argv = wrapper;
+  argv.push_back(MSAAS_WORKER_BINARY);
+  process_ = std::make_unique<ChildProcess>("msaas-worker", argv, env, log.string());
 }
 
 void WorkerProcess::kill(int signal) {

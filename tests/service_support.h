@@ -35,6 +35,8 @@ class S3Peer {
  public:
   S3Peer();
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  void stop();
+  void start();  // again, same port and data (for outage tests)
 
  private:
   TempDir dir_;
@@ -50,7 +52,9 @@ std::map<std::string, std::string> service_environment(const RedisServer& redis,
 
 class ApiProcess {
  public:
-  ApiProcess(const std::map<std::string, std::string>& env, const fs::path& data);
+  // `wrapper` runs before the program (e.g. prlimit with its arguments and "--").
+  ApiProcess(const std::map<std::string, std::string>& env, const fs::path& data,
+             const std::vector<std::string>& wrapper = {});
   int port() const { return port_; }
   httplib::Client client() const;
 
@@ -61,7 +65,8 @@ class ApiProcess {
 
 class WorkerProcess {
  public:
-  WorkerProcess(const std::map<std::string, std::string>& env, const fs::path& log);
+  WorkerProcess(const std::map<std::string, std::string>& env, const fs::path& log,
+                const std::vector<std::string>& wrapper = {});
   void kill(int signal);
   bool running() { return process_->running(); }
   int stop(double grace_s) { return process_->stop(grace_s); }
@@ -76,7 +81,7 @@ struct Service {
   explicit Service(bool s3, int workers = 1,
                    const std::map<std::string, std::string>& settings = {});
   TempDir data;
-  RedisServer redis;
+  RedisServer redis{true};  // append-only, as deployed: restarts keep the queue
   std::unique_ptr<S3Peer> s3;
   std::map<std::string, std::string> env;
   std::unique_ptr<ApiProcess> api;

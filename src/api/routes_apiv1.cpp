@@ -37,8 +37,6 @@ void separate(ApiContext& context, const httplib::Request& req, httplib::Respons
   auto bytes = decode_base64(body["mp3"].get<std::string>());
   if (!bytes) return send_error(res, 400, "\"mp3\" is not valid base64");
   if (bytes->empty()) return send_error(res, 400, "\"mp3\" is empty");
-  if (!looks_like_audio(std::string_view(*bytes)))
-    return send_error(res, 415, "\"mp3\" is not an audio file MSaaS can read");
   if (static_cast<long long>(bytes->size()) > context.config.max_upload_bytes)
     return send_error(res, 413,
                       "the song is larger than the limit of " +
@@ -52,6 +50,8 @@ void separate(ApiContext& context, const httplib::Request& req, httplib::Respons
     settings.callback = body["callback"];
   if (auto problem = check_settings(context, settings); !problem.empty())
     return send_error(res, 400, problem);
+  if (!looks_like_audio(std::string_view(*bytes)))
+    return send_error(res, 415, "\"mp3\" is not an audio file MSaaS can read");
   settings.owner = owner_of(context, req);
   auto upload = upload_from_bytes(*bytes, "mp3", context.config.spool_dir);
   auto result = submit_job(context, upload, settings, "apiv1");

@@ -12,6 +12,7 @@
 #include <variant>
 
 #include "api/audio_sniff.h"
+#include "storage/storage.h"
 
 namespace msaas::api {
 
@@ -28,7 +29,7 @@ class HashingFile {
     path_ =
         dir / ("upload-" + std::to_string(getpid()) + "-" + std::to_string(counter++) + ".part");
     out_.open(path_, std::ios::binary | std::ios::trunc);
-    if (!out_) throw std::runtime_error("cannot write the upload spool " + path_.string());
+    if (!out_) throw storage::StorageError("cannot write the upload spool " + path_.string());
     EVP_DigestInit_ex(digest_.get(), EVP_sha224(), nullptr);
   }
   ~HashingFile() {
@@ -43,7 +44,9 @@ class HashingFile {
   // Closes the file and hands it over (the caller's ReceivedUpload removes it later).
   ReceivedUpload finish() {
     out_.close();
-    if (!out_) throw std::runtime_error("cannot write the upload spool " + path_.string());
+    if (!out_)
+      throw storage::StorageError("cannot write the upload spool (disk full?) " +
+                                  path_.filename().string());
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int length = 0;
     EVP_DigestFinal_ex(digest_.get(), digest, &length);

@@ -18,6 +18,7 @@ const std::string kQueue = "toWorker";
 const std::string kDeadletter = "deadletter";
 const std::string kExpiries = "expiries";
 const std::string kStats = "stats";
+const std::string kDelayed = "delayed";
 
 std::string job_key(const std::string& id) {
   return "job:" + id;
@@ -206,19 +207,27 @@ void JobQueue::fail(const std::string& worker, const Claim& claim, const std::st
 namespace {
 
 int retry_message(Redis& redis, const QueueSettings& settings, const std::string& worker,
-                  const std::string& message, const std::string& error) {
+                  const std::string& message, const std::string& error, long long delay_s) {
   long long now = now_seconds();
-  auto reply =
-      eval(redis, scripts::retry, {processing_key(worker), kQueue, kDeadletter, kExpiries, kStats},
-           {message, error, std::to_string(settings.max_attempts), std::to_string(now),
-            std::to_string(now + settings.retention_s)});
+  auto reply = eval(redis, scripts::retry,
+                    {processing_key(worker), kQueue, kDeadletter, kExpiries, kStats, kDelayed},
+                    {message, error, std::to_string(settings.max_attempts), std::to_string(now),
+                     std::to_string(now + settings.retention_s), std::to_string(delay_s)});
   return static_cast<int>(reply.integer);
+}
+
+// Retries wait longer each time: backoff, 2 x backoff, 4 x backoff ... at most 10 minutes.
+long long backoff_for(const QueueSettings& settings, int attempts) {
+  long long delay = settings.retry_backoff_s;
+  for (int i = 0; i < attempts && delay < 600; ++i) delay *= 2;
+  return std::min<long long>(delay, 600);
 }
 
 }  // namespace
 
 void JobQueue::retry(const std::string& worker, const Claim& claim, const std::string& error) {
-  retry_message(*pool_.acquire(), settings_, worker, claim.message, error);
+  retry_message(*pool_.acquire(), settings_, worker, claim.message, error,
+                backoff_for(settings_, claim.spec.attempts));
 }
 
 void JobQueue::hand_back(const std::string& worker, const Claim& claim) {
@@ -245,10 +254,28 @@ int JobQueue::reap() {
       for (const auto& m : messages.elements)
         moved +=
             retry_message(*redis, settings_, worker, m.str,
-                          "worker " + worker + " stopped while separating (lease expired)") > 0;
+                          "worker " + worker + " stopped while separating (lease expired)", 0) > 0;
     }
   } while (cursor != "0");
   return moved;
+}
+
+int JobQueue::promote_due(long long now_s) {
+  return static_cast<int>(
+      eval(*pool_.acquire(), scripts::promote, {kDelayed, kQueue}, {std::to_string(now_s)})
+          .integer);
+}
+
+int JobQueue::recover(const std::string& worker) {
+  auto redis = pool_.acquire();
+  auto messages = redis->command({"LRANGE", processing_key(worker), "0", "-1"});
+  for (const auto& m : messages.elements) {
+    auto spec = json::parse(m.str, nullptr, false);
+    std::string id = spec.is_object() ? spec.value("id", "") : "";
+    eval(*redis, scripts::hand_back, {processing_key(worker), kQueue, job_key(id)},
+         {m.str, std::to_string(now_seconds())});
+  }
+  return static_cast<int>(messages.elements.size());
 }
 
 std::vector<json> JobQueue::take_expired(long long now_s) {

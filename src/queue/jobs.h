@@ -36,9 +36,10 @@ std::string job_id(const std::string& hash, const std::string& model, const std:
                    const std::string& format, const std::string& owner = "");
 
 struct QueueSettings {
-  int lease_s = 30;         // a worker silent this long is presumed dead
-  int max_attempts = 3;     // lost/failed this many times -> deadletter
-  int retention_s = 86400;  // finished jobs (and their files) are kept this long
+  int lease_s = 30;          // a worker silent this long is presumed dead
+  int max_attempts = 3;      // lost/failed this many times -> deadletter
+  int retention_s = 86400;   // finished jobs (and their files) are kept this long
+  int retry_backoff_s = 10;  // first wait before a failed job is retried; doubles each time
 };
 
 // A job a worker holds: the exact message (to remove it from its list) and the spec.
@@ -77,6 +78,11 @@ class JobQueue {
   void hand_back(const std::string& worker, const Claim& claim);
   // Returns the jobs of workers whose lease expired; how many were moved. Cheap when none.
   int reap();
+  // Moves retries whose wait is over back onto the queue; how many.
+  int promote_due(long long now_s);
+  // Hands back whatever is left on this worker's own list (a job it lost track of while Redis
+  // was unreachable): called by a worker between jobs, when it holds none.
+  int recover(const std::string& worker);
   // Finished jobs past their retention: their records, now removed (the caller deletes files).
   std::vector<nlohmann::json> take_expired(long long now_s);
 

@@ -45,10 +45,11 @@ redis.call('HINCRBY', KEYS[4], ARGV[4], 1)
 return 1
 )lua";
 
-// KEYS: processing:<worker>, toWorker, deadletter, expiries, stats.
-// ARGV: message, error, max_attempts, now, expire_at.
-// Takes a job off a worker's list with attempts + 1: back first in line on the queue, or past
-// the limit onto `deadletter` (with its last error) and failed.
+// KEYS: processing:<worker>, toWorker, deadletter, expiries, stats, delayed.
+// ARGV: message, error, max_attempts, now, expire_at, delay_s.
+// Takes a job off a worker's list with attempts + 1: back first in line on the queue (after
+// delay_s in the sorted set `delayed` when that is above 0), or past the limit onto
+// `deadletter` (with its last error) and failed.
 inline constexpr const char* retry = R"lua(
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
 local job = cjson.decode(ARGV[1])
@@ -64,10 +65,27 @@ if job.attempts >= tonumber(ARGV[3]) then
   return 2
 end
 local message = cjson.encode(job)
-redis.call('RPUSH', KEYS[2], message)
-redis.call('HSET', key, 'status', 'queued', 'stage', 'queued', 'progress', 0, 'error', ARGV[2],
-           'attempts', job.attempts, 'message', message, 'updated', ARGV[4])
+local delay = tonumber(ARGV[6])
+if delay > 0 then
+  redis.call('ZADD', KEYS[6], tonumber(ARGV[4]) + delay, message)
+else
+  redis.call('RPUSH', KEYS[2], message)
+end
+redis.call('HSET', key, 'status', 'queued', 'stage', delay > 0 and 'retrying' or 'queued',
+           'progress', 0, 'error', ARGV[2], 'attempts', job.attempts, 'message', message,
+           'updated', ARGV[4])
 return 1
+)lua";
+
+// KEYS: delayed, toWorker. ARGV: now. Moves retries whose wait is over to the front of the
+// queue; returns how many.
+inline constexpr const char* promote = R"lua(
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 100)
+for _, message in ipairs(due) do
+  redis.call('ZREM', KEYS[1], message)
+  redis.call('RPUSH', KEYS[2], message)
+end
+return #due
 )lua";
 
 // KEYS: processing:<worker>, toWorker, job:<id>. ARGV: message, now.
@@ -86,7 +104,10 @@ return 1
 inline constexpr const char* remove = R"lua(
 local record = redis.call('HGETALL', KEYS[1])
 local message = redis.call('HGET', KEYS[1], 'message')
-if message then redis.call('LREM', KEYS[2], 0, message) end
+if message then
+  redis.call('LREM', KEYS[2], 0, message)
+  redis.call('ZREM', 'delayed', message)
+end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 return record

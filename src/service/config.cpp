@@ -41,6 +41,7 @@ ServiceConfig config_from_environment() {
   from_env("MSAAS_LEASE_SECONDS", c.queue.lease_s);
   from_env("MSAAS_MAX_ATTEMPTS", c.queue.max_attempts);
   from_env("MSAAS_RETENTION_SECONDS", c.queue.retention_s);
+  from_env("MSAAS_RETRY_BACKOFF_SECONDS", c.queue.retry_backoff_s);
   from_env("MSAAS_HOST", c.host);
   from_env("MSAAS_PORT", c.port);
   from_env("MSAAS_MAX_UPLOAD_BYTES", c.max_upload_bytes);
@@ -104,6 +105,7 @@ std::map<std::string, std::string> to_environment(const ServiceConfig& c) {
       {"MSAAS_LEASE_SECONDS", std::to_string(c.queue.lease_s)},
       {"MSAAS_MAX_ATTEMPTS", std::to_string(c.queue.max_attempts)},
       {"MSAAS_RETENTION_SECONDS", std::to_string(c.queue.retention_s)},
+      {"MSAAS_RETRY_BACKOFF_SECONDS", std::to_string(c.queue.retry_backoff_s)},
       {"MSAAS_HOST", c.host},
       {"MSAAS_PORT", std::to_string(c.port)},
       {"MSAAS_MAX_UPLOAD_BYTES", std::to_string(c.max_upload_bytes)},

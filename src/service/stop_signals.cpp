@@ -34,6 +34,8 @@ void install_stop_signals() {
   sigaction(SIGTERM, &action, nullptr);
   sigaction(SIGINT, &action, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // A write past a file-size limit must fail like a full disk (EFBIG), not kill the program.
+  signal(SIGXFSZ, SIG_IGN);
 }
 
 int wait_for_stop_signal(double timeout_s) {

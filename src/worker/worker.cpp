@@ -76,6 +76,7 @@ void Worker::publish_models() {
 void Worker::housekeeping() {
   if (int moved = queue_.reap())
     queue::log_warning("returned " + std::to_string(moved) + " job(s) of stopped workers");
+  queue_.promote_due(queue::now_seconds());
   for (const auto& record : queue_.take_expired(queue::now_seconds())) {
     try {
       if (record.contains("outputs"))
@@ -125,9 +126,14 @@ void Worker::process(const queue::Claim& claim) {
   auto started = std::chrono::steady_clock::now();
   bool deleted = false;
   auto progress = [&](const std::string& stage, int percent) {
-    if (!queue_.progress(spec.id, percent, stage)) {
-      deleted = true;
-      return false;
+    try {
+      if (!queue_.progress(spec.id, percent, stage)) {
+        deleted = true;
+        return false;
+      }
+    } catch (const queue::RedisError& e) {
+      // Redis away for a moment: the separation goes on; the record catches up later.
+      queue::log_warning("job " + spec.id + ": progress not recorded: " + e.what());
     }
     return keep_going();
   };
@@ -218,8 +224,13 @@ void Worker::finish_successfully(const queue::Claim& claim, const JobResult& res
 }
 
 int Worker::run() {
-  for (const auto& bucket : {config_.upload_bucket, config_.output_bucket})
-    storage_->ensure_bucket(bucket);
+  try {
+    for (const auto& bucket : {config_.upload_bucket, config_.output_bucket})
+      storage_->ensure_bucket(bucket);
+  } catch (const storage::StorageError& e) {
+    // Storage may come back; jobs meanwhile are retried with backoff.
+    queue::log_warning(std::string("storage not ready at start: ") + e.what());
+  }
   queue_.heartbeat(id_);
   queue::log_info("worker " + id_ + " ready: models in " + config_.models_dir + ", storage " +
                   storage_->describe());
@@ -228,6 +239,10 @@ int Worker::run() {
   int status = 0;
   while (!stop_) {
     try {
+      // Holding no job now: anything on our list was lost track of (Redis went away while a
+      // job ended); it goes back to the queue to be done again.
+      if (int lost = queue_.recover(id_))
+        queue::log_warning("handed back " + std::to_string(lost) + " job(s) left on our list");
       auto claim = queue_.claim(blocking, id_, 1.0);
       if (claim) process(*claim);
     } catch (const std::exception& e) {
