@@ -86,7 +86,8 @@ TEST(Faults, AFullDiskRefusesUploadsCleanlyAndFailsJobsWithAReason) {
   // The kernel's file-size limit makes writes fail as on a full disk (EFBIG instead of ENOSPC):
   // mounting a small filesystem would need privileges a test machine may not give.
   Service service(false, 0, {{"MSAAS_RETRY_BACKOFF_SECONDS", "1"}, {"MSAAS_MAX_ATTEMPTS", "2"}});
-  ApiProcess full_api(service.env, service.data.path(), {"/usr/bin/prlimit", "--fsize=65536", "--"});
+  ApiProcess full_api(service.env, service.data.path(),
+                      {"/usr/bin/prlimit", "--fsize=65536", "--"});
   auto client = full_api.client();
   TempDir dir;
   auto big = song(dir, 30, 700);  // ~480 kB: more than the disk takes

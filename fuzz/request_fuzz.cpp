@@ -1,0 +1,64 @@
+// fuzz/request_fuzz.cpp: what the API does with a request body before anything is stored:
+// cpp-httplib's request and multipart parsing and our upload reader (spool file, size limit,
+// audio sniffing), and the original API's JSON + base64 + sniffing. Each input is sent as a raw
+// HTTP request over loopback to an in-process server with those two handlers.
+#include <arpa/inet.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <variant>
+
+#include "api/audio_sniff.h"
+#include "api/base64.h"
+#include "api/upload.h"
+
+namespace {
+
+int start_server() {
+  static httplib::Server server;
+  static int port = 0;
+  if (port) return port;
+  server.Post("/upload", [](const httplib::Request& req, httplib::Response& res,
+                            const httplib::ContentReader& reader) {
+    auto got = msaas::api::receive_upload(req, reader, "/tmp/msaas-request-fuzz", 1 << 20);
+    res.status = std::holds_alternative<msaas::api::ReceivedUpload>(got) ? 201 : 400;
+  });
+  server.Post("/json", [](const httplib::Request& req, httplib::Response& res) {
+    auto body = nlohmann::json::parse(req.body, nullptr, false);
+    res.status = 400;
+    if (!body.is_object() || !body.contains("mp3") || !body["mp3"].is_string()) return;
+    auto bytes = msaas::api::decode_base64(body["mp3"].get<std::string>());
+    if (bytes && msaas::api::looks_like_audio(std::string_view(*bytes))) res.status = 200;
+  });
+  server.set_read_timeout(1);
+  port = server.bind_to_any_port("127.0.0.1");
+  std::thread([] { server.listen_after_bind(); }).detach();
+  while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return port;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  int port = start_server();
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
+    (void)!send(fd, data, size, MSG_NOSIGNAL);
+    shutdown(fd, SHUT_WR);  // the request ends here; the server must cope with whatever it got
+    char buffer[4096];
+    timeval timeout{2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    while (recv(fd, buffer, sizeof buffer, 0) > 0) {
+    }
+  }
+  close(fd);
+  return 0;
+}
