@@ -116,6 +116,19 @@ void expect_audio_error(const fs::path& path, const std::string& words) {
   }
 }
 
+// Found by audio_fuzz: an MPEG stream whose frames change rate and channel count midway used to
+// crash the resampler. Both halves are decoded now.
+TEST(Decode, AStreamThatChangesShapeMidwayIsDecodedWhole) {
+  TempDir dir;
+  std::vector<std::string> raw{"-c:a",           "libmp3lame", "-write_xing", "0",
+                               "-id3v2_version", "0",          "-f",          "mp3"};
+  auto mono = make_tone(dir / "a.mp3", 1.0, 22050, 1, raw, 300);
+  auto stereo = make_tone(dir / "b.mp3", 1.0, 44100, 2, raw, 500);
+  write_text(dir / "both.mp3", read_text(mono) + read_text(stereo));
+  auto buffer = audio::decode_file((dir / "both.mp3").string(), 44100, 2);
+  EXPECT_NEAR(buffer.seconds(), 2.0, 0.2);  // each half adds its encoder delay and padding
+}
+
 TEST(Decode, RejectsMissingFile) {
   TempDir dir;
   expect_audio_error(dir / "nope.mp3", "no such file");

@@ -56,6 +56,14 @@ class PlanarSink {
   std::vector<std::vector<float>> data_;
 };
 
+// What a resampler was built for: frames of another shape need another resampler.
+struct InputShape {
+  int format = -1, sample_rate = 0, channels = 0;
+  bool operator!=(const InputShape& o) const {
+    return format != o.format || sample_rate != o.sample_rate || channels != o.channels;
+  }
+};
+
 AVStream* first_audio_stream(AVFormatContext* fmt) {
   for (unsigned i = 0; i < fmt->nb_streams; ++i)
     if (fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_AUDIO) return fmt->streams[i];
@@ -118,6 +126,7 @@ Buffer decode_file(const std::string& path, int sample_rate, int channels) {
   int decode_channels = source_channels == 1 ? 1 : channels;
   PlanarSink sink(decode_channels);
   ff::SwrPtr swr;
+  InputShape swr_shape;
   ff::PacketPtr packet(av_packet_alloc());
   ff::FramePtr frame(av_frame_alloc());
   int decode_errors = 0, packets = 0;
@@ -130,8 +139,22 @@ Buffer decode_file(const std::string& path, int sample_rate, int channels) {
         ++decode_errors;
         return;
       }
-      if (!swr) swr = make_resampler(frame.get(), sample_rate, decode_channels);
-      sink.convert(swr.get(), frame.get());
+      const AVFrame* f = frame.get();
+      if (f->nb_samples <= 0 || f->sample_rate <= 0 || f->ch_layout.nb_channels <= 0 ||
+          !f->extended_data) {
+        ++decode_errors;
+        av_frame_unref(frame.get());
+        continue;
+      }
+      // A stream may change its rate, layout or sample format midway (chained Ogg, damaged
+      // files): finish the old resampler and build one for the new shape.
+      InputShape shape{f->format, f->sample_rate, f->ch_layout.nb_channels};
+      if (!swr || shape != swr_shape) {
+        if (swr) sink.convert(swr.get(), nullptr);
+        swr = make_resampler(f, sample_rate, decode_channels);
+        swr_shape = shape;
+      }
+      sink.convert(swr.get(), f);
       av_frame_unref(frame.get());
     }
   };
