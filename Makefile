@@ -3,7 +3,7 @@
 BUILD ?= build
 JOBS ?= 2
 
-.PHONY: run test test-tools setup build format clean
+.PHONY: run test test-sanitize test-tools setup build format clean
 
 run: build
 	@bash scripts/run.sh "$(BUILD)" $(ARGS)
@@ -19,6 +19,14 @@ build: setup
 	@cmake --build $(BUILD) -j$(JOBS)
 	@[ -d web/node_modules ] || npm ci --prefix web --no-audit --no-fund
 	@node web/build.mjs $(BUILD)/web >/dev/null
+
+# The suite again, built with AddressSanitizer + UndefinedBehaviorSanitizer (CMakePresets.json),
+# leaving out what only measures the real model (slow under the sanitizers, and no different).
+test-sanitize: build test-tools
+	@[ -f build-sanitize/build.ninja ] || cmake --preset sanitize >/dev/null
+	@cmake --build --preset sanitize
+	@node web/build.mjs build-sanitize/web >/dev/null
+	@ctest --preset sanitize -E 'fuzz_smoke|QualityGate|RealHtdemucs'
 
 # npm packages the tests use, pinned by their lock files: the S3 peer (s3rver) and the
 # Kubernetes schema validator.

@@ -252,6 +252,9 @@ TEST(Service, OpenApiDocumentMatchesTheRoutes) {
   auto client = service.api->client();
   auto document = get_json(client, "/openapi.json");
   EXPECT_EQ(document["openapi"], "3.0.3");
+  EXPECT_EQ(document["paths"]["/v1/jobs"]["post"]["responses"].count("415"), 1u);
+  EXPECT_EQ(document["paths"]["/v1/queue"]["get"]["responses"].count("429"), 1u);
+  EXPECT_EQ(document["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
   std::set<std::string> operations;
   for (const auto& [path, methods] : document["paths"].items()) {
     for (const auto& [method, operation] : methods.items()) {

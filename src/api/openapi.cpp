@@ -36,6 +36,11 @@ json operation(const Route& route) {
                           {"in", "path"},
                           {"required", true},
                           {"schema", {{"type", "string"}}}});
+  if (route.tag != "ops") {  // the API routes: keys and rate limits apply
+    op["responses"]["401"] = error_response("API key missing or not valid (when keys are on)");
+    op["responses"]["429"] = error_response("Too many requests; see Retry-After");
+    op["security"] = json::array({json::object(), {{"bearer", json::array()}}});
+  }
   if (route.path == "/v1/jobs" && route.method == "POST") {
     for (const char* name : {"model", "stems", "format", "callback_url"})
       parameters.push_back(
@@ -56,6 +61,8 @@ json operation(const Route& route) {
               {"required", {"file"}}}}}}}}};
     op["responses"]["201"] = {{"description", "Job created"}};
     op["responses"]["413"] = error_response("Upload too large");
+    op["responses"]["415"] = error_response("Not an audio file");
+    op["responses"]["503"] = error_response("Busy with other uploads, or storage unavailable");
   }
   if (route.path.find("/stems/") != std::string::npos) {
     parameters.push_back({{"name", "Range"},
@@ -78,14 +85,16 @@ std::string lowercase(std::string text) {
 json openapi_document(const std::vector<Route>& routes) {
   json paths = json::object();
   for (const auto& route : routes) paths[route.path][lowercase(route.method)] = operation(route);
-  return {{"openapi", "3.0.3"},
-          {"info",
-           {{"title", "MSaaS: Music-Separation-as-a-Service"},
-            {"version", "1.0.0"},
-            {"description",
-             "Upload a song, get its stems (Demucs v4). /v1 is the current API; /apiv1 keeps the "
-             "original service's clients working."}}},
-          {"paths", paths}};
+  return {
+      {"openapi", "3.0.3"},
+      {"info",
+       {{"title", "MSaaS: Music-Separation-as-a-Service"},
+        {"version", "1.0.0"},
+        {"description",
+         "Upload a song, get its stems (Demucs v4). /v1 is the current API; /apiv1 keeps the "
+         "original service's clients working."}}},
+      {"components", {{"securitySchemes", {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}}}}}},
+      {"paths", paths}};
 }
 
 }  // namespace msaas::api
