@@ -89,13 +89,14 @@ ChildResult run_child(const std::vector<std::string>& argv, const std::string& p
 }
 
 // The separation itself, in this (child) process: prints {"wall", "segments"}.
-int run_one(const std::string& file, const std::string& repo, const std::string& name,
-            int threads) {
+int run_one(const std::string& file, const std::string& repo, const std::string& name, int threads,
+            bool fast) {
   auto model = msaas::Separator::from_repo(name, repo);
   auto mix = msaas::audio::decode_file(file, model->sample_rate(), model->audio_channels());
   msaas::SeparationOptions o;
   o.threads = threads;
   o.seed = 1;
+  o.fast = fast;
   int64_t segments = 0;
   double checksum = 0;
   auto start = std::chrono::steady_clock::now();
@@ -153,11 +154,13 @@ int main(int argc, char** argv) {
                  "Lengths also run with the official code (needs $DEMUCS_SRC)")
       ->capture_default_str();
   app.add_option("--threads", threads, "Compute threads")->capture_default_str();
+  bool fast = false;
+  app.add_flag("--fast", fast, "Fast mode (bfloat16) instead of the exact one");
   app.add_option("--json", json_out, "Also write the results here");
   app.add_option("--one", one, "(internal) separate this file and print timings");
   CLI11_PARSE(app, argc, argv);
   try {
-    if (!one.empty()) return run_one(one, repo, name, threads);
+    if (!one.empty()) return run_one(one, repo, name, threads, fast);
     auto model = msaas::Separator::from_repo(name, repo);
     double flops = model->flops_per_segment();
     double peak = machine_peak_gflops(threads);
@@ -171,6 +174,7 @@ int main(int argc, char** argv) {
                 "peak MB", "GFLOP/s", "%peak", "official", "RTF", "peak MB", "ratio");
     json results = {{"model", name},
                     {"threads", threads},
+                    {"fast", fast},
                     {"gflop_per_segment", flops / 1e9},
                     {"machine_peak_gflops", peak},
                     {"runs", json::array()}};
@@ -179,8 +183,11 @@ int main(int argc, char** argv) {
       fs::path wav = fs::temp_directory_path() / ("msaas-bench-" + std::to_string(getpid()) + "-" +
                                                   std::to_string(int(seconds)) + ".wav");
       write_song(wav, seconds);
-      auto ours = run_child({self.string(), "--one", wav.string(), "--repo", repo, "-n", name,
-                             "--threads", std::to_string(threads)});
+      std::vector<std::string> argv{self.string(), "--one",     wav.string(),
+                                    "--repo",      repo,        "-n",
+                                    name,          "--threads", std::to_string(threads)};
+      if (fast) argv.push_back("--fast");
+      auto ours = run_child(argv);
       if (ours.exit_code != 0) throw std::runtime_error("the separation run failed");
       auto r = json::parse(ours.out);
       double wall = r["wall"], gflops = r["segments"].get<double>() * flops / wall / 1e9;

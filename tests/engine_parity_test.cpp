@@ -110,6 +110,24 @@ TEST(EngineStream, DeliversStemsPieceByPieceAndMatchesTheWholeBuffer) {
   EXPECT_EQ(streamed, whole);
 }
 
+// Fast mode computes in bfloat16: close to the exact stems, but not the same numbers (so it is
+// really on), and the exact mode afterwards is untouched by it.
+TEST(EngineFastMode, StaysCloseToTheExactStems) {
+  auto sep = Separator::from_repo("tinyht1", (test_data() / "parity" / "models").string());
+  auto input = read_f32(test_data() / "parity" / "several_segments.in.f32");
+  int64_t frames = input.size() / 2;
+  SeparationOptions exact;
+  exact.shift_offsets = {1234};
+  SeparationOptions fast = exact;
+  fast.fast = true;
+  auto reference = sep->separate(input.data(), frames, exact);
+  auto quick = sep->separate(input.data(), frames, fast);
+  double snr = snr_db(quick.data(), reference.data(), reference.size());
+  EXPECT_GT(snr, 20.0);
+  EXPECT_LT(snr, 120.0);
+  EXPECT_EQ(sep->separate(input.data(), frames, exact), reference);
+}
+
 TEST(EngineParity, CancellationStopsTheSeparation) {
   auto sep = Separator::from_repo("tinyht1", (test_data() / "parity" / "models").string());
   std::vector<float> mix(2 * 8000 * 3, 0.1f);

@@ -36,6 +36,9 @@ struct SeparationOptions {
   // model and shift (reproducing another run exactly); overrides seed.
   std::vector<int64_t> shift_offsets;
   int threads = 0;  // compute threads; 0 = all cores
+  // Fast mode (not in the official tool): convolutions, linear layers and attention in
+  // bfloat16 on CPUs that have it; slightly different stems (see docs/quality.md).
+  bool fast = false;
 };
 
 struct Progress {

@@ -27,6 +27,7 @@ CLI::App* add_eval_command(CLI::App& app, EvalOptions& o) {
   cmd->add_option("--shifts", o.shifts, "Random shifts")->capture_default_str();
   cmd->add_option("--overlap", o.overlap, "Overlap between segments")->capture_default_str();
   cmd->add_option("--segment", o.segment, "Segment length in seconds");
+  cmd->add_flag("--fast", o.fast, "Fast mode (bfloat16), to measure its cost in SDR");
   cmd->add_option("--seed", o.seed, "Seed of the shift offsets (recorded in the results)")
       ->capture_default_str();
   cmd->add_option("-j,--jobs", o.jobs, "Compute threads (0: all cores)");
@@ -92,6 +93,7 @@ int run_eval(const EvalOptions& o) {
                               {"shifts", o.shifts},
                               {"overlap", o.overlap},
                               {"seed", o.seed},
+                              {"fast", o.fast},
                               {"mixtures", nlohmann::json::array()}};
     std::map<std::string, std::vector<double>> per_stem;
     for (size_t i = 0; i < names.size(); ++i) {
@@ -105,6 +107,7 @@ int run_eval(const EvalOptions& o) {
         so.overlap = o.overlap;
         so.segment = o.segment;
         so.threads = o.jobs;
+        so.fast = o.fast;
         so.shift_offsets = offsets_for(o.seed, i, o.shifts, rate);
         entry["offsets"] = so.shift_offsets;
         ProgressReport report(names[i], mix.seconds());

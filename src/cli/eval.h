@@ -16,6 +16,7 @@ struct EvalOptions {
   double overlap = 0.25;
   std::optional<double> segment;
   uint64_t seed = 0;
+  bool fast = false;
   int jobs = 0;
   std::string estimates;  // evaluate <estimates>/<mixture>/<stem>.wav instead of separating
   std::string json;       // write the results here

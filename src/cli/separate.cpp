@@ -65,6 +65,8 @@ CLI::App* add_separate_command(CLI::App& app, SeparateOptions& o) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed", o.seed, "Seed for the random shifts (reproducible output)");
+  cmd->add_flag("--fast", o.fast,
+                "Fast mode: bfloat16 matrix work where the CPU has it (slightly different stems)");
   return cmd;
 }
 
@@ -141,6 +143,7 @@ bool separate_track(const SeparateOptions& o, const Separator& model, const std:
     so.segment = o.segment;
     so.seed = o.seed;
     so.threads = o.jobs;
+    so.fast = o.fast;
     auto format = encode_options(o);
     auto clip = audio::parse_clip_mode(o.clip_mode);
     std::string track_file = fs::path(track).filename().string();

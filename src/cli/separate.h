@@ -26,6 +26,7 @@ struct SeparateOptions {
   std::string clip_mode = "rescale";
   int jobs = 0;
   std::optional<uint64_t> seed;
+  bool fast = false;
   bool list_models = false;
 };
 

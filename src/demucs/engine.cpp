@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 #include <c10/core/InferenceMode.h>
 
 #include <algorithm>
@@ -17,6 +18,25 @@
 
 namespace msaas {
 namespace {
+
+// Runs the heavy operations in bfloat16 while it lives (libtorch's CPU autocast: matrix products
+// and convolutions in bf16, precision-sensitive operations kept in float32).
+class FastMode {
+ public:
+  explicit FastMode(bool on) : on_(on) {
+    if (!on_) return;
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    at::autocast::set_cpu_enabled(true);
+  }
+  ~FastMode() {
+    if (!on_) return;
+    at::autocast::set_cpu_enabled(false);
+    at::autocast::clear_cache();
+  }
+
+ private:
+  bool on_;
+};
 
 class BagSeparator : public Separator {
  public:
@@ -48,6 +68,7 @@ class BagSeparator : public Separator {
     at::set_num_threads(options.threads > 0 ? options.threads
                                             : std::max(1u, std::thread::hardware_concurrency()));
     c10::InferenceMode guard;
+    FastMode fast(options.fast);
     int64_t channels = audio_channels();
     auto [mean, scale] = mix_statistics(read, frames, channels);
     // Normalise by the mono mix as demucs.api does (float32 arithmetic); undone on the output.

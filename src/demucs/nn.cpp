@@ -139,7 +139,9 @@ Conv make_conv(Weights& w, const std::string& prefix, int dims, int64_t in, int6
 
 at::Tensor GroupNorm::operator()(const at::Tensor& x) const {
   if (identity) return x;
-  return at::group_norm(x, groups, weight, bias, eps);
+  // Fast mode hands bfloat16 activations in; normalisation stays in float32 (as PyTorch's
+  // autocast does for norms), so its weights' type is the one used.
+  return at::group_norm(x.to(weight.scalar_type()), groups, weight, bias, eps);
 }
 
 GroupNorm make_group_norm(Weights& w, const std::string& prefix, int64_t groups, int64_t channels) {
@@ -157,7 +159,7 @@ GroupNorm no_norm() {
 }
 
 at::Tensor LayerNorm::operator()(const at::Tensor& x) const {
-  return at::layer_norm(x, {weight.size(0)}, weight, bias, eps);
+  return at::layer_norm(x.to(weight.scalar_type()), {weight.size(0)}, weight, bias, eps);
 }
 
 LayerNorm make_layer_norm(Weights& w, const std::string& prefix, int64_t dim, double eps) {

@@ -34,8 +34,9 @@ struct ServiceConfig {
   int threads = 0;                    // MSAAS_THREADS: compute threads (0: all cores)
   int grace_s = 60;                   // MSAAS_GRACE_SECONDS: time to finish a job after SIGTERM
   std::string work_dir = "var/work";  // MSAAS_WORK_DIR: a job's files while it runs
-  int max_audio_seconds = 3600;       // MSAAS_MAX_AUDIO_SECONDS: longer songs fail with a reason
-  int shifts = 1;                     // MSAAS_SHIFTS
+  bool fast = false;  // MSAAS_FAST=1: workers separate in fast mode (bfloat16; docs/quality.md)
+  int max_audio_seconds = 3600;  // MSAAS_MAX_AUDIO_SECONDS: longer songs fail with a reason
+  int shifts = 1;                // MSAAS_SHIFTS
   // MSAAS_HEARTBEAT_FILE: touched on every successful heartbeat, for container liveness probes
   // (empty: none).
   std::string heartbeat_file;

@@ -154,6 +154,7 @@ void Worker::process(const queue::Claim& claim) {
     options.shifts = config_.shifts;
     options.threads = config_.threads;
     options.seed = seed_from(spec.id);
+    options.fast = config_.fast;
     auto result = separate_job(*separator, input, spec.stems, spec.format, options, dir, progress,
                                config_.max_audio_seconds);
     if (!progress("uploading", 97)) throw Cancelled();
