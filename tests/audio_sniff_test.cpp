@@ -28,6 +28,24 @@ TEST(AudioSniff, RecognisesRealEncodersOutput) {
   }
 }
 
+TEST(AudioSniff, FindsFilesCutShort) {
+  TempDir dir;
+  auto wav = make_tone(dir / "a.wav", 2, 44100, 2);
+  auto mp3 = make_tone(dir / "a.mp3", 4, 44100, 2, {"-c:a", "libmp3lame"});  // with Xing/Info
+  for (const auto& whole : {wav, mp3}) {
+    EXPECT_FALSE(api::truncation(whole)) << whole;
+    std::string bytes = read_text(whole);
+    write_text(dir / ("cut" + whole.extension().string()), bytes.substr(0, bytes.size() / 2));
+    auto why = api::truncation(dir / ("cut" + whole.extension().string()));
+    ASSERT_TRUE(why) << whole;
+    EXPECT_NE(why->find("cut short"), std::string::npos);
+  }
+  // Formats that do not announce their length pass (the worker's decoder judges them).
+  auto ogg = make_tone(dir / "a.ogg", 2, 44100, 2, {"-c:a", "libvorbis"});
+  write_text(dir / "cut.ogg", read_text(ogg).substr(0, 3000));
+  EXPECT_FALSE(api::truncation(dir / "cut.ogg"));
+}
+
 TEST(AudioSniff, RefusesWhatIsNotAudio) {
   using namespace std::string_literals;
   for (std::string head :

@@ -83,6 +83,9 @@ TEST(Limits, HostileRequestsGetJsonErrorsAndLeaveNothing) {
   auto pdf = client.Post("/apiv1/separate", json{{"mp3", "JVBERi0xLjQKJcOkw7zDtsOf"}}.dump(),
                          "application/json");
   EXPECT_EQ(pdf->status, 415);
+  auto cut = client.Post("/v1/jobs", mp3.substr(0, mp3.size() / 2), "audio/mpeg");
+  EXPECT_EQ(cut->status, 400);
+  EXPECT_NE(cut->body.find("cut short"), std::string::npos) << cut->body;
   auto no_boundary = client.Post("/v1/jobs", mp3, "multipart/form-data");
   EXPECT_EQ(no_boundary->status / 100, 4);
   for (std::string path :

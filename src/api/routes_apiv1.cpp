@@ -54,6 +54,7 @@ void separate(ApiContext& context, const httplib::Request& req, httplib::Respons
     return send_error(res, 415, "\"mp3\" is not an audio file MSaaS can read");
   settings.owner = owner_of(context, req);
   auto upload = upload_from_bytes(*bytes, "mp3", context.config.spool_dir);
+  if (auto why = truncation(upload.path)) return send_error(res, 400, "\"mp3\": " + *why);
   auto result = submit_job(context, upload, settings, "apiv1");
   context.redis.command({"SET", song_key(context, req, upload.hash), result.id, "EX",
                          std::to_string(context.config.queue.retention_s)});

@@ -154,6 +154,7 @@ std::variant<ReceivedUpload, UploadRefusal> receive_upload(const httplib::Reques
     return UploadRefusal{415,
                          "this is not an audio file MSaaS can read (MP3, WAV, FLAC, OGG, "
                          "Opus, M4A/AAC, AIFF, WebM)"};
+  if (auto why = truncation(upload.path)) return UploadRefusal{400, *why};
   upload.extension = upload_extension(filename, content_type);
   upload.fields = std::move(fields);
   return upload;
