@@ -155,6 +155,9 @@ TEST(Service, BadRequestsGetJsonErrorsAndQueueNothing) {
             std::string::npos);
   EXPECT_NE(error_of(client.Post("/v1/jobs?stems=5", song, "audio/mpeg"), 400).find("stems"),
             std::string::npos);
+  EXPECT_NE(
+      error_of(client.Post("/v1/jobs?stems=two:kazoo", song, "audio/mpeg"), 400).find("stems"),
+      std::string::npos);
   EXPECT_NE(error_of(client.Post("/v1/jobs?format=ogg", song, "audio/mpeg"), 400).find("format"),
             std::string::npos);
   EXPECT_NE(error_of(client.Post("/v1/jobs?callback_url=ftp://x", song, "audio/mpeg"), 400)

@@ -19,9 +19,12 @@ std::string check_settings(ApiContext& context, JobSettings& s) {
     for (const auto& n : known) names += (names.empty() ? "" : ", ") + n;
     return "unknown model \"" + s.model + "\" (available: " + names + ")";
   }
-  static const std::regex stems("^(4|6|two:[a-z_]{1,32})$");
+  // The stems Demucs models have; whether this model has the chosen one, the worker knows.
+  static const std::regex stems("^(4|6|two:(drums|bass|other|vocals|guitar|piano))$");
   if (!std::regex_match(s.stems, stems))
-    return "stems must be 4, 6 or two:<stem> (e.g. two:vocals), not \"" + s.stems + "\"";
+    return "stems must be 4, 6 or two:<stem> with a stem of drums, bass, other, vocals, guitar, "
+           "piano (e.g. two:vocals), not \"" +
+           s.stems + "\"";
   if (s.format != "mp3" && s.format != "wav" && s.format != "flac")
     return "format must be mp3, wav or flac, not \"" + s.format + "\"";
   if (!s.callback.is_null()) {
