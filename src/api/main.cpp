@@ -43,12 +43,10 @@ int main(int argc, char** argv) {
     queue::RedisPool log_pool(config.redis_url);
     queue::init_logging("msaas-api", &log_pool);
     api::ApiServer server(config);
-    std::thread watcher([&] {
-      int signal = service::wait_for_stop_signal();
+    service::on_stop_signal([&server](int signal) {
       queue::log_info("signal " + std::to_string(signal) + ": stopping");
       server.stop();
     });
-    watcher.detach();
     if (!port_file.empty()) {
       // Written by a thread once the socket is bound, so a reader can connect at once.
       std::thread([&server, port_file] {

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <stdexcept>
+#include <thread>
 
 namespace msaas::service {
 
@@ -36,6 +37,10 @@ void install_stop_signals() {
   signal(SIGPIPE, SIG_IGN);
   // A write past a file-size limit must fail like a full disk (EFBIG), not kill the program.
   signal(SIGXFSZ, SIG_IGN);
+}
+
+void on_stop_signal(std::function<void(int)> action) {
+  std::thread([action = std::move(action)] { action(wait_for_stop_signal()); }).detach();
 }
 
 int wait_for_stop_signal(double timeout_s) {

@@ -41,12 +41,10 @@ int main(int argc, char** argv) {
     queue::RedisPool log_pool(config.redis_url);
     queue::init_logging("msaas-worker", &log_pool);
     worker::Worker worker(config);
-    std::thread watcher([&] {
-      int signal = service::wait_for_stop_signal();
+    service::on_stop_signal([&worker](int signal) {
       queue::log_info("signal " + std::to_string(signal) + ": stopping after the current job");
       worker.request_stop();
     });
-    watcher.detach();
     int status = worker.run();
     queue::init_logging("msaas-worker", nullptr);
     return status;
