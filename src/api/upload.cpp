@@ -12,6 +12,7 @@
 #include <variant>
 
 #include "api/audio_sniff.h"
+#include "queue/digest.h"
 #include "storage/storage.h"
 
 namespace msaas::api {
@@ -50,12 +51,8 @@ class HashingFile {
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int length = 0;
     EVP_DigestFinal_ex(digest_.get(), digest, &length);
-    static const char* hex = "0123456789abcdef";
     ReceivedUpload upload;
-    for (unsigned i = 0; i < length; ++i) {
-      upload.hash += hex[digest[i] >> 4];
-      upload.hash += hex[digest[i] & 15];
-    }
+    upload.hash = queue::to_hex(digest, length);
     upload.size = size_;
     upload.path = std::exchange(path_, {});
     return upload;

@@ -9,6 +9,7 @@
 
 #include "api/http_util.h"
 #include "api/page.h"
+#include "queue/digest.h"
 
 namespace msaas::api {
 
@@ -27,16 +28,7 @@ std::string content_type(const fs::path& path) {
 }
 
 std::string etag_of(const std::string& body) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_Digest(body.data(), body.size(), digest, &size, EVP_sha256(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string tag = "\"";
-  for (unsigned i = 0; i < 8; ++i) {
-    tag += hex[digest[i] >> 4];
-    tag += hex[digest[i] & 15];
-  }
-  return tag + "\"";
+  return "\"" + queue::digest_hex(body, EVP_sha256()).substr(0, 16) + "\"";
 }
 
 std::string slurp(const fs::path& path) {

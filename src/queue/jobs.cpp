@@ -6,6 +6,7 @@
 
 #include <chrono>
 
+#include "queue/digest.h"
 #include "queue/scripts.h"
 
 namespace msaas::queue {
@@ -28,19 +29,6 @@ std::string processing_key(const std::string& worker) {
 }
 std::string lease_key(const std::string& worker) {
   return "lease:" + worker;
-}
-
-std::string sha224_hex(const std::string& text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha224(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < size; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 15];
-  }
-  return out;
 }
 
 Reply eval(Redis& redis, const char* script, const std::vector<std::string>& keys,
@@ -113,7 +101,7 @@ std::string job_id(const std::string& hash, const std::string& model, const std:
                    const std::string& format, const std::string& owner) {
   std::string text = hash + "\n" + model + "\n" + stems + "\n" + format;
   if (!owner.empty()) text += "\n" + owner;
-  return sha224_hex(text).substr(0, 32);
+  return digest_hex(text, EVP_sha224()).substr(0, 32);
 }
 
 EnqueueResult JobQueue::enqueue(const JobSpec& spec) {
