@@ -23,6 +23,7 @@
 
 #include "audio/decode.h"
 #include "audio/encode.h"
+#include "audio/mix_spool.h"
 #include "msaas/engine.h"
 
 namespace fs = std::filesystem;
@@ -88,11 +89,23 @@ ChildResult run_child(const std::vector<std::string>& argv, const std::string& p
   return r;
 }
 
-// The separation itself, in this (child) process: prints {"wall", "segments"}.
+// Resident memory of this process now, in MB (VmRSS).
+double resident_mb() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return 0;
+}
+
+// The separation itself, in this (child) process: prints {"wall", "segments", "loaded_mb",
+// "compute"}; loaded_mb is the resident memory once the model is loaded, before the song.
 int run_one(const std::string& file, const std::string& repo, const std::string& name, int threads,
             bool fast) {
   auto model = msaas::Separator::from_repo(name, repo);
-  auto mix = msaas::audio::decode_file(file, model->sample_rate(), model->audio_channels());
+  double loaded_mb = resident_mb();
+  msaas::audio::MixSpool mix(file, model->sample_rate(), model->audio_channels(),
+                             fs::temp_directory_path().string());
   msaas::SeparationOptions o;
   o.threads = threads;
   o.seed = 1;
@@ -100,17 +113,21 @@ int run_one(const std::string& file, const std::string& repo, const std::string&
   int64_t segments = 0;
   double checksum = 0;
   auto start = std::chrono::steady_clock::now();
-  model->separate_stream(
-      [&](int64_t offset, int64_t n, float* out) {
-        for (int c = 0; c < mix.channels; ++c) std::copy_n(mix.channel(c) + offset, n, out + c * n);
-      },
-      mix.frames, o, [&](const float* stems, int64_t n) { checksum += stems[n - 1]; },
-      [&](const msaas::Progress& p) {
-        segments = p.total;
-        return true;
-      });
+  model->separate_stream([&](int64_t offset, int64_t n, float* out) { mix.read(offset, n, out); },
+                         mix.frames(), o,
+                         [&](const float* stems, int64_t n) { checksum += stems[n - 1]; },
+                         [&](const msaas::Progress& p) {
+                           segments = p.total;
+                           return true;
+                         });
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::cout << json{{"wall", wall}, {"segments", segments}, {"checksum", checksum}}.dump() << "\n";
+  std::cout << json{{"wall", wall},
+                    {"segments", segments},
+                    {"checksum", checksum},
+                    {"loaded_mb", loaded_mb},
+                    {"compute", msaas::compute_summary()}}
+                   .dump()
+            << "\n";
   return 0;
 }
 
@@ -191,9 +208,15 @@ int main(int argc, char** argv) {
       if (ours.exit_code != 0) throw std::runtime_error("the separation run failed");
       auto r = json::parse(ours.out);
       double wall = r["wall"], gflops = r["segments"].get<double>() * flops / wall / 1e9;
-      json run = {{"seconds", seconds},    {"wall", wall},
-                  {"rtf", wall / seconds}, {"peak_mb", ours.peak_kb / 1024.0},
-                  {"gflops", gflops},      {"segments", r["segments"]}};
+      json run = {{"seconds", seconds},         {"wall", wall},
+                  {"rtf", wall / seconds},      {"peak_mb", ours.peak_kb / 1024.0},
+                  {"gflops", gflops},           {"segments", r["segments"]},
+                  {"loaded_mb", r["loaded_mb"]}};
+      if (!results.contains("compute")) {
+        results["compute"] = r["compute"];
+        std::printf("compute: %s; %.0f MB resident once the model is loaded\n",
+                    r["compute"].get<std::string>().c_str(), r["loaded_mb"].get<double>());
+      }
       std::printf("%7.0fs %9.1f %6.3f %9.0f %8.1f %5.1f%%", seconds, wall, wall / seconds,
                   ours.peak_kb / 1024.0, gflops, 100 * gflops / peak);
       bool official = demucs_src && std::find(official_set.begin(), official_set.end(), seconds) !=

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config ccache git
-  libtorch-dev libopenblas-dev
+  libtorch-dev libopenblas-dev libopenblas0-openmp
   libavformat-dev libavcodec-dev libavutil-dev libswresample-dev ffmpeg
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libgtest-dev libssl-dev libcurl4-openssl-dev
   libhiredis-dev libcpp-httplib-dev libzip-dev redis-server chromium wrk

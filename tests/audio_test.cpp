@@ -8,6 +8,7 @@
 #include "audio/clip.h"
 #include "audio/decode.h"
 #include "audio/encode.h"
+#include "audio/mix_spool.h"
 #include "support.h"
 
 namespace msaas::test {
@@ -103,6 +104,36 @@ TEST(Decode, ResamplesExactLength) {
   auto b = audio::decode_file(file.string(), 44100, 2);
   EXPECT_NEAR(b.frames, 3 * 44100, 2);
   EXPECT_NEAR(tone_frequency(b.channel(0) + 1000, b.frames - 2000, 44100), 440, 2);
+}
+
+// The spool holds exactly what decode_file returns, windows read back from anywhere, and leaves
+// no file behind in its folder (it is unlinked as soon as it is made).
+TEST(MixSpool, ReadsBackWhatDecodeFileReturns) {
+  TempDir dir, spool_dir;
+  auto file = make_tone(dir / "song.mp3", 3.0, 48000, 1, {"-c:a", "libmp3lame", "-b:a", "96k"});
+  auto whole = audio::decode_file(file.string(), 44100, 2);
+  audio::MixSpool spool(file.string(), 44100, 2, spool_dir.path().string());
+  EXPECT_TRUE(fs::is_empty(spool_dir.path()));
+  ASSERT_EQ(spool.frames(), whole.frames);
+  EXPECT_EQ(spool.channels(), 2);
+  for (int64_t offset : {int64_t(0), int64_t(12345), whole.frames - 777}) {
+    int64_t n = std::min<int64_t>(40000, whole.frames - offset);
+    std::vector<float> window(2 * n);
+    spool.read(offset, n, window.data());
+    for (int c = 0; c < 2; ++c)
+      for (int64_t i = 0; i < n; ++i)
+        ASSERT_EQ(window[c * n + i], whole.channel(c)[offset + i]) << c << " " << offset + i;
+  }
+  std::vector<float> past(2 * 10);
+  EXPECT_THROW(spool.read(whole.frames - 5, 10, past.data()), AudioError);
+}
+
+TEST(MixSpool, BadFileIsAnErrorAndLeavesNothing) {
+  TempDir dir, spool_dir;
+  write_text(dir / "notes.mp3", "not audio at all");
+  EXPECT_THROW(audio::MixSpool((dir / "notes.mp3").string(), 44100, 2, spool_dir.path().string()),
+               AudioError);
+  EXPECT_TRUE(fs::is_empty(spool_dir.path()));
 }
 
 void expect_audio_error(const fs::path& path, const std::string& words) {

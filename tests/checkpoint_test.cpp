@@ -26,7 +26,10 @@ TEST(Checkpoint, ReadsClassKwargsAndHalfPrecisionState) {
   EXPECT_EQ(segment.den, 5);
   ASSERT_TRUE(package.state.count("encoder.0.conv.weight"));
   auto& w = package.state.at("encoder.0.conv.weight");
-  EXPECT_EQ(w.scalar_type(), at::kFloat);  // stored as float16, served as float32
+  EXPECT_EQ(w.scalar_type(), at::kHalf);  // kept as stored; Weights::take serves float32
+  demucs::Weights weights(package.state);
+  EXPECT_EQ(weights.take("encoder.0.conv.weight").scalar_type(), at::kFloat);
+  EXPECT_EQ(weights.take_stored("encoder.0.conv.weight").scalar_type(), at::kHalf);
   EXPECT_EQ(w.sizes(), (std::vector<int64_t>{8, 4, 8, 1}));
 }
 
@@ -68,6 +71,18 @@ TEST(Repo, FindsSinglesAndBagsAndExplainsMissingModels) {
   EXPECT_THROW(Separator::from_repo("nosuchmodel", parity_models().string()), ModelError);
   expect_error<ModelError>([&] { Separator::from_repo("htdemucs", parity_models().string()); },
                            "msaas models pull htdemucs");
+}
+
+// This machine's libtorch (Debian's) has no CUDA: "auto" falls back to the CPU, and asking for a
+// GPU is one readable error instead of a crash deep in libtorch.
+TEST(Repo, DeviceAutoFallsBackToTheCpuAndAMissingGpuIsAClearError) {
+  EXPECT_EQ(Separator::from_repo("tinyht1", parity_models().string(), "auto")->device(), "cpu");
+  EXPECT_EQ(Separator::from_repo("tinyht1", parity_models().string())->device(), "cpu");
+  expect_error<ModelError>(
+      [&] { Separator::from_repo("tinyht1", parity_models().string(), "cuda"); }, "no CUDA GPU");
+  expect_error<ModelError>(
+      [&] { Separator::from_repo("tinyht1", parity_models().string(), "tpu:3"); },
+      "unknown device 'tpu:3'");
 }
 
 TEST(Checkpoint, RealHtdemucsLoadsWithAllItsParameters) {

@@ -139,6 +139,17 @@ TEST(Cli, UnwritableOutputFolderIsOneLineAndExitOne) {
   EXPECT_NE(r.err.find("cannot write to output folder"), std::string::npos) << r.err;
 }
 
+TEST(Cli, AskingForAMissingGpuIsOneLineAndExitOne) {
+  TempDir dir;
+  auto track = make_tone(dir / "a.wav", 0.5, 8000, 2);
+  auto r = run_msaas({"separate", "--repo", repo(), "-n", "tinyht1", "-d", "cuda", "-o",
+                      (dir / "o").string(), track.string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("no CUDA GPU"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "o" / "tinyht1"));
+}
+
 TEST(Cli, UsageErrorsExitTwo) {
   TempDir dir;
   auto track = make_tone(dir / "a.wav", 0.5, 8000, 2);

@@ -147,6 +147,19 @@ TEST(EngineParity, RejectsTooLongSegmentForTransformers) {
   EXPECT_THROW(sep->separate(mix.data(), 8000, o), ModelError);
 }
 
+// The build links the OpenMP OpenBLAS (CMakeLists.txt, MSAAS_BLAS_DIR): one thread pool shared
+// with libtorch. Debian's default OpenBLAS runs its own pthreads and costs ~1.5x in speed.
+TEST(EngineCompute, OpenBlasSharesLibtorchsThreads) {
+  auto sep = Separator::from_repo("tinyht1", (test_data() / "parity" / "models").string());
+  std::vector<float> mix(2 * 8000, 0.1f);
+  SeparationOptions o;
+  o.threads = 2;
+  sep->separate(mix.data(), 8000, o);
+  std::string summary = compute_summary();
+  EXPECT_NE(summary.find("2 threads"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("shares libtorch's OpenMP threads"), std::string::npos) << summary;
+}
+
 TEST(EngineParity, RealHtdemucsMatchesTheOfficialCode) {
   auto m = manifest();
   if (!m.contains("real")) GTEST_SKIP() << "no real case in the manifest";

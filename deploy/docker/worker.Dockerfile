@@ -10,7 +10,7 @@ ARG DEBIAN=debian:12.8
 FROM ${DEBIAN} AS build
 RUN apt-get update -q && apt-get install -y -q --no-install-recommends \
       build-essential cmake ninja-build pkg-config \
-      libtorch-dev libopenblas-dev \
+      libtorch-dev libopenblas-dev libopenblas0-openmp \
       libavformat-dev libavcodec-dev libavutil-dev libswresample-dev \
       nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libssl-dev libcurl4-openssl-dev \
       libhiredis-dev libcpp-httplib-dev libzip-dev \
@@ -26,7 +26,7 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF 
 
 FROM ${DEBIAN}-slim
 RUN apt-get update -q && apt-get install -y -q --no-install-recommends \
-      libtorch1.13 libopenblas0 libavformat59 libavcodec59 libavutil57 libswresample4 \
+      libtorch1.13 libopenblas0 libopenblas0-openmp libavformat59 libavcodec59 libavutil57 libswresample4 \
       libyaml-cpp0.7 libhiredis0.14 libcpp-httplib0.11 libzip4 libcurl4 libssl3 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /var/lib/msaas --create-home msaas

@@ -61,10 +61,14 @@ using StemWriter = std::function<void(const float* stems, int64_t frames)>;
 class Separator {
  public:
   // Loads model `name` from `repo` like `demucs.separate -n NAME --repo DIR`: a bag NAME.yaml, a
-  // file NAME.th, or a file <NAME>-<sha8>.th (checksum verified).
-  static std::unique_ptr<Separator> from_repo(const std::string& name, const std::string& repo);
+  // file NAME.th, or a file <NAME>-<sha8>.th (checksum verified). `device`: "cpu", "cuda",
+  // "cuda:N", or "auto" (the first GPU when libtorch sees one, else the CPU); a GPU needs the
+  // engine built against a CUDA libtorch (-DMSAAS_CUDA=ON, docs/benchmarks.md).
+  static std::unique_ptr<Separator> from_repo(const std::string& name, const std::string& repo,
+                                              const std::string& device = "cpu");
   // Loads one checkpoint file.
-  static std::unique_ptr<Separator> from_file(const std::string& path);
+  static std::unique_ptr<Separator> from_file(const std::string& path,
+                                              const std::string& device = "cpu");
   virtual ~Separator() = default;
 
   virtual const std::vector<std::string>& sources() const = 0;
@@ -73,6 +77,7 @@ class Separator {
   // Longest segment in seconds a transformer model accepts (infinity for others).
   virtual double max_segment() const = 0;
   virtual std::string description() const = 0;
+  virtual std::string device() const = 0;  // where it runs: "cpu", "cuda:0", ...
   // Floating-point operations of one model call on one default-length segment, summed over the
   // models of a bag: convolutions, linear layers, attention and LSTMs, counted from the shapes
   // (element-wise work is left out). For benchmarks.
@@ -92,6 +97,10 @@ class Separator {
                                const SeparationOptions& options, const StemWriter& write,
                                const ProgressCallback& progress = nullptr) const = 0;
 };
+
+// How the engine computes on this machine, for logs and benchmarks, e.g. "libtorch 1.13.1,
+// 2 threads, OpenBLAS 0.3.21 (shares libtorch's OpenMP threads)".
+std::string compute_summary();
 
 // What a models folder holds, as the official --list-models shows it (sorted names).
 struct InstalledModels {

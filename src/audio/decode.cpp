@@ -21,10 +21,15 @@ struct InputFree {
 };
 using InputPtr = std::unique_ptr<AVFormatContext, InputFree>;
 
-// Collects resampled float planar output, one growing vector per channel.
+// Hands resampled float planar output to a BlockSink, one resampler call at a time; a mono
+// source feeds every requested channel.
 class PlanarSink {
  public:
-  explicit PlanarSink(int channels) : channels_(channels), data_(channels) {}
+  PlanarSink(int decode_channels, int channels, const BlockSink& sink)
+      : decode_channels_(decode_channels),
+        channels_(channels),
+        data_(decode_channels),
+        sink_(sink) {}
 
   // Pulls everything `swr` has for `in` (nullptr flushes) into the sink.
   void convert(SwrContext* swr, const AVFrame* in) {
@@ -33,27 +38,31 @@ class PlanarSink {
     for (;;) {
       int room = swr_get_out_samples(swr, in_count);
       if (room <= 0) room = 4096;
-      std::vector<float*> outs(channels_);
-      for (int c = 0; c < channels_; ++c) {
-        data_[c].resize(size_ + room);
-        outs[c] = data_[c].data() + size_;
+      std::vector<float*> outs(decode_channels_);
+      for (int c = 0; c < decode_channels_; ++c) {
+        data_[c].resize(room);
+        outs[c] = data_[c].data();
       }
       int got = swr_convert(swr, reinterpret_cast<uint8_t**>(outs.data()), room, in_data, in_count);
       if (got < 0) throw AudioError("resampling failed: " + ff::error_text(got));
-      size_ += got;
-      for (int c = 0; c < channels_; ++c) data_[c].resize(size_);
+      if (got > 0) {
+        std::vector<const float*> planes(channels_);
+        for (int c = 0; c < channels_; ++c) planes[c] = outs[std::min(c, decode_channels_ - 1)];
+        sink_(planes.data(), got);
+        frames_ += got;
+      }
       if (in || got == 0) return;  // feeding: swr buffers the rest; flushing: until drained
       in_count = 0;
     }
   }
 
-  int64_t frames() const { return size_; }
-  std::vector<float>& channel(int c) { return data_[c]; }
+  int64_t frames() const { return frames_; }
 
  private:
-  int channels_;
-  int64_t size_ = 0;
+  int decode_channels_, channels_;
+  int64_t frames_ = 0;
   std::vector<std::vector<float>> data_;
+  const BlockSink& sink_;
 };
 
 // What a resampler was built for: frames of another shape need another resampler.
@@ -96,7 +105,8 @@ ff::SwrPtr make_resampler(const AVFrame* frame, int out_rate, int out_channels) 
 
 }  // namespace
 
-Buffer decode_file(const std::string& path, int sample_rate, int channels) {
+int64_t decode_stream(const std::string& path, int sample_rate, int channels,
+                      const BlockSink& block_sink) {
   // FFmpeg's own log lines would interleave with ours; its errors reach the user as AudioError.
   static const bool quiet = (av_log_set_level(AV_LOG_QUIET), true);
   (void)quiet;
@@ -124,7 +134,7 @@ Buffer decode_file(const std::string& path, int sample_rate, int channels) {
   // FFmpeg downmixes more than two channels; mono stays mono and is duplicated below.
   int source_channels = dec->ch_layout.nb_channels;
   int decode_channels = source_channels == 1 ? 1 : channels;
-  PlanarSink sink(decode_channels);
+  PlanarSink sink(decode_channels, channels, block_sink);
   ff::SwrPtr swr;
   InputShape swr_shape;
   ff::PacketPtr packet(av_packet_alloc());
@@ -186,10 +196,20 @@ Buffer decode_file(const std::string& path, int sample_rate, int channels) {
     throw AudioError(path + " is truncated or damaged (decoded " + std::to_string(decoded) +
                      " s of " + std::to_string(announced) + " s)");
 
-  Buffer out(sample_rate, channels, sink.frames());
+  return sink.frames();
+}
+
+Buffer decode_file(const std::string& path, int sample_rate, int channels) {
+  std::vector<std::vector<float>> planes(channels);
+  int64_t frames =
+      decode_stream(path, sample_rate, channels, [&](const float* const* block, int64_t n) {
+        for (int c = 0; c < channels; ++c)
+          planes[c].insert(planes[c].end(), block[c], block[c] + n);
+      });
+  Buffer out(sample_rate, channels, frames);
   for (int c = 0; c < channels; ++c) {
-    const auto& src = sink.channel(std::min(c, decode_channels - 1));
-    std::copy(src.begin(), src.end(), out.channel(c));
+    std::copy(planes[c].begin(), planes[c].end(), out.channel(c));
+    std::vector<float>().swap(planes[c]);
   }
   return out;
 }

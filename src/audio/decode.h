@@ -1,6 +1,8 @@
 // audio/decode.h: read any audio file FFmpeg knows into a Buffer at the model's rate and channels.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
 
 #include "audio/audio.h"
@@ -11,5 +13,15 @@ namespace msaas::audio {
 // `channels` the way the official Demucs does: mono is duplicated, more channels are downmixed.
 // Throws AudioError for a missing, empty, truncated or non-audio file.
 Buffer decode_file(const std::string& path, int sample_rate, int channels);
+
+// Receives decoded audio in order: `frames` frames of each of the requested channels, channel c
+// at planes[c].
+using BlockSink = std::function<void(const float* const* planes, int64_t frames)>;
+
+// decode_file's work, streamed: blocks go to `sink` as they are decoded, so memory stays small
+// whatever the song's length. Returns the number of frames; the same checks and errors as
+// decode_file, which a sink sees only after all its blocks (a truncated file throws at the end).
+int64_t decode_stream(const std::string& path, int sample_rate, int channels,
+                      const BlockSink& sink);
 
 }  // namespace msaas::audio

@@ -12,6 +12,7 @@
 #include "audio/clip.h"
 #include "audio/decode.h"
 #include "audio/encode.h"
+#include "audio/mix_spool.h"
 #include "audio/stem_spool.h"
 #include "cli/models.h"
 #include "cli/output_names.h"
@@ -67,6 +68,9 @@ CLI::App* add_separate_command(CLI::App& app, SeparateOptions& o) {
   cmd->add_option("--seed", o.seed, "Seed for the random shifts (reproducible output)");
   cmd->add_flag("--fast", o.fast,
                 "Fast mode: bfloat16 matrix work where the CPU has it (slightly different stems)");
+  cmd->add_option("-d,--device", o.device,
+                  "cpu, cuda, cuda:N, or auto (a GPU when there is one, else the CPU)")
+      ->capture_default_str();
   return cmd;
 }
 
@@ -104,9 +108,9 @@ std::vector<std::string> output_stems(const SeparateOptions& o,
 // Routes one streamed piece of the separated sources (frames [at, at + n)) into the output
 // stems, computing no_STEM / minus_STEM as demucs.separate does.
 void spool_piece(const SeparateOptions& o, const std::vector<std::string>& sources,
-                 const audio::Buffer& mix, int64_t at, const float* stems, int64_t n,
+                 const audio::MixSpool& mix, int64_t at, const float* stems, int64_t n,
                  audio::StemSpool& spool) {
-  int64_t size = mix.channels * n;
+  int64_t size = mix.channels() * n;
   auto source = [&](size_t s) { return stems + s * size; };
   if (o.two_stems.empty()) {
     for (size_t s = 0; s < sources.size(); ++s) spool.append(s, source(s), n);
@@ -116,9 +120,8 @@ void spool_piece(const SeparateOptions& o, const std::vector<std::string>& sourc
   std::vector<float> rest(size, 0.0f);
   size_t index = 0;
   if (o.other_method == "minus") {
-    for (int c = 0; c < mix.channels; ++c)
-      for (int64_t i = 0; i < n; ++i)
-        rest[c * n + i] = mix.channel(c)[at + i] - source(chosen)[c * n + i];
+    mix.read(at, n, rest.data());
+    for (int64_t i = 0; i < size; ++i) rest[i] -= source(chosen)[i];
     spool.append(index++, rest.data(), n);
   }
   spool.append(index++, source(chosen), n);
@@ -134,8 +137,10 @@ void spool_piece(const SeparateOptions& o, const std::vector<std::string>& sourc
 bool separate_track(const SeparateOptions& o, const Separator& model, const std::string& track,
                     const fs::path& out_dir) {
   try {
-    audio::Buffer mix = audio::decode_file(track, model.sample_rate(), model.audio_channels());
-    std::cerr << "Separating track " << track << " (" << mix.seconds() << " s)\n";
+    audio::MixSpool mix(track, model.sample_rate(), model.audio_channels(),
+                        fs::temp_directory_path().string());
+    double seconds = static_cast<double>(mix.frames()) / mix.sample_rate();
+    std::cerr << "Separating track " << track << " (" << seconds << " s)\n";
     SeparationOptions so;
     so.shifts = o.shifts;
     so.overlap = o.overlap;
@@ -151,25 +156,21 @@ bool separate_track(const SeparateOptions& o, const Separator& model, const std:
     for (const auto& name : output_stems(o, model.sources()))
       paths.push_back(out_dir /
                       stem_filename(o.filename, track_file, name, audio::extension(format.format)));
-    audio::StemSpool spool(paths, mix.channels);
-    ProgressReport report(track_file, mix.seconds());
+    audio::StemSpool spool(paths, mix.channels());
+    ProgressReport report(track_file, seconds);
     int64_t done = 0;
-    model.separate_stream(
-        [&](int64_t offset, int64_t n, float* out) {
-          for (int c = 0; c < mix.channels; ++c)
-            std::copy_n(mix.channel(c) + offset, n, out + c * n);
-        },
-        mix.frames, so,
-        [&](const float* stems, int64_t n) {
-          spool_piece(o, model.sources(), mix, done, stems, n, spool);
-          done += n;
-        },
-        [&](const Progress& p) {
-          report.update(p.fraction());
-          return true;
-        });
+    model.separate_stream([&](int64_t offset, int64_t n, float* out) { mix.read(offset, n, out); },
+                          mix.frames(), so,
+                          [&](const float* stems, int64_t n) {
+                            spool_piece(o, model.sources(), mix, done, stems, n, spool);
+                            done += n;
+                          },
+                          [&](const Progress& p) {
+                            report.update(p.fraction());
+                            return true;
+                          });
     report.done();
-    spool.encode_all(mix.sample_rate, clip, format);
+    spool.encode_all(mix.sample_rate(), clip, format);
     return true;
   } catch (const std::exception& e) {
     print_error(e.what());
@@ -190,7 +191,7 @@ int run_separate(const SeparateOptions& options) {
   std::unique_ptr<Separator> model;
   try {
     stem_filename(o.filename, "x.mp3", "x", "wav");  // reject a bad pattern before any work
-    model = Separator::from_repo(o.name, o.repo);
+    model = Separator::from_repo(o.name, o.repo, o.device);
     if (!o.two_stems.empty()) {
       const auto& s = model->sources();
       if (std::find(s.begin(), s.end(), o.two_stems) == s.end()) {

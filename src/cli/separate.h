@@ -27,6 +27,7 @@ struct SeparateOptions {
   int jobs = 0;
   std::optional<uint64_t> seed;
   bool fast = false;
+  std::string device = "auto";
   bool list_models = false;
 };
 

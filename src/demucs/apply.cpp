@@ -129,7 +129,8 @@ void run_segment(Pass& p, const WindowReader& read, int64_t length, int64_t chan
                       : model.valid_length(chunk);
   int64_t delta = valid - chunk;  // context taken evenly from both sides, as TensorChunk does
   auto input = read_padded(read, q0 - delta / 2 - p.lead, valid, length, channels);
-  auto y = center_trim(model.forward(input.unsqueeze(0)), chunk)[0];
+  // The model runs on its device; sums over segments stay on the CPU.
+  auto y = center_trim(model.forward(input.unsqueeze(0).to(model.device)), chunk)[0].to(at::kCPU);
   ++p.next;
   if (o.on_segment) o.on_segment();
   // Keep what falls inside the mix: p = q - lead in [0, length).

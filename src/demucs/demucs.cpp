@@ -13,8 +13,8 @@ BLSTM::BLSTM(Weights& w, const std::string& prefix, int64_t dim, int64_t layers,
     for (std::string suffix : {"", "_reverse"}) {
       std::string p = prefix + ".lstm.";
       std::string n = "_l" + std::to_string(l) + suffix;
-      params_.push_back(w.take(p + "weight_ih" + n, {4 * dim, in}));
-      params_.push_back(w.take(p + "weight_hh" + n, {4 * dim, dim}));
+      params_.push_back(w.take_stored(p + "weight_ih" + n, {4 * dim, in}));
+      params_.push_back(w.take_stored(p + "weight_hh" + n, {4 * dim, dim}));
       params_.push_back(w.take(p + "bias_ih" + n, {4 * dim}));
       params_.push_back(w.take(p + "bias_hh" + n, {4 * dim}));
     }
@@ -28,8 +28,10 @@ at::Tensor BLSTM::run_lstm(const at::Tensor& x) const {
   for (int64_t l = 0; l < layers_; ++l)  // two directions, four gates each
     flop_counter().add(2 * steps * 4 * dim_ * ((l == 0 ? dim_ : 2 * dim_) + dim_));
   auto zeros = at::zeros({2 * layers_, seq.size(1), dim_}, seq.options());
+  std::vector<at::Tensor> params;
+  for (const auto& p : params_) params.push_back(as_float(p));
   auto out =
-      std::get<0>(at::lstm(seq, {zeros, zeros}, params_, true, layers_, 0.0, false, true, false));
+      std::get<0>(at::lstm(seq, {zeros, zeros}, params, true, layers_, 0.0, false, true, false));
   return linear_(out).permute({1, 2, 0});
 }
 
@@ -113,13 +115,20 @@ DConv::DConv(Weights& w, const std::string& prefix, int64_t channels, const DCon
 }
 
 at::Tensor DConv::operator()(at::Tensor x) const {
+  bool own_x = false;  // the caller's tensor is never written to; our own sums are
   for (const auto& l : layers_) {
     auto y = l.norm_in(l.conv_in(x));
-    y = gelu_ ? at::gelu(y) : at::relu(y);
+    gelu_ ? at::gelu_(y) : at::relu_(y);
     if (l.lstm) y = (*l.lstm)(y);
     if (l.attn) y = (*l.attn)(y);
     y = at::glu(l.norm_out(l.conv_out(y)), 1);
-    x = x + l.scale.unsqueeze(1) * y;
+    y.mul_(l.scale.unsqueeze(1));
+    if (own_x) {
+      x.add_(y);
+    } else {
+      x = x + y;
+      own_x = true;
+    }
   }
   return x;
 }

@@ -15,28 +15,54 @@
 #include "demucs/apply.h"
 #include "demucs/nn.h"
 #include "demucs/repo.h"
+#include "demucs/tensor_cache.h"
 
 namespace msaas {
 namespace {
 
-// Runs the heavy operations in bfloat16 while it lives (libtorch's CPU autocast: matrix products
-// and convolutions in bf16, precision-sensitive operations kept in float32).
+// Runs the heavy operations in reduced precision while it lives (libtorch's autocast: matrix
+// products and convolutions in bfloat16 on the CPU, float16 on a GPU; precision-sensitive
+// operations kept in float32).
 class FastMode {
  public:
-  explicit FastMode(bool on) : on_(on) {
+  FastMode(bool on, bool gpu) : on_(on), gpu_(gpu) {
     if (!on_) return;
+    if (gpu_) {
+      at::autocast::set_enabled(true);
+      return;
+    }
     at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
     at::autocast::set_cpu_enabled(true);
   }
   ~FastMode() {
     if (!on_) return;
-    at::autocast::set_cpu_enabled(false);
+    if (gpu_)
+      at::autocast::set_enabled(false);
+    else
+      at::autocast::set_cpu_enabled(false);
     at::autocast::clear_cache();
   }
 
  private:
-  bool on_;
+  bool on_, gpu_;
 };
+
+// "cpu", "cuda", "cuda:N" or "auto".
+at::Device resolve_device(const std::string& name) {
+  if (name == "auto") return at::hasCUDA() ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+  std::optional<at::Device> device;
+  try {
+    device.emplace(name);
+  } catch (const c10::Error&) {
+  }
+  if (!device || !(device->is_cpu() || device->is_cuda()))
+    throw ModelError("unknown device '" + name + "' (use cpu, cuda, cuda:N or auto)");
+  if (device->is_cuda() && !at::hasCUDA())
+    throw ModelError("device " + name +
+                     ": no CUDA GPU here (or this build's libtorch has no CUDA; see "
+                     "-DMSAAS_CUDA in docs/benchmarks.md)");
+  return *device;
+}
 
 class BagSeparator : public Separator {
  public:
@@ -48,6 +74,7 @@ class BagSeparator : public Separator {
   int audio_channels() const override { return static_cast<int>(bag_.first().audio_channels); }
   double max_segment() const override { return bag_.max_allowed_segment(); }
   std::string description() const override { return description_; }
+  std::string device() const override { return bag_.first().device.str(); }
 
   double flops_per_segment() const override {
     c10::InferenceMode guard;
@@ -55,7 +82,7 @@ class BagSeparator : public Separator {
     counter = {true, 0.0};
     for (const auto& model : bag_.models) {
       int64_t length = model->valid_length(model->segment.samples(model->samplerate));
-      model->forward(at::zeros({1, model->audio_channels, length}));
+      model->forward(at::zeros({1, model->audio_channels, length}).to(model->device));
     }
     double flops = counter.flops;
     counter = {};
@@ -68,7 +95,7 @@ class BagSeparator : public Separator {
     at::set_num_threads(options.threads > 0 ? options.threads
                                             : std::max(1u, std::thread::hardware_concurrency()));
     c10::InferenceMode guard;
-    FastMode fast(options.fast);
+    FastMode fast(options.fast, bag_.first().device.is_cuda());
     int64_t channels = audio_channels();
     auto [mean, scale] = mix_statistics(read, frames, channels);
     // Normalise by the mono mix as demucs.api does (float32 arithmetic); undone on the output.
@@ -153,8 +180,11 @@ class BagSeparator : public Separator {
 
 }  // namespace
 
-std::unique_ptr<Separator> Separator::from_repo(const std::string& name, const std::string& repo) {
-  return std::make_unique<BagSeparator>(demucs::load_from_repo(name, repo), name);
+std::unique_ptr<Separator> Separator::from_repo(const std::string& name, const std::string& repo,
+                                                const std::string& device) {
+  auto where = resolve_device(device);
+  demucs::install_tensor_cache();
+  return std::make_unique<BagSeparator>(demucs::load_from_repo(name, repo, where), name);
 }
 
 std::vector<float> Separator::separate(const float* mix, int64_t frames,
@@ -191,9 +221,12 @@ InstalledModels list_installed_models(const std::string& repo) {
   return installed;
 }
 
-std::unique_ptr<Separator> Separator::from_file(const std::string& path) {
+std::unique_ptr<Separator> Separator::from_file(const std::string& path,
+                                                const std::string& device) {
+  auto where = resolve_device(device);
+  demucs::install_tensor_cache();
   std::vector<std::unique_ptr<demucs::Model>> models;
-  models.push_back(demucs::load_model_file(path));
+  models.push_back(demucs::load_model_file(path, where));
   return std::make_unique<BagSeparator>(
       demucs::BagOfModels(std::move(models), std::nullopt, std::nullopt), path);
 }

@@ -28,11 +28,24 @@ at::Tensor pad1d(const at::Tensor& x, int64_t left, int64_t right, bool reflect)
 namespace {
 
 // DConv works on time: in the frequency branch every frequency row is a batch item of its own.
+// Rows go through in groups, so DConv's wide intermediate tensors (up to 4x its input) exist for
+// one group at a time: the same arithmetic, a fraction of the memory.
 at::Tensor apply_dconv(const DConv& dconv, const at::Tensor& y, bool freq) {
   if (!freq) return dconv(y);
   int64_t B = y.size(0), C = y.size(1), Fr = y.size(2), T = y.size(3);
-  auto out = dconv(y.permute({0, 2, 1, 3}).reshape({-1, C, T}));
-  return out.view({B, Fr, C, T}).permute({0, 2, 1, 3});
+  const int64_t group_elements = int64_t(1) << 21;  // 8 MB of float32 per group
+  int64_t rows = std::max<int64_t>(1, group_elements / std::max<int64_t>(1, B * C * T));
+  if (rows >= Fr) {
+    auto out = dconv(y.permute({0, 2, 1, 3}).reshape({-1, C, T}));
+    return out.view({B, Fr, C, T}).permute({0, 2, 1, 3});
+  }
+  auto out = at::empty_like(y);
+  for (int64_t f = 0; f < Fr; f += rows) {
+    int64_t n = std::min(rows, Fr - f);
+    auto part = dconv(y.slice(2, f, f + n).permute({0, 2, 1, 3}).reshape({-1, C, T}));
+    out.slice(2, f, f + n).copy_(part.view({B, n, C, T}).permute({0, 2, 1, 3}));
+  }
+  return out;
 }
 
 }  // namespace
@@ -67,10 +80,13 @@ at::Tensor HEncLayer::operator()(at::Tensor x, const std::optional<at::Tensor>& 
     TORCH_CHECK(inject->size(-1) == y.size(-1), "time/frequency branches do not line up");
     y = y + (inject->dim() == 3 && y.dim() == 4 ? inject->unsqueeze(2) : *inject);
   }
-  y = at::gelu(norm1_(y));
+  y = norm1_(y);
+  at::gelu_(y);  // y is this layer's own: the convolution's (or the sum's, or the norm's) result
   if (dconv_) y = apply_dconv(*dconv_, y, c_.freq);
   if (!c_.rewrite) return y;
-  return at::glu(norm2_(rewrite_(y)), 1);
+  auto rewritten = norm2_(rewrite_(y));
+  y.reset();  // free before the GLU's output is made
+  return at::glu(rewritten, 1);
 }
 
 HDecLayer::HDecLayer(Weights& w, const std::string& p, const LayerConfig& c) : c_(c) {
@@ -103,7 +119,13 @@ std::pair<at::Tensor, at::Tensor> HDecLayer::operator()(at::Tensor x,
   at::Tensor y = x;
   if (!c_.empty) {
     x = x + *skip;
-    y = c_.rewrite ? at::glu(norm1_(rewrite_(x)), 1) : x;
+    if (c_.rewrite) {
+      auto rewritten = norm1_(rewrite_(x));
+      x.reset();  // free before the GLU's output is made
+      y = at::glu(rewritten, 1);
+    } else {
+      y = x;
+    }
     if (dconv_) y = apply_dconv(*dconv_, y, c_.freq);
   }
   auto z = norm2_(conv_tr_(y));
@@ -272,9 +294,8 @@ at::Tensor hybrid_spec(const at::Tensor& x, int64_t nfft, bool hybrid, bool hybr
 }
 
 at::Tensor hybrid_ispec(at::Tensor z, int64_t length, int64_t hl, bool hybrid, bool hybrid_old) {
-  z = at::constant_pad_nd(z, {0, 0, 0, 1});
-  if (!hybrid) return ispectro(z, hl, length);
-  z = at::constant_pad_nd(z, {2, 2});
+  if (!hybrid) return ispectro(at::constant_pad_nd(z, {0, 0, 0, 1}), hl, length);
+  z = at::constant_pad_nd(z, {2, 2, 0, 1});  // both of the Python code's pads in one copy
   int64_t pad = hl / 2 * 3;
   int64_t le = hl * ((length + hl - 1) / hl) + (hybrid_old ? 0 : 2 * pad);
   auto x = ispectro(z, hl, le);

@@ -78,9 +78,13 @@ at::Tensor HTDemucs::forward(const at::Tensor& input) const {
   stack_->decode(x, xt, saved, saved_t, lengths, lengths_t, c_.depth);
 
   int64_t S = static_cast<int64_t>(sources.size());
-  x = x.view({B, S, -1, Fq, T}) * std.unsqueeze(1) + mean.unsqueeze(1);
+  // In place: x is the decoder's own output, and the spectrogram stage is the memory peak.
+  x = x.view({B, S, -1, Fq, T});
+  x.mul_(std.unsqueeze(1)).add_(mean.unsqueeze(1));
   int64_t out_length = use_train_segment_ ? training_length : length;
-  auto spec_out = hybrid_ispec(cac_mask(x), out_length, c_.nfft / 4, true, false);
+  auto masked = cac_mask(x);
+  x.reset();
+  auto spec_out = hybrid_ispec(std::move(masked), out_length, c_.nfft / 4, true, false);
   auto time_out = xt.view({B, S, -1, out_length}) * stdt.unsqueeze(1) + meant.unsqueeze(1);
   auto out = time_out + spec_out;
   if (length_pre_pad) out = out.slice(-1, 0, length_pre_pad);

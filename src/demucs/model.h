@@ -25,6 +25,7 @@ class Model {
   int64_t samplerate = 44100;
   int64_t audio_channels = 2;
   Rational segment;
+  at::Device device = at::kCPU;  // where its weights live and forward() runs
 };
 
 }  // namespace msaas::demucs

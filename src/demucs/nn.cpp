@@ -6,6 +6,10 @@
 namespace msaas::demucs {
 
 at::Tensor Weights::take(const std::string& name, std::vector<int64_t> shape) {
+  return as_float(take_stored(name, std::move(shape)));
+}
+
+at::Tensor Weights::take_stored(const std::string& name, std::vector<int64_t> shape) {
   auto it = state_.find(name);
   if (it == state_.end())
     throw ModelError("checkpoint does not fit its model: missing '" + name + "'");
@@ -98,6 +102,7 @@ FlopCounter& flop_counter() {
 
 at::Tensor Conv::operator()(const at::Tensor& x) const {
   bool two_d = weight.dim() == 4;
+  auto weight = as_float(this->weight);
   at::Tensor y;
   if (transposed)
     y = two_d ? at::conv_transpose2d(x, weight, bias, stride)
@@ -128,7 +133,7 @@ Conv make_conv(Weights& w, const std::string& prefix, int dims, int64_t in, int6
       transposed ? std::vector<int64_t>{in, out} : std::vector<int64_t>{out, in};
   shape.insert(shape.end(), kernel.begin(), kernel.end());
   Conv conv;
-  conv.weight = w.take(prefix + ".weight", shape);
+  conv.weight = w.take_stored(prefix + ".weight", shape);
   conv.bias = w.take(prefix + ".bias", {out});
   conv.stride = fill(stride, 1);
   conv.padding = fill(padding, 0);
@@ -168,11 +173,11 @@ LayerNorm make_layer_norm(Weights& w, const std::string& prefix, int64_t dim, do
 
 at::Tensor Linear::operator()(const at::Tensor& x) const {
   flop_counter().add(static_cast<double>(x.numel()) / x.size(-1) * weight.numel());
-  return at::linear(x, weight, bias);
+  return at::linear(x, as_float(weight), bias);
 }
 
 Linear make_linear(Weights& w, const std::string& prefix, int64_t in, int64_t out) {
-  return {w.take(prefix + ".weight", {out, in}), w.take(prefix + ".bias", {out})};
+  return {w.take_stored(prefix + ".weight", {out, in}), w.take(prefix + ".bias", {out})};
 }
 
 }  // namespace msaas::demucs

@@ -15,12 +15,16 @@
 
 namespace msaas::demucs {
 
-// The state dict. take() hands out each tensor once and checks its shape; check_all_used()
-// then plays the part of load_state_dict's strict check.
+// The state dict. take() hands out each tensor once, as float32, and checks its shape;
+// check_all_used() then plays the part of load_state_dict's strict check.
 class Weights {
  public:
   explicit Weights(std::map<std::string, at::Tensor> state) : state_(std::move(state)) {}
   at::Tensor take(const std::string& name, std::vector<int64_t> shape = {});
+  // As stored: the official checkpoints keep their weights in float16. The large matrices stay
+  // so in memory (half the size) and go through as_float() where used: float16 values are exact
+  // in float32, so the arithmetic is the one load_state_dict into a float32 model gives.
+  at::Tensor take_stored(const std::string& name, std::vector<int64_t> shape = {});
   bool has(const std::string& name) const { return state_.count(name) > 0; }
   void check_all_used() const;
 
@@ -64,6 +68,11 @@ struct FlopCounter {
   }
 };
 FlopCounter& flop_counter();  // this thread's
+
+// A weight kept as stored (Weights::take_stored), in float32 for use.
+inline at::Tensor as_float(const at::Tensor& t) {
+  return t.scalar_type() == at::kFloat ? t : t.to(at::kFloat);
+}
 
 struct Conv {
   at::Tensor weight, bias;

@@ -35,9 +35,10 @@ void merge_positional(Package& package, const std::string& path) {
 
 }  // namespace
 
-std::unique_ptr<Model> load_model_file(const std::string& path) {
+std::unique_ptr<Model> load_model_file(const std::string& path, at::Device device) {
   Package package = load_package(path);
   merge_positional(package, path);
+  for (auto& [name, tensor] : package.state) tensor = tensor.to(device);
   Kwargs kwargs(package.kwargs);
   Weights weights(std::move(package.state));
   std::unique_ptr<Model> model;
@@ -49,6 +50,7 @@ std::unique_ptr<Model> load_model_file(const std::string& path) {
     throw ModelError(path + ": model class " + package.klass +
                      " is not supported (HTDemucs and HDemucs are)");
   weights.check_all_used();
+  model->device = device;
   return model;
 }
 
@@ -83,24 +85,24 @@ RepoListing scan_repo(const std::string& folder) {
 namespace {
 
 std::unique_ptr<Model> load_single(const RepoListing& listing, const std::string& sig,
-                                   const std::string& folder) {
+                                   const std::string& folder, at::Device device) {
   auto it = listing.singles.find(sig);
   if (it == listing.singles.end())
     throw ModelError("could not find pre-trained model with signature " + sig + " in " + folder);
   check_checksum(it->second);
-  return load_model_file(it->second);
+  return load_model_file(it->second, device);
 }
 
 // `source` names the bag in messages: its .yaml file, or the built-in official description.
 BagOfModels load_bag(const RepoListing& listing, const YAML::Node& bag, const std::string& source,
-                     const std::string& folder) {
+                     const std::string& folder, at::Device device) {
   const std::string& yaml_path = source;
   if (!bag["models"] || !bag["models"].IsSequence())
     throw ModelError(yaml_path + " lists no 'models'");
   try {
     std::vector<std::unique_ptr<Model>> models;
     for (const auto& sig : bag["models"])
-      models.push_back(load_single(listing, sig.as<std::string>(), folder));
+      models.push_back(load_single(listing, sig.as<std::string>(), folder, device));
     std::optional<std::vector<std::vector<double>>> weights;
     if (bag["weights"] && !bag["weights"].IsNull())
       weights = bag["weights"].as<std::vector<std::vector<double>>>();
@@ -118,11 +120,11 @@ BagOfModels load_bag(const RepoListing& listing, const YAML::Node& bag, const st
 
 }  // namespace
 
-BagOfModels load_from_repo(const std::string& name, const std::string& folder) {
+BagOfModels load_from_repo(const std::string& name, const std::string& folder, at::Device device) {
   RepoListing listing = scan_repo(folder);
   if (listing.singles.count(name)) {
     std::vector<std::unique_ptr<Model>> models;
-    models.push_back(load_single(listing, name, folder));
+    models.push_back(load_single(listing, name, folder, device));
     return BagOfModels(std::move(models), std::nullopt, std::nullopt);
   }
   auto bag = listing.bags.find(name);
@@ -133,10 +135,10 @@ BagOfModels load_from_repo(const std::string& name, const std::string& folder) {
     } catch (const YAML::Exception& e) {
       throw ModelError(bag->second + ": " + e.what());
     }
-    return load_bag(listing, node, bag->second, folder);
+    return load_bag(listing, node, bag->second, folder, device);
   }
   if (official_bag_present(listing, name))  // e.g. htdemucs from 955717e8-*.th alone
-    return load_bag(listing, YAML::Load(find_official_model(name)->yaml), name, folder);
+    return load_bag(listing, YAML::Load(find_official_model(name)->yaml), name, folder, device);
   if (find_official_model(name))
     throw ModelError("model " + name + " is not installed in " + folder +
                      "; fetch it with: msaas models pull " + name);

@@ -11,8 +11,9 @@
 
 namespace msaas::demucs {
 
-// Builds HTDemucs or HDemucs from one checkpoint file (no checksum check).
-std::unique_ptr<Model> load_model_file(const std::string& path);
+// Builds HTDemucs or HDemucs from one checkpoint file (no checksum check), its weights on
+// `device`.
+std::unique_ptr<Model> load_model_file(const std::string& path, at::Device device = at::kCPU);
 
 // What a folder offers: signature or bag name -> file.
 struct RepoListing {
@@ -26,6 +27,7 @@ RepoListing scan_repo(const std::string& folder);
 bool official_bag_present(const RepoListing& listing, const std::string& name);
 
 // `-n NAME --repo FOLDER`: a single model by signature first, else a bag by name.
-BagOfModels load_from_repo(const std::string& name, const std::string& folder);
+BagOfModels load_from_repo(const std::string& name, const std::string& folder,
+                           at::Device device = at::kCPU);
 
 }  // namespace msaas::demucs

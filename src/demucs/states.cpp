@@ -40,7 +40,9 @@ class TensorBuilder {
     }
     if (t.integer < 0 || (extent && t.integer + extent > flat.numel()))
       throw ModelError("tensor points outside its storage");
-    return flat.as_strided(t.sizes, t.strides, t.integer).to(at::kFloat).contiguous();
+    // float16 stays float16 (Weights converts where it is used); anything else becomes float32.
+    auto type = flat.scalar_type() == at::kHalf ? at::kHalf : at::kFloat;
+    return flat.as_strided(t.sizes, t.strides, t.integer).to(type).contiguous();
   }
 
  private:

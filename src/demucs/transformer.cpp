@@ -39,7 +39,7 @@ TransformerConfig read_transformer_config(const Kwargs& k, int64_t dim) {
 
 at::Tensor Attention::operator()(const at::Tensor& q, const at::Tensor& kv) const {
   int64_t B = q.size(0), Tq = q.size(1), Tk = kv.size(1), C = q.size(2), d = C / heads;
-  auto w = in_weight.chunk(3, 0);
+  auto w = as_float(in_weight).chunk(3, 0);
   auto b = in_bias.chunk(3, 0);
   auto query = at::linear(q, w[0], b[0]).view({B, Tq, heads, d}).transpose(1, 2);
   auto key = at::linear(kv, w[1], b[1]).view({B, Tk, heads, d}).transpose(1, 2);
@@ -76,7 +76,7 @@ TokenNorm make_token_norm(Weights& w, const std::string& prefix, int64_t dim, bo
 
 Attention make_attention(Weights& w, const std::string& prefix, int64_t dim, int64_t heads) {
   Attention a;
-  a.in_weight = w.take(prefix + ".in_proj_weight", {3 * dim, dim});
+  a.in_weight = w.take_stored(prefix + ".in_proj_weight", {3 * dim, dim});
   a.in_bias = w.take(prefix + ".in_proj_bias", {3 * dim});
   a.out = make_linear(w, prefix + ".out_proj", dim, dim);
   a.heads = heads;
@@ -172,13 +172,14 @@ void CrossTransformerEncoder::operator()(at::Tensor& x, at::Tensor& xt) const {
   int64_t B = x.size(0), C = x.size(1), Fr = x.size(2), T1 = x.size(3);
   auto pos2d = create_2d_sin_embedding(C, Fr, T1, c_.max_period)
                    .permute({0, 3, 2, 1})
-                   .reshape({1, T1 * Fr, C});
+                   .reshape({1, T1 * Fr, C})
+                   .to(x.device());
   x = x.permute({0, 3, 2, 1}).reshape({B, T1 * Fr, C});
   if (norm_in_) x = (*norm_in_)(x);
   x = x + c_.weight_pos_embed * pos2d;
   int64_t T2 = xt.size(2);
   xt = xt.permute({0, 2, 1});
-  auto pos = pos_embedding(T2, B, C).permute({1, 0, 2});
+  auto pos = pos_embedding(T2, B, C).permute({1, 0, 2}).to(xt.device());
   if (norm_in_t_) xt = (*norm_in_t_)(xt);
   xt = xt + c_.weight_pos_embed * pos;
   int parity = c_.cross_first ? 1 : 0;

@@ -53,6 +53,7 @@ ServiceConfig config_from_environment() {
   from_env("MSAAS_REQUEST_TIMEOUT_SECONDS", c.request_timeout_s);
   from_env("MSAAS_MAX_AUDIO_SECONDS", c.max_audio_seconds);
   from_env("MSAAS_FAST", c.fast);
+  from_env("MSAAS_DEVICE", c.device);
   from_env("MSAAS_THREADS", c.threads);
   from_env("MSAAS_GRACE_SECONDS", c.grace_s);
   from_env("MSAAS_WORK_DIR", c.work_dir);
@@ -125,6 +126,7 @@ std::map<std::string, std::string> to_environment(const ServiceConfig& c) {
   env["MSAAS_REQUEST_TIMEOUT_SECONDS"] = std::to_string(c.request_timeout_s);
   env["MSAAS_MAX_AUDIO_SECONDS"] = std::to_string(c.max_audio_seconds);
   env["MSAAS_FAST"] = c.fast ? "1" : "0";
+  env["MSAAS_DEVICE"] = c.device;
   if (!c.heartbeat_file.empty()) env["MSAAS_HEARTBEAT_FILE"] = c.heartbeat_file;
   return env;
 }

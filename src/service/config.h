@@ -35,6 +35,7 @@ struct ServiceConfig {
   int grace_s = 60;                   // MSAAS_GRACE_SECONDS: time to finish a job after SIGTERM
   std::string work_dir = "var/work";  // MSAAS_WORK_DIR: a job's files while it runs
   bool fast = false;  // MSAAS_FAST=1: workers separate in fast mode (bfloat16; docs/quality.md)
+  std::string device = "auto";   // MSAAS_DEVICE: cpu, cuda, cuda:N, or auto (a GPU if present)
   int max_audio_seconds = 3600;  // MSAAS_MAX_AUDIO_SECONDS: longer songs fail with a reason
   int shifts = 1;                // MSAAS_SHIFTS
   // MSAAS_HEARTBEAT_FILE: touched on every successful heartbeat, for container liveness probes

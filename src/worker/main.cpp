@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
   app.add_option("--work-dir", config.work_dir, "Scratch folder ($MSAAS_WORK_DIR)")
       ->capture_default_str();
   app.add_flag("--fast", config.fast, "Fast mode: bfloat16 matrix work ($MSAAS_FAST=1)");
+  app.add_option("--device", config.device, "cpu, cuda, cuda:N or auto ($MSAAS_DEVICE)")
+      ->capture_default_str();
   app.add_option("--shifts", config.shifts, "Random shifts per job ($MSAAS_SHIFTS)")
       ->capture_default_str();
   app.add_option("--heartbeat-file", config.heartbeat_file,

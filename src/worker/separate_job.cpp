@@ -5,8 +5,8 @@
 #include <chrono>
 
 #include "audio/clip.h"
-#include "audio/decode.h"
 #include "audio/encode.h"
+#include "audio/mix_spool.h"
 #include "audio/stem_spool.h"
 #include "worker/zip_writer.h"
 
@@ -100,46 +100,46 @@ JobResult separate_job(const Separator& model, const std::filesystem::path& inpu
   auto recipes = stem_recipes(names, model.sources());
   auto encoding = encode_options(format);
   if (!progress("decoding", 2)) throw Cancelled();
-  audio::Buffer mix =
-      audio::decode_file(input.string(), model.sample_rate(), model.audio_channels());
-
-  if (max_seconds > 0 && mix.seconds() > max_seconds)
-    throw JobError("the song lasts " + std::to_string(static_cast<int>(mix.seconds())) +
+  // The decoded song waits in a file beside the upload, not in memory (audio/mix_spool.h).
+  audio::MixSpool mix(input.string(), model.sample_rate(), model.audio_channels(),
+                      input.parent_path().string());
+  double seconds = static_cast<double>(mix.frames()) / mix.sample_rate();
+  if (max_seconds > 0 && seconds > max_seconds)
+    throw JobError("the song lasts " + std::to_string(static_cast<int>(seconds)) +
                    " s; this server separates songs up to " +
                    std::to_string(static_cast<int>(max_seconds)) + " s");
   JobResult result;
-  result.audio_seconds = mix.seconds();
+  result.audio_seconds = seconds;
   std::string ext = audio::extension(encoding.format);
   std::vector<std::filesystem::path> paths;
   for (const auto& name : names) paths.push_back(out_dir / (name + "." + ext));
-  audio::StemSpool spool(paths, mix.channels);
+  audio::StemSpool spool(paths, mix.channels());
   int last_percent = -1;
   auto started = std::chrono::steady_clock::now();
   std::vector<float> sum;
-  model.separate_stream(
-      [&](int64_t offset, int64_t n, float* out) {
-        for (int c = 0; c < mix.channels; ++c) std::copy_n(mix.channel(c) + offset, n, out + c * n);
-      },
-      mix.frames, options,
-      [&](const float* sources, int64_t n) {
-        int64_t size = mix.channels * n;
-        for (size_t i = 0; i < recipes.size(); ++i) {
-          sum.assign(sources + recipes[i][0] * size, sources + (recipes[i][0] + 1) * size);
-          for (size_t k = 1; k < recipes[i].size(); ++k)
-            for (int64_t j = 0; j < size; ++j) sum[j] += sources[recipes[i][k] * size + j];
-          spool.append(i, sum.data(), n);
-        }
-      },
-      [&](const Progress& p) {
-        int percent = 5 + static_cast<int>(85 * p.fraction());
-        if (percent == last_percent) return true;
-        last_percent = percent;
-        return progress("separating", percent);
-      });
+  model.separate_stream([&](int64_t offset, int64_t n, float* out) { mix.read(offset, n, out); },
+                        mix.frames(), options,
+                        [&](const float* sources, int64_t n) {
+                          int64_t size = mix.channels() * n;
+                          for (size_t i = 0; i < recipes.size(); ++i) {
+                            sum.assign(sources + recipes[i][0] * size,
+                                       sources + (recipes[i][0] + 1) * size);
+                            for (size_t k = 1; k < recipes[i].size(); ++k)
+                              for (int64_t j = 0; j < size; ++j)
+                                sum[j] += sources[recipes[i][k] * size + j];
+                            spool.append(i, sum.data(), n);
+                          }
+                        },
+                        [&](const Progress& p) {
+                          int percent = 5 + static_cast<int>(85 * p.fraction());
+                          if (percent == last_percent) return true;
+                          last_percent = percent;
+                          return progress("separating", percent);
+                        });
   result.separation_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (!progress("encoding", 90)) throw Cancelled();
-  spool.encode_all(mix.sample_rate, audio::ClipMode::rescale, encoding);
+  spool.encode_all(mix.sample_rate(), audio::ClipMode::rescale, encoding);
   for (size_t i = 0; i < names.size(); ++i)
     result.stems.push_back({names[i], paths[i], content_type_for(format)});
   result.zip = {"stems.zip", out_dir / "stems.zip", "application/zip"};

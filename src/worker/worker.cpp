@@ -111,9 +111,10 @@ void Worker::heartbeat_loop() {
 const Separator& Worker::model(const std::string& name) {
   if (!loaded_ || loaded_name_ != name) {
     loaded_.reset();  // one model in memory at a time
-    loaded_ = Separator::from_repo(name, config_.models_dir);
+    loaded_ = Separator::from_repo(name, config_.models_dir, config_.device);
     loaded_name_ = name;
-    queue::log_info("loaded model " + name + ": " + loaded_->description());
+    queue::log_info("loaded model " + name + " on " + loaded_->device() + " (" + compute_summary() +
+                    ")");
   }
   return *loaded_;
 }

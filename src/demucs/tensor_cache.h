@@ -1,0 +1,15 @@
+// demucs/tensor_cache.h: where the engine's large CPU tensors live. A segment allocates the same
+// tensors in the same sizes as the one before it. With plain malloc the big ones linger in
+// malloc's arenas as fragments (about 350 MB of peak memory on htdemucs), or, past its mapping
+// threshold, are mapped and unmapped each time (page faults). Here blocks of 1 MiB and more are
+// mapped directly (huge pages where allowed) and, once freed, kept for the next tensor of the
+// same size, up to a bounded total ($MSAAS_TENSOR_CACHE_MB, default 64; oldest forgotten
+// first); smaller ones go to malloc as before.
+#pragma once
+
+namespace msaas::demucs {
+
+// Installs the cache as libtorch's CPU allocator (once per process; later calls do nothing).
+void install_tensor_cache();
+
+}  // namespace msaas::demucs
