@@ -21,6 +21,7 @@ class MixSpool {
   int64_t frames() const { return frames_; }
   int channels() const { return channels_; }
   int sample_rate() const { return sample_rate_; }
+  double seconds() const { return static_cast<double>(frames_) / sample_rate_; }
 
   // Frames [offset, offset + frames) into `out`, planar (channel c at out[c * frames]).
   // Matches the engine's MixReader.

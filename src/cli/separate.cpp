@@ -139,8 +139,7 @@ bool separate_track(const SeparateOptions& o, const Separator& model, const std:
   try {
     audio::MixSpool mix(track, model.sample_rate(), model.audio_channels(),
                         fs::temp_directory_path().string());
-    double seconds = static_cast<double>(mix.frames()) / mix.sample_rate();
-    std::cerr << "Separating track " << track << " (" << seconds << " s)\n";
+    std::cerr << "Separating track " << track << " (" << mix.seconds() << " s)\n";
     SeparationOptions so;
     so.shifts = o.shifts;
     so.overlap = o.overlap;
@@ -157,7 +156,7 @@ bool separate_track(const SeparateOptions& o, const Separator& model, const std:
       paths.push_back(out_dir /
                       stem_filename(o.filename, track_file, name, audio::extension(format.format)));
     audio::StemSpool spool(paths, mix.channels());
-    ProgressReport report(track_file, seconds);
+    ProgressReport report(track_file, mix.seconds());
     int64_t done = 0;
     model.separate_stream([&](int64_t offset, int64_t n, float* out) { mix.read(offset, n, out); },
                           mix.frames(), so,

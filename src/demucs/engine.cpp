@@ -47,8 +47,9 @@ class FastMode {
   bool on_, gpu_;
 };
 
-// "cpu", "cuda", "cuda:N" or "auto".
-at::Device resolve_device(const std::string& name) {
+// "cpu", "cuda", "cuda:N" or "auto"; also readies the CPU allocator every model load needs.
+at::Device prepare_device(const std::string& name) {
+  demucs::install_tensor_cache();
   if (name == "auto") return at::hasCUDA() ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
   std::optional<at::Device> device;
   try {
@@ -182,8 +183,7 @@ class BagSeparator : public Separator {
 
 std::unique_ptr<Separator> Separator::from_repo(const std::string& name, const std::string& repo,
                                                 const std::string& device) {
-  auto where = resolve_device(device);
-  demucs::install_tensor_cache();
+  auto where = prepare_device(device);
   return std::make_unique<BagSeparator>(demucs::load_from_repo(name, repo, where), name);
 }
 
@@ -223,8 +223,7 @@ InstalledModels list_installed_models(const std::string& repo) {
 
 std::unique_ptr<Separator> Separator::from_file(const std::string& path,
                                                 const std::string& device) {
-  auto where = resolve_device(device);
-  demucs::install_tensor_cache();
+  auto where = prepare_device(device);
   std::vector<std::unique_ptr<demucs::Model>> models;
   models.push_back(demucs::load_model_file(path, where));
   return std::make_unique<BagSeparator>(

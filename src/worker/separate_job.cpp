@@ -103,13 +103,12 @@ JobResult separate_job(const Separator& model, const std::filesystem::path& inpu
   // The decoded song waits in a file beside the upload, not in memory (audio/mix_spool.h).
   audio::MixSpool mix(input.string(), model.sample_rate(), model.audio_channels(),
                       input.parent_path().string());
-  double seconds = static_cast<double>(mix.frames()) / mix.sample_rate();
-  if (max_seconds > 0 && seconds > max_seconds)
-    throw JobError("the song lasts " + std::to_string(static_cast<int>(seconds)) +
+  if (max_seconds > 0 && mix.seconds() > max_seconds)
+    throw JobError("the song lasts " + std::to_string(static_cast<int>(mix.seconds())) +
                    " s; this server separates songs up to " +
                    std::to_string(static_cast<int>(max_seconds)) + " s");
   JobResult result;
-  result.audio_seconds = seconds;
+  result.audio_seconds = mix.seconds();
   std::string ext = audio::extension(encoding.format);
   std::vector<std::filesystem::path> paths;
   for (const auto& name : names) paths.push_back(out_dir / (name + "." + ext));
