@@ -2,6 +2,8 @@
 // which shift when the optional LSTM and attention are inserted at position 3.
 #include "demucs/demucs.h"
 
+#include <ATen/autocast_mode.h>
+
 #include <cmath>
 
 namespace msaas::demucs {
@@ -112,6 +114,33 @@ DConv::DConv(Weights& w, const std::string& prefix, int64_t channels, const DCon
     layer.scale = w.take(p + std::to_string(next + 3) + ".scale", {channels});
     layers_.push_back(std::move(layer));
   }
+  if (c.lstm || c.attn) return;
+  for (const auto& l : layers_) {
+    DConvBranch b;
+    b.conv_in_weight = as_float(l.conv_in.weight).permute({2, 0, 1}).reshape({-1, channels});
+    b.conv_in_weight = b.conv_in_weight.contiguous();
+    b.conv_in_bias = l.conv_in.bias.contiguous();
+    b.norm_in_weight = l.norm_in.weight, b.norm_in_bias = l.norm_in.bias;
+    b.conv_out_weight = as_float(l.conv_out.weight).squeeze(-1).contiguous();
+    b.conv_out_bias = l.conv_out.bias.contiguous();
+    b.norm_out_weight = l.norm_out.weight, b.norm_out_bias = l.norm_out.bias;
+    b.scale = l.scale.contiguous();
+    b.dilation = l.conv_in.dilation[0], b.padding = l.conv_in.padding[0];
+    b.eps = l.norm_in.eps;
+    fused_.push_back(std::move(b));
+  }
+}
+
+at::Tensor DConv::fused(const at::Tensor& x) const {
+  double per_position = 0;  // both convolutions' multiply-adds, as Conv counts them
+  for (const auto& b : fused_) per_position += b.conv_in_weight.numel() + b.conv_out_weight.numel();
+  flop_counter().add(per_position * static_cast<double>(x.numel() / x.size(1)));
+  return dconv_cpu(fused_, gelu_, x);
+}
+
+bool DConv::can_fuse(const at::Tensor& x) const {
+  return !fused_.empty() && x.is_cpu() && x.scalar_type() == at::kFloat &&
+         !at::autocast::is_cpu_enabled() && fused_.front().conv_in_weight.is_cpu();
 }
 
 at::Tensor DConv::operator()(at::Tensor x) const {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "demucs/dconv_cpu.h"
 #include "demucs/nn.h"
 
 namespace msaas::demucs {
@@ -53,6 +54,10 @@ class DConv {
  public:
   DConv(Weights& w, const std::string& prefix, int64_t channels, const DConvConfig& config);
   at::Tensor operator()(at::Tensor x) const;
+  // The fused CPU kernel (dconv_cpu.h) takes float32 CPU input of [B, C, T] or [B, C, F, T] when
+  // the branches hold neither LSTM nor attention; fast mode (autocast) keeps ATen's operators.
+  bool can_fuse(const at::Tensor& x) const;
+  at::Tensor fused(const at::Tensor& x) const;
 
  private:
   struct Layer {
@@ -65,6 +70,7 @@ class DConv {
     at::Tensor scale;  // LayerScale
   };
   std::vector<Layer> layers_;
+  std::vector<DConvBranch> fused_;  // empty when a branch has an LSTM or attention
   bool gelu_;
 };
 

@@ -1,6 +1,7 @@
 // demucs/nn.cpp: see nn.h.
 #include "demucs/nn.h"
 
+#include "demucs/conv_cpu.h"
 #include "msaas/engine.h"
 
 namespace msaas::demucs {
@@ -104,7 +105,9 @@ at::Tensor Conv::operator()(const at::Tensor& x) const {
   bool two_d = weight.dim() == 4;
   auto weight = as_float(this->weight);
   at::Tensor y;
-  if (transposed)
+  if (auto fast = conv_cpu(x, weight, bias, stride, padding, dilation, transposed))
+    y = std::move(*fast);
+  else if (transposed)
     y = two_d ? at::conv_transpose2d(x, weight, bias, stride)
               : at::conv_transpose1d(x, weight, bias, stride);
   else

@@ -1,6 +1,10 @@
 // demucs/spec.cpp: see spec.h.
 #include "demucs/spec.h"
 
+#include <ATen/Parallel.h>
+
+#include <vector>
+
 namespace msaas::demucs {
 
 at::Tensor spectro(const at::Tensor& x, int64_t n_fft, int64_t hop_length) {
@@ -16,7 +20,10 @@ at::Tensor spectro(const at::Tensor& x, int64_t n_fft, int64_t hop_length) {
   return z.view(shape);
 }
 
-at::Tensor ispectro(const at::Tensor& z, int64_t hop_length, std::optional<int64_t> length) {
+namespace {
+
+// torch.istft as the official code calls it (center=True, normalized, hann window).
+at::Tensor torch_istft(const at::Tensor& z, int64_t hop_length, std::optional<int64_t> length) {
   auto shape = z.sizes().vec();
   int64_t frames = shape.back(), freqs = shape[shape.size() - 2];
   int64_t n_fft = 2 * freqs - 2;
@@ -30,6 +37,50 @@ at::Tensor ispectro(const at::Tensor& z, int64_t hop_length, std::optional<int64
   shape.pop_back();
   shape.back() = x.size(1);
   return x.view(shape);
+}
+
+}  // namespace
+
+// The same sums as torch.istft on the CPU, where ATen's version spends most of its time in a
+// single-threaded overlap-add and window envelope: here the signals go in parallel, each one's
+// inverse FFTs in one call, its frames windowed and added straight into the output.
+at::Tensor ispectro(const at::Tensor& z, int64_t hop_length, std::optional<int64_t> length) {
+  if (!z.is_cpu()) return torch_istft(z, hop_length, length);
+  auto shape = z.sizes().vec();
+  int64_t frames = shape.back(), freqs = shape[shape.size() - 2];
+  int64_t n_fft = 2 * freqs - 2;
+  auto flat = z.reshape({-1, freqs, frames}).transpose(1, 2);  // [signals, frames, freqs]
+  int64_t signals = flat.size(0);
+  int64_t full = n_fft + hop_length * (frames - 1), start = n_fft / 2;
+  int64_t out_length = length ? *length : full - n_fft;
+  auto window = at::hann_window(n_fft, at::TensorOptions().dtype(at::kFloat)).contiguous();
+  // The summed squared window under each output sample (the same for every signal).
+  std::vector<float> envelope(full, 0.f);
+  const float* w = window.data_ptr<float>();
+  for (int64_t f = 0; f < frames; ++f)
+    for (int64_t i = 0; i < n_fft; ++i) envelope[f * hop_length + i] += w[i] * w[i];
+  auto out = at::empty({signals, out_length}, at::kFloat);
+  at::parallel_for(0, signals, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> sum(full);
+    for (int64_t s = begin; s < end; ++s) {
+      // Inside parallel_for ATen runs single-threaded: one signal's inverse FFTs per call.
+      auto y = at::fft_irfft(flat[s], n_fft, -1, "ortho").contiguous();
+      const float* frame = y.data_ptr<float>();
+      std::fill(sum.begin(), sum.end(), 0.f);
+      for (int64_t f = 0; f < frames; ++f, frame += n_fft) {
+        float* dst = sum.data() + f * hop_length;
+        for (int64_t i = 0; i < n_fft; ++i) dst[i] += frame[i] * w[i];
+      }
+      float* o = out[s].data_ptr<float>();
+      for (int64_t t = 0; t < out_length; ++t) {
+        int64_t j = start + t;
+        o[t] = j < full ? sum[j] / envelope[j] : 0.f;  // torch.istft pads with zeros past the end
+      }
+    }
+  });
+  shape.pop_back();
+  shape.back() = out_length;
+  return out.view(shape);
 }
 
 }  // namespace msaas::demucs

@@ -28,12 +28,17 @@ class TensorCache final : public c10::Allocator {
     std::lock_guard lock(mutex_);
     void* data = nullptr;
     auto it = by_size_.find(size);
+    std::vector<Kept> unmap;
     if (it != by_size_.end()) {
       data = it->second->data;
       kept_.erase(it->second);
       by_size_.erase(it);
       cached_ -= size;
     } else {
+      // A new mapping: forget kept blocks until mapped memory stays within the bound.
+      peak_in_use_ = std::max(peak_in_use_, in_use_bytes_ + size);
+      while (!kept_.empty() && in_use_bytes_ + size + cached_ > bound())
+        unmap.push_back(forget_oldest());
       data = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       if (data == MAP_FAILED) throw std::bad_alloc();
       // 2 MiB pages where the kernel allows them: a fresh block costs one fault per 2 MiB
@@ -41,6 +46,8 @@ class TensorCache final : public c10::Allocator {
       madvise(data, size, MADV_HUGEPAGE);
     }
     in_use_[data] = size;
+    in_use_bytes_ += size;
+    for (const auto& k : unmap) munmap(k.data, k.size);
     return {data, data, &release, c10::Device(c10::DeviceType::CPU)};
   }
 
@@ -55,33 +62,30 @@ class TensorCache final : public c10::Allocator {
     size_t size;
   };
 
-  // A large block is kept for the next tensor of its size, forgetting the blocks kept longest
-  // when the cache is full; small ones go back to malloc's allocator.
+  // A large block is kept for the next tensor of its size; small ones go back to malloc's
+  // allocator. Blocks kept longest are forgotten when a new mapping would take the mapped total
+  // (in use + kept) past the bound.
   static void release(void* data) {
     TensorCache& self = *instance;
-    std::vector<Kept> unmap;
-    {
-      std::lock_guard lock(self.mutex_);
-      auto it = self.in_use_.find(data);
-      if (it == self.in_use_.end()) {
-        self.fallback_->raw_deleter()(data);
-        return;
-      }
-      Kept block{data, it->second};
-      self.in_use_.erase(it);
-      if (block.size > self.limit_) {
-        unmap.push_back(block);
-      } else {
-        while (self.cached_ + block.size > self.limit_) unmap.push_back(self.forget_oldest());
-        self.kept_.push_back(block);
-        self.by_size_.emplace(block.size, std::prev(self.kept_.end()));
-        self.cached_ += block.size;
-      }
+    std::lock_guard lock(self.mutex_);
+    auto it = self.in_use_.find(data);
+    if (it == self.in_use_.end()) {
+      self.fallback_->raw_deleter()(data);
+      return;
     }
-    for (const auto& k : unmap) munmap(k.data, k.size);
+    Kept block{data, it->second};
+    self.in_use_.erase(it);
+    self.in_use_bytes_ -= block.size;
+    self.kept_.push_back(block);
+    self.by_size_.emplace(block.size, std::prev(self.kept_.end()));
+    self.cached_ += block.size;
   }
 
-  Kept forget_oldest() {
+  // The most ever in use at once plus the slack: the memory peak a cache-less allocator would
+  // reach anyway (plus the slack), so keeping blocks up to it costs no extra peak memory.
+  size_t bound() const { return peak_in_use_ + limit_; }
+
+  Kept forget_oldest() const {
     Kept old = kept_.front();
     auto [from, to] = by_size_.equal_range(old.size);
     for (auto it = from; it != to; ++it)
@@ -100,7 +104,7 @@ class TensorCache final : public c10::Allocator {
   mutable std::unordered_map<void*, size_t> in_use_;  // large blocks handed out
   mutable std::list<Kept> kept_;                      // large blocks kept, oldest first
   mutable std::multimap<size_t, std::list<Kept>::iterator> by_size_;
-  mutable size_t cached_ = 0;
+  mutable size_t cached_ = 0, in_use_bytes_ = 0, peak_in_use_ = 0;
 };
 
 TensorCache* TensorCache::instance = nullptr;

@@ -1,0 +1,116 @@
+// demucs/conv_cpu.cpp: see conv_cpu.h. Work is cut in chunks of the strided axis sized for a
+// core's cache; inside at::parallel_for each BLAS call runs on the calling thread.
+#include "demucs/conv_cpu.h"
+
+#include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
+
+#include <algorithm>
+#include <vector>
+
+namespace msaas::demucs {
+namespace {
+
+constexpr int64_t kChunkBytes = 1 << 20;  // one chunk's working matrix: about a core's L2
+
+// Rows of `bytes_per_row` bytes per chunk, at least one.
+int64_t chunk_rows(int64_t bytes_per_row, int64_t rows) {
+  return std::clamp<int64_t>(kChunkBytes / std::max<int64_t>(1, bytes_per_row), 1, rows);
+}
+
+// out[b] = weight [Cout, Cin] @ x[b] [Cin, N] + bias.
+at::Tensor pointwise(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  int64_t B = x.size(0), Cin = x.size(1), Cout = weight.size(0);
+  auto shape = x.sizes().vec();
+  shape[1] = Cout;
+  auto y = at::empty(shape, x.options());
+  auto w = weight.to(at::kFloat).view({Cout, Cin});
+  auto in = x.contiguous().view({B, Cin, -1});
+  auto out = y.view({B, Cout, -1});
+  for (int64_t b = 0; b < B; ++b) {
+    auto ob = out[b];
+    if (bias.defined())
+      at::addmm_out(ob, bias.unsqueeze(1), w, in[b]);
+    else
+      at::mm_out(ob, w, in[b]);
+  }
+  return y;
+}
+
+// out[S * f + k][t] += y[k][f][t] for one output channel: the overlap-add of a chunk.
+void overlap_add(const float* y, int64_t rows, int64_t K, int64_t S, int64_t T, float* out) {
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t f = 0; f < rows; ++f) {
+      const float* src = y + (k * rows + f) * T;
+      float* dst = out + (S * f + k) * T;
+      for (int64_t t = 0; t < T; ++t) dst[t] += src[t];
+    }
+}
+
+// out[S * f + k] += w[k]^T x[f] for every input row f: one product per chunk of input rows,
+// into a buffer K times the chunk, then the overlap-add. Neighbouring chunks share K - S output
+// rows, so even chunks go first and odd ones after: no two threads add to the same row.
+at::Tensor transposed(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                      int64_t S) {
+  auto in = x.contiguous();
+  int64_t B = in.size(0), Cin = in.size(1), L = in.size(2), T = in.dim() == 4 ? in.size(3) : 1;
+  int64_t Cout = weight.size(1), K = weight.size(2), Lout = S * (L - 1) + K;
+  // Row (co, k) of the product holds what input row f gives to output row S * f + k.
+  auto w = weight.to(at::kFloat).reshape({Cin, Cout * K}).t().contiguous();
+  auto shape = in.sizes().vec();
+  shape[1] = Cout, shape[2] = Lout;
+  auto out = at::empty(shape, in.options());
+  auto planes = out.view({B * Cout, Lout * T});
+  if (bias.defined())
+    planes.copy_(bias.to(at::kFloat).repeat({B}).unsqueeze(1).expand_as(planes));
+  else
+    planes.zero_();
+  int64_t rows = chunk_rows(Cout * K * T * 4, L), chunks = (L + rows - 1) / rows;
+  for (int64_t b = 0; b < B; ++b) {
+    auto input = in[b].view({Cin, L * T});
+    float* plane = out.data_ptr<float>() + b * Cout * Lout * T;
+    for (int64_t parity = 0; parity < 2; ++parity) {
+      at::parallel_for(0, (chunks - parity + 1) / 2, 1, [&](int64_t begin, int64_t end) {
+        std::vector<float> product;
+        for (int64_t i = begin; i < end; ++i) {
+          int64_t f0 = (2 * i + parity) * rows, n = std::min(rows, L - f0);
+          product.resize(Cout * K * n * T);
+          auto y = at::from_blob(product.data(), {Cout * K, n * T}, at::kFloat);
+          at::mm_out(y, w, input.slice(1, f0 * T, (f0 + n) * T));
+          for (int64_t co = 0; co < Cout; ++co)
+            overlap_add(product.data() + co * K * n * T, n, K, S, T,
+                        plane + (co * Lout + S * f0) * T);
+        }
+      });
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<at::Tensor> conv_cpu(const at::Tensor& x, const at::Tensor& weight,
+                                   const at::Tensor& bias, at::IntArrayRef stride,
+                                   at::IntArrayRef padding, at::IntArrayRef dilation,
+                                   bool is_transposed) {
+  if (!x.is_cpu() || x.scalar_type() != at::kFloat || at::autocast::is_cpu_enabled())
+    return std::nullopt;
+  if ((x.dim() != 3 && x.dim() != 4) || weight.dim() != x.dim()) return std::nullopt;
+  auto at_or = [](at::IntArrayRef v, size_t i, int64_t fallback) {
+    return i < v.size() ? v[i] : fallback;
+  };
+  // Only the first spatial axis may stride, pad or span more than one step.
+  if (x.dim() == 4 && (weight.size(3) != 1 || at_or(stride, 1, 1) != 1 ||
+                       at_or(padding, 1, 0) != 0 || at_or(dilation, 1, 1) != 1))
+    return std::nullopt;
+  int64_t S = at_or(stride, 0, 1), P = at_or(padding, 0, 0), K = weight.size(2);
+  if (at_or(dilation, 0, 1) != 1 || S < 1) return std::nullopt;
+  if (is_transposed) {
+    if (x.size(1) != weight.size(0) || P != 0 || K > 2 * S) return std::nullopt;
+    return transposed(x, weight, bias, S);
+  }
+  if (x.size(1) != weight.size(1) || K != 1 || S != 1 || P != 0) return std::nullopt;
+  return pointwise(x, weight, bias);
+}
+
+}  // namespace msaas::demucs

@@ -1,0 +1,284 @@
+// demucs/dconv_cpu.cpp: see dconv_cpu.h. Built with -O3 -fopenmp-simd (src/CMakeLists.txt); the
+// per-sequence work is compiled for AVX-512, AVX2 and plain x86-64, picked when the program starts.
+#include "demucs/dconv_cpu.h"
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace msaas::demucs {
+namespace {
+
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define MSAAS_VECTOR_CLONES \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define MSAAS_VECTOR_CLONES
+#endif
+
+constexpr int64_t kChunk = 2048;  // time steps per work item when one sequence is long
+
+// C channels of a sequence, channel c starting at data + c * stride.
+struct Rows {
+  float* data;
+  int64_t stride;
+  float* row(int64_t c) const { return data + c * stride; }
+};
+
+inline void axpy(float* __restrict y, const float* __restrict x, float a, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+// Sum and sum of squares, in double: GroupNorm's statistics over up to millions of values.
+struct Moments {
+  double sum = 0, squares = 0;
+  int64_t count = 0;
+  void add(const float* p, int64_t n) {
+    double s = 0, q = 0;
+#pragma omp simd reduction(+ : s, q)
+    for (int64_t i = 0; i < n; ++i) {
+      double v = p[i];
+      s += v;
+      q += v * v;
+    }
+    sum += s, squares += q, count += n;
+  }
+  void add(const Moments& o) {
+    sum += o.sum, squares += o.squares, count += o.count;
+  }
+};
+
+// GroupNorm(1, channels) as ATen applies it: y = x * a[c] + b[c], a = rstd * weight,
+// b = bias - a * mean.
+struct Affine {
+  std::vector<float> a, b;
+  Affine(const Moments& m, const at::Tensor& weight, const at::Tensor& bias, double eps) {
+    double mean = m.sum / m.count;
+    float var = static_cast<float>(std::max(0.0, m.squares / m.count - mean * mean));
+    float rstd = 1.f / std::sqrt(var + static_cast<float>(eps));
+    const float* w = weight.data_ptr<float>();
+    const float* c = bias.data_ptr<float>();
+    for (int64_t i = 0; i < weight.numel(); ++i) {
+      a.push_back(rstd * w[i]);
+      b.push_back(-a.back() * static_cast<float>(mean) + c[i]);
+    }
+  }
+  MSAAS_VECTOR_CLONES
+  void apply(Rows x, int64_t channels, int64_t n) const {
+    for (int64_t c = 0; c < channels; ++c) {
+      float* p = x.row(c);
+      for (int64_t t = 0; t < n; ++t) p[t] = p[t] * a[c] + b[c];
+    }
+  }
+};
+
+// out[m][j] = sum over k of a[m][k] * b[k][j] (+ out[m][j] when accumulate): one BLAS call, on
+// the calling thread inside a parallel_for.
+void matmul(const at::Tensor& a, Rows b, int64_t n, Rows out, bool accumulate) {
+  auto bt = at::from_blob(b.data, {a.size(1), n}, {b.stride, 1}, at::kFloat);
+  auto ot = at::from_blob(out.data, {a.size(0), n}, {out.stride, 1}, at::kFloat);
+  if (accumulate)
+    ot.addmm_(a, bt);
+  else
+    at::mm_out(ot, a, bt);
+}
+
+// conv_in for the steps [t0, t1) of one sequence of T steps, from z = (taps x hidden, C) @ x
+// over the columns [lo, hi) (which hold every step the taps reach):
+// h[o][t - t0] = bias[o] + sum over k of z[k * hidden + o][t + k * dilation - padding - lo].
+MSAAS_VECTOR_CLONES
+void gather_taps(const DConvBranch& br, Rows z, int64_t lo, int64_t T, int64_t t0, int64_t t1,
+                 Rows h) {
+  int64_t hidden = br.conv_in_bias.numel(), K = br.conv_in_weight.size(0) / hidden;
+  const float* bias = br.conv_in_bias.data_ptr<float>();
+  for (int64_t o = 0; o < hidden; ++o) {
+    float* out = h.row(o);
+    std::fill(out, out + (t1 - t0), bias[o]);
+    for (int64_t k = 0; k < K; ++k) {
+      int64_t off = k * br.dilation - br.padding;
+      int64_t from = std::max(t0, -off), to = std::min(t1, T - off);
+      const float* src = z.row(k * hidden + o) + off - lo;
+      float* dst = out - t0;
+      for (int64_t t = from; t < to; ++t) dst[t] += src[t];
+    }
+  }
+}
+
+// The columns conv_in reads for the steps [t0, t1).
+std::pair<int64_t, int64_t> reach(const DConvBranch& br, int64_t T, int64_t t0, int64_t t1) {
+  int64_t K = br.conv_in_weight.size(0) / br.conv_in_bias.numel();
+  return {std::max<int64_t>(0, t0 - br.padding),
+          std::min(T, t1 + (K - 1) * br.dilation - br.padding)};
+}
+
+// u = conv_out(h) for n steps: the bias, then the 1x1 convolution as one matrix product.
+void conv_out(const DConvBranch& br, Rows h, int64_t n, Rows u) {
+  const float* bias = br.conv_out_bias.data_ptr<float>();
+  for (int64_t o = 0; o < br.conv_out_bias.numel(); ++o) std::fill(u.row(o), u.row(o) + n, bias[o]);
+  matmul(br.conv_out_weight, h, n, u, true);
+}
+
+MSAAS_VECTOR_CLONES
+Moments moments(Rows x, int64_t channels, int64_t n) {
+  Moments m;
+  for (int64_t c = 0; c < channels; ++c) m.add(x.row(c), n);
+  return m;
+}
+
+// ATen's own kernels for the transcendental parts (the official code's GELU and sigmoid); inside
+// a parallel_for they run on the calling thread.
+at::Tensor view(Rows x, int64_t channels, int64_t n) {
+  return at::from_blob(x.data, {channels, n}, {x.stride, 1}, at::kFloat);
+}
+
+void activate(Rows h, int64_t channels, int64_t n, bool gelu) {
+  auto t = view(h, channels, n);
+  gelu ? at::gelu_(t) : at::relu_(t);
+}
+
+// dst[c][t] = src[c][t] + scale[c] * (u[c][t] * sigmoid(u[C + c][t])): the GLU, LayerScale and
+// residual sum. dst may be src.
+MSAAS_VECTOR_CLONES
+void finish(const DConvBranch& br, Rows src, Rows u, int64_t n, Rows dst) {
+  int64_t C = br.scale.numel();
+  Rows gate{u.row(C), u.stride};
+  auto gates = view(gate, C, n);
+  at::sigmoid_(gates);
+  const float* scale = br.scale.data_ptr<float>();
+  for (int64_t c = 0; c < C; ++c) {
+    const float *a = u.row(c), *g = gate.row(c), *s = src.row(c);
+    float* d = dst.row(c);
+    for (int64_t t = 0; t < n; ++t) d[t] = s[t] + scale[c] * (a[t] * g[t]);
+  }
+}
+
+// Scratch for one work item: the taps' products, the hidden channels and the 1x1 output.
+struct Scratch {
+  std::vector<float> z, u;
+  Rows taps(const DConvBranch& br, int64_t n) {
+    z.resize(br.conv_in_weight.size(0) * n);
+    return {z.data(), n};
+  }
+  Rows wide(const DConvBranch& br, int64_t n) {
+    u.resize(br.conv_out_bias.numel() * n);
+    return {u.data(), n};
+  }
+};
+
+// `count` whole sequences of T steps lying side by side in memory (neighbouring frequency rows),
+// on one thread: one matrix product per convolution for all of them, everything in the cache.
+void run_sequences(const std::vector<DConvBranch>& branches, bool gelu, Rows x, Rows out,
+                   int64_t count, int64_t T, Scratch& scratch, std::vector<float>& hidden_values) {
+  int64_t n = count * T;
+  Rows src = x;
+  for (const auto& br : branches) {
+    int64_t hidden = br.conv_in_bias.numel(), outs = br.conv_out_bias.numel();
+    Rows z = scratch.taps(br, n), u = scratch.wide(br, n);
+    hidden_values.resize(hidden * n);
+    Rows h{hidden_values.data(), n};
+    matmul(br.conv_in_weight, src, n, z, false);
+    for (int64_t s = 0; s < count; ++s) {
+      Rows hs{h.data + s * T, n};
+      gather_taps(br, Rows{z.data + s * T, n}, 0, T, 0, T, hs);
+      Affine(moments(hs, hidden, T), br.norm_in_weight, br.norm_in_bias, br.eps)
+          .apply(hs, hidden, T);
+    }
+    activate(h, hidden, n, gelu);
+    conv_out(br, h, n, u);
+    for (int64_t s = 0; s < count; ++s) {
+      Rows us{u.data + s * T, n};
+      Affine(moments(us, outs, T), br.norm_out_weight, br.norm_out_bias, br.eps).apply(us, outs, T);
+    }
+    finish(br, src, u, n, out);
+    src = out;
+  }
+}
+
+// One long sequence, its time cut in chunks shared by the threads. GroupNorm needs statistics of
+// the whole sequence first, so each branch takes three passes; the 1x1 convolution's output (2C
+// channels, the largest) is made twice rather than stored.
+void run_long_sequence(const std::vector<DConvBranch>& branches, bool gelu, Rows x, Rows out,
+                       int64_t T) {
+  int64_t chunks = (T + kChunk - 1) / kChunk;
+  std::vector<Moments> parts(chunks);
+  auto total = [&] {
+    Moments m;
+    for (const auto& p : parts) m.add(p);
+    return m;
+  };
+  auto each_chunk = [&](auto&& work) {
+    at::parallel_for(0, chunks, 1, [&](int64_t begin, int64_t end) {
+      Scratch scratch;
+      for (int64_t i = begin; i < end; ++i)
+        work(i * kChunk, std::min(T, (i + 1) * kChunk), parts[i], scratch);
+    });
+  };
+  Rows src = x;
+  std::vector<float> hidden_values;
+  for (const auto& br : branches) {
+    int64_t hidden = br.conv_in_bias.numel(), outs = br.conv_out_bias.numel();
+    hidden_values.resize(hidden * T);
+    Rows h{hidden_values.data(), T};
+    each_chunk([&](int64_t t0, int64_t t1, Moments& m, Scratch& scratch) {
+      auto [lo, hi] = reach(br, T, t0, t1);
+      Rows z = scratch.taps(br, hi - lo);
+      matmul(br.conv_in_weight, Rows{src.data + lo, src.stride}, hi - lo, z, false);
+      Rows part{h.data + t0, T};
+      gather_taps(br, z, lo, T, t0, t1, part);
+      m = moments(part, hidden, t1 - t0);
+    });
+    Affine norm_in(total(), br.norm_in_weight, br.norm_in_bias, br.eps);
+    each_chunk([&](int64_t t0, int64_t t1, Moments& m, Scratch& scratch) {
+      Rows part{h.data + t0, T}, u = scratch.wide(br, t1 - t0);
+      norm_in.apply(part, hidden, t1 - t0);
+      activate(part, hidden, t1 - t0, gelu);
+      conv_out(br, part, t1 - t0, u);
+      m = moments(u, outs, t1 - t0);
+    });
+    Affine norm_out(total(), br.norm_out_weight, br.norm_out_bias, br.eps);
+    each_chunk([&](int64_t t0, int64_t t1, Moments&, Scratch& scratch) {
+      Rows u = scratch.wide(br, t1 - t0);
+      conv_out(br, Rows{h.data + t0, T}, t1 - t0, u);
+      norm_out.apply(u, outs, t1 - t0);
+      finish(br, Rows{src.data + t0, src.stride}, u, t1 - t0, Rows{out.data + t0, out.stride});
+    });
+    src = out;
+  }
+}
+
+}  // namespace
+
+at::Tensor dconv_cpu(const std::vector<DConvBranch>& branches, bool gelu, const at::Tensor& input) {
+  TORCH_CHECK(input.is_cpu() && input.scalar_type() == at::kFloat, "dconv_cpu: float32 CPU input");
+  TORCH_CHECK(input.dim() == 3 || input.dim() == 4, "dconv_cpu: [B, C, T] or [B, C, F, T]");
+  auto x = input.contiguous();
+  auto out = at::empty_like(x);
+  int64_t B = x.size(0), C = x.size(1), T = x.size(-1);
+  int64_t F = x.dim() == 4 ? x.size(2) : 1, sequences = B * F;
+  auto rows = [&](at::Tensor& t, int64_t s) {
+    int64_t b = s / F, f = s % F;
+    return Rows{t.data_ptr<float>() + (b * C * F + f) * T, F * T};
+  };
+  if (sequences >= 2 * at::get_num_threads() && T <= 4 * kChunk) {
+    // Neighbouring frequency rows of one batch item go together, up to about kChunk steps.
+    int64_t group = std::max<int64_t>(1, std::min(F, kChunk / T));
+    int64_t groups_per_item = (F + group - 1) / group;
+    at::parallel_for(0, B * groups_per_item, 1, [&](int64_t begin, int64_t end) {
+      Scratch scratch;
+      std::vector<float> hidden_values;
+      for (int64_t g = begin; g < end; ++g) {
+        int64_t b = g / groups_per_item, f = g % groups_per_item * group;
+        int64_t count = std::min(group, F - f);
+        run_sequences(branches, gelu, rows(x, b * F + f), rows(out, b * F + f), count, T, scratch,
+                      hidden_values);
+      }
+    });
+  } else {
+    for (int64_t s = 0; s < sequences; ++s)
+      run_long_sequence(branches, gelu, rows(x, s), rows(out, s), T);
+  }
+  return out;
+}
+
+}  // namespace msaas::demucs

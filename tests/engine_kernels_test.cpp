@@ -1,0 +1,151 @@
+// The engine's own CPU kernels against the ATen operators they stand in for (the official code's
+// arithmetic): fused DConv, 1x1 and transposed convolutions as matrix products, inverse STFT.
+// Random weights and inputs, shapes as the hybrid models use them, long sequences included.
+#include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
+#include <c10/core/InferenceMode.h>
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "demucs/conv_cpu.h"
+#include "demucs/demucs.h"
+#include "demucs/spec.h"
+
+namespace msaas::test {
+namespace {
+
+// Signal-to-error ratio of `mine` against `reference`, in dB.
+double snr_db(const at::Tensor& mine, const at::Tensor& reference) {
+  double signal = reference.to(at::kDouble).pow(2).sum().item<double>();
+  double error = (mine.to(at::kDouble) - reference.to(at::kDouble)).pow(2).sum().item<double>();
+  return 10 * std::log10(signal / std::max(error, 1e-300));
+}
+
+// A DConv of `depth` branches with random weights under the checkpoint's names.
+demucs::DConv random_dconv(int64_t channels, int64_t depth, double compress) {
+  at::manual_seed(7);
+  int64_t hidden = static_cast<int64_t>(channels / compress);
+  std::map<std::string, at::Tensor> state;
+  for (int64_t d = 0; d < depth; ++d) {
+    std::string p = "dconv.layers." + std::to_string(d) + ".";
+    state[p + "0.weight"] = at::randn({hidden, channels, 3}) / std::sqrt(3.0 * channels);
+    state[p + "0.bias"] = at::randn({hidden}) * 0.1;
+    state[p + "1.weight"] = 1 + at::randn({hidden}) * 0.1;
+    state[p + "1.bias"] = at::randn({hidden}) * 0.1;
+    state[p + "3.weight"] = at::randn({2 * channels, hidden, 1}) / std::sqrt(double(hidden));
+    state[p + "3.bias"] = at::randn({2 * channels}) * 0.1;
+    state[p + "4.weight"] = 1 + at::randn({2 * channels}) * 0.1;
+    state[p + "4.bias"] = at::randn({2 * channels}) * 0.1;
+    state[p + "6.scale"] = at::randn({channels}) * 0.3;
+  }
+  demucs::Weights weights(state);
+  demucs::DConvConfig config;
+  config.depth = depth;
+  config.compress = compress;
+  demucs::DConv dconv(weights, "dconv", channels, config);
+  weights.check_all_used();
+  return dconv;
+}
+
+TEST(EngineKernels, FusedDConvMatchesAtenOnTimeSequences) {
+  c10::InferenceMode guard;
+  auto dconv = random_dconv(16, 2, 8);
+  // Short (one thread per sequence) and long (chunks of time shared by the threads) sequences.
+  for (int64_t T : {300, 9000}) {
+    for (int64_t B : {1, 5}) {
+      auto x = at::randn({B, 16, T}) * 2 + 0.5;
+      ASSERT_TRUE(dconv.can_fuse(x));
+      auto before = x.clone();
+      auto fused = dconv.fused(x);
+      EXPECT_GT(snr_db(fused, dconv(x)), 100.0) << "B " << B << " T " << T;
+      EXPECT_TRUE(at::equal(x, before)) << "the input stays as it was";
+    }
+  }
+}
+
+TEST(EngineKernels, FusedDConvRunsEachFrequencyRowAsItsOwnSequence) {
+  c10::InferenceMode guard;
+  auto dconv = random_dconv(24, 2, 4);
+  auto x = at::randn({2, 24, 100, 50});  // B, C, F, T: rows go in uneven groups
+  auto rows = x.permute({0, 2, 1, 3}).reshape({-1, 24, 50});
+  auto reference = dconv(rows).view({2, 100, 24, 50}).permute({0, 2, 1, 3});
+  EXPECT_GT(snr_db(dconv.fused(x), reference), 100.0);
+}
+
+TEST(EngineKernels, FusedDConvStepsAsideForFastMode) {
+  c10::InferenceMode guard;
+  auto dconv = random_dconv(16, 1, 8);
+  auto x = at::randn({1, 16, 100});
+  at::autocast::set_cpu_enabled(true);
+  bool fused_under_autocast = dconv.can_fuse(x);
+  at::autocast::set_cpu_enabled(false);
+  EXPECT_FALSE(fused_under_autocast);
+  EXPECT_FALSE(dconv.can_fuse(x.to(at::kBFloat16)));
+}
+
+TEST(EngineKernels, PointwiseConvolutionsAreMatrixProducts) {
+  c10::InferenceMode guard;
+  at::manual_seed(3);
+  auto w1 = at::randn({12, 8, 1}), b = at::randn({12});
+  auto x1 = at::randn({2, 8, 1000});
+  auto y1 = demucs::conv_cpu(x1, w1, b, {1}, {0}, {1}, false);
+  ASSERT_TRUE(y1);
+  EXPECT_GT(snr_db(*y1, at::conv1d(x1, w1, b)), 120.0);
+  auto w2 = at::randn({12, 8, 1, 1});
+  auto x2 = at::randn({1, 8, 33, 40});
+  auto y2 = demucs::conv_cpu(x2, w2, b, {1, 1}, {0, 0}, {1, 1}, false);
+  ASSERT_TRUE(y2);
+  EXPECT_GT(snr_db(*y2, at::conv2d(x2, w2, b)), 120.0);
+  // Wider kernels and padded ones are left to ATen.
+  EXPECT_FALSE(demucs::conv_cpu(x1, at::randn({12, 8, 3}), b, {1}, {1}, {1}, false));
+}
+
+TEST(EngineKernels, TransposedConvolutionsOverlapAddLikeAten) {
+  c10::InferenceMode guard;
+  at::manual_seed(5);
+  // The decoders' shapes: kernel 8, stride 4 along frequency or time; also kernel == stride.
+  struct Case {
+    std::vector<int64_t> input, weight, stride;
+  };
+  for (const auto& c : std::vector<Case>{{{1, 6, 40, 30}, {6, 4, 8, 1}, {4, 1}},
+                                         {{2, 6, 9, 7}, {6, 3, 4, 1}, {4, 1}},
+                                         {{1, 6, 3000}, {6, 5, 8}, {4}},
+                                         {{1, 384, 8, 20}, {384, 192, 8, 1}, {4, 1}}}) {
+    auto x = at::randn(c.input), w = at::randn(c.weight), b = at::randn({c.weight[1]});
+    auto mine = demucs::conv_cpu(x, w, b, c.stride, {}, {}, true);
+    ASSERT_TRUE(mine);
+    auto reference = x.dim() == 4 ? at::conv_transpose2d(x, w, b, c.stride)
+                                  : at::conv_transpose1d(x, w, b, c.stride);
+    ASSERT_EQ(mine->sizes(), reference.sizes());
+    EXPECT_GT(snr_db(*mine, reference), 120.0) << x.sizes();
+  }
+  auto x = at::randn({1, 6, 10});
+  EXPECT_FALSE(demucs::conv_cpu(x, at::randn({6, 4, 12}), {}, {4}, {}, {}, true))
+      << "a kernel over twice the stride is ATen's";
+}
+
+TEST(EngineKernels, InverseStftMatchesTorchIstft) {
+  c10::InferenceMode guard;
+  at::manual_seed(11);
+  int64_t n_fft = 256, hop = 64, frames = 40;
+  auto z = at::randn({2, 3, n_fft / 2 + 1, frames}, at::kComplexFloat);
+  auto window = at::hann_window(n_fft);
+  auto reference = [&](c10::optional<int64_t> length) {
+    return at::istft(z.reshape({-1, n_fft / 2 + 1, frames}), n_fft, hop, n_fft, window, true, true,
+                     c10::nullopt, length, false);
+  };
+  int64_t natural = hop * (frames - 1);
+  for (std::optional<int64_t> length : {std::optional<int64_t>{}, std::optional<int64_t>{1000},
+                                        std::optional<int64_t>{natural + 100}}) {
+    auto mine = demucs::ispectro(z, hop, length);
+    c10::optional<int64_t> len;
+    if (length) len = *length;
+    auto theirs = reference(len).view({2, 3, -1});
+    ASSERT_EQ(mine.sizes(), theirs.sizes());
+    EXPECT_GT(snr_db(mine, theirs), 120.0) << (length ? *length : -1);
+  }
+}
+
+}  // namespace
+}  // namespace msaas::test
