@@ -26,10 +26,6 @@ struct Rows {
   float* row(int64_t c) const { return data + c * stride; }
 };
 
-inline void axpy(float* __restrict y, const float* __restrict x, float a, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
-}
-
 // Sum and sum of squares, in double: GroupNorm's statistics over up to millions of values.
 struct Moments {
   double sum = 0, squares = 0;
