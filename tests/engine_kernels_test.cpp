@@ -1,5 +1,6 @@
 // The engine's own CPU kernels against the ATen operators they stand in for (the official code's
-// arithmetic): fused DConv, 1x1 and transposed convolutions as matrix products, inverse STFT.
+// arithmetic): fused DConv, 1x1 and transposed convolutions as matrix products, attention by
+// blocks of query rows, inverse STFT.
 // Random weights and inputs, shapes as the hybrid models use them, long sequences included.
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
@@ -7,7 +8,9 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <tuple>
 
+#include "demucs/attention_cpu.h"
 #include "demucs/conv_cpu.h"
 #include "demucs/demucs.h"
 #include "demucs/spec.h"
@@ -123,6 +126,35 @@ TEST(EngineKernels, TransposedConvolutionsOverlapAddLikeAten) {
   auto x = at::randn({1, 6, 10});
   EXPECT_FALSE(demucs::conv_cpu(x, at::randn({6, 4, 12}), {}, {4}, {}, {}, true))
       << "a kernel over twice the stride is ATen's";
+}
+
+TEST(EngineKernels, AttentionByBlocksMatchesBmmSoftmaxBmm) {
+  c10::InferenceMode guard;
+  at::manual_seed(13);
+  int64_t heads = 4, C = 32, d = C / heads;
+  // Self and cross attention, query counts that do not fill the last block, two batch items.
+  for (auto [B, Tq, Tk] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
+           {1, 200, 200}, {2, 70, 130}, {1, 1, 9}}) {
+    auto q = at::randn({B, Tq, C}) * 0.5, k = at::randn({B, Tk, C}), v = at::randn({B, Tk, C});
+    auto mine = demucs::attention_cpu(q, k, v, heads);
+    ASSERT_TRUE(mine);
+    auto split = [&](const at::Tensor& t) { return t.view({B, -1, heads, d}).transpose(1, 2); };
+    auto probabilities = at::softmax(at::matmul(split(q), split(k).transpose(-2, -1)), -1);
+    auto reference = at::matmul(probabilities, split(v)).transpose(1, 2).reshape({B, Tq, C});
+    ASSERT_EQ(mine->sizes(), reference.sizes());
+    EXPECT_GT(snr_db(*mine, reference), 120.0) << Tq << "x" << Tk;
+  }
+  // Heads read in place from a wider tensor (the columns of one projection among several).
+  auto qkv = at::randn({1, 100, 3 * C});
+  auto q = qkv.slice(2, 0, C), k = qkv.slice(2, C, 2 * C), v = qkv.slice(2, 2 * C);
+  auto strided = demucs::attention_cpu(q, k, v, heads);
+  auto packed = demucs::attention_cpu(q.contiguous(), k.contiguous(), v.contiguous(), heads);
+  ASSERT_TRUE(strided && packed);
+  EXPECT_GT(snr_db(*strided, *packed), 120.0);
+  at::autocast::set_cpu_enabled(true);
+  bool under_autocast = demucs::attention_cpu(q, k, v, heads).has_value();
+  at::autocast::set_cpu_enabled(false);
+  EXPECT_FALSE(under_autocast) << "fast mode runs attention through ATen";
 }
 
 TEST(EngineKernels, InverseStftMatchesTorchIstft) {

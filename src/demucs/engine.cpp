@@ -93,6 +93,10 @@ class BagSeparator : public Separator {
   void separate_stream(const MixReader& read, int64_t frames, const SeparationOptions& options,
                        const StemWriter& write, const ProgressCallback& progress) const override {
     check(frames, options);
+    // Declared first, so it runs after every tensor of this song is gone.
+    struct TrimOnExit {
+      ~TrimOnExit() { demucs::trim_tensor_cache(); }
+    } trim;
     at::set_num_threads(options.threads > 0 ? options.threads
                                             : std::max(1u, std::thread::hardware_concurrency()));
     c10::InferenceMode guard;

@@ -3,51 +3,99 @@
 
 #include <c10/core/CPUAllocator.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
-#include <list>
 #include <map>
 #include <mutex>
 #include <new>
+#include <set>
 #include <unordered_map>
-#include <vector>
+#include <utility>
 
 namespace msaas::demucs {
 namespace {
 
 constexpr size_t kLarge = size_t(1) << 20;  // smaller blocks stay with malloc
-constexpr size_t kGrain = size_t(1) << 16;  // block sizes are rounded to 64 KiB
+constexpr size_t kGrain = size_t(1) << 16;  // block sizes are multiples of 64 KiB
+constexpr size_t kHuge = size_t(1) << 21;   // the arena starts on a 2 MiB page
+
+size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+// The arena's free ranges (offsets from its start), merged with their neighbours when freed and
+// handed out best-fit.
+class FreeRanges {
+ public:
+  static constexpr size_t npos = ~size_t(0);
+
+  // The start of the smallest free range of at least `size`, its rest left free; or npos.
+  size_t take(size_t size) {
+    auto it = by_size_.lower_bound({size, 0});
+    if (it == by_size_.end()) return npos;
+    auto [length, offset] = *it;
+    erase(offset, length);
+    if (length > size) insert(offset + size, length - size);
+    return offset;
+  }
+
+  // Frees [offset, offset + length), merged with the free ranges it touches; returns the result.
+  std::pair<size_t, size_t> add(size_t offset, size_t length) {
+    auto next = by_offset_.find(offset + length);
+    if (next != by_offset_.end()) {
+      length += next->second;
+      erase(next->first, next->second);
+    }
+    auto prev = by_offset_.lower_bound(offset);
+    if (prev != by_offset_.begin() && std::prev(prev)->first + std::prev(prev)->second == offset) {
+      --prev;
+      offset = prev->first, length += prev->second;
+      erase(prev->first, prev->second);
+    }
+    insert(offset, length);
+    return {offset, length};
+  }
+
+  void erase(size_t offset, size_t length) {
+    by_offset_.erase(offset);
+    by_size_.erase({length, offset});
+  }
+
+ private:
+  void insert(size_t offset, size_t length) {
+    by_offset_.emplace(offset, length);
+    by_size_.emplace(length, offset);
+  }
+  std::map<size_t, size_t> by_offset_;           // offset -> length
+  std::set<std::pair<size_t, size_t>> by_size_;  // (length, offset)
+};
 
 class TensorCache final : public c10::Allocator {
  public:
-  TensorCache(c10::Allocator* fallback, size_t limit) : fallback_(fallback), limit_(limit) {}
+  explicit TensorCache(c10::Allocator* fallback) : fallback_(fallback) {
+    // Address space only: pages are backed when first touched.
+    capacity_ = size_t(sysconf(_SC_PHYS_PAGES)) * size_t(sysconf(_SC_PAGESIZE));
+    void* area = mmap(nullptr, capacity_ + kHuge, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (area == MAP_FAILED) {
+      capacity_ = 0;
+      return;
+    }
+    base_ = reinterpret_cast<char*>(round_up(reinterpret_cast<size_t>(area), kHuge));
+    // 2 MiB pages where the kernel allows them: one fault per 2 MiB instead of one per 4 KiB.
+    madvise(base_, capacity_, MADV_HUGEPAGE);
+  }
 
   c10::DataPtr allocate(size_t n) const override {
     if (n < kLarge) return fallback_->allocate(n);
-    size_t size = (n + kGrain - 1) / kGrain * kGrain;
+    size_t size = round_up(n, kGrain);
     std::lock_guard lock(mutex_);
-    void* data = nullptr;
-    auto it = by_size_.find(size);
-    std::vector<Kept> unmap;
-    if (it != by_size_.end()) {
-      data = it->second->data;
-      kept_.erase(it->second);
-      by_size_.erase(it);
-      cached_ -= size;
-    } else {
-      // A new mapping: forget kept blocks until mapped memory stays within the bound.
-      peak_in_use_ = std::max(peak_in_use_, in_use_bytes_ + size);
-      while (!kept_.empty() && in_use_bytes_ + size + cached_ > bound())
-        unmap.push_back(forget_oldest());
+    void* data = carve(size);
+    if (!data) {  // the arena is full: a mapping of its own
       data = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       if (data == MAP_FAILED) throw std::bad_alloc();
-      // 2 MiB pages where the kernel allows them: a fresh block costs one fault per 2 MiB
-      // instead of one per 4 KiB.
-      madvise(data, size, MADV_HUGEPAGE);
     }
     in_use_[data] = size;
-    in_use_bytes_ += size;
-    for (const auto& k : unmap) munmap(k.data, k.size);
     return {data, data, &release, c10::Device(c10::DeviceType::CPU)};
   }
 
@@ -56,15 +104,29 @@ class TensorCache final : public c10::Allocator {
 
   static TensorCache* instance;
 
- private:
-  struct Kept {
-    void* data;
-    size_t size;
-  };
+  // Gives the pages past the topmost block in use back to the system.
+  void trim() const {
+    std::lock_guard lock(mutex_);
+    size_t keep = round_up(top_, kHuge);
+    if (keep < resident_) madvise(base_ + keep, resident_ - keep, MADV_DONTNEED);
+    resident_ = std::min(resident_, keep);
+  }
 
-  // A large block is kept for the next tensor of its size; small ones go back to malloc's
-  // allocator. Blocks kept longest are forgotten when a new mapping would take the mapped total
-  // (in use + kept) past the bound.
+ private:
+  // A block of `size` from the arena: the best-fitting free range, else the arena's end;
+  // nullptr when it does not fit.
+  void* carve(size_t size) const {
+    size_t offset = free_.take(size);
+    if (offset != FreeRanges::npos) return base_ + offset;
+    if (top_ + size > capacity_) return nullptr;
+    offset = top_;
+    top_ += size;
+    resident_ = std::max(resident_, top_);
+    return base_ + offset;
+  }
+
+  // Small blocks go back to malloc's allocator. A large block goes back to the arena, merged
+  // with its free neighbours, and stays mapped for the next blocks (until trim()).
   static void release(void* data) {
     TensorCache& self = *instance;
     std::lock_guard lock(self.mutex_);
@@ -73,38 +135,28 @@ class TensorCache final : public c10::Allocator {
       self.fallback_->raw_deleter()(data);
       return;
     }
-    Kept block{data, it->second};
+    size_t size = it->second;
     self.in_use_.erase(it);
-    self.in_use_bytes_ -= block.size;
-    self.kept_.push_back(block);
-    self.by_size_.emplace(block.size, std::prev(self.kept_.end()));
-    self.cached_ += block.size;
-  }
-
-  // The most ever in use at once plus the slack: the memory peak a cache-less allocator would
-  // reach anyway (plus the slack), so keeping blocks up to it costs no extra peak memory.
-  size_t bound() const { return peak_in_use_ + limit_; }
-
-  Kept forget_oldest() const {
-    Kept old = kept_.front();
-    auto [from, to] = by_size_.equal_range(old.size);
-    for (auto it = from; it != to; ++it)
-      if (it->second == kept_.begin()) {
-        by_size_.erase(it);
-        break;
-      }
-    kept_.pop_front();
-    cached_ -= old.size;
-    return old;
+    char* p = static_cast<char*>(data);
+    if (p < self.base_ || p >= self.base_ + self.capacity_) {
+      munmap(data, size);
+      return;
+    }
+    auto [offset, length] = self.free_.add(p - self.base_, size);
+    if (offset + length == self.top_) {  // the topmost range is free: the arena ends below it
+      self.free_.erase(offset, length);
+      self.top_ = offset;
+    }
   }
 
   c10::Allocator* fallback_;
-  size_t limit_;
+  char* base_ = nullptr;
+  size_t capacity_ = 0;
   mutable std::mutex mutex_;
   mutable std::unordered_map<void*, size_t> in_use_;  // large blocks handed out
-  mutable std::list<Kept> kept_;                      // large blocks kept, oldest first
-  mutable std::multimap<size_t, std::list<Kept>::iterator> by_size_;
-  mutable size_t cached_ = 0, in_use_bytes_ = 0, peak_in_use_ = 0;
+  mutable FreeRanges free_;                           // free ranges, all below top_
+  mutable size_t top_ = 0;                            // the end of the topmost block in use
+  mutable size_t resident_ = 0;                       // pages below it may be backed
 };
 
 TensorCache* TensorCache::instance = nullptr;
@@ -114,13 +166,14 @@ TensorCache* TensorCache::instance = nullptr;
 void install_tensor_cache() {
   static std::once_flag once;
   std::call_once(once, [] {
-    size_t limit_mb = 64;
-    if (const char* v = std::getenv("MSAAS_TENSOR_CACHE_MB"))
-      limit_mb = std::strtoull(v, nullptr, 10);
     // Never destroyed: tensors may outlive every other object.
-    TensorCache::instance = new TensorCache(c10::GetCPUAllocator(), limit_mb << 20);
+    TensorCache::instance = new TensorCache(c10::GetCPUAllocator());
     c10::SetCPUAllocator(TensorCache::instance, /*priority=*/1);
   });
+}
+
+void trim_tensor_cache() {
+  if (TensorCache::instance) TensorCache::instance->trim();
 }
 
 }  // namespace msaas::demucs

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "demucs/attention_cpu.h"
 #include "msaas/engine.h"
 
 namespace msaas::demucs {
@@ -39,16 +40,26 @@ TransformerConfig read_transformer_config(const Kwargs& k, int64_t dim) {
 
 at::Tensor Attention::operator()(const at::Tensor& q, const at::Tensor& kv) const {
   int64_t B = q.size(0), Tq = q.size(1), Tk = kv.size(1), C = q.size(2), d = C / heads;
-  auto w = as_float(in_weight).chunk(3, 0);
-  auto b = in_bias.chunk(3, 0);
-  auto query = at::linear(q, w[0], b[0]).view({B, Tq, heads, d}).transpose(1, 2);
-  auto key = at::linear(kv, w[1], b[1]).view({B, Tk, heads, d}).transpose(1, 2);
-  auto value = at::linear(kv, w[2], b[2]).view({B, Tk, heads, d}).transpose(1, 2);
+  auto weight = as_float(in_weight);
+  at::Tensor query, key, value;
+  if (q.is_same(kv)) {  // self-attention: the three projections as one product
+    auto qkv = at::linear(q, weight, in_bias).chunk(3, -1);
+    query = qkv[0], key = qkv[1], value = qkv[2];
+  } else {
+    query = at::linear(q, weight.slice(0, 0, C), in_bias.slice(0, 0, C));
+    auto kv_proj = at::linear(kv, weight.slice(0, C), in_bias.slice(0, C)).chunk(2, -1);
+    key = kv_proj[0], value = kv_proj[1];
+  }
   query = query / std::sqrt(static_cast<double>(d));
   flop_counter().add(double(B) * (Tq + 2 * Tk) * C * C  // q, k, v projections
                      + 2.0 * B * heads * Tq * Tk * d);  // scores and weighted values
-  // One head at a time: the same arithmetic as all heads at once, with an eighth of the memory
-  // for the (Tq, Tk) score matrix, the largest tensor of the whole model.
+  if (auto y = attention_cpu(query, key, value, heads)) return out(*y);
+  // Elsewhere (GPU, fast mode) one head at a time: the same arithmetic as all heads at once,
+  // with an eighth of the memory for the (Tq, Tk) score matrix, the model's largest tensor.
+  auto split = [&](const at::Tensor& t, int64_t T) {
+    return t.view({B, T, heads, d}).transpose(1, 2);
+  };
+  query = split(query, Tq), key = split(key.contiguous(), Tk), value = split(value.contiguous(), Tk);
   auto y = at::empty({B, heads, Tq, d}, q.options());
   for (int64_t h = 0; h < heads; ++h) {
     auto scores = at::matmul(query.select(1, h), key.select(1, h).transpose(-2, -1));

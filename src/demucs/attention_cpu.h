@@ -1,0 +1,22 @@
+// demucs/attention_cpu.h: multi-head attention's core, softmax(q k^T) v, on the CPU a block of
+// query rows at a time. Through ATen each head's (Tq, Tk) score matrix (29 MB for the spectral
+// branch's 2688 tokens) makes several trips to memory and every product waits for both threads;
+// here each thread takes whole blocks (scores, softmax, weighted values) while they sit in its
+// cache. Same sums as the official code's bmm, softmax, bmm.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <optional>
+
+namespace msaas::demucs {
+
+// query: [B, Tq, C] (already scaled by 1 / sqrt(C / heads)), key and value: [B, Tk, C], any row
+// stride (e.g. slices of one packed projection); head h is columns [h * d, (h + 1) * d),
+// d = C / heads. Returns [B, Tq, C], the heads side by side as
+// out_proj reads them. nullopt where the inputs are not float32 on the CPU or autocast (fast
+// mode) is on: ATen then runs it.
+std::optional<at::Tensor> attention_cpu(const at::Tensor& query, const at::Tensor& key,
+                                        const at::Tensor& value, int64_t heads);
+
+}  // namespace msaas::demucs
