@@ -7,10 +7,12 @@
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <map>
 #include <tuple>
 
 #include "demucs/attention_cpu.h"
+#include "demucs/backend.h"
 #include "demucs/conv_cpu.h"
 #include "demucs/demucs.h"
 #include "demucs/spec.h"
@@ -133,8 +135,8 @@ TEST(EngineKernels, AttentionByBlocksMatchesBmmSoftmaxBmm) {
   at::manual_seed(13);
   int64_t heads = 4, C = 32, d = C / heads;
   // Self and cross attention, query counts that do not fill the last block, two batch items.
-  for (auto [B, Tq, Tk] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
-           {1, 200, 200}, {2, 70, 130}, {1, 1, 9}}) {
+  for (auto [B, Tq, Tk] :
+       std::vector<std::tuple<int64_t, int64_t, int64_t>>{{1, 200, 200}, {2, 70, 130}, {1, 1, 9}}) {
     auto q = at::randn({B, Tq, C}) * 0.5, k = at::randn({B, Tk, C}), v = at::randn({B, Tk, C});
     auto mine = demucs::attention_cpu(q, k, v, heads);
     ASSERT_TRUE(mine);
@@ -155,6 +157,25 @@ TEST(EngineKernels, AttentionByBlocksMatchesBmmSoftmaxBmm) {
   bool under_autocast = demucs::attention_cpu(q, k, v, heads).has_value();
   at::autocast::set_cpu_enabled(false);
   EXPECT_FALSE(under_autocast) << "fast mode runs attention through ATen";
+}
+
+TEST(EngineKernels, AvxChoiceLeavesAUsersSettingAlone) {
+  const char* before = std::getenv("ATEN_CPU_CAPABILITY");
+  std::string saved = before ? before : "";
+  setenv("ATEN_CPU_CAPABILITY", "avx2", 1);
+  demucs::prefer_avx512_kernels();
+  EXPECT_STREQ(std::getenv("ATEN_CPU_CAPABILITY"), "avx2");
+  unsetenv("ATEN_CPU_CAPABILITY");
+  demucs::prefer_avx512_kernels();
+  const char* chosen = std::getenv("ATEN_CPU_CAPABILITY");
+  bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  EXPECT_EQ(chosen != nullptr, avx512);
+  if (chosen) EXPECT_STREQ(chosen, "avx512");
+  if (before)
+    setenv("ATEN_CPU_CAPABILITY", saved.c_str(), 1);
+  else
+    unsetenv("ATEN_CPU_CAPABILITY");
 }
 
 TEST(EngineKernels, InverseStftMatchesTorchIstft) {

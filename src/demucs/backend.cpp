@@ -1,19 +1,45 @@
-// demucs/backend.cpp: which libraries do the engine's arithmetic here, and how they thread
-// (msaas::compute_summary). OpenBLAS is asked through its own C entry points, looked up at run
-// time, so any libblas.so.3 works.
+// demucs/backend.cpp: which libraries and kernels do the engine's arithmetic here, and how they
+// thread (msaas::compute_summary). OpenBLAS is asked through its own C entry points, looked up
+// at run time, so any libblas.so.3 works.
+#include "demucs/backend.h"
+
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
 #include <torch/version.h>
 
+#include <cstdlib>
 #include <string>
 
 #include "msaas/engine.h"
 
 namespace msaas {
+namespace demucs {
+
+void prefer_avx512_kernels() {
+  if (std::getenv("ATEN_CPU_CAPABILITY")) return;
+#if defined(__GNUC__) && defined(__x86_64__)
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+    setenv("ATEN_CPU_CAPABILITY", "avx512", 0);
+#endif
+}
+
+}  // namespace demucs
+
+namespace {
+
+// As ATen read it (once, at its first operator).
+std::string aten_kernels() {
+  const char* chosen = std::getenv("ATEN_CPU_CAPABILITY");
+  return chosen ? chosen : "libtorch's default";
+}
+
+}  // namespace
 
 std::string compute_summary() {
   std::string out = "libtorch " + std::string(TORCH_VERSION) + ", " +
-                    std::to_string(at::get_num_threads()) + " threads";
+                    std::to_string(at::get_num_threads()) +
+                    " threads, ATen kernels: " + aten_kernels();
   auto config = reinterpret_cast<const char* (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_config"));
   auto parallel = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_parallel"));
   if (!config || !parallel) return out + ", BLAS: not OpenBLAS";

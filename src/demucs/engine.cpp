@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "demucs/apply.h"
+#include "demucs/backend.h"
 #include "demucs/nn.h"
 #include "demucs/repo.h"
 #include "demucs/tensor_cache.h"
@@ -47,8 +48,10 @@ class FastMode {
   bool on_, gpu_;
 };
 
-// "cpu", "cuda", "cuda:N" or "auto"; also readies the CPU allocator every model load needs.
+// "cpu", "cuda", "cuda:N" or "auto"; also readies the CPU kernels and allocator every model load
+// needs.
 at::Device prepare_device(const std::string& name) {
+  demucs::prefer_avx512_kernels();
   demucs::install_tensor_cache();
   if (name == "auto") return at::hasCUDA() ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
   std::optional<at::Device> device;

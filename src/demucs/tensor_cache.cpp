@@ -21,7 +21,9 @@ constexpr size_t kLarge = size_t(1) << 20;  // smaller blocks stay with malloc
 constexpr size_t kGrain = size_t(1) << 16;  // block sizes are multiples of 64 KiB
 constexpr size_t kHuge = size_t(1) << 21;   // the arena starts on a 2 MiB page
 
-size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+size_t round_up(size_t n, size_t to) {
+  return (n + to - 1) / to * to;
+}
 
 // The arena's free ranges (offsets from its start), merged with their neighbours when freed and
 // handed out best-fit.

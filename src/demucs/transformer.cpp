@@ -59,7 +59,8 @@ at::Tensor Attention::operator()(const at::Tensor& q, const at::Tensor& kv) cons
   auto split = [&](const at::Tensor& t, int64_t T) {
     return t.view({B, T, heads, d}).transpose(1, 2);
   };
-  query = split(query, Tq), key = split(key.contiguous(), Tk), value = split(value.contiguous(), Tk);
+  query = split(query, Tq), key = split(key.contiguous(), Tk),
+  value = split(value.contiguous(), Tk);
   auto y = at::empty({B, heads, Tq, d}, q.options());
   for (int64_t h = 0; h < heads; ++h) {
     auto scores = at::matmul(query.select(1, h), key.select(1, h).transpose(-2, -1));
