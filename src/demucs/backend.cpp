@@ -28,7 +28,7 @@ void prefer_avx512_kernels() {
 
 namespace {
 
-// As ATen read it (once, at its first operator).
+// As set for ATen, which reads it once, at its first operator.
 std::string aten_kernels() {
   const char* chosen = std::getenv("ATEN_CPU_CAPABILITY");
   return chosen ? chosen : "libtorch's default";
