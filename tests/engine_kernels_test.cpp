@@ -3,6 +3,7 @@
 // blocks of query rows, inverse STFT.
 // Random weights and inputs, shapes as the hybrid models use them, long sequences included.
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
@@ -157,6 +158,14 @@ TEST(EngineKernels, AttentionByBlocksMatchesBmmSoftmaxBmm) {
   bool under_autocast = demucs::attention_cpu(q, k, v, heads).has_value();
   at::autocast::set_cpu_enabled(false);
   EXPECT_FALSE(under_autocast) << "fast mode runs attention through ATen";
+}
+
+TEST(EngineKernels, OwnLoopsRunOnEveryThread) {
+  // Without OpenMP in the engine's build, at::parallel_for there runs on one thread, silently.
+  int before = at::get_num_threads();
+  at::set_num_threads(2);
+  EXPECT_EQ(demucs::parallel_loop_threads(), 2);
+  at::set_num_threads(before);
 }
 
 TEST(EngineKernels, AvxChoiceLeavesAUsersSettingAlone) {

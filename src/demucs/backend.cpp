@@ -7,6 +7,7 @@
 #include <dlfcn.h>
 #include <torch/version.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <string>
 
@@ -22,6 +23,17 @@ void prefer_avx512_kernels() {
       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
     setenv("ATEN_CPU_CAPABILITY", "avx512", 0);
 #endif
+}
+
+int parallel_loop_threads() {
+  std::atomic<int> most{0};
+  at::parallel_for(0, 1024, 1, [&](int64_t, int64_t) {
+    int seen = at::get_thread_num() + 1;
+    int before = most.load();
+    while (seen > before && !most.compare_exchange_weak(before, seen)) {
+    }
+  });
+  return most.load();
 }
 
 }  // namespace demucs

@@ -1,4 +1,5 @@
-// demucs/backend.h: choices about the CPU kernels libtorch runs, made before its first operator.
+// demucs/backend.h: choices about the CPU kernels libtorch runs, made before its first operator,
+// and a check on how the engine's own kernels thread.
 #pragma once
 
 namespace msaas::demucs {
@@ -9,5 +10,9 @@ namespace msaas::demucs {
 // 88-136 dB parity. Sets ATEN_CPU_CAPABILITY=avx512 where the CPU has AVX-512 (F, BW, VL, DQ)
 // and the variable is not set already: ATEN_CPU_CAPABILITY=avx2 keeps the old kernels.
 void prefer_avx512_kernels();
+
+// How many threads an at::parallel_for in the engine's own files gets: at::get_num_threads()
+// when they are built with OpenMP, 1 when not (the loop then silently runs on one thread).
+int parallel_loop_threads();
 
 }  // namespace msaas::demucs
