@@ -79,15 +79,21 @@ TEST(EngineKernels, FusedDConvRunsEachFrequencyRowAsItsOwnSequence) {
   EXPECT_GT(snr_db(dconv.fused(x), reference), 100.0);
 }
 
-TEST(EngineKernels, FusedDConvStepsAsideForFastMode) {
+TEST(EngineKernels, FusedDConvRunsInFloat32InFastMode) {
   c10::InferenceMode guard;
-  auto dconv = random_dconv(16, 1, 8);
-  auto x = at::randn({1, 16, 100});
+  auto dconv = random_dconv(16, 2, 8);
+  auto x = at::randn({1, 16, 500});
+  auto exact = dconv(x);
   at::autocast::set_cpu_enabled(true);
-  bool fused_under_autocast = dconv.can_fuse(x);
+  bool fuses_float = dconv.can_fuse(x), fuses_bf16 = dconv.can_fuse(x.to(at::kBFloat16));
+  auto fast = dconv.fused(x);
+  bool still_on = at::autocast::is_cpu_enabled();
   at::autocast::set_cpu_enabled(false);
-  EXPECT_FALSE(fused_under_autocast);
-  EXPECT_FALSE(dconv.can_fuse(x.to(at::kBFloat16)));
+  EXPECT_TRUE(fuses_float && fuses_bf16);
+  EXPECT_TRUE(still_on) << "fast mode must be back on after the fused branch";
+  EXPECT_EQ(fast.scalar_type(), at::kFloat);
+  EXPECT_GT(snr_db(fast, exact), 100.0) << "float32 arithmetic under autocast";
+  EXPECT_FALSE(dconv.can_fuse(x.to(at::kBFloat16))) << "bfloat16 outside fast mode is ATen's";
 }
 
 TEST(EngineKernels, PointwiseConvolutionsAreMatrixProducts) {

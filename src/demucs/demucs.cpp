@@ -135,12 +135,23 @@ at::Tensor DConv::fused(const at::Tensor& x) const {
   double per_position = 0;  // both convolutions' multiply-adds, as Conv counts them
   for (const auto& b : fused_) per_position += b.conv_in_weight.numel() + b.conv_out_weight.numel();
   flop_counter().add(per_position * static_cast<double>(x.numel() / x.size(1)));
-  return dconv_cpu(fused_, gelu_, x);
+  // Its products stay float32 in fast mode too: autocast off while it runs.
+  bool autocast = at::autocast::is_cpu_enabled();
+  at::autocast::set_cpu_enabled(false);
+  try {
+    auto out = dconv_cpu(fused_, gelu_, x.to(at::kFloat));
+    at::autocast::set_cpu_enabled(autocast);
+    return out;
+  } catch (...) {
+    at::autocast::set_cpu_enabled(autocast);
+    throw;
+  }
 }
 
 bool DConv::can_fuse(const at::Tensor& x) const {
-  return !fused_.empty() && x.is_cpu() && x.scalar_type() == at::kFloat &&
-         !at::autocast::is_cpu_enabled() && fused_.front().conv_in_weight.is_cpu();
+  bool dtype = x.scalar_type() == at::kFloat ||
+               (x.scalar_type() == at::kBFloat16 && at::autocast::is_cpu_enabled());
+  return !fused_.empty() && x.is_cpu() && dtype && fused_.front().conv_in_weight.is_cpu();
 }
 
 at::Tensor DConv::operator()(at::Tensor x) const {

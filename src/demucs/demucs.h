@@ -54,8 +54,10 @@ class DConv {
  public:
   DConv(Weights& w, const std::string& prefix, int64_t channels, const DConvConfig& config);
   at::Tensor operator()(at::Tensor x) const;
-  // The fused CPU kernel (dconv_cpu.h) takes float32 CPU input of [B, C, T] or [B, C, F, T] when
-  // the branches hold neither LSTM nor attention; fast mode (autocast) keeps ATen's operators.
+  // The fused CPU kernel (dconv_cpu.h) takes CPU input of [B, C, T] or [B, C, F, T] when the
+  // branches hold neither LSTM nor attention: float32, or in fast mode (autocast) also bfloat16.
+  // It always computes in float32 and returns float32: in fast mode that beats ATen's bfloat16
+  // operators here, and is the exact arithmetic (docs/benchmarks.md).
   bool can_fuse(const at::Tensor& x) const;
   at::Tensor fused(const at::Tensor& x) const;
 
