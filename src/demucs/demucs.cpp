@@ -3,6 +3,7 @@
 #include "demucs/demucs.h"
 
 #include <ATen/autocast_mode.h>
+#include <c10/core/impl/LocalDispatchKeySet.h>
 
 #include <cmath>
 
@@ -135,17 +136,9 @@ at::Tensor DConv::fused(const at::Tensor& x) const {
   double per_position = 0;  // both convolutions' multiply-adds, as Conv counts them
   for (const auto& b : fused_) per_position += b.conv_in_weight.numel() + b.conv_out_weight.numel();
   flop_counter().add(per_position * static_cast<double>(x.numel() / x.size(1)));
-  // Its products stay float32 in fast mode too: autocast off while it runs.
-  bool autocast = at::autocast::is_cpu_enabled();
-  at::autocast::set_cpu_enabled(false);
-  try {
-    auto out = dconv_cpu(fused_, gelu_, x.to(at::kFloat));
-    at::autocast::set_cpu_enabled(autocast);
-    return out;
-  } catch (...) {
-    at::autocast::set_cpu_enabled(autocast);
-    throw;
-  }
+  // Its products stay float32 in fast mode too: autocast's dispatch is skipped while it runs.
+  c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
+  return dconv_cpu(fused_, gelu_, x.to(at::kFloat));
 }
 
 bool DConv::can_fuse(const at::Tensor& x) const {
