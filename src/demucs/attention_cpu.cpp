@@ -2,10 +2,11 @@
 #include "demucs/attention_cpu.h"
 
 #include <ATen/Parallel.h>
-#include <ATen/autocast_mode.h>
 
 #include <algorithm>
 #include <vector>
+
+#include "demucs/backend.h"
 
 namespace msaas::demucs {
 namespace {
@@ -41,8 +42,7 @@ void attend_block(const Head& q, const Head& k, const Head& v, const Head& y, in
 std::optional<at::Tensor> attention_cpu(const at::Tensor& query, const at::Tensor& key,
                                         const at::Tensor& value, int64_t heads) {
   for (const auto* t : {&query, &key, &value})
-    if (!t->is_cpu() || t->scalar_type() != at::kFloat) return std::nullopt;
-  if (at::autocast::is_cpu_enabled()) return std::nullopt;
+    if (!own_cpu_kernels_apply(*t)) return std::nullopt;
   // Heads are read in place wherever each row's values lie side by side.
   auto rows = [](const at::Tensor& t) { return t.stride(2) == 1 ? t : t.contiguous(); };
   auto q = rows(query), k = rows(key), v = rows(value);

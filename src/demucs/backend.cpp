@@ -4,6 +4,7 @@
 #include "demucs/backend.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 #include <dlfcn.h>
 #include <torch/version.h>
 
@@ -15,6 +16,10 @@
 
 namespace msaas {
 namespace demucs {
+
+bool own_cpu_kernels_apply(const at::Tensor& t) {
+  return t.is_cpu() && t.scalar_type() == at::kFloat && !at::autocast::is_cpu_enabled();
+}
 
 void prefer_avx512_kernels() {
   if (std::getenv("ATEN_CPU_CAPABILITY")) return;

@@ -1,8 +1,14 @@
-// demucs/backend.h: choices about the CPU kernels libtorch runs, made before its first operator,
-// and a check on how the engine's own kernels thread.
+// demucs/backend.h: choices about the CPU kernels libtorch runs, made before its first operator;
+// where the engine's own CPU kernels apply, and a check on how they thread.
 #pragma once
 
+#include <ATen/core/Tensor.h>
+
 namespace msaas::demucs {
+
+// Where the engine's own float32 CPU kernels (conv_cpu.h, attention_cpu.h) take over from ATen:
+// a float32 tensor on the CPU, with fast mode (autocast) off.
+bool own_cpu_kernels_apply(const at::Tensor& t);
 
 // libtorch 1.13 runs its element-wise kernels (softmax's exp, GELU, norms) in AVX2 unless told
 // otherwise, because AVX-512 slowed some older Intel CPUs down. On this project's test machine

@@ -3,10 +3,11 @@
 #include "demucs/conv_cpu.h"
 
 #include <ATen/Parallel.h>
-#include <ATen/autocast_mode.h>
 
 #include <algorithm>
 #include <vector>
+
+#include "demucs/backend.h"
 
 namespace msaas::demucs {
 namespace {
@@ -93,8 +94,7 @@ std::optional<at::Tensor> conv_cpu(const at::Tensor& x, const at::Tensor& weight
                                    const at::Tensor& bias, at::IntArrayRef stride,
                                    at::IntArrayRef padding, at::IntArrayRef dilation,
                                    bool is_transposed) {
-  if (!x.is_cpu() || x.scalar_type() != at::kFloat || at::autocast::is_cpu_enabled())
-    return std::nullopt;
+  if (!own_cpu_kernels_apply(x)) return std::nullopt;
   if ((x.dim() != 3 && x.dim() != 4) || weight.dim() != x.dim()) return std::nullopt;
   auto at_or = [](at::IntArrayRef v, size_t i, int64_t fallback) {
     return i < v.size() ? v[i] : fallback;
