@@ -59,22 +59,28 @@ S3Peer::S3Peer() : port_(service::free_loopback_port()) {
 }
 
 void S3Peer::start() {
-  fs::path s3rver = MSAAS_S3RVER;
-  if (!fs::exists(s3rver))
+  fs::path peer = fs::path(MSAAS_S3PEER_DIR) / "verifying-peer.mjs";
+  if (!fs::exists(fs::path(MSAAS_S3PEER_DIR) / "node_modules" / "s3rver"))
     throw std::runtime_error("s3rver is not installed: run `npm ci --prefix tests/s3peer`");
   process_ = std::make_unique<ChildProcess>(
-      "s3rver",
-      std::vector<std::string>{s3rver.string(), "--directory", (dir_ / "data").string(),
-                               "--address", "127.0.0.1", "--port", std::to_string(port_),
-                               "--silent"},
-      std::map<std::string, std::string>{}, (dir_ / "s3rver.log").string());
-  httplib::Client client("127.0.0.1", port_);
+      "s3peer",
+      std::vector<std::string>{"/usr/bin/env", "node", peer.string(), "--directory",
+                               (dir_ / "data").string(), "--address", "127.0.0.1", "--port",
+                               std::to_string(port_)},
+      std::map<std::string, std::string>{{"S3PEER_ACCESS_KEY", access_key},
+                                         {"S3PEER_SECRET_KEY", secret_key},
+                                         {"S3PEER_REGION", region}},
+      (dir_ / "s3peer.log").string());
   for (int i = 0; i < 200; ++i) {
-    if (client.Get("/")) return;
+    if (read_file(dir_ / "s3peer.log").find("listening on") != std::string::npos) return;
     if (!process_->running()) break;
     sleep_ms(50);
   }
-  throw std::runtime_error("s3rver did not start: " + read_file(dir_ / "s3rver.log"));
+  throw std::runtime_error("the S3 peer did not start: " + read_file(dir_ / "s3peer.log"));
+}
+
+std::string S3Peer::log() const {
+  return read_file(dir_ / "s3peer.log");
 }
 
 void S3Peer::stop() {
@@ -99,8 +105,9 @@ std::map<std::string, std::string> service_environment(const RedisServer& redis,
   };
   if (s3) {
     env["MSAAS_S3_ENDPOINT"] = s3->endpoint();
-    env["MSAAS_S3_ACCESS_KEY"] = "S3RVER";  // s3rver's built-in test account
-    env["MSAAS_S3_SECRET_KEY"] = "S3RVER";
+    env["MSAAS_S3_ACCESS_KEY"] = S3Peer::access_key;
+    env["MSAAS_S3_SECRET_KEY"] = S3Peer::secret_key;
+    env["MSAAS_S3_REGION"] = S3Peer::region;
   }
   return env;
 }

@@ -30,11 +30,19 @@ class RedisServer {
   std::unique_ptr<service::ChildProcess> process_;
 };
 
-// s3rver: speaks S3's REST protocol over HTTP; checks the signature format, not the secret.
+// s3rver (S3's REST protocol over HTTP, on disk) behind tests/s3peer/verifying-peer.mjs, which
+// checks every request's SigV4 signature as MinIO does. Its credentials are deliberately awkward
+// ('/' and '+' in both, a region other than us-east-1) so that signing mistakes show.
 class S3Peer {
  public:
+  static constexpr const char* access_key = "MSAAS/TEST+KEY";
+  static constexpr const char* secret_key = "t3st/Secret+Key/with+slashes/0123456789";
+  static constexpr const char* region = "eu-west-3";
+
   S3Peer();
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // The peer's own log: one line per refused request, with the canonical request it computed.
+  std::string log() const;
   void stop();
   void start();  // again, same port and data (for outage tests)
 

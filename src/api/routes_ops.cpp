@@ -1,17 +1,33 @@
 // api/routes_ops.cpp: routes for operators and load balancers: the page at /, /healthz (the
 // process answers), /readyz (Redis and storage reachable), /metrics (Prometheus text) and
 // /openapi.json.
+#include <mutex>
 #include <sstream>
 
 #include "api/http_util.h"
 #include "api/server.h"
 #include "api/web_assets.h"
+#include "queue/log.h"
 
 namespace msaas::api {
 
 using nlohmann::json;
 
 namespace {
+
+// An operator reading the log after a failed probe finds the reason there, said when it
+// changes rather than on every probe.
+void log_readiness_change(const std::string& checks, bool ready) {
+  static std::mutex mutex;
+  static std::string last = "{}";
+  std::lock_guard lock(mutex);
+  if (checks == last) return;
+  last = checks;
+  if (ready)
+    queue::log_info("ready: " + checks);
+  else
+    queue::log_error("not ready: " + checks);
+}
 
 void readiness(ApiContext& context, httplib::Response& res) {
   json checks = json::object();
@@ -31,6 +47,7 @@ void readiness(ApiContext& context, httplib::Response& res) {
     checks["storage"] = e.what();
     ready = false;
   }
+  log_readiness_change(checks.dump(), ready);
   send_json(res, ready ? 200 : 503,
             {{"status", ready ? "ready" : "not ready"}, {"checks", checks}});
 }

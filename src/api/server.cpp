@@ -60,7 +60,9 @@ std::string path_regex(const std::string& path) {
 
 }  // namespace
 
-ApiServer::ApiServer(service::ServiceConfig config) : context_(std::move(config)) {
+ApiServer::ApiServer(service::ServiceConfig config)
+    : context_(std::move(config)),
+      buckets_(*context_.storage, {context_.config.upload_bucket, context_.config.output_bucket}) {
   routes_ = v1_routes(context_);
   auto original = apiv1_routes(context_);
   routes_.insert(routes_.end(), original.begin(), original.end());
@@ -137,8 +139,7 @@ ApiServer::ApiServer(service::ServiceConfig config) : context_(std::move(config)
 }
 
 bool ApiServer::listen() {
-  for (const auto& bucket : {context_.config.upload_bucket, context_.config.output_bucket})
-    context_.storage->ensure_bucket(bucket);
+  buckets_.start();
   if (context_.config.port == 0) {
     port_ = server_.bind_to_any_port(context_.config.host);
   } else {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "api/access.h"
+#include "api/bucket_setup.h"
 #include "queue/jobs.h"
 #include "service/config.h"
 #include "storage/storage.h"
@@ -73,6 +74,7 @@ class ApiServer {
 
  private:
   ApiContext context_;
+  BucketSetup buckets_;
   httplib::Server server_;
   std::vector<Route> routes_;
   std::vector<std::pair<std::regex, std::string>> patterns_;  // route regex, method (for 405)

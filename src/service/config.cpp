@@ -59,6 +59,7 @@ ServiceConfig config_from_environment() {
   from_env("MSAAS_WORK_DIR", c.work_dir);
   from_env("MSAAS_SHIFTS", c.shifts);
   from_env("MSAAS_HEARTBEAT_FILE", c.heartbeat_file);
+  from_env("MSAAS_READY_FILE", c.ready_file);
   return c;
 }
 
@@ -128,6 +129,7 @@ std::map<std::string, std::string> to_environment(const ServiceConfig& c) {
   env["MSAAS_FAST"] = c.fast ? "1" : "0";
   env["MSAAS_DEVICE"] = c.device;
   if (!c.heartbeat_file.empty()) env["MSAAS_HEARTBEAT_FILE"] = c.heartbeat_file;
+  if (!c.ready_file.empty()) env["MSAAS_READY_FILE"] = c.ready_file;
   return env;
 }
 

@@ -41,6 +41,9 @@ struct ServiceConfig {
   // MSAAS_HEARTBEAT_FILE: touched on every successful heartbeat, for container liveness probes
   // (empty: none).
   std::string heartbeat_file;
+  // MSAAS_READY_FILE: exists while the worker can take jobs (its default model loaded), for
+  // readiness probes (empty: none).
+  std::string ready_file;
 };
 
 // Defaults overridden by the MSAAS_* environment variables.

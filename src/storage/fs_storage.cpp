@@ -35,14 +35,21 @@ void FsStorage::put_file(const std::string& bucket, const std::string& key, cons
   if (!fs::is_directory(root_ / bucket)) throw StorageError("no bucket " + bucket);
   std::error_code ec;
   fs::create_directories(target.parent_path(), ec);
+  // Named here: otherwise the copy below fails with a bare "No such file or directory" that
+  // hides the real cause (typically a volume the service's user may not write).
+  if (ec)
+    throw StorageError("cannot store " + bucket + "/" + key + ": cannot create folder " +
+                       target.parent_path().string() + ": " + ec.message());
   fs::path temp =
       target.parent_path() / ("." + target.filename().string() + "." + std::to_string(getpid()) +
                               "." + std::to_string(counter++) + ".tmp");
   fs::copy_file(path, temp, fs::copy_options::overwrite_existing, ec);
   if (!ec) fs::rename(temp, target, ec);
   if (ec) {
-    fs::remove(temp);
-    throw StorageError("cannot store " + bucket + "/" + key + ": " + ec.message());
+    std::error_code ignored;
+    fs::remove(temp, ignored);
+    throw StorageError("cannot store " + bucket + "/" + key + " in " +
+                       target.parent_path().string() + ": " + ec.message());
   }
 }
 

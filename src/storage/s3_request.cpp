@@ -3,8 +3,11 @@
 
 #include <curl/curl.h>
 
+#include <ctime>
 #include <memory>
 #include <regex>
+
+#include "storage/sigv4.h"
 
 namespace msaas::storage {
 
@@ -61,8 +64,31 @@ S3Request::S3Request(const StorageConfig& config, const std::string& method,
     : config_(config), method_(method) {
   std::string endpoint = config.endpoint;
   while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
-  url_ = endpoint + "/" + bucket;
-  if (!key.empty()) url_ += "/" + encode_path(key);
+  size_t scheme_end = endpoint.find("://");
+  size_t host_begin = scheme_end == std::string::npos ? 0 : scheme_end + 3;
+  host_ = endpoint.substr(host_begin, endpoint.find('/', host_begin) - host_begin);
+  path_ = endpoint.substr(host_begin + host_.size()) + "/" + bucket;
+  if (!key.empty()) path_ += "/" + encode_path(key);
+  url_ = endpoint.substr(0, host_begin) + host_ + path_;
+}
+
+// Signs what is sent, and sends what is signed: the Host header is set here (not left to curl)
+// so that both name the same authority.
+void S3Request::sign(SigV4Request& request) {
+  std::string date = amz_date(std::time(nullptr));
+  request.method = method_;
+  request.path = path_;
+  request.headers["host"] = host_;
+  request.headers["x-amz-date"] = date;
+  request.headers["x-amz-content-sha256"] = request.payload_hash;
+  for (const auto& line : headers_) {
+    size_t colon = line.find(':');
+    std::string name = line.substr(0, colon);
+    for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    request.headers[name] = line.substr(colon + 1);
+  }
+  SigV4Key key{config_.access_key, config_.secret_key, config_.region};
+  request.headers["authorization"] = sigv4_authorization(key, request, date);
 }
 
 S3Response S3Request::perform() {
@@ -70,11 +96,7 @@ S3Response S3Request::perform() {
   if (!curl) throw StorageError("cannot start an HTTP request");
   CURL* c = curl.get();
   Transfer transfer{this, c, &sink_, {}};
-  std::string sigv4 = "aws:amz:" + config_.region + ":s3";
   curl_easy_setopt(c, CURLOPT_URL, url_.c_str());
-  curl_easy_setopt(c, CURLOPT_AWS_SIGV4, sigv4.c_str());
-  curl_easy_setopt(c, CURLOPT_USERNAME, config_.access_key.c_str());
-  curl_easy_setopt(c, CURLOPT_PASSWORD, config_.secret_key.c_str());
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
   // A stalled peer must not hang a worker: give up below 1 byte/s for 60 s.
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -82,21 +104,24 @@ S3Response S3Request::perform() {
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &transfer);
-  // The payload is not hashed (streamed bodies); S3 accepts this marker in the signature.
-  headers_.push_back("x-amz-content-sha256: UNSIGNED-PAYLOAD");
+  // The payload is not hashed (bodies are streamed): SigV4's UNSIGNED-PAYLOAD marker.
+  SigV4Request signed_request;
+  sign(signed_request);
+  curl_slist* list = nullptr;
+  for (const auto& [name, value] : signed_request.headers)
+    list = curl_slist_append(list, (name + ": " + value).c_str());
   if (method_ == "PUT") {
     curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(c, CURLOPT_READFUNCTION, on_upload);
     curl_easy_setopt(c, CURLOPT_READDATA, upload_);
     curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(upload_size_));
-    headers_.push_back("Expect:");
+    // Sent unsigned: a peer that checks signatures sees no Expect header named in SignedHeaders.
+    list = curl_slist_append(list, "Expect:");
   } else if (method_ == "HEAD") {
     curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
   } else if (method_ != "GET") {
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method_.c_str());
   }
-  curl_slist* list = nullptr;
-  for (const auto& h : headers_) list = curl_slist_append(list, h.c_str());
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
   CURLcode code = curl_easy_perform(c);
   curl_slist_free_all(list);

@@ -1,4 +1,4 @@
-// storage/s3_request.h: one signed HTTP request to an S3 endpoint (libcurl easy handle), with
+// storage/s3_request.h: one SigV4-signed HTTP request to an S3 endpoint (libcurl easy handle), with
 // streamed upload and download bodies. S3Storage builds its calls from these.
 #pragma once
 
@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "storage/sigv4.h"
 #include "storage/storage.h"
 
 namespace msaas::storage {
@@ -20,6 +21,7 @@ class S3Request {
  public:
   S3Request(const StorageConfig& config, const std::string& method, const std::string& bucket,
             const std::string& key = "");
+  // An extra header ("Name: value"), sent and signed.
   void header(const std::string& line) { headers_.push_back(line); }
   // Sends `file` (size bytes) as the body.
   void upload(std::FILE* file, int64_t size) {
@@ -32,8 +34,10 @@ class S3Request {
   const std::string& url() const { return url_; }
 
  private:
+  void sign(SigV4Request& request);
+
   const StorageConfig& config_;
-  std::string method_, url_;
+  std::string method_, host_, path_, url_;
   std::vector<std::string> headers_;
   std::FILE* upload_ = nullptr;
   int64_t upload_size_ = 0;

@@ -20,6 +20,17 @@ bool ok(const S3Response& r) {
   throw StorageError(what + ": " + describe_failure(r));
 }
 
+// A HEAD answer has no body, so S3's reason (SignatureDoesNotMatch, AccessDenied ...) is not in
+// it: the same thing is asked again with GET, whose error body names it.
+[[noreturn]] void fail_head(const StorageConfig& config, const std::string& what,
+                            const std::string& bucket, const std::string& key,
+                            const S3Response& head) {
+  S3Request again(config, "GET", bucket, key);
+  again.download([](const char*, size_t) { return false; });  // a success: read nothing
+  auto answer = again.perform();
+  fail(what, answer.status == head.status && !answer.error_body.empty() ? answer : head);
+}
+
 }  // namespace
 
 S3Storage::S3Storage(StorageConfig config) : config_(std::move(config)) {
@@ -31,7 +42,7 @@ void S3Storage::ensure_bucket(const std::string& bucket) {
   check_key(bucket);
   auto head = S3Request(config_, "HEAD", bucket).perform();
   if (ok(head)) return;
-  if (head.status != 404) fail("cannot check bucket " + bucket, head);
+  if (head.status != 404) fail_head(config_, "cannot check bucket " + bucket, bucket, "", head);
   auto made = S3Request(config_, "PUT", bucket).perform();
   // 409: another process created it in between.
   if (!ok(made) && made.status != 409) fail("cannot create bucket " + bucket, made);
@@ -57,7 +68,8 @@ std::optional<int64_t> S3Storage::size(const std::string& bucket, const std::str
   check_key(key);
   auto response = S3Request(config_, "HEAD", bucket, key).perform();
   if (response.status == 404) return std::nullopt;
-  if (!ok(response)) fail("cannot look up " + bucket + "/" + key, response);
+  if (!ok(response))
+    fail_head(config_, "cannot look up " + bucket + "/" + key, bucket, key, response);
   return response.content_length;
 }
 
@@ -82,7 +94,8 @@ void S3Storage::remove(const std::string& bucket, const std::string& key) {
 
 void S3Storage::check(const std::string& bucket) {
   auto response = S3Request(config_, "HEAD", bucket).perform();
-  if (!ok(response)) fail("bucket " + bucket + " at " + config_.endpoint, response);
+  if (!ok(response))
+    fail_head(config_, "bucket " + bucket + " at " + config_.endpoint, bucket, "", response);
 }
 
 std::string S3Storage::describe() const {

@@ -23,7 +23,7 @@ void check_key(const std::string& key) {
   }
   for (char c : key) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-' || c == '/';
+              c == '.' || c == '_' || c == '-' || c == '/' || c == '+' || c == ' ';
     if (!ok) throw StorageError("bad character in object name \"" + key + "\"");
   }
 }

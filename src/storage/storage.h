@@ -55,7 +55,7 @@ struct StorageConfig {
 std::unique_ptr<Storage> make_storage(const StorageConfig& config);
 
 // Throws StorageError unless `key` is a safe object name: 1-512 characters of letters, digits,
-// '.', '_', '-' and '/', no empty, '.' or '..' path parts.
+// '.', '_', '-', '+', ' ' and '/', no empty, '.' or '..' path parts.
 void check_key(const std::string& key);
 
 }  // namespace msaas::storage

@@ -35,6 +35,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--heartbeat-file", config.heartbeat_file,
                  "File touched on every heartbeat, for liveness probes ($MSAAS_HEARTBEAT_FILE)");
+  app.add_option("--ready-file", config.ready_file,
+                 "File that exists while the worker can take jobs, for readiness probes "
+                 "($MSAAS_READY_FILE)");
   CLI11_PARSE(app, argc, argv);
 
   service::install_stop_signals();

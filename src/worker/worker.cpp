@@ -225,7 +225,66 @@ void Worker::finish_successfully(const queue::Claim& claim, const JobResult& res
   post_callback(url, body.dump());
 }
 
+// Why `name` cannot be loaded, in words an operator can act on: which file, where, and how to
+// get it.
+static std::string missing_model_message(const std::string& name, const std::string& folder,
+                                         const std::string& reason) {
+  std::string text = "cannot load the default model " + name + " from " + folder + ": " + reason;
+  if (const NamedModel* official = find_official_model(name)) {
+    std::string files;
+    for (const auto& f : official->files) files += (files.empty() ? "" : ", ") + f;
+    text += " (it needs " + files + ": mount the models volume there, or run `msaas models pull " +
+            name + " --repo " + folder + "`)";
+  }
+  return text + "; taking no jobs until it loads";
+}
+
+// A worker without its model stays up and not ready (liveness goes on, readiness does not), and
+// takes no job it would only fail; the models volume may be filled after it started.
+bool Worker::wait_for_default_model() {
+  std::string said;
+  while (!stop_) {
+    try {
+      model(config_.default_model);
+      mark_ready(true);
+      return true;
+    } catch (const ModelError& e) {
+      std::string why = missing_model_message(config_.default_model, config_.models_dir, e.what());
+      if (why != said) queue::log_error(why);
+      said = why;
+    }
+    nap(stop_, 10);
+  }
+  return false;
+}
+
+// Containers start together: Redis may come up after us. Waiting beats a crash loop.
+bool Worker::wait_for_redis() {
+  std::string said;
+  while (!stop_) {
+    try {
+      queue_.heartbeat(id_);
+      return true;
+    } catch (const queue::RedisError& e) {
+      if (e.what() != said) queue::log_warning(std::string("waiting for Redis: ") + e.what());
+      said = e.what();
+    }
+    nap(stop_, 2);
+  }
+  return false;
+}
+
+void Worker::mark_ready(bool ready) {
+  if (config_.ready_file.empty()) return;
+  std::error_code ec;
+  if (ready)
+    std::ofstream(config_.ready_file, std::ios::trunc) << id_ << "\n";
+  else
+    fs::remove(config_.ready_file, ec);
+}
+
 int Worker::run() {
+  mark_ready(false);
   try {
     for (const auto& bucket : {config_.upload_bucket, config_.output_bucket})
       storage_->ensure_bucket(bucket);
@@ -233,10 +292,11 @@ int Worker::run() {
     // Storage may come back; jobs meanwhile are retried with backoff.
     queue::log_warning(std::string("storage not ready at start: ") + e.what());
   }
-  queue_.heartbeat(id_);
-  queue::log_info("worker " + id_ + " ready: models in " + config_.models_dir + ", storage " +
-                  storage_->describe());
+  if (!wait_for_redis()) return 0;
   std::thread beats([this] { heartbeat_loop(); });
+  if (wait_for_default_model())
+    queue::log_info("worker " + id_ + " ready: models in " + config_.models_dir + ", storage " +
+                    storage_->describe());
   queue::Redis blocking(config_.redis_url, 10.0);
   int status = 0;
   while (!stop_) {
@@ -253,6 +313,7 @@ int Worker::run() {
     }
   }
   finished_ = true;
+  mark_ready(false);
   beats.join();
   try {
     pool_.command({"DEL", "lease:" + id_, "models:" + id_});

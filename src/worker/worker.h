@@ -34,6 +34,9 @@ class Worker {
   void finish_successfully(const queue::Claim& claim, const struct JobResult& result,
                            double wall_seconds);
   const Separator& model(const std::string& name);
+  bool wait_for_redis();
+  bool wait_for_default_model();
+  void mark_ready(bool ready);
   bool keep_going();
 
   service::ServiceConfig config_;

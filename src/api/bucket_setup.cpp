@@ -1,0 +1,52 @@
+// api/bucket_setup.cpp: see bucket_setup.h.
+#include "api/bucket_setup.h"
+
+#include <chrono>
+
+#include "queue/log.h"
+
+namespace msaas::api {
+
+BucketSetup::BucketSetup(storage::Storage& storage, std::vector<std::string> buckets)
+    : storage_(storage), buckets_(std::move(buckets)) {}
+
+BucketSetup::~BucketSetup() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool BucketSetup::try_once() {
+  try {
+    for (const auto& bucket : buckets_) storage_.ensure_bucket(bucket);
+    if (!last_error_.empty()) queue::log_info("storage " + storage_.describe() + " is ready");
+    done_ = true;
+    return true;
+  } catch (const std::exception& e) {
+    // Said once per distinct reason, not every few seconds.
+    if (e.what() != last_error_)
+      queue::log_error(std::string("storage not ready (retrying): ") + e.what());
+    last_error_ = e.what();
+    return false;
+  }
+}
+
+void BucketSetup::start(double retry_seconds) {
+  if (try_once()) return;
+  thread_ = std::thread([this, retry_seconds] {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      wake_.wait_for(lock, std::chrono::duration<double>(retry_seconds));
+      if (stopping_) return;
+      lock.unlock();
+      bool ok = try_once();
+      lock.lock();
+      if (ok) return;
+    }
+  });
+}
+
+}  // namespace msaas::api

@@ -1,0 +1,110 @@
+// tests/service_startup_test.cpp: how the programs start when the things they need are late,
+// wrong or missing, as happens when containers start together. The API starts before Redis and
+// becomes ready once Redis answers; with a wrong S3 secret it stays up, says 503 on /readyz and
+// logs S3's reason; a worker without its default model stays up, takes no job, says which model
+// and where, and starts working once the model appears. None of them exits (no crash loop).
+#include <thread>
+
+#include "service_support.h"
+
+namespace msaas::test {
+namespace {
+
+using nlohmann::json;
+
+// Polls until `ok()` or `seconds` pass.
+template <typename Check>
+bool eventually(double seconds, Check ok) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < until) {
+    if (ok()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return ok();
+}
+
+int status_of(httplib::Client& client, const std::string& path) {
+  auto res = client.Get(path);
+  return res ? res->status : 0;
+}
+
+TEST(Startup, ApiStartedBeforeRedisBecomesReadyWhenRedisComes) {
+  RedisServer redis;
+  redis.stop();
+  TempDir data;
+  ApiProcess api(service_environment(redis, data.path()), data.path());
+  auto client = api.client();
+  EXPECT_EQ(status_of(client, "/healthz"), 200);
+  auto early = get_json(client, "/readyz", 503);
+  EXPECT_NE(early["checks"]["redis"].get<std::string>(), "ok");
+  redis.start();
+  EXPECT_TRUE(eventually(10, [&] { return status_of(client, "/readyz") == 200; }));
+}
+
+TEST(Startup, ApiWithWrongS3SecretStaysUpAndSaysWhy) {
+  RedisServer redis;
+  S3Peer s3;
+  TempDir data;
+  auto env = service_environment(redis, data.path(), &s3);
+  env["MSAAS_S3_SECRET_KEY"] = "not/the+secret";
+  ApiProcess api(env, data.path());
+  auto client = api.client();
+  auto ready = get_json(client, "/readyz", 503);
+  EXPECT_NE(ready["checks"]["storage"].get<std::string>().find("SignatureDoesNotMatch"),
+            std::string::npos)
+      << ready.dump();
+  EXPECT_EQ(ready["checks"]["redis"], "ok");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(status_of(client, "/healthz"), 200);  // still there
+  std::string log = read_file(data / "api.log");
+  EXPECT_NE(log.find("storage not ready (retrying)"), std::string::npos) << log;
+  EXPECT_NE(log.find("not ready: "), std::string::npos) << log;
+}
+
+TEST(Startup, WorkerWithoutItsModelTakesNoJobUntilTheModelIsThere) {
+  Service service(false, 0);
+  TempDir models;
+  service.env["MSAAS_MODELS"] = models.path().string();
+  service.env["MSAAS_READY_FILE"] = (service.data / "worker.ready").string();
+  service.add_worker();
+  auto client = service.api->client();
+  auto log = [&] { return read_file(service.data / "worker-1.log"); };
+  ASSERT_TRUE(eventually(10, [&] {
+    return log().find("cannot load the default model") != std::string::npos;
+  })) << log();
+  EXPECT_NE(log().find("tinyht1 from " + models.path().string()), std::string::npos) << log();
+  EXPECT_FALSE(fs::exists(service.data / "worker.ready"));
+
+  TempDir dir;
+  auto song = make_tone(dir / "song.mp3", 2, 44100, 2, {"-c:a", "libmp3lame"}, 440);
+  auto res = client.Post("/v1/jobs", read_file(song), "audio/mpeg");
+  ASSERT_TRUE(res && res->status == 201) << (res ? res->body : "no answer");
+  std::string id = json::parse(res->body)["id"];
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_EQ(get_json(client, "/v1/jobs/" + id)["status"], "queued");  // not taken, not failed
+  EXPECT_TRUE(service.workers[0]->running());
+
+  for (const auto& file : fs::directory_iterator(test_data() / "parity" / "models"))
+    if (file.path().filename().string().rfind("tinyht1", 0) == 0)
+      fs::copy_file(file.path(), models / file.path().filename());
+  EXPECT_EQ(wait_for_job(client, id, 60)["status"], "done");
+  EXPECT_TRUE(fs::exists(service.data / "worker.ready"));
+}
+
+TEST(Startup, WorkerNamesTheOfficialModelFileItNeeds) {
+  Service service(false, 0);
+  TempDir models;
+  service.env["MSAAS_MODELS"] = models.path().string();
+  service.env["MSAAS_DEFAULT_MODEL"] = "htdemucs";
+  service.add_worker();
+  auto log = [&] { return read_file(service.data / "worker-1.log"); };
+  EXPECT_TRUE(eventually(10, [&] { return log().find("it needs 955717e8") != std::string::npos; }))
+      << log();
+  EXPECT_NE(log().find("msaas models pull htdemucs --repo " + models.path().string()),
+            std::string::npos)
+      << log();
+  EXPECT_TRUE(service.workers[0]->running());
+}
+
+}  // namespace
+}  // namespace msaas::test
