@@ -3,7 +3,7 @@
 BUILD ?= build
 JOBS ?= 2
 
-.PHONY: run test test-sanitize test-tools setup build format clean
+.PHONY: run test test-sanitize test-tools setup build format clean images deploy-test
 
 run: build
 	@bash scripts/run.sh "$(BUILD)" $(ARGS)
@@ -33,6 +33,15 @@ test-sanitize: build test-tools
 test-tools: setup
 	@[ -x tests/s3peer/node_modules/.bin/s3rver ] || npm ci --prefix tests/s3peer --no-audit --no-fund
 	@[ -d deploy/validate/node_modules ] || npm ci --prefix deploy/validate --no-audit --no-fund
+
+# Container images (podman), tagged from VERSION and the commit; CUDA=1 adds the GPU worker.
+images:
+	@bash scripts/build-images.sh $(if $(CUDA),--cuda)
+
+# The built images for real: the compose stack and the Kubernetes manifests (podman kube play),
+# one song through each, worker stops and kills (tests/deploy/).
+deploy-test: images test-tools
+	@bash tests/deploy/run.sh
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.h')

@@ -49,5 +49,34 @@ TEST(Deploy, TheValidatorCatchesWhatMatters) {
     EXPECT_NE(result.err.find(words), std::string::npos) << words << "\n" << result.err;
 }
 
+// Every first group of `pattern` in `text`.
+std::vector<std::string> captures(const std::string& text, const std::string& pattern) {
+  std::vector<std::string> out;
+  std::regex re(pattern);
+  for (std::sregex_iterator it(text.begin(), text.end(), re), end; it != end; ++it)
+    out.push_back((*it)[1]);
+  return out;
+}
+
+// The version lives in VERSION alone (images are tagged from it by scripts/build-images.sh); the
+// manifests must name the same tag, or a deploy would run another build than the one made.
+TEST(Deploy, ManifestsNameTheVersionInVersionFile) {
+  std::string version = read_text(fs::path(MSAAS_SOURCE_DIR) / "VERSION");
+  version = version.substr(0, version.find('\n'));
+  ASSERT_TRUE(std::regex_match(version, std::regex(R"(\d+\.\d+\.\d+)"))) << version;
+  size_t tags = 0;
+  for (const auto& file : fs::recursive_directory_iterator(deploy_dir() / "k8s")) {
+    if (file.path().filename() != "kustomization.yaml") continue;
+    for (const auto& tag : captures(read_text(file.path()), R"re(newTag: "([^"]+)")re")) {
+      EXPECT_EQ(tag, version) << file.path();
+      ++tags;
+    }
+  }
+  EXPECT_GE(tags, 4u);
+  auto images = captures(read_text(deploy_dir() / "compose.yaml"), R"(image: msaas-[a-z-]+:(\S+))");
+  EXPECT_GE(images.size(), 3u);
+  for (const auto& tag : images) EXPECT_EQ(tag, version);
+}
+
 }  // namespace
 }  // namespace msaas::test

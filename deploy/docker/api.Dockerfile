@@ -1,10 +1,16 @@
 # msaas-api: the REST API and page. Built without the engine (-DMSAAS_ENGINE=OFF), so the image
-# carries no libtorch and stays small. Build from the repository root:
-#   docker build -f deploy/docker/api.Dockerfile -t msaas-api:0.1.0 .
+# carries no libtorch and stays small. Build from the repository root (`make images` does this,
+# with the version from VERSION and locally made base images where none can be pulled):
+#   podman build --format docker -f deploy/docker/api.Dockerfile -t msaas-api:$(cat VERSION) .
+# Build arguments: the base images (DEBIAN for the build stage, DEBIAN_SLIM for the image, NODE
+# for the page's assets: any Node.js >= 18 with npm), VERSION and REVISION for the labels.
+# --format docker keeps the HEALTHCHECK (the OCI format drops it).
 ARG DEBIAN=debian:12.8
+ARG DEBIAN_SLIM=debian:12.8-slim
+ARG NODE=node:20.18-bookworm-slim
 
 # The page's assets, built from web/package-lock.json (wavesurfer.js; no dev dependencies).
-FROM node:20.18-bookworm-slim AS web
+FROM ${NODE} AS web
 WORKDIR /web
 COPY web/package.json web/package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
@@ -19,7 +25,7 @@ RUN apt-get update -q && apt-get install -y -q --no-install-recommends \
       libcurl4-openssl-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY CMakeLists.txt ./
+COPY CMakeLists.txt VERSION ./
 COPY include include
 COPY src src
 COPY bench bench
@@ -27,11 +33,16 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DMSAAS_ENGINE=OFF \
     && cmake --build build --target msaas-api \
     && strip build/msaas-api
 
-FROM ${DEBIAN}-slim
+FROM ${DEBIAN_SLIM}
+ARG VERSION=dev
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="msaas-api" org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}"
 RUN apt-get update -q && apt-get install -y -q --no-install-recommends \
       libhiredis0.14 libcpp-httplib0.11 libcurl4 libssl3 curl ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --home-dir /var/lib/msaas --create-home msaas
+    && useradd --system --uid 10001 --home-dir /var/lib/msaas --create-home msaas \
+    && install -d -o msaas -g msaas /var/lib/msaas/spool
 COPY --from=build /src/build/msaas-api /usr/local/bin/msaas-api
 COPY --from=web /web/dist /usr/share/msaas/web
 USER 10001

@@ -3,11 +3,13 @@
 # downloaded at build time (its "shared-with-deps" build carries the CUDA runtime, cuBLAS and
 # cuDNN); the host's NVIDIA driver comes in through the NVIDIA container toolkit. Build from the
 # repository root:
-#   docker build -f deploy/docker/worker-cuda.Dockerfile -t msaas-worker-cuda:0.1.0 .
-# Build arguments:
+#   podman build --format docker -f deploy/docker/worker-cuda.Dockerfile -t msaas-worker-cuda:$(cat VERSION) .
+# (`make images CUDA=1`). Build arguments:
+#   DEBIAN, DEBIAN_SLIM, VERSION, REVISION   as in worker.Dockerfile
 #   LIBTORCH_URL / LIBTORCH_SHA256   which libtorch (a cxx11-ABI CUDA build) and its checksum
 #   MODEL / MODELS_URL               as in worker.Dockerfile
 ARG DEBIAN=debian:12.8
+ARG DEBIAN_SLIM=debian:12.8-slim
 
 FROM ${DEBIAN} AS build
 RUN apt-get update -q && apt-get install -y -q --no-install-recommends \
@@ -22,7 +24,7 @@ RUN curl -fsSL -o /tmp/libtorch.zip "$LIBTORCH_URL" \
     && if [ -n "$LIBTORCH_SHA256" ]; then echo "$LIBTORCH_SHA256  /tmp/libtorch.zip" | sha256sum -c -; fi \
     && unzip -q /tmp/libtorch.zip -d /opt && rm /tmp/libtorch.zip
 WORKDIR /src
-COPY CMakeLists.txt ./
+COPY CMakeLists.txt VERSION ./
 COPY include include
 COPY src src
 COPY bench bench
@@ -32,12 +34,17 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF 
     && cmake --build build --target msaas-worker msaas -j2 \
     && strip build/msaas-worker build/msaas
 
-FROM ${DEBIAN}-slim
+FROM ${DEBIAN_SLIM}
+ARG VERSION=dev
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="msaas-worker-cuda" org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}"
 RUN apt-get update -q && apt-get install -y -q --no-install-recommends \
       libavformat59 libavcodec59 libavutil57 libswresample4 libgomp1 \
       libyaml-cpp0.7 libhiredis0.14 libcpp-httplib0.11 libzip4 libcurl4 libssl3 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --home-dir /var/lib/msaas --create-home msaas
+    && useradd --system --uid 10001 --home-dir /var/lib/msaas --create-home msaas \
+    && install -d -o msaas -g msaas /var/lib/msaas/models /var/lib/msaas/work
 COPY --from=build /opt/libtorch/lib /opt/libtorch/lib
 COPY --from=build /src/build/msaas-worker /src/build/msaas /usr/local/bin/
 ENV LD_LIBRARY_PATH=/opt/libtorch/lib \
@@ -45,13 +52,13 @@ ENV LD_LIBRARY_PATH=/opt/libtorch/lib \
 USER 10001
 WORKDIR /var/lib/msaas
 ENV MSAAS_MODELS=/var/lib/msaas/models MSAAS_WORK_DIR=/var/lib/msaas/work \
-    MSAAS_HEARTBEAT_FILE=/tmp/msaas-heartbeat MSAAS_DEVICE=cuda
+    MSAAS_HEARTBEAT_FILE=/tmp/msaas-heartbeat MSAAS_READY_FILE=/tmp/msaas-ready MSAAS_DEVICE=cuda
 ARG MODEL=""
 ARG MODELS_URL=""
 RUN if [ -n "$MODEL" ]; then \
       msaas models pull "$MODEL" ${MODELS_URL:+--url "$MODELS_URL"}; \
     fi
-# Alive while the heartbeat file is younger than three leases (90 s at the default lease).
+# Healthy while the heartbeat is fresh and the default model is loaded (as in worker.Dockerfile).
 HEALTHCHECK --interval=30s --timeout=3s --retries=2 \
-  CMD test $(( $(date +%s) - $(stat -c %Y /tmp/msaas-heartbeat) )) -lt 90 || exit 1
+  CMD test $(( $(date +%s) - $(stat -c %Y /tmp/msaas-heartbeat) )) -lt 90 && test -f /tmp/msaas-ready || exit 1
 ENTRYPOINT ["/usr/local/bin/msaas-worker"]

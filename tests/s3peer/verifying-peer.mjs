@@ -158,7 +158,15 @@ function forward(req, res, upstreamPort, body) {
   else req.pipe(upstream);
 }
 
-const backend = new S3rver({ address: "127.0.0.1", port: 0, directory: options.directory, silent: true });
+// Path-style only (as MSaaS addresses buckets): with virtual hosts on, s3rver would take a host
+// name such as "minio" for a bucket.
+const backend = new S3rver({
+  address: "127.0.0.1",
+  port: 0,
+  directory: options.directory,
+  silent: true,
+  vhostBuckets: false,
+});
 const { port: upstreamPort } = await backend.run();
 
 const front = http.createServer(async (req, res) => {

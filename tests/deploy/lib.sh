@@ -1,0 +1,73 @@
+# tests/deploy/lib.sh: the little the deployment tests share: counted checks, waiting, JSON
+# fields, a summary line ("N passed, N failed") and the songs they upload. Sourced, not run.
+
+passed=0
+failed=0
+
+# check "what" command...: runs the command; counts and prints the outcome.
+check() {
+  local what="$1"
+  shift
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "  ok    $what"
+  else
+    failed=$((failed + 1))
+    echo "  FAIL  $what" >&2
+  fi
+}
+
+# wait_until SECONDS command...: true once the command succeeds, false after SECONDS.
+wait_until() {
+  local deadline=$(($(date +%s) + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$deadline" ] || return 1
+    sleep 1
+  done
+}
+
+# json_field FIELD: reads JSON on stdin, prints one top-level field ("" when absent).
+json_field() {
+  python3 -c 'import json,sys
+try: v = json.load(sys.stdin).get(sys.argv[1], "")
+except Exception: v = ""
+print(v if not isinstance(v, (dict, list)) else json.dumps(v))' "$1"
+}
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# make_song OUT SECONDS BITRATE: an MP3 made from the demo song (looped), so that each test
+# upload is a different file (a different job) of a known length.
+make_song() {
+  ffmpeg -v error -y -stream_loop 3 -i "$repo/data/demo/demo-song.mp3" -t "$2" -b:a "$3" "$1"
+}
+
+# duration_close FILE SECONDS: the decoded length is within half a second of SECONDS.
+duration_close() {
+  local d
+  d="$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$1" 2>/dev/null)"
+  [ -n "$d" ] && python3 -c "import sys; sys.exit(abs($d - $2) > 0.5)"
+}
+
+# The real htdemucs where ../shared/models has it (as on the developers' machines and CI),
+# else the small test model the suite ships.
+pick_models() {
+  local shared
+  shared="$(cd "$repo/.." && pwd)/shared/models"
+  if compgen -G "$shared/955717e8-*.th" >/dev/null; then
+    models_dir="$shared"
+    model=htdemucs
+  else
+    models_dir="$repo/tests/data/parity/models"
+    model=tinyht1
+  fi
+}
+
+summary() {
+  echo "$1: $passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+}
