@@ -37,7 +37,6 @@ cleanup() {
   fi
   podman rm -f msaas-deploytest-nomodels msaas-deploytest-api msaas-deploytest-redis >/dev/null 2>&1
   "${compose[@]}" down -v >/dev/null 2>&1
-  podman volume prune -f >/dev/null 2>&1
   rm -rf "$scratch"
 }
 trap cleanup EXIT
@@ -95,7 +94,7 @@ check "second job is separating" wait_until 300 separating "$id"
 stopped="$(holder_of "$id")"
 check "a worker container holds the job" test -n "$stopped"
 started=$(date +%s)
-podman stop -t 30 "$stopped" >/dev/null
+podman stop -t 30 "$stopped" >/dev/null 2>&1
 took=$(($(date +%s) - started))
 check "stopped worker exits within its grace period (${took}s)" test "$took" -le 15
 check "it handed the job back" in_logging "job $id: grace period over, handed back"
@@ -103,7 +102,7 @@ check "the job is finished after the hand-back" wait_until 600 is_done "$id"
 other="$(for w in "${workers[@]}"; do [ "$w" != "$stopped" ] && echo "$w"; done)"
 finished_by_other() { podman logs "$other" 2>&1 | grep -F "job $id done" >/dev/null; }
 check "the other worker finished it" finished_by_other
-podman start "$stopped" >/dev/null
+podman start "$stopped" >/dev/null 2>&1
 check "the stopped worker comes back healthy" wait_until 180 healthy "$stopped"
 
 # SIGKILL mid-job: the lease runs out, the reaper puts the job back, another run finishes it.
@@ -114,7 +113,7 @@ killed="$(holder_of "$id")"
 check "a worker container holds it" test -n "$killed"
 reaped() { logging | grep -c "job(s) of stopped workers"; }
 reaped_before="$(reaped)"
-podman kill -s KILL "$killed" >/dev/null
+podman kill -s KILL "$killed" >/dev/null 2>&1
 reaped_more() { [ "$(reaped)" -gt "$reaped_before" ]; }
 check "the reaper returns the killed worker's job" wait_until 60 reaped_more
 check "the job is finished after the kill" wait_until 600 is_done "$id"
@@ -124,7 +123,7 @@ podman inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$(container worke
   grep '^MSAAS_' | grep -v '^MSAAS_MODELS=' >"$scratch/worker.env"
 podman run -d --name msaas-deploytest-nomodels --network "${project}_default" \
   --env-file "$scratch/worker.env" -e MSAAS_MODELS=/var/lib/msaas/models \
-  -e MSAAS_DEFAULT_MODEL=htdemucs "msaas-worker:$version" >/dev/null
+  -e MSAAS_DEFAULT_MODEL=htdemucs "msaas-worker:$version" >/dev/null 2>&1
 says_missing() { podman logs msaas-deploytest-nomodels 2>&1 | grep "it needs 955717e8" >/dev/null; }
 check "worker without models names the file it needs" wait_until 60 says_missing
 alive_unready() {
@@ -139,14 +138,14 @@ podman inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$(container api)"
   grep '^MSAAS_' | grep -v '^MSAAS_S3_SECRET_KEY=\|^MSAAS_REDIS_URL=' >"$scratch/api.env"
 podman run -d --name msaas-deploytest-api --network "${project}_default" --env-file "$scratch/api.env" \
   -e MSAAS_S3_SECRET_KEY=wrong/secret+1 -e MSAAS_REDIS_URL=redis://msaas-deploytest-redis:6379 \
-  "msaas-api:$version" >/dev/null
+  "msaas-api:$version" >/dev/null 2>&1
 readyz() { podman exec msaas-deploytest-api curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/readyz; }
 refused() { [ "$(readyz)" = 503 ]; }
 check "API with wrong credentials answers /readyz 503" wait_until 30 refused
 says_why() { podman logs msaas-deploytest-api 2>&1 | grep SignatureDoesNotMatch >/dev/null; }
 check "its log says why (SignatureDoesNotMatch)" wait_until 30 says_why
 podman run -d --name msaas-deploytest-redis --network "${project}_default" \
-  "localhost/msaas-test/redis:$version" >/dev/null
+  "localhost/msaas-test/redis:$version" >/dev/null 2>&1
 redis_ok() { podman exec msaas-deploytest-api curl -s http://127.0.0.1:8080/readyz | grep '"redis":"ok"' >/dev/null; }
 check "it finds Redis once Redis is up (no restart)" wait_until 30 redis_ok
 check "it never restarted" test "$(podman inspect -f '{{.RestartCount}}' msaas-deploytest-api)" = 0

@@ -77,7 +77,7 @@ def adapt_volumes(workload, spec, claims):
         volumes.append(volume)
     for claim in claims:
         name = claim["metadata"]["name"]
-        names[name] = f"{workload}-{name}"
+        names[name] = f"msaas-{workload}-{name}"
         volumes.append({"name": names[name], "persistentVolumeClaim": {"claimName": names[name]}})
     return names, volumes
 

@@ -24,9 +24,10 @@ passed=0
 failed=0
 for test in compose_test.sh kube_test.sh; do
   started=$(date +%s)
-  bash "tests/deploy/$test" | tee "/tmp/msaas-$test.log"
-  line="$(grep -E '^[a-z-]+: [0-9]+ passed, [0-9]+ failed$' "/tmp/msaas-$test.log" | tail -n1)"
-  rm -f "/tmp/msaas-$test.log"
+  log="$(mktemp)"
+  bash "tests/deploy/$test" | tee "$log"
+  line="$(grep -E '^[a-z-]+: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n1)"
+  rm -f "$log"
   if [ -z "$line" ]; then
     echo "deploy-test: $test ended without its summary" >&2
     failed=$((failed + 1))
