@@ -36,7 +36,7 @@ test-tools: setup
 
 # Container images (podman), tagged from VERSION and the commit; CUDA=1 adds the GPU worker.
 images:
-	@bash scripts/build-images.sh $(if $(CUDA),--cuda)
+	@bash scripts/build-images.sh $(if $(filter 1 yes true,$(CUDA)),--cuda)
 
 # The built images for real: the compose stack and the Kubernetes manifests (podman kube play),
 # one song through each, worker stops and kills (tests/deploy/).

@@ -19,7 +19,8 @@ for arg in "$@"; do
 done
 [ ${#images[@]} -gt 0 ] && [ "${images[*]}" != worker-cuda ] || images=(api worker "${images[@]}")
 
-eval "$(bash scripts/setup-containers.sh)"  # sets DEBIAN and NODE
+settings="$(bash scripts/setup-containers.sh)" || exit 1
+eval "$settings"  # DEBIAN and NODE
 version="$(head -n1 VERSION)"
 revision="$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
 # A build from uncommitted changes must not carry the commit's name.

@@ -10,6 +10,8 @@
 #     layout, no systemd or journald, root not allowed to raise its limits), the settings that
 #     work, in /etc/containers/containers.conf.
 # Prints the two base image names as shell assignments (DEBIAN=... NODE=...) on stdout.
+# Needs root (or sudo): it installs packages, runs debootstrap and writes /etc/containers; the
+# images it makes live in root's podman storage (rootless podman is not set up here).
 set -euo pipefail
 
 debian_image="${MSAAS_BASE_DEBIAN:-localhost/msaas-base/debian:bookworm}"
@@ -54,6 +56,7 @@ make_debian_image() {
   local root mirror
   mirror="$(apt_mirror)"
   root="$(mktemp -d /var/tmp/msaas-rootfs.XXXXXX)"
+  trap 'as_root rm -rf "$root"' EXIT
   say "making $debian_image with debootstrap from $mirror (a few minutes)"
   as_root debootstrap --variant=minbase bookworm "$root" "$mirror" >&2 ||
     { say "debootstrap failed"; exit 1; }
@@ -63,6 +66,7 @@ make_debian_image() {
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'CMD ["/bin/bash"]' - "$debian_image" >/dev/null
   as_root rm -rf "$root"
+  trap - EXIT
 }
 
 make_node_image() {

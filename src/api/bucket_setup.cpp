@@ -34,17 +34,22 @@ bool BucketSetup::try_once() {
   }
 }
 
+bool BucketSetup::wait(double seconds) const {
+  auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!done_ && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return done_;
+}
+
 void BucketSetup::start(double retry_seconds) {
-  if (try_once()) return;
   thread_ = std::thread([this, retry_seconds] {
     std::unique_lock lock(mutex_);
     while (!stopping_) {
-      wake_.wait_for(lock, std::chrono::duration<double>(retry_seconds));
-      if (stopping_) return;
       lock.unlock();
       bool ok = try_once();
       lock.lock();
       if (ok) return;
+      wake_.wait_for(lock, std::chrono::duration<double>(retry_seconds));
     }
   });
 }

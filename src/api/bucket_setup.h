@@ -19,10 +19,13 @@ class BucketSetup {
  public:
   BucketSetup(storage::Storage& storage, std::vector<std::string> buckets);
   ~BucketSetup();  // stops retrying
-  // Tries once now (so a healthy start is ready at once), then keeps trying every
-  // `retry_seconds` in a thread of its own until every bucket exists.
+  // Tries in a thread of its own, at once and then every `retry_seconds`, until every bucket
+  // exists. Never blocks the caller: a storage that hangs must not keep the API from binding
+  // its port or from stopping.
   void start(double retry_seconds = 5);
   bool done() const { return done_; }
+  // Waits up to `seconds` for the buckets (a healthy start serves no upload before they exist).
+  bool wait(double seconds) const;
 
  private:
   bool try_once();

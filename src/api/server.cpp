@@ -138,8 +138,14 @@ ApiServer::ApiServer(service::ServiceConfig config)
   });
 }
 
+void ApiServer::stop() {
+  stopping_ = true;
+  server_.stop();
+}
+
 bool ApiServer::listen() {
   buckets_.start();
+  buckets_.wait(2);  // bounded: storage that hangs or refuses only makes /readyz say 503
   if (context_.config.port == 0) {
     port_ = server_.bind_to_any_port(context_.config.host);
   } else {
@@ -147,6 +153,7 @@ bool ApiServer::listen() {
                                                                              : -1;
   }
   if (port_ < 0) return false;
+  if (stopping_) return true;
   queue::log_info("listening on http://" + context_.config.host + ":" + std::to_string(port_) +
                   "/ (storage " + context_.storage->describe() + ")");
   return server_.listen_after_bind();

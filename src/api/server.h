@@ -69,7 +69,7 @@ class ApiServer {
   explicit ApiServer(service::ServiceConfig config);
   // Binds and serves until stop(); returns false when the port could not be bound.
   bool listen();
-  void stop() { server_.stop(); }
+  void stop();
   int port() const { return port_; }
 
  private:
@@ -79,6 +79,7 @@ class ApiServer {
   std::vector<Route> routes_;
   std::vector<std::pair<std::regex, std::string>> patterns_;  // route regex, method (for 405)
   std::atomic<int> port_{0};
+  std::atomic<bool> stopping_{false};  // a stop before the server runs must still stop it
 };
 
 }  // namespace msaas::api

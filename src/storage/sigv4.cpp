@@ -19,11 +19,16 @@ std::string hmac_sha256(const std::string& key, const std::string& data) {
   return std::string(reinterpret_cast<const char*>(out), size);
 }
 
+// SigV4's header value: no leading or trailing spaces, inner runs of spaces as one.
 std::string trimmed(const std::string& value) {
-  size_t begin = value.find_first_not_of(" \t");
-  if (begin == std::string::npos) return "";
-  size_t end = value.find_last_not_of(" \t");
-  return value.substr(begin, end - begin + 1);
+  std::string out;
+  for (char c : value) {
+    bool space = c == ' ' || c == '\t';
+    if (space && (out.empty() || out.back() == ' ')) continue;
+    out += space ? ' ' : c;
+  }
+  if (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
 }
 
 std::string signed_header_names(const SigV4Request& request) {

@@ -225,16 +225,28 @@ void Worker::finish_successfully(const queue::Claim& claim, const JobResult& res
   post_callback(url, body.dump());
 }
 
-// Why `name` cannot be loaded, in words an operator can act on: which file, where, and how to
-// get it.
+// True when `folder` holds a checkpoint with the signature of `file` (<sig>-<sha8>.th).
+static bool has_checkpoint(const std::string& folder, const std::string& file) {
+  std::string signature = file.substr(0, file.find('-'));
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(folder, ec))
+    if (entry.path().filename().string().rfind(signature + "-", 0) == 0) return true;
+  return false;
+}
+
+// Why `name` cannot be loaded, in words an operator can act on: for an official model whose
+// files are missing, which file, where, and how to get it.
 static std::string missing_model_message(const std::string& name, const std::string& folder,
                                          const std::string& reason) {
   std::string text = "cannot load the default model " + name + " from " + folder + ": " + reason;
   if (const NamedModel* official = find_official_model(name)) {
-    std::string files;
-    for (const auto& f : official->files) files += (files.empty() ? "" : ", ") + f;
-    text += " (it needs " + files + ": mount the models volume there, or run `msaas models pull " +
-            name + " --repo " + folder + "`)";
+    std::string missing;
+    for (const auto& f : official->files)
+      if (!has_checkpoint(folder, f)) missing += (missing.empty() ? "" : ", ") + f;
+    if (!missing.empty())
+      text += " (it needs " + missing +
+              ": mount the models volume there, or run `msaas models pull " + name + " --repo " +
+              folder + "`)";
   }
   return text + "; taking no jobs until it loads";
 }

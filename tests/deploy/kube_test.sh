@@ -30,6 +30,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The test plays the manifests under their own names (pod msaas, secret msaas-s3-credentials,
+# volumes msaas-*-data): where any of these exists already, it is someone's, and left alone.
+for taken in "pod exists msaas" "secret inspect msaas-s3-credentials" \
+  "volume exists msaas-redis-data" "volume exists msaas-minio-data"; do
+  if podman $taken >/dev/null 2>&1; then
+    echo "kube: podman $taken: already there, not touching it" >&2
+    trap - EXIT
+    rm -rf "$scratch"
+    failed=1
+    summary kube
+    exit 1
+  fi
+done
+
 # Render, and say kind by kind what is run here and what is only rendered.
 kubectl kustomize deploy/k8s/overlays/local >"$scratch/rendered.yaml"
 check "the local overlay renders" test -s "$scratch/rendered.yaml"
@@ -84,7 +98,6 @@ while read -r line; do
   what="$(echo "$line" | json_field container) $(echo "$line" | json_field kind)"
   check "probe passes: $what" wait_until 180 run_probe "$line"
 done <"$scratch/probes.jsonl"
-non_root() { [ "$(podman exec "$1" id -u)" != 0 ]; }
 for c in msaas-api msaas-worker msaas-redis msaas-minio; do
   check "$c runs as a non-root user" non_root "$c"
 done

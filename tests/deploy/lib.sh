@@ -17,14 +17,21 @@ check() {
   fi
 }
 
-# wait_until SECONDS command...: true once the command succeeds, false after SECONDS.
+# wait_until SECONDS command...: true once the command succeeds, false after SECONDS. Polls
+# every POLL_SECONDS (default 1).
 wait_until() {
   local deadline=$(($(date +%s) + $1))
   shift
   until "$@" >/dev/null 2>&1; do
     [ "$(date +%s)" -lt "$deadline" ] || return 1
-    sleep 1
+    sleep "${POLL_SECONDS:-1}"
   done
+}
+
+# non_root CONTAINER: it answers, and not as uid 0.
+non_root() {
+  local uid
+  uid="$(podman exec "$1" id -u 2>/dev/null)" && [[ "$uid" =~ ^[0-9]+$ ]] && [ "$uid" != 0 ]
 }
 
 # json_field FIELD: reads JSON on stdin, prints one top-level field ("" when absent).
@@ -54,16 +61,20 @@ duration_close() {
 }
 
 # The real htdemucs where ../shared/models has it (as on the developers' machines and CI),
-# else the small test model the suite ships.
+# else the small test model the suite ships. long_song: seconds of audio that keep a worker
+# separating for long enough (10-20 s) to stop or kill it mid-job.
 pick_models() {
   local shared
   shared="$(cd "$repo/.." && pwd)/shared/models"
   if compgen -G "$shared/955717e8-*.th" >/dev/null; then
     models_dir="$shared"
     model=htdemucs
+    long_song=40
   else
     models_dir="$repo/tests/data/parity/models"
     model=tinyht1
+    long_song=600
+    echo "no real htdemucs in $shared: using the test model tinyht1" >&2
   fi
 }
 

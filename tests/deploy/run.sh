@@ -7,7 +7,8 @@
 set -uo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$repo"
-eval "$(bash scripts/setup-containers.sh)"  # DEBIAN and NODE base images
+settings="$(bash scripts/setup-containers.sh)" || exit 1
+eval "$settings"  # DEBIAN and NODE base images
 version="$(head -n1 VERSION)"
 
 build() {

@@ -72,14 +72,15 @@ function parseAuthorization(header) {
 }
 
 function canonicalRequest(req, signedHeaders, payloadHash) {
-  const url = new URL(req.url, "http://peer");
+  const [rawPath, rawQuery = ""] = req.url.split(/\?(.*)/s);
   let path;
   try {
-    path = uriEncode(decodeURIComponent(url.pathname), true);
+    if (!rawPath.startsWith("/")) throw new Error("not a path");
+    path = uriEncode(decodeURIComponent(rawPath), true);
   } catch {
     throw new Refusal(400, "InvalidURI", "Couldn't parse the specified URI.");
   }
-  const query = [...url.searchParams]
+  const query = [...new URLSearchParams(rawQuery)]
     .map(([name, value]) => [uriEncode(name, false), uriEncode(value, false)])
     .sort((a, b) => (a[0] === b[0] ? (a[1] < b[1] ? -1 : 1) : a[0] < b[0] ? -1 : 1))
     .map(([name, value]) => `${name}=${value}`)
@@ -114,7 +115,10 @@ function verify(req) {
   const payloadHash = req.headers["x-amz-content-sha256"];
   if (!payloadHash)
     throw new Refusal(400, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256");
-  const canonical = canonicalRequest(req, auth.signedHeaders, payloadHash);
+  // Sorted and without repeats, as MinIO and AWS compute it: a client that signs its own
+  // order gets a different signature and is refused.
+  const names = [...new Set(auth.signedHeaders)].sort();
+  const canonical = canonicalRequest(req, names, payloadHash);
   const scope = `${auth.day}/${region}/s3/aws4_request`;
   const toSign = ["AWS4-HMAC-SHA256", date, scope, sha256(canonical)].join("\n");
   const signingKey = hmac(hmac(hmac(hmac("AWS4" + secretKey, auth.day), region), "s3"), "aws4_request");
@@ -180,9 +184,9 @@ const front = http.createServer(async (req, res) => {
     }
     forward(req, res, upstreamPort, body);
   } catch (error) {
-    if (!(error instanceof Refusal)) throw error;
     req.resume();
-    refuse(req, res, error);
+    // Anything unexpected is this peer's fault: a 500, as S3 would say, and the peer goes on.
+    refuse(req, res, error instanceof Refusal ? error : new Refusal(500, "InternalError", String(error)));
   }
 });
 front.listen(Number(options.port), options.address, () => {
