@@ -62,8 +62,15 @@ done
 buckets_done() { [ "$(podman inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$(container buckets)")" = "exited 0" ]; }
 check "buckets: made with signed requests, exited 0" wait_until 60 buckets_done
 
-# submit FILE: posts a song, prints the job id.
+# submit FILE: posts a song, prints the job id; without one, the checks that follow cannot run.
 submit() { curl -fsS -F "file=@$1" "$api/v1/jobs" | json_field id; }
+need_id() {
+  [ -n "$1" ] && return
+  echo "  FAIL  upload refused: $(curl -sS -F "file=@$2" "$api/v1/jobs")" >&2
+  failed=$((failed + 1))
+  summary compose
+  exit 1
+}
 status_of() { curl -fsS "$api/v1/jobs/$1" | json_field status; }
 is_done() { [ "$(status_of "$1")" = done ]; }
 separating() { [ "$(curl -fsS "$api/v1/jobs/$1" | json_field stage)" = separating ]; }
@@ -78,7 +85,7 @@ holder_of() {
 # One song through the whole stack.
 make_song "$scratch/short.mp3" 12 128k
 id="$(submit "$scratch/short.mp3")"
-check "upload accepted with a job id" test -n "$id"
+need_id "$id" "$scratch/short.mp3"
 check "the job finishes in a worker container" wait_until 600 is_done "$id"
 for stem in vocals drums bass other; do
   curl -fsS -o "$scratch/$stem.mp3" "$api/v1/jobs/$id/stems/$stem"
@@ -89,6 +96,7 @@ check "the logging list in the Redis container has the job's lines" in_logging "
 # SIGTERM mid-job: the job is handed back within the grace period, then done by the other worker.
 make_song "$scratch/long.mp3" "$long_song" 128k
 id="$(submit "$scratch/long.mp3")"
+need_id "$id" "$scratch/long.mp3"
 POLL_SECONDS=0.2 check "second job is separating" wait_until 300 separating "$id"
 stopped="$(holder_of "$id")"
 check "a worker container holds the job" test -n "$stopped"
@@ -107,6 +115,7 @@ check "the stopped worker comes back healthy" wait_until 180 healthy "$stopped"
 # SIGKILL mid-job: the lease runs out, the reaper puts the job back, another run finishes it.
 make_song "$scratch/long2.mp3" "$long_song" 96k
 id="$(submit "$scratch/long2.mp3")"
+need_id "$id" "$scratch/long2.mp3"
 POLL_SECONDS=0.2 check "third job is separating" wait_until 300 separating "$id"
 killed="$(holder_of "$id")"
 check "a worker container holds it" test -n "$killed"

@@ -50,7 +50,7 @@ free_port() {
 # make_song OUT SECONDS BITRATE: an MP3 made from the demo song (looped), so that each test
 # upload is a different file (a different job) of a known length.
 make_song() {
-  ffmpeg -v error -y -stream_loop 3 -i "$repo/data/demo/demo-song.mp3" -t "$2" -b:a "$3" "$1"
+  ffmpeg -v error -y -stream_loop -1 -i "$repo/data/demo/demo-song.mp3" -t "$2" -b:a "$3" "$1"
 }
 
 # duration_close FILE SECONDS: the decoded length is within half a second of SECONDS.
