@@ -192,6 +192,22 @@ TEST_F(QueueTest, FinishedJobsExpire) {
   EXPECT_FALSE(jobs.get(id));
 }
 
+// Issue 17, item 1: failing schedules the record's deletion; submitting the same job again
+// must call it off, or at the old time the new record, its queue entry and its upload go.
+TEST_F(QueueTest, AResubmittedFailedJobIsNotDeletedByTheOldExpiry) {
+  auto id = jobs.enqueue(spec("ll")).id;
+  jobs.fail("w", *jobs.claim(blocking, "w", 1), "broken upload");
+  auto again = jobs.enqueue(spec("ll"));
+  EXPECT_TRUE(again.created);
+  EXPECT_TRUE(jobs.take_expired(queue::now_seconds() + 3601).empty());
+  ASSERT_TRUE(jobs.get(id));
+  EXPECT_EQ(jobs.get(id)->at("status"), "queued");
+  EXPECT_EQ(length("toWorker"), 1);
+  // Its own end schedules its own expiry.
+  jobs.complete("w", *jobs.claim(blocking, "w", 1), {{"zip", "z"}});
+  EXPECT_EQ(jobs.take_expired(queue::now_seconds() + 3601).size(), 1u);
+}
+
 TEST_F(QueueTest, LogLinesGoToTheLoggingList) {
   queue::init_logging("msaas-test", &pool);
   queue::log_warning("disk almost full");

@@ -125,7 +125,7 @@ EnqueueResult JobQueue::enqueue(const JobSpec& spec) {
                        {"created", now},
                        {"updated", now},
                        {"message", message}});
-  auto reply = eval(*pool_.acquire(), scripts::enqueue, {job_key(spec.id), kQueue}, args);
+  auto reply = eval(*pool_.acquire(), scripts::enqueue, {job_key(spec.id), kQueue, kExpiries}, args);
   EnqueueResult result{spec.id, reply.str == "created", reply.str};
   if (result.created) result.status = "queued";
   return result;

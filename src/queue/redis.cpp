@@ -2,6 +2,8 @@
 #include "queue/redis.h"
 
 #include <hiredis/hiredis.h>
+#include <poll.h>
+#include <strings.h>
 
 #include <regex>
 
@@ -48,6 +50,26 @@ Reply convert(const redisReply* r) {
   return out;
 }
 
+// Commands that give the same result when they run twice. Only these are sent again after a
+// lost reply: the first copy may have run (a counter, a list push or a script would count twice).
+bool safe_to_resend(const std::string& command) {
+  static const char* idempotent[] = {
+      "PING",  "GET",      "SET",     "DEL",   "EXISTS", "EXPIRE", "TTL",           "TYPE",
+      "HGET",  "HMGET",    "HGETALL", "HSET",  "HDEL",   "LRANGE", "LLEN",          "LINDEX",
+      "LTRIM", "ZADD",     "ZREM",    "ZCARD", "ZSCORE", "ZRANGE", "ZRANGEBYSCORE", "SADD",
+      "SREM",  "SMEMBERS", "SCAN",    "MGET",  "INFO",   "SCRIPT", "AUTH",          "SELECT"};
+  for (const char* name : idempotent)
+    if (strcasecmp(name, command.c_str()) == 0) return true;
+  return false;
+}
+
+// True when the server has closed our idle connection (restarted, or dropped idle clients):
+// nothing is due on it, so anything readable is the end of the stream.
+bool closed_by_peer(const redisContext* context) {
+  pollfd p{context->fd, POLLIN, 0};
+  return poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR));
+}
+
 timeval to_timeval(double seconds) {
   timeval tv;
   tv.tv_sec = static_cast<long>(seconds);
@@ -86,16 +108,23 @@ Reply Redis::command(const std::vector<std::string>& args) {
     argv.push_back(a.data());
     lengths.push_back(a.size());
   }
+  // A connection the server closed while it sat idle is replaced before use, so the common
+  // case (Redis restarted between two commands) needs no second copy of the command.
+  if (context_ && closed_by_peer(context_)) {
+    redisFree(context_);
+    context_ = nullptr;
+  }
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (!context_) connect();
     auto* raw = static_cast<redisReply*>(
         redisCommandArgv(context_, static_cast<int>(argv.size()), argv.data(), lengths.data()));
     if (!raw) {
-      // The connection broke (Redis restarted, idle socket closed): one fresh try.
+      // The connection broke while the command was out: it may or may not have run.
       std::string why = context_->errstr;
       redisFree(context_);
       context_ = nullptr;
-      if (attempt == 1) throw RedisError("Redis " + args[0] + ": " + why);
+      if (attempt == 1 || !safe_to_resend(args[0]))
+        throw RedisError("Redis " + args[0] + ": " + why + " (the reply was lost)");
       continue;
     }
     std::unique_ptr<redisReply, decltype(&freeReplyObject)> reply(raw, freeReplyObject);

@@ -43,7 +43,8 @@ class Redis {
   ~Redis();
   Redis(const Redis&) = delete;
   Redis& operator=(const Redis&) = delete;
-  // Sends one command; reconnects once if the connection broke. Throws RedisError on an error
+  // Sends one command; reconnects once if the connection broke (and sends it again only when
+  // running it twice does no harm: see safe_to_resend in redis.cpp). Throws RedisError on an error
   // reply or when Redis cannot be reached.
   Reply command(const std::vector<std::string>& args);
 

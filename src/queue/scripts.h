@@ -4,11 +4,14 @@
 
 namespace msaas::queue::scripts {
 
-// KEYS: job:<id>, toWorker. ARGV: message, then field/value pairs of the record.
-// A job that exists and has not failed is left alone (the same upload and settings).
+// KEYS: job:<id>, toWorker, expiries. ARGV: message, then field/value pairs of the record.
+// A job that exists and has not failed is left alone (the same upload and settings). A failed
+// one starts over, and the deletion its failure scheduled is called off: it would otherwise
+// remove the new record and its upload at the old time.
 inline constexpr const char* enqueue = R"lua(
 local status = redis.call('HGET', KEYS[1], 'status')
 if status and status ~= 'failed' then return status end
+redis.call('ZREM', KEYS[3], string.sub(KEYS[1], 5))
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 redis.call('LPUSH', KEYS[2], ARGV[1])

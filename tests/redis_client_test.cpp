@@ -1,0 +1,138 @@
+// tests/redis_client_test.cpp: what the Redis client does when the network loses a reply, with a
+// real redis-server behind a small TCP relay that can drop the connection right after Redis has
+// answered (the command ran; the client never hears so). A command that is not safe to run twice
+// (a counter, a list push) must not be sent again; one that is safe is, and succeeds. A
+// connection that Redis closed while it sat idle (a restart) is replaced before use, with no
+// command run twice.
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include "queue/redis.h"
+#include "service_support.h"
+
+namespace msaas::test {
+namespace {
+
+// Relays 127.0.0.1:port() to Redis; drop_next_reply() makes it swallow Redis's next answer and
+// close the client's connection instead.
+class LossyRelay {
+ public:
+  explicit LossyRelay(int redis_port) : redis_port_(redis_port) {
+    listener_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    socklen_t size = sizeof address;
+    getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &size);
+    port_ = ntohs(address.sin_port);
+    listen(listener_, 8);
+    thread_ = std::thread([this] { accept_loop(); });
+  }
+  ~LossyRelay() {
+    stop_ = true;
+    shutdown(listener_, SHUT_RDWR);
+    close(listener_);
+    thread_.join();
+  }
+  int port() const { return port_; }
+  void drop_next_reply() { drop_ = true; }
+  int connections() const { return connections_; }
+
+ private:
+  void accept_loop() {
+    std::vector<std::thread> relays;
+    while (!stop_) {
+      int client = accept(listener_, nullptr, nullptr);
+      if (client < 0) break;
+      ++connections_;
+      relays.emplace_back([this, client] { relay(client); });
+    }
+    for (auto& r : relays) r.join();
+  }
+
+  void relay(int client) {
+    int upstream = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<uint16_t>(redis_port_));
+    if (connect(upstream, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
+      char buffer[65536];
+      pollfd fds[2] = {{client, POLLIN, 0}, {upstream, POLLIN, 0}};
+      while (!stop_ && poll(fds, 2, 100) >= 0) {
+        if (fds[0].revents) {
+          ssize_t n = read(client, buffer, sizeof buffer);
+          if (n <= 0 || write(upstream, buffer, n) != n) break;
+        }
+        if (fds[1].revents) {
+          ssize_t n = read(upstream, buffer, sizeof buffer);
+          if (n <= 0 || drop_.exchange(false)) break;  // Redis answered; the client never hears
+          if (write(client, buffer, n) != n) break;
+        }
+      }
+    }
+    close(upstream);
+    close(client);
+  }
+
+  int redis_port_, port_ = 0, listener_ = -1;
+  std::atomic<bool> stop_{false}, drop_{false};
+  std::atomic<int> connections_{0};
+  std::thread thread_;
+};
+
+int port_of(const std::string& url) {
+  return queue::parse_redis_url(url).port;
+}
+
+TEST(RedisClient, ACounterWhoseReplyIsLostIsNotCountedTwice) {
+  RedisServer redis;
+  LossyRelay relay(port_of(redis.url()));
+  queue::Redis client("redis://127.0.0.1:" + std::to_string(relay.port()));
+  client.command({"HINCRBY", "stats", "done", "1"});
+  relay.drop_next_reply();
+  expect_error<queue::RedisError>(
+      [&] {
+        client.command({"HINCRBY", "stats", "done", "1"});
+      },
+      "reply was lost");
+  queue::Redis direct(redis.url());
+  EXPECT_EQ(direct.command({"HGET", "stats", "done"}).str, "2");  // ran once, never again
+  relay.drop_next_reply();
+  expect_error<queue::RedisError>(
+      [&] {
+        client.command({"LPUSH", "logging", "a line"});
+      },
+      "reply was lost");
+  EXPECT_EQ(direct.command({"LLEN", "logging"}).integer, 1);
+}
+
+TEST(RedisClient, AReadWhoseReplyIsLostIsAskedAgain) {
+  RedisServer redis;
+  LossyRelay relay(port_of(redis.url()));
+  queue::Redis client("redis://127.0.0.1:" + std::to_string(relay.port()));
+  client.command({"SET", "k", "v"});
+  relay.drop_next_reply();
+  EXPECT_EQ(client.command({"GET", "k"}).str, "v");
+  EXPECT_EQ(relay.connections(), 2);  // the second copy went over a fresh connection
+}
+
+TEST(RedisClient, AConnectionClosedByARestartIsReplacedWithoutRunningTwice) {
+  RedisServer redis;
+  queue::Redis client(redis.url());
+  client.command({"LPUSH", "toWorker", "first"});
+  redis.stop();
+  redis.start();
+  client.command({"LPUSH", "toWorker", "second"});
+  queue::Redis direct(redis.url());
+  EXPECT_EQ(direct.command({"LLEN", "toWorker"}).integer, 1);  // no append-only file: only the new
+}
+
+}  // namespace
+}  // namespace msaas::test
