@@ -53,8 +53,9 @@ make_debian_image() {
   have_image "$debian_image" && return
   timeout 120 podman pull -q docker.io/library/debian:12 >/dev/null 2>&1 &&
     { podman tag docker.io/library/debian:12 "$debian_image"; return; }
-  local root mirror
+  local mirror
   mirror="$(apt_mirror)"
+  # Global, not local: the EXIT trap must still see it when `set -e` ends the script.
   root="$(mktemp -d /var/tmp/msaas-rootfs.XXXXXX)"
   trap 'as_root rm -rf "$root"' EXIT
   say "making $debian_image with debootstrap from $mirror (a few minutes)"

@@ -3,6 +3,10 @@
 // becomes ready once Redis answers; with a wrong S3 secret it stays up, says 503 on /readyz and
 // logs S3's reason; a worker without its default model stays up, takes no job, says which model
 // and where, and starts working once the model appears. None of them exits (no crash loop).
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <thread>
 
 #include "service_support.h"
@@ -59,6 +63,51 @@ TEST(Startup, ApiWithWrongS3SecretStaysUpAndSaysWhy) {
   std::string log = read_file(data / "api.log");
   EXPECT_NE(log.find("storage not ready (retrying)"), std::string::npos) << log;
   EXPECT_NE(log.find("not ready: "), std::string::npos) << log;
+}
+
+// A peer that takes connections and never answers: the kernel accepts them into the backlog.
+struct SilentPeer {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int port = 0;
+  SilentPeer() {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof address;
+    bind(fd, reinterpret_cast<sockaddr*>(&address), size);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
+    port = ntohs(address.sin_port);
+    listen(fd, 64);
+  }
+  ~SilentPeer() { close(fd); }
+};
+
+TEST(Startup, ApiWithAStalledStorageServesAndStopsPromptly) {
+  RedisServer redis;
+  SilentPeer s3;
+  TempDir data;
+  auto env = service_environment(redis, data.path());
+  env["MSAAS_STORAGE"] = "s3";
+  env["MSAAS_S3_ENDPOINT"] = "http://127.0.0.1:" + std::to_string(s3.port);
+  env["MSAAS_S3_ACCESS_KEY"] = env["MSAAS_S3_SECRET_KEY"] = "unused";
+  auto started = std::chrono::steady_clock::now();
+  ApiProcess api(env, data.path());
+  auto seconds_since = [](auto t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  };
+  EXPECT_LT(seconds_since(started), 5);  // bound after the 2 s wait, not the 60 s stall
+  auto client = api.client();
+  EXPECT_EQ(status_of(client, "/healthz"), 200);
+  auto asked = std::chrono::steady_clock::now();
+  auto ready = get_json(client, "/readyz", 503);
+  EXPECT_LT(seconds_since(asked), 5);  // the probe's storage check gives up after 3 s
+  EXPECT_NE(ready["checks"]["storage"].get<std::string>().find("no answer in time"),
+            std::string::npos)
+      << ready.dump();
+  client.stop();  // no idle keep-alive connection for the server to wait out
+  auto stopping = std::chrono::steady_clock::now();
+  EXPECT_EQ(api.stop(20), 0);
+  EXPECT_LT(seconds_since(stopping), 5);  // the bucket setup's stalled call is let go
 }
 
 TEST(Startup, WorkerWithoutItsModelTakesNoJobUntilTheModelIsThere) {

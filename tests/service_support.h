@@ -65,6 +65,8 @@ class ApiProcess {
              const std::vector<std::string>& wrapper = {});
   int port() const { return port_; }
   httplib::Client client() const;
+  // SIGTERM, then SIGKILL after `grace_s`; the exit status.
+  int stop(double grace_s) { return process_->stop(grace_s); }
 
  private:
   int port_ = 0;

@@ -13,6 +13,13 @@
 
 namespace msaas::test {
 
+// Every process a test starts inherits this mark (the build folder); the last test
+// (tests/no_processes_left.sh) fails when any of them is still running.
+const bool children_are_marked = [] {
+  setenv("MSAAS_TEST_CHILD", fs::path(MSAAS_BINARY).parent_path().c_str(), 1);
+  return true;
+}();
+
 TempDir::TempDir() {
   std::random_device rd;
   path_ = fs::temp_directory_path() /

@@ -2,6 +2,7 @@
 // (private redis-server, msaas-api, msaas-worker), usable at the printed URL, gone after Ctrl-C.
 #include <signal.h>
 
+#include <algorithm>
 #include <regex>
 #include <thread>
 
@@ -64,6 +65,43 @@ TEST(Up, RunsTheWholeServiceAndStopsCleanlyOnCtrlC) {
   EXPECT_EQ(up.process->stop(0), 0) << up.log();
   EXPECT_FALSE(client.Get("/healthz"));                                           // the API is gone
   EXPECT_THROW(queue::Redis(redis_url, 1).command({"PING"}), queue::RedisError);  // and Redis
+}
+
+// The processes whose parent is `pid` (from /proc).
+std::vector<pid_t> children_of(pid_t pid) {
+  std::vector<pid_t> out;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string status = read_file(entry.path() / "status");
+    auto at = status.find("\nPPid:\t");
+    if (at != std::string::npos && std::stoi(status.substr(at + 7)) == pid)
+      out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
+// Gone, or a zombie nobody has reaped yet: either way it runs no more.
+bool ended(pid_t pid) {
+  std::string status = read_file(fs::path("/proc") / std::to_string(pid) / "status");
+  return status.empty() || status.find("\nState:\tZ") != std::string::npos;
+}
+
+// Issue 17, item 10: `msaas up` killed outright (or crashed) must not leave its Redis, API and
+// worker running and holding the port, or the next `make run` fails.
+TEST(Up, ItsProgramsEndWhenItIsKilled) {
+  Up up({"--default-model", "tinyht1"}, test_data() / "parity" / "models");
+  auto children = children_of(up.process->pid());
+  ASSERT_EQ(children.size(), 3u) << up.log();
+  kill(up.process->pid(), SIGKILL);
+  up.process->stop(0);
+  for (int i = 0; i < 200; ++i) {
+    if (std::all_of(children.begin(), children.end(), ended)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  for (pid_t child : children) EXPECT_TRUE(ended(child)) << child;
+  httplib::Client client("127.0.0.1", up.port);
+  EXPECT_FALSE(client.Get("/healthz"));  // the port is free again
 }
 
 TEST(Up, DefaultsToHtdemucsWhenTheModelsFolderHasIt) {

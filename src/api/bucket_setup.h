@@ -24,7 +24,8 @@ class BucketSetup {
   // its port or from stopping.
   void start(double retry_seconds = 5);
   bool done() const { return done_; }
-  // Waits up to `seconds` for the buckets (a healthy start serves no upload before they exist).
+  // Waits up to `seconds` for the first try's answer (a healthy start serves no upload before
+  // the buckets exist; a refusing or hanging storage delays the start by that much at most).
   bool wait(double seconds) const;
 
  private:
@@ -37,6 +38,8 @@ class BucketSetup {
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
+  std::atomic<bool> stopping_flag_{false};  // the same, read by storage calls in flight
+  std::atomic<bool> attempted_{false};      // the first try has an answer
   std::thread thread_;
 };
 

@@ -40,6 +40,8 @@ void readiness(ApiContext& context, httplib::Response& res) {
     ready = false;
   }
   try {
+    // Probes time out after a few seconds: a stalled storage is "not ready", promptly.
+    storage::TransferLimit limit(3);
     context.storage->check(context.config.upload_bucket);
     context.storage->check(context.config.output_bucket);
     checks["storage"] = "ok";

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,9 +23,15 @@ ChildProcess::ChildProcess(std::string name, const std::vector<std::string>& arg
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  pid_t parent = getpid();
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("cannot start " + name_);
   if (pid_ == 0) {
+    // The child ends with its parent, even one killed with SIGKILL or crashed: nothing it
+    // started may keep a port or a data folder. (Sent when the thread that forked ends; children
+    // are started from threads that last as long as their owner.)
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(1);  // the parent was already gone
     setpgid(0, 0);
     sigset_t none;
     sigemptyset(&none);

@@ -1,6 +1,6 @@
 // service/child_process.h: starting and stopping the programs `msaas up` runs (redis-server,
 // msaas-api, msaas-worker). Each child gets its own process group, so Ctrl-C reaches only
-// `msaas up`, which then stops them in order.
+// `msaas up`, which then stops them in order; and each gets SIGTERM if its parent dies first.
 #pragma once
 
 #include <sys/types.h>

@@ -53,6 +53,11 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
   return n;
 }
 
+// Called by curl at least once a second, also while a peer sends nothing.
+int on_progress(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return TransferLimit::reached() ? 1 : 0;
+}
+
 size_t on_upload(char* buffer, size_t size, size_t count, void* user) {
   return std::fread(buffer, size, count, static_cast<std::FILE*>(user));
 }
@@ -102,6 +107,8 @@ S3Response S3Request::perform() {
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &transfer);
   // The payload is not hashed (bodies are streamed): SigV4's UNSIGNED-PAYLOAD marker.
@@ -125,6 +132,8 @@ S3Response S3Request::perform() {
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
   CURLcode code = curl_easy_perform(c);
   curl_slist_free_all(list);
+  if (code == CURLE_ABORTED_BY_CALLBACK)
+    throw StorageError("S3 " + method_ + " " + url_ + ": no answer in time");
   if (code != CURLE_OK && !(code == CURLE_WRITE_ERROR && transfer.stopped))
     throw StorageError("S3 " + method_ + " " + url_ + ": " + curl_easy_strerror(code));
   S3Response response;

@@ -28,6 +28,29 @@ void check_key(const std::string& key) {
   }
 }
 
+namespace {
+thread_local TransferLimit* current_limit = nullptr;
+}
+
+TransferLimit::TransferLimit(double seconds, const std::atomic<bool>* cancel)
+    : deadline_(std::chrono::steady_clock::now() +
+                std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                    std::chrono::duration<double>(seconds))),
+      cancel_(cancel),
+      outer_(current_limit) {
+  current_limit = this;
+}
+
+TransferLimit::~TransferLimit() {
+  current_limit = outer_;
+}
+
+bool TransferLimit::reached() {
+  const TransferLimit* limit = current_limit;
+  return limit && ((limit->cancel_ && *limit->cancel_) ||
+                   std::chrono::steady_clock::now() >= limit->deadline_);
+}
+
 void Storage::get_file(const std::string& bucket, const std::string& key, const std::string& path) {
   auto total = size(bucket, key);
   if (!total) throw StorageError("no object " + bucket + "/" + key);

@@ -3,6 +3,8 @@
 // files or byte streams, never whole in memory.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -42,6 +44,24 @@ class Storage {
 
   // Copies a whole object to a local file (temporary name, then rename).
   void get_file(const std::string& bucket, const std::string& key, const std::string& path);
+};
+
+// Bounds the storage calls this thread makes while it lives: a call gives up with StorageError
+// once `cancel` turns true or `seconds` have passed, instead of waiting out a stalled peer (a
+// minute). For readiness checks and for threads a shutdown waits for.
+class TransferLimit {
+ public:
+  explicit TransferLimit(double seconds, const std::atomic<bool>* cancel = nullptr);
+  ~TransferLimit();
+  TransferLimit(const TransferLimit&) = delete;
+  TransferLimit& operator=(const TransferLimit&) = delete;
+  // True when the innermost limit of the calling thread says stop.
+  static bool reached();
+
+ private:
+  std::chrono::steady_clock::time_point deadline_;
+  const std::atomic<bool>* cancel_;
+  TransferLimit* outer_;
 };
 
 struct StorageConfig {

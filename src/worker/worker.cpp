@@ -230,7 +230,9 @@ static bool has_checkpoint(const std::string& folder, const std::string& file) {
   std::string signature = file.substr(0, file.find('-'));
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(folder, ec))
-    if (entry.path().filename().string().rfind(signature + "-", 0) == 0) return true;
+    if (std::string name = entry.path().filename().string();
+        name.rfind(signature + "-", 0) == 0 && entry.path().extension() == ".th")
+      return true;
   return false;
 }
 

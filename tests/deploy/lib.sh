@@ -62,7 +62,7 @@ duration_close() {
 
 # The real htdemucs where ../shared/models has it (as on the developers' machines and CI),
 # else the small test model the suite ships. long_song: seconds of audio that keep a worker
-# separating for long enough (10-20 s) to stop or kill it mid-job.
+# separating well past the 4 s grace period, so that it can be stopped or killed mid-job.
 pick_models() {
   local shared
   shared="$(cd "$repo/.." && pwd)/shared/models"
