@@ -14,6 +14,12 @@ class AudioError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A song longer than the caller's limit: refused from its header, or when decoding passes it.
+class TooLong : public AudioError {
+ public:
+  using AudioError::AudioError;
+};
+
 // Planar float samples: channel c occupies samples[c * frames, (c + 1) * frames).
 struct Buffer {
   int sample_rate = 0;

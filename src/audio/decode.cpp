@@ -105,8 +105,23 @@ ff::SwrPtr make_resampler(const AVFrame* frame, int out_rate, int out_channels) 
 
 }  // namespace
 
+namespace {
+
+std::string too_long(const std::string& lasts, double max_seconds) {
+  return "the song lasts " + lasts + " s; this server separates songs up to " +
+         std::to_string(static_cast<long>(max_seconds)) + " s";
+}
+
+// The length the container announces, in seconds (0: none).
+double announced_seconds(const AVFormatContext* fmt, const AVStream* stream) {
+  if (stream->duration > 0) return stream->duration * av_q2d(stream->time_base);
+  return fmt->duration > 0 ? fmt->duration / double(AV_TIME_BASE) : 0.0;
+}
+
+}  // namespace
+
 int64_t decode_stream(const std::string& path, int sample_rate, int channels,
-                      const BlockSink& block_sink) {
+                      const BlockSink& block_sink, double max_seconds) {
   // FFmpeg's own log lines would interleave with ours; its errors reach the user as AudioError.
   static const bool quiet = (av_log_set_level(AV_LOG_QUIET), true);
   (void)quiet;
@@ -122,6 +137,12 @@ int64_t decode_stream(const std::string& path, int sample_rate, int channels,
   avformat_find_stream_info(fmt.get(), nullptr);
   AVStream* stream = first_audio_stream(fmt.get());
   if (!stream) throw AudioError(path + " has no audio stream");
+  // A header that knows the length (not a guess from the bitrate) is believed before decoding.
+  bool header_exact = fmt->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE;
+  double announced = announced_seconds(fmt.get(), stream);
+  if (max_seconds > 0 && header_exact && announced > max_seconds + 1)
+    throw TooLong(too_long(std::to_string(static_cast<long>(announced)), max_seconds));
+  const int64_t limit_frames = static_cast<int64_t>(max_seconds * sample_rate);
 
   const AVCodec* codec = avcodec_find_decoder(stream->codecpar->codec_id);
   if (!codec) throw AudioError(path + ": no decoder for its audio codec");
@@ -174,6 +195,9 @@ int64_t decode_stream(const std::string& path, int sample_rate, int channels,
       ++packets;
       if (avcodec_send_packet(dec.get(), packet.get()) < 0) ++decode_errors;
       drain();
+      if (limit_frames > 0 && sink.frames() > limit_frames)
+        throw TooLong(
+            too_long("more than " + std::to_string(static_cast<long>(max_seconds)), max_seconds));
     }
     av_packet_unref(packet.get());
   }
@@ -187,10 +211,6 @@ int64_t decode_stream(const std::string& path, int sample_rate, int channels,
   // A file cut short: the reader stopped on an error, or the container announced a duration
   // (MP3's Xing/Info header, WAV/FLAC headers) that the decoded audio falls well short of.
   double decoded = static_cast<double>(sink.frames()) / sample_rate;
-  double announced = stream->duration > 0
-                         ? stream->duration * av_q2d(stream->time_base)
-                         : (fmt->duration > 0 ? fmt->duration / double(AV_TIME_BASE) : 0.0);
-  bool header_exact = fmt->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE;
   if (read_failed || (header_exact && announced > 0 && decoded < announced * 0.98 - 0.05) ||
       (decode_errors > 0 && decode_errors * 10 > packets))
     throw AudioError(path + " is truncated or damaged (decoded " + std::to_string(decoded) +

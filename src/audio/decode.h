@@ -21,7 +21,10 @@ using BlockSink = std::function<void(const float* const* planes, int64_t frames)
 // decode_file's work, streamed: blocks go to `sink` as they are decoded, so memory stays small
 // whatever the song's length. Returns the number of frames; the same checks and errors as
 // decode_file, which a sink sees only after all its blocks (a truncated file throws at the end).
-int64_t decode_stream(const std::string& path, int sample_rate, int channels,
-                      const BlockSink& sink);
+// With `max_seconds` > 0, a song longer than that throws TooLong: before any decoding when its
+// header says how long it is, else as soon as the decoded audio passes the limit, so a long
+// upload never costs more than the limit's worth of decoding and disk.
+int64_t decode_stream(const std::string& path, int sample_rate, int channels, const BlockSink& sink,
+                      double max_seconds = 0);
 
 }  // namespace msaas::audio

@@ -38,17 +38,19 @@ void write_all(int fd, const char* data, size_t bytes) {
 }  // namespace
 
 MixSpool::MixSpool(const std::string& path, int sample_rate, int channels,
-                   const std::string& folder)
+                   const std::string& folder, double max_seconds)
     : fd_(open_unnamed(folder)), sample_rate_(sample_rate), channels_(channels) {
   try {
     std::vector<float> block;
-    frames_ =
-        decode_stream(path, sample_rate, channels, [&](const float* const* planes, int64_t n) {
+    frames_ = decode_stream(
+        path, sample_rate, channels,
+        [&](const float* const* planes, int64_t n) {
           block.resize(static_cast<size_t>(n * channels));
           for (int64_t i = 0; i < n; ++i)
             for (int c = 0; c < channels; ++c) block[i * channels + c] = planes[c][i];
           write_all(fd_, reinterpret_cast<const char*>(block.data()), block.size() * sizeof(float));
-        });
+        },
+        max_seconds);
   } catch (...) {
     close(fd_);
     throw;

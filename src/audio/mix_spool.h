@@ -12,8 +12,10 @@ namespace msaas::audio {
 class MixSpool {
  public:
   // Decodes `path` (as decode_file does: same resampling, channels and errors) into a temporary
-  // file in `folder`, which disappears with the spool even if the process dies.
-  MixSpool(const std::string& path, int sample_rate, int channels, const std::string& folder);
+  // file in `folder`, which disappears with the spool even if the process dies. With
+  // `max_seconds` > 0, longer songs throw TooLong with at most that much spooled.
+  MixSpool(const std::string& path, int sample_rate, int channels, const std::string& folder,
+           double max_seconds = 0);
   ~MixSpool();
   MixSpool(const MixSpool&) = delete;
   MixSpool& operator=(const MixSpool&) = delete;

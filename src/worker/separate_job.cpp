@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 
 #include "audio/clip.h"
 #include "audio/encode.h"
@@ -100,13 +101,17 @@ JobResult separate_job(const Separator& model, const std::filesystem::path& inpu
   auto recipes = stem_recipes(names, model.sources());
   auto encoding = encode_options(format);
   if (!progress("decoding", 2)) throw Cancelled();
-  // The decoded song waits in a file beside the upload, not in memory (audio/mix_spool.h).
-  audio::MixSpool mix(input.string(), model.sample_rate(), model.audio_channels(),
-                      input.parent_path().string());
-  if (max_seconds > 0 && mix.seconds() > max_seconds)
-    throw JobError("the song lasts " + std::to_string(static_cast<int>(mix.seconds())) +
-                   " s; this server separates songs up to " +
-                   std::to_string(static_cast<int>(max_seconds)) + " s");
+  // The decoded song waits in a file beside the upload, not in memory (audio/mix_spool.h); a
+  // song over the limit is refused from its header, or once decoding passes the limit.
+  std::unique_ptr<audio::MixSpool> spooled;
+  try {
+    spooled = std::make_unique<audio::MixSpool>(input.string(), model.sample_rate(),
+                                                model.audio_channels(),
+                                                input.parent_path().string(), max_seconds);
+  } catch (const audio::TooLong& e) {
+    throw JobError(e.what());
+  }
+  const audio::MixSpool& mix = *spooled;
   JobResult result;
   result.audio_seconds = mix.seconds();
   std::string ext = audio::extension(encoding.format);
