@@ -36,6 +36,7 @@ TEST(Deploy, TheValidatorCatchesWhatMatters) {
                               "$1  type: LoadBalancer");
   broken = std::regex_replace(broken, std::regex("terminationGracePeriodSeconds: 630"),
                               "terminationGracePeriodSeconds: 30");
+  broken = std::regex_replace(broken, std::regex("- always"), "- everysec");
   broken +=
       "---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: leaked\nstringData:\n  k: v\n"
       "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: bad\nspec:\n"
@@ -44,7 +45,7 @@ TEST(Deploy, TheValidatorCatchesWhatMatters) {
   auto result = run({"node", (deploy_dir() / "validate" / "validate.mjs").string(),
                      "broken=" + (dir / "broken.yaml").string()});
   EXPECT_EQ(result.exit_code, 1);
-  for (const char* words : {"moving tag", "Service minio must be ClusterIP",
+  for (const char* words : {"moving tag", "Service minio must be ClusterIP", "appendfsync always",
                             "terminationGracePeriodSeconds", "Secret/leaked", "schema:"})
     EXPECT_NE(result.err.find(words), std::string::npos) << words << "\n" << result.err;
 }

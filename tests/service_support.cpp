@@ -36,7 +36,8 @@ void RedisServer::start() {
       "redis-server",
       std::vector<std::string>{"/usr/bin/redis-server", "--port", std::to_string(port_), "--bind",
                                "127.0.0.1", "--dir", dir_.path().string(), "--save", "",
-                               "--appendonly", append_only_ ? "yes" : "no"},
+                               "--appendonly", append_only_ ? "yes" : "no", "--appendfsync",
+                               "always"},
       std::map<std::string, std::string>{}, (dir_ / "redis.log").string());
   for (int i = 0; i < 100; ++i) {
     try {
@@ -50,6 +51,11 @@ void RedisServer::start() {
 }
 
 void RedisServer::stop() {
+  process_->stop(10);
+}
+
+void RedisServer::crash() {
+  kill(process_->pid(), SIGKILL);
   process_->stop(10);
 }
 

@@ -22,6 +22,7 @@ class RedisServer {
   std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
   void stop();
   void start();  // again, same port and data (for restart tests)
+  void crash();  // SIGKILL: no shutdown, no last write
 
  private:
   TempDir dir_;

@@ -100,6 +100,9 @@ function checkRules(overlay, objects) {
   else {
     const args = redis.spec.template.spec.containers[0].args.join(" ");
     if (!args.includes("--appendonly yes")) problem(overlay, "Redis must run with --appendonly yes");
+    // A 201 promises the job: it must be on disk before the answer (docs/reliability.md).
+    if (!args.includes("--appendfsync always"))
+      problem(overlay, "Redis must run with --appendfsync always");
     if (!redis.spec.volumeClaimTemplates?.length) problem(overlay, "Redis needs a volume");
   }
   // MinIO: inside the cluster only.
@@ -148,6 +151,8 @@ function checkCompose(path, configKeys) {
   }
   if (!String(services.redis?.command ?? "").includes("--appendonly yes"))
     problem(path, "redis must run with --appendonly yes");
+  if (!String(services.redis?.command ?? "").includes("--appendfsync always"))
+    problem(path, "redis must run with --appendfsync always");
   if (services.minio?.ports) problem(path, "MinIO must not publish ports on the host");
   if (services.redis?.ports) problem(path, "Redis must not publish ports on the host");
 }

@@ -121,7 +121,8 @@ int run_up(UpOptions o, const CLI::App& command) {
           "redis-server",
           std::vector<std::string>{find_program("redis-server"), "--port", std::to_string(port),
                                    "--bind", "127.0.0.1", "--dir", (data / "redis").string(),
-                                   "--appendonly", "yes", "--save", "", "--protected-mode", "yes"},
+                                   "--appendonly", "yes", "--appendfsync", "always", "--save", "",
+                                   "--protected-mode", "yes"},
           std::map<std::string, std::string>{}, (data / "logs" / "redis.log").string()));
       wait_for_redis(c.redis_url, *children.back());
     }
