@@ -7,6 +7,7 @@
 # it.
 set -u
 mark="MSAAS_TEST_CHILD=$1"
+tmp_root="$(realpath "${TMPDIR:-/tmp}")"
 left() {
   local dir state
   for dir in /proc/[0-9]*; do
@@ -15,12 +16,12 @@ left() {
     if { tr '\0' '\n' <"$dir/environ"; } 2>/dev/null | grep -qxF "$mark"; then
       echo "${dir#/proc/}"
     elif grep -q "^PPid:[[:space:]]1$" "$dir/status" 2>/dev/null &&
-      readlink "$dir/cwd" 2>/dev/null | grep -q "^${TMPDIR:-/tmp}/msaas-test-"; then
+      readlink "$dir/cwd" 2>/dev/null | grep -q "^$tmp_root/msaas-test-"; then
       echo "${dir#/proc/}"
     fi
   done
 }
-for _ in $(seq 30); do
+for _ in $(seq 10); do
   [ -z "$(left)" ] && { echo "no test processes left"; exit 0; }
   sleep 0.5
 done

@@ -212,6 +212,19 @@ TEST_F(QueueTest, AResubmittedFailedJobIsNotDeletedByTheOldExpiry) {
 // with no shutdown. (Deployed with --appendfsync always, as here, it also survives the machine
 // losing power; that part cannot be shown on one machine: a process crash keeps what Redis
 // wrote to the kernel even with everysec.)
+// The same, when the resubmission lands between the reaper reading the due ids and removing
+// them: the removal must see that the job is no longer due.
+TEST_F(QueueTest, AResubmissionBetweenReadingAndRemovingTheDueIdsIsKept) {
+  auto id = jobs.enqueue(spec("mm")).id;
+  jobs.fail("w", *jobs.claim(blocking, "w", 1), "broken upload");
+  auto due = pool.command({"ZRANGEBYSCORE", "expiries", "-inf", "+inf"});  // read as due ...
+  ASSERT_EQ(due.elements.size(), 1u);
+  EXPECT_TRUE(jobs.enqueue(spec("mm")).created);   // ... submitted again ...
+  EXPECT_FALSE(jobs.expire(due.elements[0].str));  // ... and not removed
+  ASSERT_TRUE(jobs.get(id));
+  EXPECT_EQ(length("toWorker"), 1);
+}
+
 TEST(QueueDurability, AcknowledgedJobsSurviveARedisCrash) {
   RedisServer redis(true);
   queue::RedisPool pool(redis.url());

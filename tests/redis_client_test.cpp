@@ -12,6 +12,7 @@
 #include <atomic>
 #include <thread>
 
+#include "queue/jobs.h"
 #include "queue/redis.h"
 #include "service_support.h"
 
@@ -121,6 +122,29 @@ TEST(RedisClient, AReadWhoseReplyIsLostIsAskedAgain) {
   relay.drop_next_reply();
   EXPECT_EQ(client.command({"GET", "k"}).str, "v");
   EXPECT_EQ(relay.connections(), 2);  // the second copy went over a fresh connection
+}
+
+// A worker finishing a job whose answer is lost: the queue checks whether its script ran (the
+// job left the worker's list) before running it again, so the job ends once, counted once.
+TEST(RedisClient, AFinishWhoseReplyIsLostEndsTheJobOnce) {
+  RedisServer redis;
+  LossyRelay relay(port_of(redis.url()));
+  queue::RedisPool pool("redis://127.0.0.1:" + std::to_string(relay.port()));
+  queue::JobQueue jobs(pool, queue::QueueSettings{});
+  queue::JobSpec spec;
+  spec.hash = "ab";
+  spec.upload = "ab.mp3";
+  spec.id = queue::job_id(spec.hash, spec.model, spec.stems, spec.format);
+  jobs.enqueue(spec);
+  queue::Redis blocking(redis.url(), 5);
+  auto claim = jobs.claim(blocking, "w", 1);
+  ASSERT_TRUE(claim);
+  relay.drop_next_reply();
+  jobs.complete("w", *claim, {{"zip", "z"}});  // no error: it did run
+  queue::Redis direct(redis.url());
+  EXPECT_EQ(direct.command({"HGET", "job:" + spec.id, "status"}).str, "done");
+  EXPECT_EQ(direct.command({"HGET", "stats", "done"}).str, "1");
+  EXPECT_EQ(direct.command({"LLEN", "processing:w"}).integer, 0);
 }
 
 TEST(RedisClient, AConnectionClosedByARestartIsReplacedWithoutRunningTwice) {

@@ -23,9 +23,9 @@ BucketSetup::~BucketSetup() {
 bool BucketSetup::try_once() {
   try {
     for (const auto& bucket : buckets_) storage_.ensure_bucket(bucket);
-    attempted_ = true;
     if (!last_error_.empty()) queue::log_info("storage " + storage_.describe() + " is ready");
     done_ = true;
+    attempted_ = true;
     return true;
   } catch (const std::exception& e) {
     // Said once per distinct reason, not every few seconds.

@@ -205,6 +205,9 @@ int64_t decode_stream(const std::string& path, int sample_rate, int channels,
   avcodec_send_packet(dec.get(), nullptr);
   drain();
   if (swr) sink.convert(swr.get(), nullptr);
+  if (limit_frames > 0 && sink.frames() > limit_frames)  // what the flushes gave counts too
+    throw TooLong(
+        too_long("more than " + std::to_string(static_cast<long>(max_seconds)), max_seconds));
 
   if (sink.frames() == 0)
     throw AudioError(path + " holds no decodable audio (not an audio file, or damaged)");

@@ -125,7 +125,8 @@ EnqueueResult JobQueue::enqueue(const JobSpec& spec) {
                        {"created", now},
                        {"updated", now},
                        {"message", message}});
-  auto reply = eval(*pool_.acquire(), scripts::enqueue, {job_key(spec.id), kQueue, kExpiries}, args);
+  auto reply =
+      eval(*pool_.acquire(), scripts::enqueue, {job_key(spec.id), kQueue, kExpiries}, args);
   EnqueueResult result{spec.id, reply.str == "created", reply.str};
   if (result.created) result.status = "queued";
   return result;
@@ -172,8 +173,16 @@ void finish(RedisPool& pool, const QueueSettings& settings, const std::string& w
   all["updated"] = now;
   all["finished"] = now;
   append_fields(args, all);
-  eval(*pool.acquire(), scripts::finish,
-       {job_key(claim.spec.id), processing_key(worker), kExpiries, kStats}, args);
+  std::vector<std::string> keys{job_key(claim.spec.id), processing_key(worker), kExpiries, kStats};
+  try {
+    eval(*pool.acquire(), scripts::finish, keys, args);
+  } catch (const RedisError&) {
+    // The script is not sent twice blindly (redis.cpp): whether it ran is read from the job's
+    // own list and record, and it is run again only when it did not.
+    auto redis = pool.acquire();
+    bool still_ours = redis->command({"LPOS", keys[1], claim.message}).type == Reply::Type::integer;
+    if (still_ours) eval(*redis, scripts::finish, keys, args);
+  }
 }
 
 }  // namespace
@@ -271,11 +280,15 @@ std::vector<json> JobQueue::take_expired(long long now_s) {
   auto ids = redis->command(
       {"ZRANGEBYSCORE", kExpiries, "-inf", std::to_string(now_s), "LIMIT", "0", "100"});
   std::vector<json> records;
-  for (const auto& id : ids.elements) {
-    auto record = eval(*redis, scripts::remove, {job_key(id.str), kQueue, kExpiries}, {id.str});
-    if (!record.elements.empty()) records.push_back(record_from_flat(record));
-  }
+  for (const auto& id : ids.elements)
+    if (auto record = expire(id.str)) records.push_back(*record);
   return records;
+}
+
+std::optional<json> JobQueue::expire(const std::string& id) {
+  auto record = eval(*pool_.acquire(), scripts::expire, {job_key(id), kQueue, kExpiries}, {id});
+  if (record.elements.empty()) return std::nullopt;
+  return record_from_flat(record);
 }
 
 std::optional<json> JobQueue::get(const std::string& id) {

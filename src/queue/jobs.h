@@ -85,6 +85,9 @@ class JobQueue {
   int recover(const std::string& worker);
   // Finished jobs past their retention: their records, now removed (the caller deletes files).
   std::vector<nlohmann::json> take_expired(long long now_s);
+  // take_expired's step for one id read as due: removes the job only if it is still due (not
+  // submitted again in between). Returns the removed record.
+  std::optional<nlohmann::json> expire(const std::string& id);
 
   // Readers.
   std::optional<nlohmann::json> get(const std::string& id);

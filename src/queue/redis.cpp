@@ -54,10 +54,11 @@ Reply convert(const redisReply* r) {
 // lost reply: the first copy may have run (a counter, a list push or a script would count twice).
 bool safe_to_resend(const std::string& command) {
   static const char* idempotent[] = {
-      "PING",  "GET",      "SET",     "DEL",   "EXISTS", "EXPIRE", "TTL",           "TYPE",
-      "HGET",  "HMGET",    "HGETALL", "HSET",  "HDEL",   "LRANGE", "LLEN",          "LINDEX",
-      "LTRIM", "ZADD",     "ZREM",    "ZCARD", "ZSCORE", "ZRANGE", "ZRANGEBYSCORE", "SADD",
-      "SREM",  "SMEMBERS", "SCAN",    "MGET",  "INFO",   "SCRIPT", "AUTH",          "SELECT"};
+      "PING",   "GET",           "SET",   "DEL",     "EXISTS",   "EXPIRE", "TTL",
+      "TYPE",   "HGET",          "HMGET", "HGETALL", "HSET",     "HDEL",   "LRANGE",
+      "LLEN",   "LINDEX",        "LTRIM", "ZADD",    "ZREM",     "ZCARD",  "ZSCORE",
+      "ZRANGE", "ZRANGEBYSCORE", "SADD",  "SREM",    "SMEMBERS", "SCAN",   "MGET",
+      "INFO",   "SCRIPT",        "AUTH",  "SELECT",  "LPOS"};
   for (const char* name : idempotent)
     if (strcasecmp(name, command.c_str()) == 0) return true;
   return false;

@@ -209,9 +209,13 @@ void Worker::finish_successfully(const queue::Claim& claim, const JobResult& res
                    {"zip", zip_key},
                    {"seconds", result.audio_seconds},
                    {"rtf", rtf}});
-  pool_.command(
-      {"HINCRBYFLOAT", "stats", "separation_seconds", std::to_string(result.separation_seconds)});
-  pool_.command({"HINCRBYFLOAT", "stats", "audio_seconds", std::to_string(result.audio_seconds)});
+  try {  // counters for /metrics: their loss must not keep the callback from going out
+    pool_.command(
+        {"HINCRBYFLOAT", "stats", "separation_seconds", std::to_string(result.separation_seconds)});
+    pool_.command({"HINCRBYFLOAT", "stats", "audio_seconds", std::to_string(result.audio_seconds)});
+  } catch (const queue::RedisError& e) {
+    queue::log_warning("job " + spec.id + ": statistics not counted: " + e.what());
+  }
   queue::log_info("job " + spec.id + " done: " + std::to_string(result.audio_seconds) +
                   " s of audio in " + std::to_string(wall_seconds) + " s");
   if (!spec.callback.is_object() || !spec.callback.contains("url")) return;
