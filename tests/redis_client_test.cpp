@@ -24,15 +24,7 @@ namespace {
 class LossyRelay {
  public:
   explicit LossyRelay(int redis_port) : redis_port_(redis_port) {
-    listener_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address);
-    socklen_t size = sizeof address;
-    getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &size);
-    port_ = ntohs(address.sin_port);
-    listen(listener_, 8);
+    listener_ = listen_on_loopback(port_, 8);
     thread_ = std::thread([this] { accept_loop(); });
   }
   ~LossyRelay() {

@@ -3,8 +3,6 @@
 // becomes ready once Redis answers; with a wrong S3 secret it stays up, says 503 on /readyz and
 // logs S3's reason; a worker without its default model stays up, takes no job, says which model
 // and where, and starts working once the model appears. None of them exits (no crash loop).
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <thread>
@@ -67,18 +65,8 @@ TEST(Startup, ApiWithWrongS3SecretStaysUpAndSaysWhy) {
 
 // A peer that takes connections and never answers: the kernel accepts them into the backlog.
 struct SilentPeer {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
   int port = 0;
-  SilentPeer() {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t size = sizeof address;
-    bind(fd, reinterpret_cast<sockaddr*>(&address), size);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
-    port = ntohs(address.sin_port);
-    listen(fd, 64);
-  }
+  int fd = listen_on_loopback(port);
   ~SilentPeer() { close(fd); }
 };
 

@@ -167,6 +167,20 @@ void Service::add_worker() {
       env, data / ("worker-" + std::to_string(workers.size() + 1) + ".log")));
 }
 
+int listen_on_loopback(int& port, int backlog) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof address;
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&address), size) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0 ||
+      listen(fd, backlog) != 0)
+    throw std::runtime_error("cannot listen on a loopback port");
+  port = ntohs(address.sin_port);
+  return fd;
+}
+
 nlohmann::json get_json(httplib::Client& client, const std::string& path, int status) {
   auto res = client.Get(path);
   if (!res) throw std::runtime_error("GET " + path + ": no answer");

@@ -100,6 +100,9 @@ struct Service {
   void add_worker();
 };
 
+// A TCP socket listening on 127.0.0.1 at a free port (set in `port`); the caller closes it.
+int listen_on_loopback(int& port, int backlog = 64);
+
 // GET as JSON (asserting the status).
 nlohmann::json get_json(httplib::Client& client, const std::string& path, int status = 200);
 // Polls GET /v1/jobs/{id} until status is done or failed (or `timeout_s` passes).

@@ -286,7 +286,8 @@ std::vector<json> JobQueue::take_expired(long long now_s) {
 }
 
 std::optional<json> JobQueue::expire(const std::string& id) {
-  auto record = eval(*pool_.acquire(), scripts::expire, {job_key(id), kQueue, kExpiries}, {id});
+  auto record =
+      eval(*pool_.acquire(), scripts::remove, {job_key(id), kQueue, kExpiries}, {id, "if-due"});
   if (record.elements.empty()) return std::nullopt;
   return record_from_flat(record);
 }
@@ -302,7 +303,8 @@ bool JobQueue::exists(const std::string& id) {
 }
 
 std::optional<json> JobQueue::remove(const std::string& id) {
-  auto flat = eval(*pool_.acquire(), scripts::remove, {job_key(id), kQueue, kExpiries}, {id});
+  auto flat =
+      eval(*pool_.acquire(), scripts::remove, {job_key(id), kQueue, kExpiries}, {id, "always"});
   if (flat.elements.empty()) return std::nullopt;
   return record_from_flat(flat);
 }

@@ -102,24 +102,13 @@ redis.call('HSET', KEYS[3], 'status', 'queued', 'stage', 'queued', 'progress', 0
 return 1
 )lua";
 
-// KEYS: job:<id>, toWorker, expiries. ARGV: id. Like `remove`, but only while the job is still
-// due for deletion: a job submitted again since its due time was read has left `expiries`
-// (enqueue) and is kept. Returns the removed record, flat (empty when nothing was removed).
-inline constexpr const char* expire = R"lua(
-if redis.call('ZREM', KEYS[3], ARGV[1]) == 0 then return {} end
-local record = redis.call('HGETALL', KEYS[1])
-local message = redis.call('HGET', KEYS[1], 'message')
-if message then
-  redis.call('LREM', KEYS[2], 0, message)
-  redis.call('ZREM', 'delayed', message)
-end
-redis.call('DEL', KEYS[1])
-return record
-)lua";
-
-// KEYS: job:<id>, toWorker, expiries. Removes a job and its place in the queue; returns the
-// record as a flat field/value array (empty when there was none).
+// KEYS: job:<id>, toWorker, expiries. ARGV: id, mode. Removes a job and its place in the queue;
+// returns the record as a flat field/value array (empty when nothing was removed). Mode
+// "if-due" (expiry) removes it only while it is still due for deletion: a job submitted again
+// since its due time was read has left `expiries` (enqueue) and is kept.
 inline constexpr const char* remove = R"lua(
+local was_due = redis.call('ZREM', KEYS[3], ARGV[1])
+if ARGV[2] == 'if-due' and was_due == 0 then return {} end
 local record = redis.call('HGETALL', KEYS[1])
 local message = redis.call('HGET', KEYS[1], 'message')
 if message then
@@ -127,7 +116,6 @@ if message then
   redis.call('ZREM', 'delayed', message)
 end
 redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
 return record
 )lua";
 

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -229,15 +230,14 @@ void Worker::finish_successfully(const queue::Claim& claim, const JobResult& res
   post_callback(url, body.dump());
 }
 
-// True when `folder` holds a checkpoint with the signature of `file` (<sig>-<sha8>.th).
-static bool has_checkpoint(const std::string& folder, const std::string& file) {
-  std::string signature = file.substr(0, file.find('-'));
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(folder, ec))
-    if (std::string name = entry.path().filename().string();
-        name.rfind(signature + "-", 0) == 0 && entry.path().extension() == ".th")
-      return true;
-  return false;
+// Signatures of the checkpoints in `folder`, as the engine sees them (none when it cannot read
+// the folder: the load error says why).
+static std::vector<std::string> installed_signatures(const std::string& folder) {
+  try {
+    return list_installed_models(folder).singles;
+  } catch (const ModelError&) {
+    return {};
+  }
 }
 
 // Why `name` cannot be loaded, in words an operator can act on: for an official model whose
@@ -246,9 +246,12 @@ static std::string missing_model_message(const std::string& name, const std::str
                                          const std::string& reason) {
   std::string text = "cannot load the default model " + name + " from " + folder + ": " + reason;
   if (const NamedModel* official = find_official_model(name)) {
+    auto installed = installed_signatures(folder);
     std::string missing;
     for (const auto& f : official->files)
-      if (!has_checkpoint(folder, f)) missing += (missing.empty() ? "" : ", ") + f;
+      if (std::find(installed.begin(), installed.end(), f.substr(0, f.find('-'))) ==
+          installed.end())
+        missing += (missing.empty() ? "" : ", ") + f;
     if (!missing.empty())
       text += " (it needs " + missing +
               ": mount the models volume there, or run `msaas models pull " + name + " --repo " +

@@ -93,13 +93,20 @@ for stem in vocals drums bass other; do
 done
 check "the logging list in the Redis container has the job's lines" in_logging "job $id done"
 
+# start_long_job NAME BITRATE: submits a long song (a new job: each bitrate is another file) and
+# waits until a worker separates it; sets id and holder (that worker's container).
+start_long_job() {
+  make_song "$scratch/$1.mp3" "$long_song" "$2"
+  id="$(submit "$scratch/$1.mp3")"
+  need_id "$id" "$scratch/$1.mp3"
+  POLL_SECONDS=0.2 check "$1: separating" wait_until 300 separating "$id"
+  holder="$(holder_of "$id")"
+  check "$1: a worker container holds it" test -n "$holder"
+}
+
 # SIGTERM mid-job: the job is handed back within the grace period, then done by the other worker.
-make_song "$scratch/long.mp3" "$long_song" 128k
-id="$(submit "$scratch/long.mp3")"
-need_id "$id" "$scratch/long.mp3"
-POLL_SECONDS=0.2 check "second job is separating" wait_until 300 separating "$id"
-stopped="$(holder_of "$id")"
-check "a worker container holds the job" test -n "$stopped"
+start_long_job second-job 128k
+stopped="$holder"
 started=$(date +%s)
 podman stop -t 30 "$stopped" >/dev/null 2>&1
 took=$(($(date +%s) - started))
@@ -113,12 +120,8 @@ podman start "$stopped" >/dev/null 2>&1
 check "the stopped worker comes back healthy" wait_until 180 healthy "$stopped"
 
 # SIGKILL mid-job: the lease runs out, the reaper puts the job back, another run finishes it.
-make_song "$scratch/long2.mp3" "$long_song" 96k
-id="$(submit "$scratch/long2.mp3")"
-need_id "$id" "$scratch/long2.mp3"
-POLL_SECONDS=0.2 check "third job is separating" wait_until 300 separating "$id"
-killed="$(holder_of "$id")"
-check "a worker container holds it" test -n "$killed"
+start_long_job third-job 96k
+killed="$holder"
 reaped() { logging | grep -c "job(s) of stopped workers"; }
 reaped_before="$(reaped)"
 podman kill -s KILL "$killed" >/dev/null 2>&1
