@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up what building and running MSaaS's container images needs on a Debian 12 machine, and
 # does nothing that is already done (safe to run before every `make images`):
-#  1. podman, runc, buildah, podman-compose, debootstrap and the CNI dnsname plugin from apt;
+#  1. podman, runc, buildah, podman-compose, debootstrap, the CNI dnsname plugin (and what the
+#     deployment tests use: python3-yaml, openssl) from apt;
 #  2. the base images the Dockerfiles are built FROM, made locally when they cannot be pulled:
 #     Debian 12 by `debootstrap --variant=minbase bookworm` from this machine's apt mirror, and a
 #     Node.js image (Debian's nodejs + npm) for the page's assets and the test S3 peer. They get
@@ -24,9 +25,10 @@ as_root() {
 
 install_packages() {
   local missing=() p
-  # dnsname: containers on a podman network (CNI) find each other by service name.
+  # dnsname: containers on a podman network (CNI) find each other by service name. python3-yaml
+  # and openssl: the deployment tests (tests/deploy) adapt manifests and make credentials.
   for p in podman runc buildah podman-compose debootstrap \
-    golang-github-containernetworking-plugin-dnsname catatonit; do
+    golang-github-containernetworking-plugin-dnsname catatonit python3-yaml openssl; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return
