@@ -205,6 +205,34 @@ TEST(Decode, ALongStreamWithoutAHeaderStopsAtTheLimit) {
               30, 0.2);
 }
 
+// Found by audio_fuzz: a few kilobytes of WAV claiming 1 Hz, with no length in its header,
+// resampled into hours of audio in one block (gigabytes). Rates no music has are refused before
+// anything is resampled.
+TEST(Decode, AnAbsurdlyLowSampleRateIsRefused) {
+  TempDir dir;
+  const uint32_t samples = 4000, channels = 2, rate = 1;
+  std::string wav = "RIFF";
+  auto u32 = [&](uint32_t v) { wav.append(reinterpret_cast<const char*>(&v), 4); };
+  auto u16 = [&](uint16_t v) { wav.append(reinterpret_cast<const char*>(&v), 2); };
+  u32(0xFFFFFFFF);  // lengths unknown, as a stream writes them: no duration to refuse early
+  wav += "WAVEfmt ";
+  u32(16), u16(1), u16(channels), u32(rate), u32(rate * channels * 2), u16(channels * 2), u16(16);
+  wav += "data";
+  u32(0xFFFFFFFF);
+  for (uint32_t i = 0; i < samples * channels; ++i) u16(static_cast<uint16_t>(i * 97));
+  write_text(dir / "1hz.wav", wav);
+  int64_t delivered = 0;
+  std::string refusal;
+  try {
+    audio::decode_stream((dir / "1hz.wav").string(), 44100, 2,
+                         [&](const float* const*, int64_t n) { delivered += n; }, 60);
+  } catch (const audio::AudioError& e) {
+    refusal = e.what();
+  }
+  EXPECT_NE(refusal.find("runs at 1 Hz"), std::string::npos) << refusal;
+  EXPECT_EQ(delivered, 0);
+}
+
 TEST(Decode, RejectsMissingFile) {
   TempDir dir;
   expect_audio_error(dir / "nope.mp3", "no such file");

@@ -21,15 +21,29 @@ struct InputFree {
 };
 using InputPtr = std::unique_ptr<AVFormatContext, InputFree>;
 
+std::string too_long(const std::string& lasts, double max_seconds) {
+  return "the song lasts " + lasts + " s; this server separates songs up to " +
+         std::to_string(static_cast<long>(max_seconds)) + " s";
+}
+
+// Below this, a stream is not music: a few kilobytes of WAV "at 1 Hz" would resample into
+// hours of audio, gigabytes at once (found by audio_fuzz). Telephone audio is 8000 Hz.
+constexpr int kMinSampleRate = 4000;
+
 // Hands resampled float planar output to a BlockSink, one resampler call at a time; a mono
 // source feeds every requested channel.
 class PlanarSink {
  public:
-  PlanarSink(int decode_channels, int channels, const BlockSink& sink)
+  // With `max_seconds` > 0 (at `sample_rate`), passing it throws TooLong: checked as the
+  // output goes, so no frame, however it resamples, is decoded far past the limit.
+  PlanarSink(int decode_channels, int channels, const BlockSink& sink, int sample_rate,
+             double max_seconds)
       : decode_channels_(decode_channels),
         channels_(channels),
         data_(decode_channels),
-        sink_(sink) {}
+        sink_(sink),
+        limit_frames_(static_cast<int64_t>(max_seconds * sample_rate)),
+        max_seconds_(max_seconds) {}
 
   // Pulls everything `swr` has for `in` (nullptr flushes) into the sink.
   void convert(SwrContext* swr, const AVFrame* in) {
@@ -50,6 +64,9 @@ class PlanarSink {
         for (int c = 0; c < channels_; ++c) planes[c] = outs[std::min(c, decode_channels_ - 1)];
         sink_(planes.data(), got);
         frames_ += got;
+        if (limit_frames_ > 0 && frames_ > limit_frames_)
+          throw TooLong(too_long("more than " + std::to_string(static_cast<long>(max_seconds_)),
+                                 max_seconds_));
       }
       if (in || got == 0) return;  // feeding: swr buffers the rest; flushing: until drained
       in_count = 0;
@@ -63,6 +80,8 @@ class PlanarSink {
   int64_t frames_ = 0;
   std::vector<std::vector<float>> data_;
   const BlockSink& sink_;
+  int64_t limit_frames_;
+  double max_seconds_;
 };
 
 // What a resampler was built for: frames of another shape need another resampler.
@@ -80,12 +99,12 @@ AVStream* first_audio_stream(AVFormatContext* fmt) {
 }
 
 ff::SwrPtr make_resampler(const AVFrame* frame, int out_rate, int out_channels) {
-  AVChannelLayout in_layout;
+  AVChannelLayout in_layout{};  // zeroed: av_channel_layout_copy frees what it finds in it
   if (frame->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC || frame->ch_layout.nb_channels == 0)
     av_channel_layout_default(&in_layout, frame->ch_layout.nb_channels);
   else
     av_channel_layout_copy(&in_layout, &frame->ch_layout);
-  AVChannelLayout out_layout;
+  AVChannelLayout out_layout{};
   av_channel_layout_default(&out_layout, out_channels);
   SwrContext* raw = nullptr;
   int rc = swr_alloc_set_opts2(&raw, &out_layout, AV_SAMPLE_FMT_FLTP, out_rate, &in_layout,
@@ -106,11 +125,6 @@ ff::SwrPtr make_resampler(const AVFrame* frame, int out_rate, int out_channels) 
 }  // namespace
 
 namespace {
-
-std::string too_long(const std::string& lasts, double max_seconds) {
-  return "the song lasts " + lasts + " s; this server separates songs up to " +
-         std::to_string(static_cast<long>(max_seconds)) + " s";
-}
 
 // The length the container announces, in seconds (0: none).
 double announced_seconds(const AVFormatContext* fmt, const AVStream* stream) {
@@ -142,7 +156,6 @@ int64_t decode_stream(const std::string& path, int sample_rate, int channels,
   double announced = announced_seconds(fmt.get(), stream);
   if (max_seconds > 0 && header_exact && announced > max_seconds + 1)
     throw TooLong(too_long(std::to_string(static_cast<long>(announced)), max_seconds));
-  const int64_t limit_frames = static_cast<int64_t>(max_seconds * sample_rate);
 
   const AVCodec* codec = avcodec_find_decoder(stream->codecpar->codec_id);
   if (!codec) throw AudioError(path + ": no decoder for its audio codec");
@@ -155,7 +168,7 @@ int64_t decode_stream(const std::string& path, int sample_rate, int channels,
   // FFmpeg downmixes more than two channels; mono stays mono and is duplicated below.
   int source_channels = dec->ch_layout.nb_channels;
   int decode_channels = source_channels == 1 ? 1 : channels;
-  PlanarSink sink(decode_channels, channels, block_sink);
+  PlanarSink sink(decode_channels, channels, block_sink, sample_rate, max_seconds);
   ff::SwrPtr swr;
   InputShape swr_shape;
   ff::PacketPtr packet(av_packet_alloc());
@@ -177,6 +190,10 @@ int64_t decode_stream(const std::string& path, int sample_rate, int channels,
         av_frame_unref(frame.get());
         continue;
       }
+      if (f->sample_rate < kMinSampleRate)
+        throw AudioError(path + " says its audio runs at " + std::to_string(f->sample_rate) +
+                         " Hz; audio below " + std::to_string(kMinSampleRate) +
+                         " Hz is not something this service separates");
       // A stream may change its rate, layout or sample format midway (chained Ogg, damaged
       // files): finish the old resampler and build one for the new shape.
       InputShape shape{f->format, f->sample_rate, f->ch_layout.nb_channels};
@@ -195,9 +212,6 @@ int64_t decode_stream(const std::string& path, int sample_rate, int channels,
       ++packets;
       if (avcodec_send_packet(dec.get(), packet.get()) < 0) ++decode_errors;
       drain();
-      if (limit_frames > 0 && sink.frames() > limit_frames)
-        throw TooLong(
-            too_long("more than " + std::to_string(static_cast<long>(max_seconds)), max_seconds));
     }
     av_packet_unref(packet.get());
   }
@@ -205,9 +219,6 @@ int64_t decode_stream(const std::string& path, int sample_rate, int channels,
   avcodec_send_packet(dec.get(), nullptr);
   drain();
   if (swr) sink.convert(swr.get(), nullptr);
-  if (limit_frames > 0 && sink.frames() > limit_frames)  // what the flushes gave counts too
-    throw TooLong(
-        too_long("more than " + std::to_string(static_cast<long>(max_seconds)), max_seconds));
 
   if (sink.frames() == 0)
     throw AudioError(path + " holds no decodable audio (not an audio file, or damaged)");
