@@ -3,13 +3,17 @@
 BUILD ?= build
 JOBS ?= 2
 
-.PHONY: run test test-sanitize test-tools setup build format clean images deploy-test
+.PHONY: run test test-sanitize test-tools setup build format clean images deploy-test soak
 
 run: build
 	@bash scripts/run.sh "$(BUILD)" $(ARGS)
 
 test: build test-tools
 	@cd $(BUILD) && ctest -j$(JOBS) --output-on-failure --timeout 900
+
+# The queue's promises under worker, Redis and S3 faults (docs/reliability.md): a few minutes.
+soak: build test-tools
+	@$(BUILD)/msaas-soak $(ARGS)
 
 setup:
 	@bash scripts/setup-deps.sh

@@ -34,8 +34,15 @@ TEST(Deploy, TheValidatorCatchesWhatMatters) {
       std::regex_replace(rendered.out, std::regex("redis:7\\.0\\.15-bookworm"), "redis:latest");
   broken = std::regex_replace(broken, std::regex("(name: minio\n)  type: ClusterIP"),
                               "$1  type: LoadBalancer");
-  broken = std::regex_replace(broken, std::regex("terminationGracePeriodSeconds: 630"),
+  broken = std::regex_replace(broken, std::regex("terminationGracePeriodSeconds: 2730"),
                               "terminationGracePeriodSeconds: 30");
+  broken = std::regex_replace(broken, std::regex("MSAAS_GRACE_SECONDS: \"2700\""),
+                              "MSAAS_GRACE_SECONDS: \"600\"");
+  broken = std::regex_replace(broken, std::regex("sizeLimit: 20Gi"), "sizeLimit: 8Gi");
+  broken = std::regex_replace(broken, std::regex("sizeLimit: 9Gi"), "sizeLimit: 4Gi");
+  // Scaling on waiting jobs alone scales a long song's worker away in mid-job (issue 17).
+  broken =
+      std::regex_replace(broken, std::regex("valueLocation: demand"), "valueLocation: waiting");
   broken = std::regex_replace(broken, std::regex("- always"), "- everysec");
   broken +=
       "---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: leaked\nstringData:\n  k: v\n"
@@ -45,8 +52,10 @@ TEST(Deploy, TheValidatorCatchesWhatMatters) {
   auto result = run({"node", (deploy_dir() / "validate" / "validate.mjs").string(),
                      "broken=" + (dir / "broken.yaml").string()});
   EXPECT_EQ(result.exit_code, 1);
-  for (const char* words : {"moving tag", "Service minio must be ClusterIP", "appendfsync always",
-                            "terminationGracePeriodSeconds", "Secret/leaked", "schema:"})
+  for (const char* words :
+       {"moving tag", "Service minio must be ClusterIP", "appendfsync always",
+        "terminationGracePeriodSeconds", "Secret/leaked", "schema:", "/scaling demand",
+        "0.75 x MSAAS_MAX_AUDIO_SECONDS", "largest job's scratch", "every concurrent upload"})
     EXPECT_NE(result.err.find(words), std::string::npos) << words << "\n" << result.err;
 }
 

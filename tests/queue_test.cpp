@@ -3,41 +3,13 @@
 // expiry, and the logging list.
 #include <unistd.h>
 
-#include "queue/jobs.h"
 #include "queue/log.h"
-#include "service_support.h"
+#include "queue_fixture.h"
 
 namespace msaas::test {
 namespace {
 
 using nlohmann::json;
-
-class QueueTest : public ::testing::Test {
- protected:
-  QueueTest() : pool(redis.url()), jobs(pool, settings()) {}
-  static queue::QueueSettings settings() {
-    queue::QueueSettings s;
-    s.lease_s = 1;
-    s.max_attempts = 3;
-    s.retention_s = 3600;
-    return s;
-  }
-  queue::JobSpec spec(const std::string& hash, const std::string& format = "mp3") {
-    queue::JobSpec s;
-    s.hash = hash;
-    s.upload = hash + ".mp3";
-    s.model = "htdemucs";
-    s.format = format;
-    s.id = queue::job_id(s.hash, s.model, s.stems, s.format);
-    return s;
-  }
-  long long length(const std::string& list) { return pool.command({"LLEN", list}).integer; }
-
-  RedisServer redis;
-  queue::RedisPool pool;
-  queue::JobQueue jobs;
-  queue::Redis blocking{redis.url(), 5};
-};
 
 TEST_F(QueueTest, TheSameUploadAndSettingsAreOneJob) {
   auto first = jobs.enqueue(spec("aa"));
@@ -59,9 +31,9 @@ TEST_F(QueueTest, ClaimedJobsRunAndComplete) {
   EXPECT_EQ(jobs.get(id)->at("status"), "running");
   EXPECT_EQ(length("processing:w1"), 1);
   EXPECT_EQ(length("toWorker"), 0);
-  EXPECT_TRUE(jobs.progress(id, 40, "separating"));
+  EXPECT_TRUE(jobs.progress("w1", *claim, 40, "separating"));
   EXPECT_EQ(jobs.get(id)->at("progress"), 40);
-  jobs.complete("w1", *claim, {{"zip", id + "/stems.zip"}});
+  EXPECT_TRUE(jobs.complete("w1", *claim, {{"zip", id + "/stems.zip"}}, {}));
   auto record = *jobs.get(id);
   EXPECT_EQ(record["status"], "done");
   EXPECT_EQ(record["progress"], 100);
@@ -85,8 +57,7 @@ TEST_F(QueueTest, TheReaperReturnsJobsOfDeadWorkersThenDeadletters) {
     auto claim = jobs.claim(blocking, "dead" + std::to_string(attempt), 1);
     ASSERT_TRUE(claim) << attempt;
     EXPECT_EQ(claim->spec.attempts, attempt - 1);
-    pool.command({"DEL", "reaper:lock"});
-    EXPECT_EQ(jobs.reap(), 1);  // no lease key: this worker is gone
+    EXPECT_EQ(reap_after_a_lease(), 1);  // no lease key: this worker is gone
     auto record = *jobs.get(id);
     EXPECT_EQ(record["attempts"], attempt);
     if (attempt < 3) {
@@ -111,8 +82,7 @@ TEST_F(QueueTest, LiveWorkersKeepTheirJobs) {
   EXPECT_EQ(length("processing:alive"), 1);
   // When the beats stop, the lease runs out and the job goes back.
   sleep(2);
-  pool.command({"DEL", "reaper:lock"});
-  EXPECT_EQ(jobs.reap(), 1);
+  EXPECT_EQ(reap_after_a_lease(), 1);
   EXPECT_EQ(length("toWorker"), 1);
 }
 
@@ -160,7 +130,7 @@ TEST_F(QueueTest, HandedBackJobsAreNextInLine) {
   jobs.enqueue(spec("hh"));
   auto claim = jobs.claim(blocking, "w", 1);
   ASSERT_EQ(claim->spec.hash, "gg");
-  jobs.hand_back("w", *claim);
+  EXPECT_EQ(jobs.hand_back("w", *claim, "too long"), queue::HandBack::queued);
   auto again = jobs.claim(blocking, "w2", 1);
   EXPECT_EQ(again->spec.hash, "gg");
   EXPECT_EQ(again->spec.attempts, 0);
@@ -175,8 +145,8 @@ TEST_F(QueueTest, DeletedJobsLeaveTheQueueAndStopWorkers) {
   auto running = jobs.enqueue(spec("jj")).id;
   auto claim = jobs.claim(blocking, "w", 1);
   jobs.remove(running);
-  EXPECT_FALSE(jobs.progress(running, 50, "separating"));
-  jobs.fail("w", *claim, "deleted");
+  EXPECT_FALSE(jobs.progress("w", *claim, 50, "separating"));
+  EXPECT_FALSE(jobs.fail("w", *claim, "deleted"));
   EXPECT_EQ(length("processing:w"), 0);
   EXPECT_FALSE(jobs.get(running));  // finishing does not bring the record back
 }
@@ -184,12 +154,13 @@ TEST_F(QueueTest, DeletedJobsLeaveTheQueueAndStopWorkers) {
 TEST_F(QueueTest, FinishedJobsExpire) {
   auto id = jobs.enqueue(spec("kk")).id;
   auto claim = jobs.claim(blocking, "w", 1);
-  jobs.complete("w", *claim, {{"zip", "z"}});
-  EXPECT_TRUE(jobs.take_expired(queue::now_seconds()).empty());
-  auto expired = jobs.take_expired(queue::now_seconds() + 3601);
-  ASSERT_EQ(expired.size(), 1u);
-  EXPECT_EQ(expired[0]["zip"], "z");
+  jobs.complete("w", *claim, {{"zip", "z"}}, {});
+  EXPECT_EQ(jobs.take_expired(queue::now_seconds()), 0);
+  EXPECT_EQ(jobs.take_expired(queue::now_seconds() + 3601), 1);
   EXPECT_FALSE(jobs.get(id));
+  // Its files are trash now, listed until they are deleted.
+  EXPECT_TRUE(trash_has("output:z"));
+  EXPECT_TRUE(trash_has("upload:kk.mp3"));
 }
 
 // Issue 17, item 1: failing schedules the record's deletion; submitting the same job again
@@ -199,13 +170,13 @@ TEST_F(QueueTest, AResubmittedFailedJobIsNotDeletedByTheOldExpiry) {
   jobs.fail("w", *jobs.claim(blocking, "w", 1), "broken upload");
   auto again = jobs.enqueue(spec("ll"));
   EXPECT_TRUE(again.created);
-  EXPECT_TRUE(jobs.take_expired(queue::now_seconds() + 3601).empty());
+  EXPECT_EQ(jobs.take_expired(queue::now_seconds() + 3601), 0);
   ASSERT_TRUE(jobs.get(id));
   EXPECT_EQ(jobs.get(id)->at("status"), "queued");
   EXPECT_EQ(length("toWorker"), 1);
   // Its own end schedules its own expiry.
-  jobs.complete("w", *jobs.claim(blocking, "w", 1), {{"zip", "z"}});
-  EXPECT_EQ(jobs.take_expired(queue::now_seconds() + 3601).size(), 1u);
+  jobs.complete("w", *jobs.claim(blocking, "w", 1), {{"zip", "z"}}, {});
+  EXPECT_EQ(jobs.take_expired(queue::now_seconds() + 3601), 1);
 }
 
 // Issue 17, item 7: a job acknowledged (a 201 follows enqueue) survives Redis dying at once,

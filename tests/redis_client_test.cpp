@@ -132,7 +132,7 @@ TEST(RedisClient, AFinishWhoseReplyIsLostEndsTheJobOnce) {
   auto claim = jobs.claim(blocking, "w", 1);
   ASSERT_TRUE(claim);
   relay.drop_next_reply();
-  jobs.complete("w", *claim, {{"zip", "z"}});  // no error: it did run
+  EXPECT_TRUE(jobs.complete("w", *claim, {{"zip", "z"}}, {}));  // no error: it did run
   queue::Redis direct(redis.url());
   EXPECT_EQ(direct.command({"HGET", "job:" + spec.id, "status"}).str, "done");
   EXPECT_EQ(direct.command({"HGET", "stats", "done"}).str, "1");

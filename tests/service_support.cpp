@@ -93,6 +93,29 @@ void S3Peer::stop() {
   process_->stop(5);
 }
 
+void S3Peer::freeze() {
+  ::kill(process_->pid(), SIGSTOP);
+}
+
+void S3Peer::thaw() {
+  ::kill(process_->pid(), SIGCONT);
+}
+
+std::set<std::string> S3Peer::keys(const std::string& bucket) const {
+  // s3rver keeps each object as "<key>._S3rver_object" beside its metadata.
+  const std::string suffix = "._S3rver_object";
+  std::set<std::string> names;
+  fs::path root = dir_ / "data" / bucket;
+  if (!fs::exists(root)) return names;
+  for (const auto& entry : fs::recursive_directory_iterator(root)) {
+    std::string name = fs::relative(entry.path(), root).string();
+    if (entry.is_regular_file() && name.size() > suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+      names.insert(name.substr(0, name.size() - suffix.size()));
+  }
+  return names;
+}
+
 std::map<std::string, std::string> service_environment(const RedisServer& redis,
                                                        const fs::path& data, const S3Peer* s3) {
   std::map<std::string, std::string> env = {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "service/child_process.h"
@@ -46,6 +47,11 @@ class S3Peer {
   std::string log() const;
   void stop();
   void start();  // again, same port and data (for outage tests)
+  // SIGSTOP / SIGCONT: a peer that accepts connections and answers nothing (a stalled S3).
+  void freeze();
+  void thaw();
+  // Object names stored in `bucket`, read from s3rver's folder.
+  std::set<std::string> keys(const std::string& bucket) const;
 
  private:
   TempDir dir_;

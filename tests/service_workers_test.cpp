@@ -1,6 +1,6 @@
 // tests/service_workers_test.cpp: workers as a fleet: two sharing one queue, one killed with
 // SIGKILL mid-job (the job still completes, once), one stopped with SIGTERM (it finishes its
-// job first), and completion callbacks that never fail a job.
+// job first). Callbacks: tests/service_lifecycle_test.cpp.
 #include <signal.h>
 
 #include <atomic>
@@ -100,57 +100,6 @@ TEST(Workers, AJobPastTheGracePeriodIsHandedBack) {
   service.env["MSAAS_GRACE_SECONDS"] = "5";
   service.add_worker();
   EXPECT_EQ(wait_for_job(client, id)["status"], "done");
-}
-
-TEST(Workers, CallbacksArePostedAndTheirFailureIsHarmless) {
-  httplib::Server receiver;
-  std::mutex mutex;
-  std::vector<std::pair<std::string, std::string>> received;  // path, body
-  receiver.Post(".*", [&](const httplib::Request& req, httplib::Response& res) {
-    std::lock_guard lock(mutex);
-    received.emplace_back(req.path, req.body);
-    res.status = req.path == "/broken" ? 500 : 200;
-  });
-  int port = receiver.bind_to_any_port("127.0.0.1");
-  std::thread serving([&] { receiver.listen_after_bind(); });
-  std::string base = "http://127.0.0.1:" + std::to_string(port);
-
-  Service service(false, 1);
-  auto client = service.api->client();
-  TempDir dir;
-  auto a = song(dir, 3, 600), b = song(dir, 3, 700), c = song(dir, 3, 800);
-  // Original API: the callback's data, as given.
-  json body = {{"mp3", ""}, {"callback", {{"url", base + "/apiv1"}, {"data", {{"k", 7}}}}}};
-  auto encoded = run({"base64", "-w0", a.string()}).out;
-  body["mp3"] = encoded;
-  ASSERT_EQ(client.Post("/apiv1/separate", body.dump(), "application/json")->status, 200);
-  // /v1: a summary of the job.
-  auto v1 = client.Post("/v1/jobs?callback_url=" + base + "/v1", read_file(b), "audio/mpeg");
-  std::string v1_id = json::parse(v1->body)["id"];
-  auto broken =
-      client.Post("/v1/jobs?callback_url=" + base + "/broken", read_file(c), "audio/mpeg");
-  std::string broken_id = json::parse(broken->body)["id"];
-  EXPECT_EQ(wait_for_job(client, v1_id)["status"], "done");
-  EXPECT_EQ(wait_for_job(client, broken_id)["status"], "done");  // a failing callback is harmless
-  for (int i = 0; i < 100; ++i) {
-    {
-      std::lock_guard lock(mutex);
-      if (received.size() >= 3) break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  receiver.stop();
-  serving.join();
-  std::lock_guard lock(mutex);
-  std::map<std::string, std::vector<std::string>> by_path;
-  for (const auto& [path, text] : received) by_path[path].push_back(text);
-  ASSERT_EQ(by_path["/apiv1"].size(), 1u);
-  EXPECT_EQ(json::parse(by_path["/apiv1"][0]), json({{"k", 7}}));
-  ASSERT_EQ(by_path["/v1"].size(), 1u);
-  auto summary = json::parse(by_path["/v1"][0]);
-  EXPECT_EQ(summary["id"], v1_id);
-  EXPECT_EQ(summary["status"], "done");
-  EXPECT_GE(by_path["/broken"].size(), 1u);  // tried (and retried) but the job is done anyway
 }
 
 }  // namespace

@@ -83,6 +83,17 @@ function checkRules(overlay, objects) {
     const pod = worker.spec.template.spec;
     if (pod.terminationGracePeriodSeconds !== grace + 30)
       problem(where, `terminationGracePeriodSeconds must be MSAAS_GRACE_SECONDS + 30 (${grace + 30})`);
+    // The longest song allowed must finish within the grace period: end-to-end real-time factor
+    // 0.62 on 2 cores (docs/benchmarks.md), with room for decoding, encoding and storing.
+    const longest = Number(config?.data?.MSAAS_MAX_AUDIO_SECONDS);
+    if (!(grace >= 0.75 * longest))
+      problem(where, `MSAAS_GRACE_SECONDS must be at least 0.75 x MSAAS_MAX_AUDIO_SECONDS (${0.75 * longest})`);
+    // Scratch: the largest job's files at once (worker.yaml says which).
+    const upload = Number(config?.data?.MSAAS_MAX_UPLOAD_BYTES);
+    const scratch = upload + longest * 88200 * (4 + 24 + 12 + 12);
+    const work = pod.volumes?.find((v) => v.name === "work")?.emptyDir?.sizeLimit;
+    if (!(gibibytes(work) * 2 ** 30 >= scratch))
+      problem(where, `the work volume must hold the largest job's scratch (${(scratch / 2 ** 30).toFixed(1)} GiB)`);
     // docs/benchmarks.md: about 640 MB whatever the song's length; 1 GiB leaves room.
     const memory = pod.containers[0].resources?.requests?.memory ?? "0";
     const unit = { Mi: 1, Gi: 1024 }[memory.match(/^[0-9]+(Mi|Gi)$/)?.[1]];
@@ -91,6 +102,11 @@ function checkRules(overlay, objects) {
   }
   // API keys: on in every cluster overlay, read from a mounted Secret.
   const api = byKind("Deployment").find((o) => o.metadata.name === "msaas-api");
+  // The upload spool holds every concurrent upload at the size limit.
+  const spool = api?.spec.template.spec.volumes?.find((v) => v.name === "spool")?.emptyDir?.sizeLimit;
+  const spooled = Number(config?.data?.MSAAS_MAX_CONCURRENT_UPLOADS) * Number(config?.data?.MSAAS_MAX_UPLOAD_BYTES);
+  if (api && !(gibibytes(spool) * 2 ** 30 >= spooled))
+    problem(overlay, `msaas-api's spool volume must hold every concurrent upload (${(spooled / 2 ** 30).toFixed(1)} GiB)`);
   if (!config?.data?.MSAAS_API_KEYS_FILE) problem(overlay, "API keys must be on (MSAAS_API_KEYS_FILE)");
   if (api && !api.spec.template.spec.volumes?.some((v) => v.secret?.secretName === "msaas-api-keys"))
     problem(overlay, "msaas-api must mount the Secret msaas-api-keys");
@@ -127,9 +143,18 @@ function checkRules(overlay, objects) {
     const target = scaled.spec.scaleTargetRef.name;
     if (!byKind("Deployment").some((d) => d.metadata.name === target))
       problem(overlay, `ScaledObject ${scaled.metadata.name} targets missing ${target}`);
-    if (scaled.spec.triggers[0]?.metadata?.listName !== "toWorker")
-      problem(overlay, `ScaledObject ${scaled.metadata.name} must scale on toWorker`);
+    // Running jobs must count, or a long song's worker is scaled away in mid-job (issue 17).
+    const trigger = scaled.spec.triggers[0];
+    if (trigger?.type !== "metrics-api" || !/\/scaling$/.test(trigger?.metadata?.url ?? "") ||
+        trigger?.metadata?.valueLocation !== "demand")
+      problem(overlay, `ScaledObject ${scaled.metadata.name} must scale on the API's /scaling demand`);
   }
+}
+
+// "20Gi", "512Mi" as GiB; NaN when absent or in another unit.
+function gibibytes(quantity) {
+  const match = /^([0-9]+)(Mi|Gi)$/.exec(quantity ?? "");
+  return match ? Number(match[1]) / (match[2] === "Mi" ? 1024 : 1) : NaN;
 }
 
 function checkCompose(path, configKeys) {

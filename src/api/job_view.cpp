@@ -3,6 +3,7 @@
 
 #include "api/http_util.h"
 #include "queue/log.h"
+#include "service/file_sweeper.h"
 
 namespace msaas::api {
 
@@ -43,7 +44,7 @@ std::optional<json> find_output(const json& record, const std::string& stem) {
   for (const auto& o : record["outputs"]) {
     std::string name = o.value("name", "");
     std::string key = o.value("key", "");
-    std::string file = key.substr(key.find('/') + 1);
+    std::string file = key.substr(key.rfind('/') + 1);
     if (stem == name || stem == file) return o;
   }
   return std::nullopt;
@@ -80,18 +81,11 @@ bool visible_to(const json& record, const std::string& owner) {
   return record.value("owner", "") == owner;
 }
 
-void remove_outputs(ApiContext& context, const json& record) {
-  std::vector<std::string> keys;
-  if (record.contains("outputs") && record["outputs"].is_array())
-    for (const auto& o : record["outputs"]) keys.push_back(o.value("key", ""));
-  if (record.contains("zip")) keys.push_back(record.value("zip", ""));
-  for (const auto& key : keys) {
-    if (key.empty()) continue;
-    try {
-      context.storage->remove(context.config.output_bucket, key);
-    } catch (const std::exception& e) {
-      queue::log_warning("cannot remove " + key + ": " + e.what());
-    }
+void remove_trash_now(ApiContext& context) {
+  try {
+    service::sweep_trash(context.trash, *context.storage, context.config, 100, 5);
+  } catch (const std::exception& e) {
+    queue::log_warning(std::string("files left for the workers to delete: ") + e.what());
   }
 }
 

@@ -29,7 +29,8 @@ std::string owner_of(ApiContext& context, const httplib::Request& req);
 // With keys on, a job is visible only to the key that made it.
 bool visible_to(const nlohmann::json& record, const std::string& owner);
 
-// Removes a job's stems and zip from storage (best effort per file).
-void remove_outputs(ApiContext& context, const nlohmann::json& record);
+// Deletes the files a removal just put in the trash, while the user waits (a few seconds at
+// most); what storage refuses is left to the workers' sweeps.
+void remove_trash_now(ApiContext& context);
 
 }  // namespace msaas::api

@@ -29,7 +29,8 @@ std::string song_key(ApiContext& context, const httplib::Request& req, const std
 void separate(ApiContext& context, const httplib::Request& req, httplib::Response& res) {
   UploadSlot slot(context);
   if (!slot.granted()) return UploadSlot::refuse(res);
-  auto body = json::parse(req.body, nullptr, false);
+  // Ordered: the callback's data goes back to the caller with its keys as it wrote them.
+  auto body = nlohmann::ordered_json::parse(req.body, nullptr, false);
   if (body.is_discarded() || !body.is_object())
     return send_error(res, 400, "the body must be a JSON object");
   if (!body.contains("mp3") || !body["mp3"].is_string())
@@ -58,7 +59,9 @@ void separate(ApiContext& context, const httplib::Request& req, httplib::Respons
   auto result = submit_job(context, upload, settings, "apiv1");
   context.redis.command({"SET", song_key(context, req, upload.hash), result.id, "EX",
                          std::to_string(context.config.queue.retention_s)});
-  send_python_json(res, 200, {{"hash", upload.hash}, {"reason", "Song enqueued for separation"}});
+  std::string reason =
+      result.status == "done" ? "Song already separated" : "Song enqueued for separation";
+  send_python_json(res, 200, {{"hash", upload.hash}, {"reason", reason}});
 }
 
 void queue_list(ApiContext& context, const httplib::Request& req, httplib::Response& res) {
@@ -109,19 +112,15 @@ void track(ApiContext& context, const httplib::Request& req, httplib::Response& 
   if (!found) return;
   std::string key = found->output["key"];
   serve_object(context, res, key, "audio/mpeg",
-               std::string(req.matches[1]) + "-" + key.substr(key.find('/') + 1));
+               std::string(req.matches[1]) + "-" + key.substr(key.rfind('/') + 1));
 }
 
 void remove_track(ApiContext& context, const httplib::Request& req, httplib::Response& res) {
   auto found = find_track(context, req, res);
   if (!found) return;
   std::string key = found->output["key"];
-  context.storage->remove(context.config.output_bucket, key);
-  json outputs = json::array();
-  for (const auto& o : found->record["outputs"])
-    if (o.value("key", "") != key) outputs.push_back(o);
-  context.redis.command(
-      {"HSET", "job:" + found->record["id"].get<std::string>(), "outputs", outputs.dump()});
+  context.jobs.drop_output(found->record["id"], key);
+  remove_trash_now(context);
   send_python_json(res, 200,
                    {{"hash", std::string(req.matches[1])},
                     {"reason", "Track removed"},

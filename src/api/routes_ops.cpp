@@ -91,6 +91,19 @@ void metrics(ApiContext& context, httplib::Response& res) {
   res.set_content(out.str(), "text/plain; version=0.0.4");
 }
 
+// What the autoscaler reads (KEDA's metrics-api scaler): jobs that need a worker now or soon.
+// Running jobs count, so workers are never scaled below the jobs they are separating.
+void scaling(ApiContext& context, httplib::Response& res) {
+  long long waiting = context.jobs.waiting_count();
+  long long delayed = context.jobs.delayed_count();
+  long long running = context.jobs.running_count();
+  send_json(res, 200,
+            {{"waiting", waiting},
+             {"retrying", delayed},
+             {"running", running},
+             {"demand", waiting + delayed + running}});
+}
+
 }  // namespace
 
 std::vector<Route> ops_routes(ApiContext& c, const std::vector<Route>& all) {
@@ -112,6 +125,8 @@ std::vector<Route> ops_routes(ApiContext& c, const std::vector<Route>& all) {
        [&c](Req, Res res) { readiness(c, res); }, nullptr},
       {"GET", "/metrics", "Prometheus metrics", "ops", [&c](Req, Res res) { metrics(c, res); },
        nullptr},
+      {"GET", "/scaling", "Jobs waiting, retrying and running, for the workers' autoscaler", "ops",
+       [&c](Req, Res res) { scaling(c, res); }, nullptr},
   };
   Route openapi{"GET", "/openapi.json", "This OpenAPI document", "ops", nullptr, nullptr};
   std::vector<Route> documented = all;

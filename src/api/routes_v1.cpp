@@ -132,8 +132,8 @@ void stems_zip(ApiContext& context, const httplib::Request& req, httplib::Respon
 void delete_job(ApiContext& context, const httplib::Request& req, httplib::Response& res) {
   auto record = find_job(context, req, res);
   if (!record) return;
-  auto removed = context.jobs.remove((*record)["id"]);
-  if (removed) remove_outputs(context, *removed);
+  context.jobs.remove((*record)["id"]);
+  remove_trash_now(context);
   send_json(res, 200, {{"id", (*record)["id"]}, {"deleted", true}});
 }
 

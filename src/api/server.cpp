@@ -26,6 +26,7 @@ ApiContext::ApiContext(service::ServiceConfig c)
     : config(std::move(c)),
       redis(config.redis_url),
       jobs(redis, config.queue),
+      trash(redis),
       storage(storage::make_storage(config.storage)),
       access(std::make_unique<AccessControl>(config.api_keys_file, config.rate_limit, redis)) {}
 

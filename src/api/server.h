@@ -17,6 +17,7 @@
 #include "api/access.h"
 #include "api/bucket_setup.h"
 #include "queue/jobs.h"
+#include "queue/trash.h"
 #include "service/config.h"
 #include "storage/storage.h"
 
@@ -48,6 +49,7 @@ struct ApiContext {
   service::ServiceConfig config;
   queue::RedisPool redis;
   queue::JobQueue jobs;
+  queue::Trash trash;
   std::unique_ptr<storage::Storage> storage;
   RequestCounter requests;
   std::unique_ptr<AccessControl> access;

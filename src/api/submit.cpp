@@ -1,6 +1,8 @@
 // api/submit.cpp: see submit.h.
 #include "api/submit.h"
 
+#include <cstdio>
+#include <random>
 #include <regex>
 
 #include "api/http_util.h"
@@ -49,11 +51,27 @@ void UploadSlot::refuse(httplib::Response& res) {
   send_error(res, 503, "the server is busy with other uploads; try again in a few seconds");
 }
 
+namespace {
+
+// An upload stored for a job that never got recorded (the API died between storing and
+// enqueueing) is trash after this long; a stored upload is normally taken within seconds.
+constexpr long long kUploadHoldSeconds = 6 * 3600;
+
+// Each submission stores its own copy under its own name: a job's removal deletes exactly its
+// upload, never one a newer job of the same song depends on.
+std::string upload_name(const ReceivedUpload& upload) {
+  static thread_local std::mt19937_64 random{std::random_device{}()};
+  char nonce[17];
+  std::snprintf(nonce, sizeof nonce, "%016llx", static_cast<unsigned long long>(random()));
+  return upload.hash + "-" + nonce + "." + upload.extension;
+}
+
+}  // namespace
+
 queue::EnqueueResult submit_job(ApiContext& context, const ReceivedUpload& upload,
                                 const JobSettings& settings, const std::string& api) {
   queue::JobSpec spec;
   spec.hash = upload.hash;
-  spec.upload = upload.hash + "." + upload.extension;
   spec.model = settings.model;
   spec.stems = settings.stems;
   spec.format = settings.format;
@@ -61,10 +79,18 @@ queue::EnqueueResult submit_job(ApiContext& context, const ReceivedUpload& uploa
   spec.callback = settings.callback;
   spec.owner = settings.owner;
   spec.id = queue::job_id(spec.hash, spec.model, spec.stems, spec.format, spec.owner);
-  // Stored before it is queued, so a worker never takes a job whose upload is missing.
-  context.storage->put_file(context.config.upload_bucket, spec.upload, upload.path.string(),
-                            "application/octet-stream");
+  // An existing job needs no upload: asked first, without storing one.
   auto result = context.jobs.enqueue(spec);
+  if (result.status == "needs-upload") {
+    // Stored before it is queued, so a worker never takes a job whose upload is missing; held
+    // in the trash until the job takes it, so a crash in between leaves nothing behind.
+    spec.upload = upload_name(upload);
+    context.trash.hold(queue::FileKind::upload, spec.upload,
+                       queue::now_seconds() + kUploadHoldSeconds);
+    context.storage->put_file(context.config.upload_bucket, spec.upload, upload.path.string(),
+                              "application/octet-stream");
+    result = context.jobs.enqueue(spec);
+  }
   queue::log_info("job " + spec.id + (result.created ? " queued" : " already " + result.status) +
                   ": " + std::to_string(upload.size) + " bytes, " + spec.model + ", stems " +
                   spec.stems + ", " + spec.format + " (" + api + ")");

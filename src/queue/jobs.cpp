@@ -7,7 +7,9 @@
 #include <chrono>
 
 #include "queue/digest.h"
+#include "queue/outbox.h"
 #include "queue/scripts.h"
+#include "queue/trash.h"
 
 namespace msaas::queue {
 
@@ -20,6 +22,9 @@ const std::string kDeadletter = "deadletter";
 const std::string kExpiries = "expiries";
 const std::string kStats = "stats";
 const std::string kDelayed = "delayed";
+const std::string kTrash = "trash";
+const std::string kOutbox = "outbox";
+const std::string kSuspects = "reaper:suspects";
 
 std::string job_key(const std::string& id) {
   return "job:" + id;
@@ -30,13 +35,8 @@ std::string processing_key(const std::string& worker) {
 std::string lease_key(const std::string& worker) {
   return "lease:" + worker;
 }
-
-Reply eval(Redis& redis, const char* script, const std::vector<std::string>& keys,
-           const std::vector<std::string>& args) {
-  std::vector<std::string> command{"EVAL", script, std::to_string(keys.size())};
-  command.insert(command.end(), keys.begin(), keys.end());
-  command.insert(command.end(), args.begin(), args.end());
-  return redis.command(command);
+std::string callbacks_key(const std::string& id) {
+  return "callbacks:" + id;
 }
 
 // The record's fields as strings for HSET; JSON values are stored as their text.
@@ -49,8 +49,8 @@ void append_fields(std::vector<std::string>& args, const json& fields) {
 
 json record_from_flat(const Reply& flat) {
   static const std::vector<std::string> numbers = {"progress", "attempts", "created", "updated",
-                                                   "finished", "seconds",  "rtf"};
-  static const std::vector<std::string> documents = {"callback", "outputs"};
+                                                   "finished", "seconds",  "rtf",     "run"};
+  static const std::vector<std::string> documents = {"outputs"};
   json record = json::object();
   for (size_t i = 0; i + 1 < flat.elements.size(); i += 2) {
     const std::string& name = flat.elements[i].str;
@@ -78,7 +78,7 @@ long long now_seconds() {
 json to_json(const JobSpec& s) {
   return {{"id", s.id},       {"hash", s.hash},         {"upload", s.upload},
           {"model", s.model}, {"stems", s.stems},       {"format", s.format},
-          {"api", s.api},     {"callback", s.callback}, {"attempts", s.attempts},
+          {"api", s.api},     {"attempts", s.attempts}, {"handbacks", s.handbacks},
           {"owner", s.owner}};
 }
 
@@ -91,8 +91,8 @@ JobSpec job_from_json(const json& j) {
   s.stems = j.value("stems", "4");
   s.format = j.value("format", "mp3");
   s.api = j.value("api", "v1");
-  s.callback = j.contains("callback") ? j["callback"] : json();
   s.attempts = j.value("attempts", 0);
+  s.handbacks = j.value("handbacks", 0);
   s.owner = j.value("owner", "");
   return s;
 }
@@ -105,9 +105,12 @@ std::string job_id(const std::string& hash, const std::string& model, const std:
 }
 
 EnqueueResult JobQueue::enqueue(const JobSpec& spec) {
-  std::string message = to_json(spec).dump();
-  auto now = std::to_string(now_seconds());
-  std::vector<std::string> args{message};
+  std::string message = spec.upload.empty() ? "" : to_json(spec).dump();
+  long long now = now_seconds();
+  std::string upload_member =
+      spec.upload.empty() ? "" : trash_member(FileKind::upload, spec.upload);
+  std::string callback = spec.callback.is_object() ? callback_text(spec.api, spec.callback) : "";
+  std::vector<std::string> args{message, upload_member, std::to_string(now), callback};
   append_fields(args, {{"id", spec.id},
                        {"hash", spec.hash},
                        {"upload", spec.upload},
@@ -116,7 +119,6 @@ EnqueueResult JobQueue::enqueue(const JobSpec& spec) {
                        {"format", spec.format},
                        {"api", spec.api},
                        {"owner", spec.owner},
-                       {"callback", spec.callback.dump()},
                        {"status", "queued"},
                        {"stage", "queued"},
                        {"progress", "0"},
@@ -126,7 +128,8 @@ EnqueueResult JobQueue::enqueue(const JobSpec& spec) {
                        {"updated", now},
                        {"message", message}});
   auto reply =
-      eval(*pool_.acquire(), scripts::enqueue, {job_key(spec.id), kQueue, kExpiries}, args);
+      eval(*pool_.acquire(), scripts::enqueue,
+           {job_key(spec.id), kQueue, kExpiries, kTrash, callbacks_key(spec.id), kOutbox}, args);
   EnqueueResult result{spec.id, reply.str == "created", reply.str};
   if (result.created) result.status = "queued";
   return result;
@@ -136,7 +139,7 @@ std::optional<Claim> JobQueue::claim(Redis& redis, const std::string& worker, do
   auto reply = redis.command(
       {"BLMOVE", kQueue, processing_key(worker), "RIGHT", "LEFT", std::to_string(timeout_s)});
   if (reply.is_nil()) return std::nullopt;
-  Claim claim{reply.str, {}};
+  Claim claim{reply.str, {}, 0};
   try {
     claim.spec = job_from_json(json::parse(claim.message));
   } catch (const std::exception&) {
@@ -148,6 +151,7 @@ std::optional<Claim> JobQueue::claim(Redis& redis, const std::string& worker, do
   auto started = eval(redis, scripts::start, {job_key(claim.spec.id), processing_key(worker)},
                       {claim.message, worker, std::to_string(now_seconds())});
   if (started.integer == 0) return std::nullopt;
+  claim.run = started.integer;
   return claim;
 }
 
@@ -156,49 +160,70 @@ void JobQueue::heartbeat(const std::string& worker) {
                  std::to_string(settings_.lease_s)});
 }
 
-bool JobQueue::progress(const std::string& id, int percent, const std::string& stage) {
-  auto reply = eval(*pool_.acquire(), scripts::progress, {job_key(id)},
-                    {std::to_string(percent), stage, std::to_string(now_seconds())});
+bool JobQueue::progress(const std::string& worker, const Claim& claim, int percent,
+                        const std::string& stage) {
+  auto reply = eval(*pool_.acquire(), scripts::progress, {job_key(claim.spec.id)},
+                    {worker, std::to_string(claim.run), std::to_string(percent), stage,
+                     std::to_string(now_seconds())});
   return reply.integer == 1;
 }
 
 namespace {
 
-void finish(RedisPool& pool, const QueueSettings& settings, const std::string& worker,
-            const Claim& claim, const std::string& counter, const json& fields) {
+bool finish(RedisPool& pool, const QueueSettings& settings, const std::string& worker,
+            const Claim& claim, const std::string& counter, const json& fields,
+            const std::vector<std::string>& files) {
   long long now = now_seconds();
-  std::vector<std::string> args{claim.message, claim.spec.id,
-                                std::to_string(now + settings.retention_s), counter};
+  std::vector<std::string> args{claim.message,
+                                claim.spec.id,
+                                std::to_string(now + settings.retention_s),
+                                counter,
+                                worker,
+                                std::to_string(claim.run),
+                                std::to_string(now),
+                                std::to_string(files.size())};
+  args.insert(args.end(), files.begin(), files.end());
   json all = fields;
   all["updated"] = now;
   all["finished"] = now;
   append_fields(args, all);
-  std::vector<std::string> keys{job_key(claim.spec.id), processing_key(worker), kExpiries, kStats};
+  std::vector<std::string> keys{job_key(claim.spec.id),
+                                processing_key(worker),
+                                kExpiries,
+                                kStats,
+                                kTrash,
+                                callbacks_key(claim.spec.id),
+                                kOutbox};
   try {
-    eval(*pool.acquire(), scripts::finish, keys, args);
+    return eval(*pool.acquire(), scripts::finish, keys, args).integer == 1;
   } catch (const RedisError&) {
     // The script is not sent twice blindly (redis.cpp): whether it ran is read from the job's
-    // own list and record, and it is run again only when it did not.
+    // own list, and it is run again only when it did not.
     auto redis = pool.acquire();
     bool still_ours = redis->command({"LPOS", keys[1], claim.message}).type == Reply::Type::integer;
-    if (still_ours) eval(*redis, scripts::finish, keys, args);
+    if (still_ours) return eval(*redis, scripts::finish, keys, args).integer == 1;
+    auto record = redis->command({"HMGET", keys[0], "worker", "run", "status"});
+    return record.elements.size() == 3 && record.elements[0].str == worker &&
+           record.elements[1].str == std::to_string(claim.run) &&
+           record.elements[2].str != "running";
   }
 }
 
 }  // namespace
 
-void JobQueue::complete(const std::string& worker, const Claim& claim, const json& fields) {
+bool JobQueue::complete(const std::string& worker, const Claim& claim, const json& fields,
+                        const std::vector<std::string>& files) {
   json all = fields;
   all["status"] = "done";
   all["stage"] = "done";
   all["progress"] = 100;
   all["error"] = "";
-  finish(pool_, settings_, worker, claim, "done", all);
+  return finish(pool_, settings_, worker, claim, "done", all, files);
 }
 
-void JobQueue::fail(const std::string& worker, const Claim& claim, const std::string& error) {
-  finish(pool_, settings_, worker, claim, "failed",
-         {{"status", "failed"}, {"stage", "failed"}, {"error", error}});
+bool JobQueue::fail(const std::string& worker, const Claim& claim, const std::string& error) {
+  return finish(pool_, settings_, worker, claim, "failed",
+                {{"status", "failed"}, {"stage", "failed"}, {"error", error}}, {});
 }
 
 namespace {
@@ -206,10 +231,11 @@ namespace {
 int retry_message(Redis& redis, const QueueSettings& settings, const std::string& worker,
                   const std::string& message, const std::string& error, long long delay_s) {
   long long now = now_seconds();
-  auto reply = eval(redis, scripts::retry,
-                    {processing_key(worker), kQueue, kDeadletter, kExpiries, kStats, kDelayed},
-                    {message, error, std::to_string(settings.max_attempts), std::to_string(now),
-                     std::to_string(now + settings.retention_s), std::to_string(delay_s)});
+  auto reply =
+      eval(redis, scripts::retry,
+           {processing_key(worker), kQueue, kDeadletter, kExpiries, kStats, kDelayed, kOutbox},
+           {message, error, std::to_string(settings.max_attempts), std::to_string(now),
+            std::to_string(now + settings.retention_s), std::to_string(delay_s)});
   return static_cast<int>(reply.integer);
 }
 
@@ -227,10 +253,16 @@ void JobQueue::retry(const std::string& worker, const Claim& claim, const std::s
                 backoff_for(settings_, claim.spec.attempts));
 }
 
-void JobQueue::hand_back(const std::string& worker, const Claim& claim) {
-  eval(*pool_.acquire(), scripts::hand_back,
-       {processing_key(worker), kQueue, job_key(claim.spec.id)},
-       {claim.message, std::to_string(now_seconds())});
+HandBack JobQueue::hand_back(const std::string& worker, const Claim& claim,
+                             const std::string& why) {
+  auto redis = pool_.acquire();
+  auto reply = eval(
+      *redis, scripts::hand_back, {processing_key(worker), kQueue, job_key(claim.spec.id)},
+      {claim.message, std::to_string(now_seconds()), std::to_string(settings_.free_handbacks)});
+  if (reply.integer == 1) return HandBack::queued;
+  if (reply.integer == 0) return HandBack::not_ours;
+  retry_message(*redis, settings_, worker, claim.message, why, 0);
+  return HandBack::counted_as_attempt;
 }
 
 int JobQueue::reap() {
@@ -240,13 +272,16 @@ int JobQueue::reap() {
                                 std::to_string(std::max(1, settings_.lease_s) * 500)});
   if (locked.is_nil()) return 0;
   int moved = 0;
+  std::string now = std::to_string(now_seconds());
   std::string cursor = "0";
   do {
     auto page = redis->command({"SCAN", cursor, "MATCH", "processing:*", "COUNT", "100"});
     cursor = page.elements[0].str;
     for (const auto& list : page.elements[1].elements) {
       std::string worker = list.str.substr(std::string("processing:").size());
-      if (redis->command({"EXISTS", lease_key(worker)}).integer) continue;
+      auto lost = eval(*redis, scripts::lease_lost, {lease_key(worker), kSuspects},
+                       {worker, now, std::to_string(settings_.lease_s)});
+      if (lost.integer == 0) continue;
       auto messages = redis->command({"LRANGE", list.str, "0", "-1"});
       for (const auto& m : messages.elements)
         moved +=
@@ -264,32 +299,38 @@ int JobQueue::promote_due(long long now_s) {
 }
 
 int JobQueue::recover(const std::string& worker) {
-  auto redis = pool_.acquire();
-  auto messages = redis->command({"LRANGE", processing_key(worker), "0", "-1"});
+  auto messages = pool_.command({"LRANGE", processing_key(worker), "0", "-1"});
   for (const auto& m : messages.elements) {
     auto spec = json::parse(m.str, nullptr, false);
-    std::string id = spec.is_object() ? spec.value("id", "") : "";
-    eval(*redis, scripts::hand_back, {processing_key(worker), kQueue, job_key(id)},
-         {m.str, std::to_string(now_seconds())});
+    Claim lost{m.str, {}, 0};
+    lost.spec.id = spec.is_object() ? spec.value("id", "") : "";
+    hand_back(worker, lost, "handed back too often (the worker lost track of it)");
   }
   return static_cast<int>(messages.elements.size());
 }
 
-std::vector<json> JobQueue::take_expired(long long now_s) {
-  auto redis = pool_.acquire();
-  auto ids = redis->command(
+int JobQueue::take_expired(long long now_s) {
+  auto ids = pool_.command(
       {"ZRANGEBYSCORE", kExpiries, "-inf", std::to_string(now_s), "LIMIT", "0", "100"});
-  std::vector<json> records;
-  for (const auto& id : ids.elements)
-    if (auto record = expire(id.str)) records.push_back(*record);
-  return records;
+  int removed = 0;
+  for (const auto& id : ids.elements) removed += expire(id.str).has_value();
+  return removed;
 }
 
+namespace {
+
+std::optional<json> remove_job(RedisPool& pool, const std::string& id, const std::string& mode) {
+  auto flat = eval(*pool.acquire(), scripts::remove,
+                   {job_key(id), kQueue, kExpiries, kTrash, callbacks_key(id), kDelayed},
+                   {id, mode, std::to_string(now_seconds())});
+  if (flat.elements.empty()) return std::nullopt;
+  return record_from_flat(flat);
+}
+
+}  // namespace
+
 std::optional<json> JobQueue::expire(const std::string& id) {
-  auto record =
-      eval(*pool_.acquire(), scripts::remove, {job_key(id), kQueue, kExpiries}, {id, "if-due"});
-  if (record.elements.empty()) return std::nullopt;
-  return record_from_flat(record);
+  return remove_job(pool_, id, "if-due");
 }
 
 std::optional<json> JobQueue::get(const std::string& id) {
@@ -303,10 +344,13 @@ bool JobQueue::exists(const std::string& id) {
 }
 
 std::optional<json> JobQueue::remove(const std::string& id) {
-  auto flat =
-      eval(*pool_.acquire(), scripts::remove, {job_key(id), kQueue, kExpiries}, {id, "always"});
-  if (flat.elements.empty()) return std::nullopt;
-  return record_from_flat(flat);
+  return remove_job(pool_, id, "always");
+}
+
+bool JobQueue::drop_output(const std::string& id, const std::string& key) {
+  return eval(*pool_.acquire(), scripts::drop_output, {job_key(id), kTrash},
+              {key, std::to_string(now_seconds())})
+             .integer == 1;
 }
 
 std::vector<JobSpec> JobQueue::waiting() {
@@ -322,6 +366,10 @@ std::vector<JobSpec> JobQueue::waiting() {
 
 long long JobQueue::waiting_count() {
   return pool_.command({"LLEN", kQueue}).integer;
+}
+
+long long JobQueue::delayed_count() {
+  return pool_.command({"ZCARD", kDelayed}).integer;
 }
 
 long long JobQueue::running_count() {

@@ -136,6 +136,14 @@ Reply Redis::command(const std::vector<std::string>& args) {
   throw RedisError("Redis " + args[0] + ": unreachable");
 }
 
+Reply eval(Redis& redis, const char* script, const std::vector<std::string>& keys,
+           const std::vector<std::string>& args) {
+  std::vector<std::string> command{"EVAL", script, std::to_string(keys.size())};
+  command.insert(command.end(), keys.begin(), keys.end());
+  command.insert(command.end(), args.begin(), args.end());
+  return redis.command(command);
+}
+
 RedisPool::Lease RedisPool::acquire() {
   {
     std::lock_guard lock(mutex_);

@@ -1,70 +1,124 @@
 // queue/scripts.h: the Lua scripts that make each queue step atomic in Redis. Kept apart from
 // jobs.cpp so the queue's logic reads as plain C++ and the scripts can be read side by side.
+//
+// Ownership: `start` gives each run of a job a number (the record's `run`, a fencing token);
+// progress and finish are accepted only from the worker and run the record names while it is
+// running, so a worker that lost its job (lease expired, job handed to another) changes nothing.
+// Files: a file no job owns is a member "<kind>:<key>" of the sorted set `trash`, scored by when
+// it may be deleted. Callbacks: raw JSON texts from C++, never decoded here (Lua's cjson rewrites
+// numbers and empty arrays); `callbacks:<id>` holds each submission's, moved to `outbox` when the
+// job ends.
 #pragma once
 
 namespace msaas::queue::scripts {
 
-// KEYS: job:<id>, toWorker, expiries. ARGV: message, then field/value pairs of the record.
-// A job that exists and has not failed is left alone (the same upload and settings). A failed
-// one starts over, and the deletion its failure scheduled is called off: it would otherwise
-// remove the new record and its upload at the old time.
-inline constexpr const char* enqueue = R"lua(
+// Shared by the scripts that end a job: moves its callbacks to the outbox (one entry each,
+// wrapped by concatenation so the caller's JSON stays byte for byte).
+#define MSAAS_LUA_SEND_CALLBACKS                                                       \
+  "local function send_callbacks(list, outbox, id, run, now)\n"                        \
+  "  for i, raw in ipairs(redis.call('LRANGE', list, 0, -1)) do\n"                     \
+  "    redis.call('ZADD', outbox, now, '{\"id\":\"' .. id .. '\",\"run\":' .. run .. " \
+  "',\"n\":' .. i .. ',\"callback\":' .. raw .. '}')\n"                                \
+  "  end\n"                                                                            \
+  "  redis.call('DEL', list)\n"                                                        \
+  "end\n"
+
+// KEYS: job:<id>, toWorker, expiries, trash, callbacks:<id>, outbox.
+// ARGV: message ("" when the caller has not stored an upload), upload trash member, now, callback
+// ("" for none), then field/value pairs of the record.
+// A job that exists and has not failed is left alone (the same upload and settings): the upload
+// the caller stored for it is not needed, and the caller's callback joins the job's (sent at
+// once when it is done). A failed one starts over with the new upload; its old one goes, and
+// the deletion its failure scheduled is called off. Returns the status found, "created", or
+// "needs-upload" when a job must be created and no upload came with the call.
+inline constexpr const char* enqueue = MSAAS_LUA_SEND_CALLBACKS R"lua(
+local now = tonumber(ARGV[3])
 local status = redis.call('HGET', KEYS[1], 'status')
-if status and status ~= 'failed' then return status end
+if status and status ~= 'failed' then
+  if ARGV[2] ~= '' then redis.call('ZADD', KEYS[4], now, ARGV[2]) end
+  if ARGV[4] ~= '' then
+    redis.call('RPUSH', KEYS[5], ARGV[4])
+    if status == 'done' then
+      send_callbacks(KEYS[5], KEYS[6], redis.call('HGET', KEYS[1], 'id'),
+                     redis.call('HGET', KEYS[1], 'run') or 0, now)
+    end
+  end
+  return status
+end
+if ARGV[1] == '' then return 'needs-upload' end
+local old_upload = redis.call('HGET', KEYS[1], 'upload')
+if old_upload then redis.call('ZADD', KEYS[4], now, 'upload:' .. old_upload) end
 redis.call('ZREM', KEYS[3], string.sub(KEYS[1], 5))
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('ZREM', KEYS[4], ARGV[2])
+redis.call('DEL', KEYS[1], KEYS[5])
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
 redis.call('LPUSH', KEYS[2], ARGV[1])
+if ARGV[4] ~= '' then redis.call('RPUSH', KEYS[5], ARGV[4]) end
 return 'created'
 )lua";
 
 // KEYS: job:<id>, processing:<worker>. ARGV: message, worker, now.
-// Marks a claimed job running; a job deleted while it waited is dropped (returns 0).
+// Starts a claimed message only if it is the job's current one and the job is queued: a job
+// deleted, finished or already started meanwhile drops the message (returns 0). Otherwise the
+// run's number (1, 2, ...).
 inline constexpr const char* start = R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then
+local current = redis.call('HGET', KEYS[1], 'message')
+if current ~= ARGV[1] or redis.call('HGET', KEYS[1], 'status') ~= 'queued' then
   redis.call('LREM', KEYS[2], 1, ARGV[1])
   return 0
 end
+local run = redis.call('HINCRBY', KEYS[1], 'run', 1)
 redis.call('HSET', KEYS[1], 'status', 'running', 'worker', ARGV[2], 'stage', 'starting',
            'progress', 0, 'updated', ARGV[3])
-return 1
+return run
 )lua";
 
-// KEYS: job:<id>. ARGV: progress, stage, now. Returns 0 when the job no longer exists.
+// KEYS: job:<id>. ARGV: worker, run, progress, stage, now. Returns 0 when this run no longer owns
+// the job (deleted, handed to another worker): the worker then stops.
 inline constexpr const char* progress = R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'progress', ARGV[1], 'stage', ARGV[2], 'updated', ARGV[3])
+local owner = redis.call('HMGET', KEYS[1], 'status', 'worker', 'run')
+if owner[1] ~= 'running' or owner[2] ~= ARGV[1] or owner[3] ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'progress', ARGV[3], 'stage', ARGV[4], 'updated', ARGV[5])
 return 1
 )lua";
 
-// KEYS: job:<id>, processing:<worker>, expiries, stats. ARGV: message, id, expire_at,
-// stats counter, then field/value pairs. Ends a job (done or failed) and schedules its expiry.
-inline constexpr const char* finish = R"lua(
-redis.call('LREM', KEYS[2], 1, ARGV[1])
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+// KEYS: job:<id>, processing:<worker>, expiries, stats, trash, callbacks:<id>, outbox.
+// ARGV: message, id, expire_at, stats counter, worker, run, now, count n of this run's files,
+// n trash members, then field/value pairs. Ends a job (done or failed) if this run still owns
+// it: its files stop being trash, its expiry is scheduled, its callbacks go to the outbox.
+// Returns 0 (and changes nothing but the worker's own list) when it does not.
+inline constexpr const char* finish = MSAAS_LUA_SEND_CALLBACKS R"lua(
+if redis.call('LREM', KEYS[2], 1, ARGV[1]) == 0 then return 0 end
+local owner = redis.call('HMGET', KEYS[1], 'status', 'worker', 'run')
+if owner[1] ~= 'running' or owner[2] ~= ARGV[5] or owner[3] ~= ARGV[6] then return 0 end
+local files = tonumber(ARGV[8])
+for i = 9, 8 + files do redis.call('ZREM', KEYS[5], ARGV[i]) end
+redis.call('HSET', KEYS[1], unpack(ARGV, 9 + files))
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
 redis.call('HINCRBY', KEYS[4], ARGV[4], 1)
+send_callbacks(KEYS[6], KEYS[7], ARGV[2], ARGV[6], tonumber(ARGV[7]))
 return 1
 )lua";
 
-// KEYS: processing:<worker>, toWorker, deadletter, expiries, stats, delayed.
+// KEYS: processing:<worker>, toWorker, deadletter, expiries, stats, delayed, outbox.
 // ARGV: message, error, max_attempts, now, expire_at, delay_s.
 // Takes a job off a worker's list with attempts + 1: back first in line on the queue (after
 // delay_s in the sorted set `delayed` when that is above 0), or past the limit onto
-// `deadletter` (with its last error) and failed.
-inline constexpr const char* retry = R"lua(
+// `deadletter` (with its last error) and failed, its callbacks sent.
+inline constexpr const char* retry = MSAAS_LUA_SEND_CALLBACKS R"lua(
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
 local job = cjson.decode(ARGV[1])
 job.attempts = (tonumber(job.attempts) or 0) + 1
 local key = 'job:' .. job.id
-if redis.call('EXISTS', key) == 0 then return 0 end
+if redis.call('HGET', key, 'message') ~= ARGV[1] then return 0 end
 if job.attempts >= tonumber(ARGV[3]) then
   redis.call('LPUSH', KEYS[3], cjson.encode({job = job, error = ARGV[2], at = tonumber(ARGV[4])}))
   redis.call('HSET', key, 'status', 'failed', 'stage', 'deadletter', 'error', ARGV[2],
              'attempts', job.attempts, 'updated', ARGV[4])
   redis.call('ZADD', KEYS[4], ARGV[5], job.id)
   redis.call('HINCRBY', KEYS[5], 'failed', 1)
+  send_callbacks('callbacks:' .. job.id, KEYS[7], job.id, redis.call('HGET', key, 'run') or 0,
+                 tonumber(ARGV[4]))
   return 2
 end
 local message = cjson.encode(job)
@@ -91,32 +145,106 @@ end
 return #due
 )lua";
 
-// KEYS: processing:<worker>, toWorker, job:<id>. ARGV: message, now.
-// Gives a job back unchanged, first in line (a worker shutting down).
+// KEYS: processing:<worker>, toWorker, job:<id>. ARGV: message, now, free hand-backs.
+// Gives a job back, first in line (a worker shutting down), counting the hand-back. Returns 1;
+// 0 when the job is not this worker's any more; -1 when it has used its free hand-backs (the
+// caller then retries it as a failed attempt, so a job that can never finish in time ends).
 inline constexpr const char* hand_back = R"lua(
-if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
-if redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
-redis.call('RPUSH', KEYS[2], ARGV[1])
+if redis.call('LPOS', KEYS[1], ARGV[1]) == false then return 0 end
+if redis.call('HGET', KEYS[3], 'message') ~= ARGV[1] then
+  redis.call('LREM', KEYS[1], 1, ARGV[1])
+  return 0
+end
+local job = cjson.decode(ARGV[1])
+job.handbacks = (tonumber(job.handbacks) or 0) + 1
+if job.handbacks > tonumber(ARGV[3]) then return -1 end
+local message = cjson.encode(job)
+redis.call('LREM', KEYS[1], 1, ARGV[1])
+redis.call('RPUSH', KEYS[2], message)
 redis.call('HSET', KEYS[3], 'status', 'queued', 'stage', 'queued', 'progress', 0,
-           'updated', ARGV[2])
+           'message', message, 'updated', ARGV[2])
 return 1
 )lua";
 
-// KEYS: job:<id>, toWorker, expiries. ARGV: id, mode. Removes a job and its place in the queue;
-// returns the record as a flat field/value array (empty when nothing was removed). Mode
-// "if-due" (expiry) removes it only while it is still due for deletion: a job submitted again
-// since its due time was read has left `expiries` (enqueue) and is kept.
+// KEYS: job:<id>, toWorker, expiries, trash, callbacks:<id>, delayed. ARGV: id, mode, now.
+// Removes a job, its place in the queue and its pending callbacks; its files become trash
+// (deleted by whoever sweeps it, at once or after a storage error). Returns the record as a
+// flat field/value array (empty when nothing was removed). Mode "if-due" (expiry) removes it
+// only while it is still due: a job submitted again since its due time was read has left
+// `expiries` (enqueue) and is kept.
 inline constexpr const char* remove = R"lua(
 local was_due = redis.call('ZREM', KEYS[3], ARGV[1])
 if ARGV[2] == 'if-due' and was_due == 0 then return {} end
 local record = redis.call('HGETALL', KEYS[1])
-local message = redis.call('HGET', KEYS[1], 'message')
-if message then
-  redis.call('LREM', KEYS[2], 0, message)
-  redis.call('ZREM', 'delayed', message)
+local fields = {}
+for i = 1, #record, 2 do fields[record[i]] = record[i + 1] end
+if fields.message then
+  redis.call('LREM', KEYS[2], 0, fields.message)
+  redis.call('ZREM', KEYS[6], fields.message)
 end
-redis.call('DEL', KEYS[1])
+local now = tonumber(ARGV[3])
+if fields.upload and fields.upload ~= '' then
+  redis.call('ZADD', KEYS[4], now, 'upload:' .. fields.upload)
+end
+if fields.zip and fields.zip ~= '' then redis.call('ZADD', KEYS[4], now, 'output:' .. fields.zip) end
+if fields.outputs then
+  local ok, outputs = pcall(cjson.decode, fields.outputs)
+  if ok and type(outputs) == 'table' then
+    for _, o in ipairs(outputs) do
+      if type(o) == 'table' and o.key then redis.call('ZADD', KEYS[4], now, 'output:' .. o.key) end
+    end
+  end
+end
+redis.call('DEL', KEYS[1], KEYS[5])
 return record
 )lua";
+
+// KEYS: job:<id>, trash. ARGV: output key, now. Drops one output of a done job (the original
+// API's track removal): out of the record, into the trash. Returns 1 when it was there.
+inline constexpr const char* drop_output = R"lua(
+local text = redis.call('HGET', KEYS[1], 'outputs')
+if not text then return 0 end
+local outputs = cjson.decode(text)
+local kept, found = {}, 0
+for _, o in ipairs(outputs) do
+  if o.key == ARGV[1] then found = 1 else kept[#kept + 1] = o end
+end
+if found == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'outputs', #kept > 0 and cjson.encode(kept) or '[]')
+redis.call('ZADD', KEYS[2], tonumber(ARGV[2]), 'output:' .. ARGV[1])
+return 1
+)lua";
+
+// KEYS: a sorted set of due work (trash, outbox). ARGV: now, limit, seconds.
+// Takes up to `limit` members due by `now` and pushes each one's time `seconds` on, so two
+// sweepers do not take the same one and a sweeper that dies leaves it to be taken again.
+inline constexpr const char* take_due = R"lua(
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, member in ipairs(due) do
+  redis.call('ZADD', KEYS[1], 'XX', tonumber(ARGV[1]) + tonumber(ARGV[3]), member)
+end
+return due
+)lua";
+
+// KEYS: lease:<worker>, reaper:suspects. ARGV: worker, now, lease_s.
+// Whether a worker's jobs may be taken from it: only when its lease has been missing for a
+// whole lease period as seen by reapers. After a Redis outage every lease is gone at once; the
+// live workers renew theirs within a third of a lease and keep their jobs.
+inline constexpr const char* lease_lost = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HDEL', KEYS[2], ARGV[1])
+  return 0
+end
+local since = redis.call('HGET', KEYS[2], ARGV[1])
+if not since then
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+  return 0
+end
+if tonumber(ARGV[2]) - tonumber(since) < tonumber(ARGV[3]) then return 0 end
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+)lua";
+
+#undef MSAAS_LUA_SEND_CALLBACKS
 
 }  // namespace msaas::queue::scripts

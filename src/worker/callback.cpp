@@ -46,4 +46,17 @@ bool post_callback(const std::string& url, const std::string& json_body, int tri
   return false;
 }
 
+std::string callback_body(const nlohmann::json& record, const nlohmann::ordered_json& callback) {
+  if (callback.value("api", "v1") == "apiv1")
+    return callback.contains("data") ? callback["data"].dump() : "{}";
+  std::string status = record.value("status", "");
+  nlohmann::json body = {
+      {"id", record.value("id", "")}, {"status", status}, {"model", record.value("model", "")}};
+  if (status == "done")
+    body["stems"] = record.contains("outputs") ? record["outputs"] : nlohmann::json::array();
+  else
+    body["error"] = record.value("error", "");
+  return body.dump();
+}
+
 }  // namespace msaas::worker

@@ -1,7 +1,8 @@
-// worker/callback.h: telling a client its job finished: POST a JSON body to its URL with a short
-// timeout and a few tries. A callback that fails is logged; it never fails the job.
+// worker/callback.h: telling a client its job ended (done or failed): POST a JSON body to its URL
+// with a short timeout and a few tries. A callback that fails is logged; it never fails the job.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace msaas::worker {
@@ -9,5 +10,10 @@ namespace msaas::worker {
 // Returns true when the URL answered 2xx within `tries` attempts.
 bool post_callback(const std::string& url, const std::string& json_body, int tries = 3,
                    long timeout_s = 5);
+
+// The body for one submission's callback ({"api", "url", "data"?}, queue/outbox.h) from the job's
+// record: the original API posts the caller's data as given; /v1 posts the job's end
+// {"id", "status", "model", "stems", "error"}.
+std::string callback_body(const nlohmann::json& record, const nlohmann::ordered_json& callback);
 
 }  // namespace msaas::worker

@@ -12,6 +12,7 @@
 
 #include "audio/audio.h"
 #include "queue/log.h"
+#include "service/file_sweeper.h"
 #include "worker/callback.h"
 #include "worker/separate_job.h"
 
@@ -37,6 +38,10 @@ uint64_t seed_from(const std::string& id) {
   return std::stoull(id.substr(0, 15), nullptr, 16);
 }
 
+// How long a run's stems may take to upload before, if the run never completes, they count as
+// trash (a worker that died mid-upload).
+constexpr long long kOutputHoldSeconds = 6 * 3600;
+
 // Interruptible sleep: returns early when `stop` turns true.
 void nap(std::atomic<bool>& stop, double seconds) {
   auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
@@ -51,6 +56,8 @@ Worker::Worker(service::ServiceConfig config)
       id_(make_worker_id()),
       pool_(config_.redis_url),
       queue_(pool_, config_.queue),
+      trash_(pool_),
+      outbox_(pool_),
       storage_(storage::make_storage(config_.storage)) {
   if (config_.models_dir.empty()) config_.models_dir = default_models_folder();
 }
@@ -74,36 +81,56 @@ void Worker::publish_models() {
                  std::to_string(config_.queue.lease_s)});
 }
 
+// Work for the whole queue, done by every worker in turn (the reaper holds a lock): kept off
+// the heartbeat thread, since storage calls and callbacks can take many seconds.
 void Worker::housekeeping() {
   if (int moved = queue_.reap())
     queue::log_warning("returned " + std::to_string(moved) + " job(s) of stopped workers");
   queue_.promote_due(queue::now_seconds());
-  for (const auto& record : queue_.take_expired(queue::now_seconds())) {
-    try {
-      if (record.contains("outputs"))
-        for (const auto& o : record["outputs"]) storage_->remove(config_.output_bucket, o["key"]);
-      if (record.contains("zip")) storage_->remove(config_.output_bucket, record["zip"]);
-      if (record.contains("upload"))
-        storage_->remove(config_.upload_bucket, record["upload"].get<std::string>());
-      queue::log_info("expired job " + record.value("id", "?") + ": files removed");
-    } catch (const std::exception& e) {
-      queue::log_warning("expired job " + record.value("id", "?") + ": " + e.what());
+  if (int expired = queue_.take_expired(queue::now_seconds()))
+    queue::log_info(std::to_string(expired) + " finished job(s) expired");
+  storage::TransferLimit stop_with_us(3600, &finished_);
+  service::sweep_trash(trash_, *storage_, config_);
+  send_callbacks();
+}
+
+// A callback reports the job's end as the record has it now; a job deleted meanwhile has none.
+void Worker::send_callbacks() {
+  for (const auto& entry : outbox_.take_due(queue::now_seconds(), 20, 300)) {
+    if (finished_) return;  // left due: another worker (or we, next time) sends it
+    auto record = queue_.get(entry.job_id);
+    if (record) {
+      std::string url = entry.callback.value("url", "");
+      post_callback(url, callback_body(*record, entry.callback));
     }
+    outbox_.forget(entry.member);
   }
 }
 
 void Worker::heartbeat_loop() {
   double period = std::max(0.2, config_.queue.lease_s / 3.0);
-  // Beats go on after a stop request: the current job may run on for the grace period.
+  // Beats go on after a stop request: the current job may run on for the grace period. The
+  // liveness file says this process is alive, Redis or not: restarting would not bring Redis.
   while (!finished_) {
+    if (!config_.heartbeat_file.empty())
+      std::ofstream(config_.heartbeat_file, std::ios::trunc) << queue::now_seconds() << "\n";
     try {
       queue_.heartbeat(id_);
-      if (!config_.heartbeat_file.empty())
-        std::ofstream(config_.heartbeat_file, std::ios::trunc) << queue::now_seconds() << "\n";
       publish_models();
-      housekeeping();
     } catch (const std::exception& e) {
       queue::log_warning(std::string("heartbeat: ") + e.what());
+    }
+    nap(finished_, period);
+  }
+}
+
+void Worker::housekeeping_loop() {
+  double period = std::max(0.2, config_.queue.lease_s / 3.0);
+  while (!finished_) {
+    try {
+      housekeeping();
+    } catch (const std::exception& e) {
+      queue::log_warning(std::string("housekeeping: ") + e.what());
     }
     nap(finished_, period);
   }
@@ -126,11 +153,11 @@ void Worker::process(const queue::Claim& claim) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   auto started = std::chrono::steady_clock::now();
-  bool deleted = false;
+  bool lost = false;
   auto progress = [&](const std::string& stage, int percent) {
     try {
-      if (!queue_.progress(spec.id, percent, stage)) {
-        deleted = true;
+      if (!queue_.progress(id_, claim, percent, stage)) {
+        lost = true;
         return false;
       }
     } catch (const queue::RedisError& e) {
@@ -141,8 +168,9 @@ void Worker::process(const queue::Claim& claim) {
   };
   try {
     queue::log_info("job " + spec.id + ": " + spec.model + ", stems " + spec.stems + ", " +
-                    spec.format + " (attempt " + std::to_string(spec.attempts + 1) + ")");
-    progress("downloading", 1);
+                    spec.format + " (attempt " + std::to_string(spec.attempts + 1) + ", run " +
+                    std::to_string(claim.run) + ")");
+    if (!progress("downloading", 1)) throw Cancelled();
     fs::path input = dir / ("input" + fs::path(spec.upload).extension().string());
     storage_->get_file(config_.upload_bucket, spec.upload, input);
     if (!progress("loading model", 2)) throw Cancelled();
@@ -163,12 +191,11 @@ void Worker::process(const queue::Claim& claim) {
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     finish_successfully(claim, result, wall);
   } catch (const Cancelled&) {
-    if (deleted) {
-      queue_.fail(id_, claim, "deleted");  // the record is gone; this only clears our list
-      queue::log_info("job " + spec.id + ": deleted while running, dropped");
+    if (lost) {
+      queue_.fail(id_, claim, "lost");  // the job is not ours: this only clears our list
+      queue::log_warning("job " + spec.id + ": deleted or taken over while running, dropped");
     } else {
-      queue_.hand_back(id_, claim);
-      queue::log_warning("job " + spec.id + ": grace period over, handed back to the queue");
+      hand_back(claim);
     }
   } catch (const JobError& e) {
     queue_.fail(id_, claim, e.what());
@@ -190,27 +217,62 @@ void Worker::process(const queue::Claim& claim) {
   fs::remove_all(dir, ec);
 }
 
+void Worker::hand_back(const queue::Claim& claim) {
+  const auto& id = claim.spec.id;
+  std::string why = "stopped " + std::to_string(claim.spec.handbacks + 1) +
+                    " times before it could finish: the workers' grace period (" +
+                    std::to_string(config_.grace_s) + " s) is too short for this song";
+  switch (queue_.hand_back(id_, claim, why)) {
+    case queue::HandBack::queued:
+      queue::log_warning("job " + id + ": grace period over, handed back to the queue");
+      break;
+    case queue::HandBack::counted_as_attempt:
+      queue::log_warning("job " + id + ": grace period over again; counted as a failed attempt");
+      break;
+    case queue::HandBack::not_ours:
+      queue::log_warning("job " + id + ": grace period over; no longer ours, dropped");
+      break;
+  }
+}
+
 void Worker::finish_successfully(const queue::Claim& claim, const JobResult& result,
                                  double wall_seconds) {
   const auto& spec = claim.spec;
-  json outputs = json::array();
-  for (const auto& stem : result.stems) {
-    std::string key = spec.id + "/" + stem.path.filename().string();
-    storage_->put_file(config_.output_bucket, key, stem.path, stem.content_type);
-    outputs.push_back({{"name", stem.name},
-                       {"key", key},
-                       {"content_type", stem.content_type},
-                       {"size", static_cast<int64_t>(fs::file_size(stem.path))}});
+  // Each run stores under its own prefix: a run that lost its job never overwrites the stems of
+  // the run that owns it now.
+  std::string prefix = spec.id + "/" + std::to_string(claim.run) + "/";
+  std::vector<const OutputFile*> files;
+  for (const auto& stem : result.stems) files.push_back(&stem);
+  files.push_back(&result.zip);
+  std::vector<std::string> held;
+  for (const auto* file : files) {
+    std::string key = prefix + file->path.filename().string();
+    trash_.hold(queue::FileKind::output, key, queue::now_seconds() + kOutputHoldSeconds);
+    held.push_back(queue::trash_member(queue::FileKind::output, key));
   }
-  std::string zip_key = spec.id + "/stems.zip";
-  storage_->put_file(config_.output_bucket, zip_key, result.zip.path, result.zip.content_type);
+  json outputs = json::array();
+  for (const auto* file : files) {
+    std::string key = prefix + file->path.filename().string();
+    storage_->put_file(config_.output_bucket, key, file->path, file->content_type);
+    if (file == &result.zip) continue;
+    outputs.push_back({{"name", file->name},
+                       {"key", key},
+                       {"content_type", file->content_type},
+                       {"size", static_cast<int64_t>(fs::file_size(file->path))}});
+  }
   double rtf = result.audio_seconds > 0 ? result.separation_seconds / result.audio_seconds : 0;
-  queue_.complete(id_, claim,
-                  {{"outputs", outputs.dump()},
-                   {"zip", zip_key},
-                   {"seconds", result.audio_seconds},
-                   {"rtf", rtf}});
-  try {  // counters for /metrics: their loss must not keep the callback from going out
+  bool ours = queue_.complete(id_, claim,
+                              {{"outputs", outputs.dump()},
+                               {"zip", prefix + result.zip.path.filename().string()},
+                               {"seconds", result.audio_seconds},
+                               {"rtf", rtf}},
+                              held);
+  if (!ours) {
+    trash_.release(held);
+    queue::log_warning("job " + spec.id + ": deleted or taken over while storing; stems dropped");
+    return;
+  }
+  try {  // counters for /metrics: their loss costs only a figure
     pool_.command(
         {"HINCRBYFLOAT", "stats", "separation_seconds", std::to_string(result.separation_seconds)});
     pool_.command({"HINCRBYFLOAT", "stats", "audio_seconds", std::to_string(result.audio_seconds)});
@@ -219,15 +281,6 @@ void Worker::finish_successfully(const queue::Claim& claim, const JobResult& res
   }
   queue::log_info("job " + spec.id + " done: " + std::to_string(result.audio_seconds) +
                   " s of audio in " + std::to_string(wall_seconds) + " s");
-  if (!spec.callback.is_object() || !spec.callback.contains("url")) return;
-  std::string url = spec.callback["url"].get<std::string>();
-  json body;
-  if (spec.api == "apiv1") {
-    body = spec.callback.contains("data") ? spec.callback["data"] : json::object();
-  } else {
-    body = {{"id", spec.id}, {"status", "done"}, {"model", spec.model}, {"stems", outputs}};
-  }
-  post_callback(url, body.dump());
 }
 
 // Signatures of the checkpoints in `folder`, as the engine sees them (none when it cannot read
@@ -315,6 +368,7 @@ int Worker::run() {
   }
   if (!wait_for_redis()) return 0;
   std::thread beats([this] { heartbeat_loop(); });
+  std::thread chores([this] { housekeeping_loop(); });
   if (wait_for_default_model())
     queue::log_info("worker " + id_ + " ready: models in " + config_.models_dir + ", storage " +
                     storage_->describe());
@@ -336,6 +390,7 @@ int Worker::run() {
   finished_ = true;
   mark_ready(false);
   beats.join();
+  chores.join();
   try {
     pool_.command({"DEL", "lease:" + id_, "models:" + id_});
   } catch (const std::exception&) {

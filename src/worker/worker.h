@@ -1,7 +1,8 @@
 // worker/worker.h: the queue consumer. Claims a job, fetches its upload, separates it, stores the
-// stems and a zip, marks it done, calls back. A heartbeat thread keeps its lease alive, publishes
-// the models it can run and, guarded by a Redis lock, reaps jobs of dead workers and deletes
-// expired results. On stop it finishes the job within the grace period, else hands it back.
+// stems and a zip, marks it done. A heartbeat thread does nothing but keep its lease and liveness
+// file fresh (and say which models it has); a housekeeping thread reaps jobs of dead workers
+// (under a Redis lock), expires old jobs, deletes trash and sends callbacks. On stop it finishes
+// the job within the grace period, else hands it back.
 #pragma once
 
 #include <atomic>
@@ -10,6 +11,8 @@
 
 #include "msaas/engine.h"
 #include "queue/jobs.h"
+#include "queue/outbox.h"
+#include "queue/trash.h"
 #include "service/config.h"
 #include "storage/storage.h"
 
@@ -28,7 +31,10 @@ class Worker {
 
  private:
   void heartbeat_loop();
+  void housekeeping_loop();
   void housekeeping();
+  void send_callbacks();
+  void hand_back(const queue::Claim& claim);
   void publish_models();
   void process(const queue::Claim& claim);
   void finish_successfully(const queue::Claim& claim, const struct JobResult& result,
@@ -43,6 +49,8 @@ class Worker {
   std::string id_;
   queue::RedisPool pool_;
   queue::JobQueue queue_;
+  queue::Trash trash_;
+  queue::Outbox outbox_;
   std::unique_ptr<storage::Storage> storage_;
   std::string loaded_name_;
   std::unique_ptr<Separator> loaded_;

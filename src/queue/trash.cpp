@@ -1,0 +1,59 @@
+// queue/trash.cpp: see trash.h.
+#include "queue/trash.h"
+
+#include "queue/scripts.h"
+
+namespace msaas::queue {
+
+namespace {
+
+const std::string kTrash = "trash";
+const std::string kUpload = "upload:";
+const std::string kOutput = "output:";
+
+}  // namespace
+
+std::string trash_member(FileKind kind, const std::string& key) {
+  return (kind == FileKind::upload ? kUpload : kOutput) + key;
+}
+
+void Trash::hold(FileKind kind, const std::string& key, long long due_s) {
+  pool_.command({"ZADD", kTrash, std::to_string(due_s), trash_member(kind, key)});
+}
+
+void Trash::release(const std::vector<std::string>& members) {
+  if (members.empty()) return;
+  std::vector<std::string> command{"ZADD", kTrash, "XX"};
+  std::string now = std::to_string(time(nullptr));
+  for (const auto& m : members) {
+    command.push_back(now);
+    command.push_back(m);
+  }
+  pool_.command(command);
+}
+
+std::vector<TrashItem> Trash::take_due(long long now_s, int limit, int retry_s) {
+  auto reply = eval(*pool_.acquire(), scripts::take_due, {kTrash},
+                    {std::to_string(now_s), std::to_string(limit), std::to_string(retry_s)});
+  std::vector<TrashItem> items;
+  for (const auto& e : reply.elements) {
+    const std::string& m = e.str;
+    if (m.rfind(kUpload, 0) == 0)
+      items.push_back({m, FileKind::upload, m.substr(kUpload.size())});
+    else if (m.rfind(kOutput, 0) == 0)
+      items.push_back({m, FileKind::output, m.substr(kOutput.size())});
+    else
+      forget(m);  // not one of ours: nothing to delete
+  }
+  return items;
+}
+
+void Trash::forget(const std::string& member) {
+  pool_.command({"ZREM", kTrash, member});
+}
+
+long long Trash::size() {
+  return pool_.command({"ZCARD", kTrash}).integer;
+}
+
+}  // namespace msaas::queue
