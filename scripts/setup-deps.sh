@@ -8,7 +8,7 @@ packages=(
   libtorch-dev libopenblas-dev libopenblas0-openmp
   libavformat-dev libavcodec-dev libavutil-dev libswresample-dev ffmpeg
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libgtest-dev libssl-dev libcurl4-openssl-dev
-  libhiredis-dev libcpp-httplib-dev libzip-dev redis-server chromium wrk
+  libhiredis-dev libcpp-httplib-dev zlib1g-dev redis-server chromium wrk
   clang libclang-rt-14-dev unzip curl
   python3 python3-numpy fluidsynth timgm6mb-soundfont espeak-ng
 )

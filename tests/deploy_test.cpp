@@ -38,7 +38,7 @@ TEST(Deploy, TheValidatorCatchesWhatMatters) {
                               "terminationGracePeriodSeconds: 30");
   broken = std::regex_replace(broken, std::regex("MSAAS_GRACE_SECONDS: \"2700\""),
                               "MSAAS_GRACE_SECONDS: \"600\"");
-  broken = std::regex_replace(broken, std::regex("sizeLimit: 20Gi"), "sizeLimit: 8Gi");
+  broken = std::regex_replace(broken, std::regex("sizeLimit: 16Gi"), "sizeLimit: 8Gi");
   broken = std::regex_replace(broken, std::regex("sizeLimit: 9Gi"), "sizeLimit: 4Gi");
   // Scaling on waiting jobs alone scales a long song's worker away in mid-job (issue 17).
   broken =

@@ -24,7 +24,7 @@ class QueueTest : public ::testing::Test {
   queue::JobSpec spec(const std::string& hash, const std::string& format = "mp3") {
     queue::JobSpec s;
     s.hash = hash;
-    s.upload = hash + ".mp3";
+    s.upload = hash + "-0123456789abcdef.mp3";  // each submission's own, as the API names them
     s.model = "htdemucs";
     s.format = format;
     s.id = queue::job_id(s.hash, s.model, s.stems, s.format);

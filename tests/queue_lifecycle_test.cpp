@@ -26,7 +26,7 @@ class QueueLifecycleTest : public QueueTest {
 // change nothing: no done -> running -> done, no second count, no second callback.
 TEST_F(QueueLifecycleTest, AWorkerThatLostItsJobCannotChangeIt) {
   auto s = spec("own");
-  s.callback = {{"url", "http://client.example/cb"}};
+  s.callback_url = "http://client.example/cb";
   auto id = jobs.enqueue(s).id;
   auto slow = jobs.claim(blocking, "slow", 1);
   ASSERT_TRUE(slow);
@@ -44,6 +44,7 @@ TEST_F(QueueLifecycleTest, AWorkerThatLostItsJobCannotChangeIt) {
   EXPECT_EQ(record["status"], "done");
   EXPECT_EQ(record["zip"], id + "/2/stems.zip");
   EXPECT_EQ(record["worker"], "fast");
+  EXPECT_EQ(record["starts"], 2);
   EXPECT_EQ(pool.command({"HGET", "stats", "done"}).str, "1");
   EXPECT_EQ(callbacks().size(), 1u);
 }
@@ -61,7 +62,7 @@ TEST_F(QueueLifecycleTest, AStaleMessageDoesNotStartAJobAgain) {
   pool.command({"LPUSH", "toWorker", first->message});  // and of a done one
   EXPECT_FALSE(jobs.claim(blocking, "w2", 1));
   EXPECT_EQ(jobs.get(id)->at("status"), "done");
-  EXPECT_EQ(jobs.get(id)->at("run"), 1);
+  EXPECT_EQ(jobs.get(id)->at("starts"), 1);
 }
 
 // Item 3: after an outage longer than the lease every lease key is gone at once. Workers that
@@ -110,25 +111,26 @@ TEST_F(QueueLifecycleTest, HandBacksAreBounded) {
 // its own files as trash, at once, and the other's upload stays.
 TEST_F(QueueLifecycleTest, EachJobOwnsItsUploadAndItsFilesBecomeTrash) {
   auto a = spec("song");
-  a.upload = "song-1111.mp3";
+  a.upload = "song-1111111111111111.mp3";
   auto b = spec("song", "wav");
-  b.upload = "song-2222.mp3";
+  b.upload = "song-2222222222222222.mp3";
   trash.hold(queue::FileKind::upload, a.upload, queue::now_seconds() + 3600);
   trash.hold(queue::FileKind::upload, b.upload, queue::now_seconds() + 3600);
   jobs.enqueue(a);
   jobs.enqueue(b);
-  EXPECT_FALSE(trash_has("upload:song-1111.mp3"));  // taken by its job: no longer held
-  EXPECT_FALSE(trash_has("upload:song-2222.mp3"));
+  EXPECT_FALSE(trash_has("upload:song-1111111111111111.mp3"));  // taken by its job: no longer held
+  EXPECT_FALSE(trash_has("upload:song-2222222222222222.mp3"));
   auto claim = jobs.claim(blocking, "w", 1);
   ASSERT_EQ(claim->spec.id, a.id);
   json outputs = json::array({{{"name", "vocals"}, {"key", a.id + "/1/vocals.mp3"}}});
   jobs.complete("w", *claim, {{"outputs", outputs.dump()}, {"zip", a.id + "/1/stems.zip"}}, {});
   jobs.remove(a.id);
   long long now = queue::now_seconds();
-  for (const auto& member : {"upload:song-1111.mp3", ("output:" + a.id + "/1/vocals.mp3").c_str(),
-                             ("output:" + a.id + "/1/stems.zip").c_str()})
+  for (const std::string& member : std::vector<std::string>{"upload:song-1111111111111111.mp3",
+                                                            "output:" + a.id + "/1/vocals.mp3",
+                                                            "output:" + a.id + "/1/stems.zip"})
     EXPECT_LE(trash_due(member), now) << member;
-  EXPECT_FALSE(trash_has("upload:song-2222.mp3"));
+  EXPECT_FALSE(trash_has("upload:song-2222222222222222.mp3"));
   auto due = trash.take_due(now, 100, 300);
   EXPECT_EQ(due.size(), 3u);
   EXPECT_TRUE(trash.take_due(now, 100, 300).empty());  // taken: not handed out twice
@@ -141,19 +143,19 @@ TEST_F(QueueLifecycleTest, UploadsAreStoredOnlyWhenAJobNeedsThem) {
   auto s = spec("ask");
   s.upload = "";
   EXPECT_EQ(jobs.enqueue(s).status, "needs-upload");
-  s.upload = "ask-1.mp3";
+  s.upload = "ask-1111111111111111.mp3";
   EXPECT_TRUE(jobs.enqueue(s).created);
   s.upload = "";
   EXPECT_EQ(jobs.enqueue(s).status, "queued");
-  s.upload = "ask-2.mp3";  // a race: another submission stored one meanwhile
+  s.upload = "ask-2222222222222222.mp3";  // a race: another submission stored one meanwhile
   trash.hold(queue::FileKind::upload, s.upload, queue::now_seconds() + 3600);
   EXPECT_FALSE(jobs.enqueue(s).created);
-  EXPECT_LE(trash_due("upload:ask-2.mp3"), queue::now_seconds());
+  EXPECT_LE(trash_due("upload:ask-2222222222222222.mp3"), queue::now_seconds());
   jobs.fail("w", *jobs.claim(blocking, "w", 1), "broken");
-  s.upload = "ask-3.mp3";
+  s.upload = "ask-3333333333333333.mp3";
   EXPECT_TRUE(jobs.enqueue(s).created);
-  EXPECT_LE(trash_due("upload:ask-1.mp3"), queue::now_seconds());
-  EXPECT_EQ(jobs.get(s.id)->at("upload"), "ask-3.mp3");
+  EXPECT_LE(trash_due("upload:ask-1111111111111111.mp3"), queue::now_seconds());
+  EXPECT_EQ(jobs.get(s.id)->at("upload"), "ask-3333333333333333.mp3");
 }
 
 // Item 9: a run's stems held while they upload stop being trash when it completes; a run that
@@ -184,11 +186,12 @@ TEST_F(QueueLifecycleTest, ARunsStemsAreTrashUnlessItCompletes) {
 TEST_F(QueueLifecycleTest, CallbacksLeaveOncePerSubmissionWithTheirDataAsGiven) {
   auto s = spec("cb");
   s.api = "apiv1";
-  s.callback = json::parse(
-      R"({"url": "http://a.example/", "data": {"list": [], "big": 12345678901234567, "text": "é\"/"}})");
+  s.callback_url = "http://a.example/";
+  s.callback_data =
+      R"({ "list" : [ ], "big": 123456789012345678901234567890, "f": 1.50, "u": "\u00e9" })";
   auto id = jobs.enqueue(s).id;
   auto second = spec("cb");
-  second.callback = {{"url", "http://b.example/"}};
+  second.callback_url = "http://b.example/";
   second.upload = "";
   EXPECT_EQ(jobs.enqueue(second).status, "queued");
   EXPECT_TRUE(callbacks().empty());  // nothing before the end
@@ -196,24 +199,34 @@ TEST_F(QueueLifecycleTest, CallbacksLeaveOncePerSubmissionWithTheirDataAsGiven) 
   jobs.retry("w", *claim, "storage away");  // the message goes through cjson here
   jobs.promote_due(queue::now_seconds() + 3600);
   claim = jobs.claim(blocking, "w", 1);
-  EXPECT_TRUE(jobs.complete("w", *claim, {}, {}));
+  json outputs = json::array({{{"name", "vocals"}, {"key", id + "/2/vocals.mp3"}}});
+  EXPECT_TRUE(jobs.complete("w", *claim, {{"outputs", outputs.dump()}}, {}));
   auto sent = callbacks();
   ASSERT_EQ(sent.size(), 2u);
-  for (const auto& e : sent) EXPECT_EQ(e.job_id, id);
-  EXPECT_EQ(sent[0].callback["api"], "apiv1");
-  EXPECT_EQ(sent[0].callback["data"].dump(), s.callback["data"].dump());
-  EXPECT_EQ(sent[1].callback["url"], "http://b.example/");
-  EXPECT_EQ(sent[1].callback["api"], "v1");
+  for (const auto& e : sent) {
+    EXPECT_EQ(e.job_id, id);
+    EXPECT_EQ(e.ending["status"], "done");
+    EXPECT_EQ(e.ending["outputs"], outputs);
+  }
+  EXPECT_EQ(sent[0].api, "apiv1");
+  EXPECT_EQ(sent[0].data, s.callback_data);  // byte for byte
+  EXPECT_EQ(sent[1].url, "http://b.example/");
+  EXPECT_EQ(sent[1].api, "v1");
   for (const auto& e : sent) outbox.forget(e.member);
 
+  // Already done: sent at once, and the job is kept a whole retention period from now.
+  pool.command({"ZADD", "expiries", std::to_string(queue::now_seconds() + 5), id});
   auto late = spec("cb");
-  late.callback = {{"url", "http://c.example/"}};
+  late.callback_url = "http://c.example/";
   EXPECT_EQ(jobs.enqueue(late).status, "done");
-  ASSERT_EQ(callbacks().size(), 1u);  // already done: sent at once
+  EXPECT_EQ(jobs.enqueue(late).status, "done");  // the same callback twice is two callbacks
+  EXPECT_EQ(callbacks().size(), 2u);
+  EXPECT_GE(std::stoll(pool.command({"ZSCORE", "expiries", id}).str),
+            queue::now_seconds() + 3600 - 5);
   for (const auto& e : callbacks()) outbox.forget(e.member);
 
   auto dead = spec("cb-dead");
-  dead.callback = {{"url", "http://d.example/"}};
+  dead.callback_url = "http://d.example/";
   jobs.enqueue(dead);
   for (int i = 0; i < 3; ++i) {
     auto c = jobs.claim(blocking, "w", 1);
@@ -221,14 +234,63 @@ TEST_F(QueueLifecycleTest, CallbacksLeaveOncePerSubmissionWithTheirDataAsGiven) 
     jobs.promote_due(queue::now_seconds() + 3600);
   }
   EXPECT_EQ(jobs.get(dead.id)->at("status"), "failed");
-  ASSERT_EQ(callbacks().size(), 1u);  // a failure calls back too
+  auto failed = callbacks();
+  ASSERT_EQ(failed.size(), 1u);  // a failure calls back too, with its reason
+  EXPECT_EQ(failed[0].ending["status"], "failed");
+  EXPECT_EQ(failed[0].ending["error"], "storage away");
+  // What the callback says does not change when the job does (here: submitted again).
+  dead.upload = "cb-dead-1111111111111111.mp3";
+  EXPECT_TRUE(jobs.enqueue(dead).created);
+  EXPECT_EQ(callbacks()[0].ending["status"], "failed");
   for (const auto& e : callbacks()) outbox.forget(e.member);
 
   auto gone = spec("cb-gone");
-  gone.callback = {{"url", "http://e.example/"}};
+  gone.callback_url = "http://e.example/";
   jobs.enqueue(gone);
   jobs.remove(gone.id);
   EXPECT_EQ(pool.command({"EXISTS", "callbacks:" + gone.id}).integer, 0);
+}
+
+// Item 3 (review): run numbers never repeat, even for a job deleted and submitted again, so an
+// old run still storing cannot share (or give away) the stems folder of the new one.
+TEST_F(QueueLifecycleTest, RunNumbersNeverRepeat) {
+  auto id = jobs.enqueue(spec("runs")).id;
+  auto first = jobs.claim(blocking, "w", 1);
+  jobs.remove(id);
+  jobs.enqueue(spec("runs"));
+  auto second = jobs.claim(blocking, "w2", 1);
+  ASSERT_TRUE(first && second);
+  EXPECT_NE(first->run, second->run);
+}
+
+// A reaper's sighting of a missing lease goes stale: one from long ago (the worker came back
+// since) does not let a later outage take a live worker's job at the first look.
+TEST_F(QueueLifecycleTest, AnOldSightingOfAMissingLeaseIsNotCounted) {
+  jobs.enqueue(spec("stale-sighting"));
+  ASSERT_TRUE(jobs.claim(blocking, "w", 1));
+  pool.command({"HSET", "reaper:suspects", "w", "1000"});  // seen missing long ago
+  EXPECT_EQ(jobs.reap(), 0);
+  EXPECT_EQ(length("processing:w"), 1);
+}
+
+// Upgrading: a message from before callbacks were kept apart still gets its callback; an upload
+// named the old way (one object per song, shared by its jobs) is never deleted with one job.
+TEST_F(QueueLifecycleTest, JobsFromBeforeTheUpgradeKeepTheirCallbackAndSharedUpload) {
+  auto s = spec("legacy");
+  s.upload = "legacy.mp3";
+  auto id = jobs.enqueue(s).id;
+  json old = json::parse(pool.command({"HGET", "job:" + id, "message"}).str);
+  old["callback"] = {{"url", "http://old.example/"}};
+  pool.command({"HSET", "job:" + id, "message", old.dump()});
+  pool.command({"LSET", "toWorker", "0", old.dump()});
+  auto claim = jobs.claim(blocking, "w", 1);
+  ASSERT_TRUE(claim);
+  EXPECT_TRUE(jobs.complete("w", *claim, {}, {}));
+  auto sent = callbacks();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].url, "http://old.example/");
+  jobs.remove(id);
+  EXPECT_FALSE(trash_has("upload:legacy.mp3"));
 }
 
 // Item 9: files are deleted after the record is gone, from the trash; a deletion that fails

@@ -160,7 +160,7 @@ TEST_F(QueueTest, FinishedJobsExpire) {
   EXPECT_FALSE(jobs.get(id));
   // Its files are trash now, listed until they are deleted.
   EXPECT_TRUE(trash_has("output:z"));
-  EXPECT_TRUE(trash_has("upload:kk.mp3"));
+  EXPECT_TRUE(trash_has("upload:kk-0123456789abcdef.mp3"));
 }
 
 // Issue 17, item 1: failing schedules the record's deletion; submitting the same job again

@@ -61,13 +61,21 @@ TEST_P(ServiceFlow, UploadSeparateDownloadDelete) {
   EXPECT_EQ(part->get_header_value("Content-Range"),
             "bytes 100-1099/" + std::to_string(whole->body.size()));
 
-  // The zip holds the four stems.
+  // The zip holds the four stems, assembled from the stored ones as it is sent: whole (unzip
+  // checks every CRC), byte for byte the stems, and in ranges like a file.
   auto zip = client.Get("/v1/jobs/" + id + "/stems.zip");
   ASSERT_EQ(zip->status, 200);
   EXPECT_EQ(zip->get_header_value("Content-Type"), "application/zip");
+  EXPECT_EQ(zip->get_header_value("Content-Length"), std::to_string(zip->body.size()));
   write_text(dir / "stems.zip", zip->body);
   auto listing = run({"unzip", "-Z1", (dir / "stems.zip").string()});
   EXPECT_EQ(listing.out, "drums.wav\nbass.wav\nother.wav\nvocals.wav\n");
+  auto tested = run({"unzip", "-t", (dir / "stems.zip").string()});
+  EXPECT_EQ(tested.exit_code, 0) << tested.out << tested.err;
+  EXPECT_EQ(run({"unzip", "-p", (dir / "stems.zip").string(), "vocals.wav"}).out, whole->body);
+  auto zip_part = client.Get("/v1/jobs/" + id + "/stems.zip", {{"Range", "bytes=20-70000"}});
+  ASSERT_EQ(zip_part->status, 206);
+  EXPECT_EQ(zip_part->body, zip->body.substr(20, 69981));
 
   // Events of a finished job: one progress event saying done, then the stream ends.
   auto events = client.Get("/v1/jobs/" + id + "/events");

@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "queue/jobs.h"
 #include "queue/redis.h"
 #include "service_support.h"
 
@@ -61,6 +62,27 @@ TEST(Lifecycle, DeletingOneJobOfASongLeavesTheOthersUploadAndRemovesItsOwn) {
   EXPECT_EQ(queue::Redis(service.redis.url()).command({"ZCARD", "trash"}).integer, 0);
 }
 
+// Item 4: the autoscaler's figure counts jobs being separated, not only those waiting; scaling
+// on the queue alone stopped a long song's worker in mid-job, again and again.
+TEST(Lifecycle, TheAutoscalerCountsRunningJobs) {
+  Service service(false, 0);
+  auto client = service.api->client();
+  TempDir dir;
+  for (double hz : {300.0, 400.0})
+    post_song(
+        client,
+        make_tone(dir / (std::to_string(hz) + ".mp3"), 2, 44100, 2, {"-c:a", "libmp3lame"}, hz), "",
+        201);
+  queue::RedisPool pool(service.redis.url());
+  queue::JobQueue jobs(pool, queue::QueueSettings{});
+  queue::Redis blocking(service.redis.url(), 5);
+  ASSERT_TRUE(jobs.claim(blocking, "a-worker", 1));  // one job taken: running, not waiting
+  auto scaling = get_json(client, "/scaling");
+  EXPECT_EQ(scaling["waiting"], 1);
+  EXPECT_EQ(scaling["running"], 1);
+  EXPECT_EQ(scaling["demand"], 2);
+}
+
 struct CallbackReceiver {
   httplib::Server server;
   std::thread serving;
@@ -109,7 +131,10 @@ TEST(Lifecycle, CallbacksGoOutOncePerSubmissionOnSuccessAndFailure) {
   auto b = make_tone(dir / "b.mp3", 3, 44100, 2, {"-c:a", "libmp3lame"}, 700);
   auto c = make_tone(dir / "c.mp3", 3, 44100, 2, {"-c:a", "libmp3lame"}, 800);
   // Original API: the caller's data exactly, twice for two submissions of the same song.
-  std::string data = R"({"list":[],"big":12345678901234567,"deep":{"x":[1,{"y":null}]},"s":"é"})";
+  // Written as no JSON printer would: spaces, 1.50, 1e3, an integer past 64 bits, escapes.
+  std::string data =
+      R"({ "list" : [ ], "big": 123456789012345678901234567890, "f": 1.50, "e": 1e3, )"
+      R"("u": "\u00e9", "s": "a\/b", "deep": {"x": [1, {"y": null}]} })";
   std::string payload = R"({"mp3": ")" + run({"base64", "-w0", a.string()}).out +
                         R"(", "callback": {"url": ")" + base + R"(/apiv1", "data": )" + data + "}}";
   ASSERT_EQ(client.Post("/apiv1/separate", payload, "application/json")->status, 200);

@@ -16,7 +16,7 @@ RUN apt-get update -q && apt-get install -y -q --no-install-recommends \
       build-essential cmake ninja-build pkg-config curl unzip ca-certificates \
       libavformat-dev libavcodec-dev libavutil-dev libswresample-dev \
       nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libssl-dev libcurl4-openssl-dev \
-      libhiredis-dev libcpp-httplib-dev libzip-dev \
+      libhiredis-dev libcpp-httplib-dev zlib1g-dev \
     && rm -rf /var/lib/apt/lists/*
 ARG LIBTORCH_URL=https://download.pytorch.org/libtorch/cu121/libtorch-cxx11-abi-shared-with-deps-2.1.2%2Bcu121.zip
 ARG LIBTORCH_SHA256=""
@@ -41,7 +41,7 @@ LABEL org.opencontainers.image.title="msaas-worker-cuda" org.opencontainers.imag
       org.opencontainers.image.revision="${REVISION}"
 RUN apt-get update -q && apt-get install -y -q --no-install-recommends \
       libavformat59 libavcodec59 libavutil57 libswresample4 libgomp1 \
-      libyaml-cpp0.7 libhiredis0.14 libcpp-httplib0.11 libzip4 libcurl4 libssl3 ca-certificates \
+      libyaml-cpp0.7 libhiredis0.14 libcpp-httplib0.11 zlib1g libcurl4 libssl3 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /var/lib/msaas --create-home msaas \
     && install -d -o msaas -g msaas /var/lib/msaas/models /var/lib/msaas/work

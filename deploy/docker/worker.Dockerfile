@@ -17,7 +17,7 @@ RUN apt-get update -q && apt-get install -y -q --no-install-recommends \
       libtorch-dev libopenblas-dev libopenblas0-openmp \
       libavformat-dev libavcodec-dev libavutil-dev libswresample-dev \
       nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libssl-dev libcurl4-openssl-dev \
-      libhiredis-dev libcpp-httplib-dev libzip-dev \
+      libhiredis-dev libcpp-httplib-dev zlib1g-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt VERSION ./
@@ -35,7 +35,7 @@ LABEL org.opencontainers.image.title="msaas-worker" org.opencontainers.image.ver
       org.opencontainers.image.revision="${REVISION}"
 RUN apt-get update -q && apt-get install -y -q --no-install-recommends \
       libtorch1.13 libopenblas0 libopenblas0-openmp libavformat59 libavcodec59 libavutil57 libswresample4 \
-      libyaml-cpp0.7 libhiredis0.14 libcpp-httplib0.11 libzip4 libcurl4 libssl3 ca-certificates \
+      libyaml-cpp0.7 libhiredis0.14 libcpp-httplib0.11 zlib1g libcurl4 libssl3 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /var/lib/msaas --create-home msaas \
     && install -d -o msaas -g msaas /var/lib/msaas/models /var/lib/msaas/work

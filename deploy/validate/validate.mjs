@@ -70,8 +70,11 @@ function checkRules(overlay, objects) {
   const byKind = (kind) => objects.filter((o) => o.kind === kind);
   const config = byKind("ConfigMap").find((o) => o.metadata.name === "msaas-config");
   if (!config) problem(overlay, "no ConfigMap msaas-config");
+  const clusterScoped = ["Namespace", "ClusterRole", "ClusterRoleBinding", "StorageClass", "PriorityClass"];
   for (const o of objects) {
     const where = `${overlay} ${o.kind}/${o.metadata.name}`;
+    // An object left without the overlay's namespace lands in "default", away from the rest.
+    if (!clusterScoped.includes(o.kind) && !o.metadata.namespace) problem(where, "has no namespace");
     if (o.kind === "Secret") problem(where, "secrets must not be rendered from the repository");
     const pod = podSpecOf(o);
     if (pod) checkContainers(where, o, pod);
@@ -90,7 +93,7 @@ function checkRules(overlay, objects) {
       problem(where, `MSAAS_GRACE_SECONDS must be at least 0.75 x MSAAS_MAX_AUDIO_SECONDS (${0.75 * longest})`);
     // Scratch: the largest job's files at once (worker.yaml says which).
     const upload = Number(config?.data?.MSAAS_MAX_UPLOAD_BYTES);
-    const scratch = upload + longest * 88200 * (4 + 24 + 12 + 12);
+    const scratch = upload + longest * 88200 * (4 + 24 + 12);
     const work = pod.volumes?.find((v) => v.name === "work")?.emptyDir?.sizeLimit;
     if (!(gibibytes(work) * 2 ** 30 >= scratch))
       problem(where, `the work volume must hold the largest job's scratch (${(scratch / 2 ** 30).toFixed(1)} GiB)`);
@@ -148,6 +151,10 @@ function checkRules(overlay, objects) {
     if (trigger?.type !== "metrics-api" || !/\/scaling$/.test(trigger?.metadata?.url ?? "") ||
         trigger?.metadata?.valueLocation !== "demand")
       problem(overlay, `ScaledObject ${scaled.metadata.name} must scale on the API's /scaling demand`);
+    // KEDA resolves the name from its own namespace: only the full name reaches the API.
+    const api = `http://msaas-api.${scaled.metadata.namespace}.svc.cluster.local/scaling`;
+    if (trigger?.metadata?.url !== api)
+      problem(overlay, `ScaledObject ${scaled.metadata.name} must ask ${api}`);
   }
 }
 

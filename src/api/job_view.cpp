@@ -2,6 +2,7 @@
 #include "api/job_view.h"
 
 #include "api/http_util.h"
+#include "api/zip_stream.h"
 #include "queue/log.h"
 #include "service/file_sweeper.h"
 
@@ -50,13 +51,21 @@ std::optional<json> find_output(const json& record, const std::string& stem) {
   return std::nullopt;
 }
 
+namespace {
+
+void download_headers(httplib::Response& res, const std::string& download_name) {
+  res.set_header("Accept-Ranges", "bytes");
+  res.set_header("Cache-Control", "private, max-age=3600");
+  res.set_header("Content-Disposition", "attachment; filename=\"" + download_name + "\"");
+}
+
+}  // namespace
+
 void serve_object(ApiContext& context, httplib::Response& res, const std::string& key,
                   const std::string& content_type, const std::string& download_name) {
   auto size = context.storage->size(context.config.output_bucket, key);
   if (!size) return send_error(res, 404, "the file is no longer stored");
-  res.set_header("Accept-Ranges", "bytes");
-  res.set_header("Cache-Control", "private, max-age=3600");
-  res.set_header("Content-Disposition", "attachment; filename=\"" + download_name + "\"");
+  download_headers(res, download_name);
   auto* storage = context.storage.get();
   std::string bucket = context.config.output_bucket;
   res.set_content_provider(
@@ -73,6 +82,46 @@ void serve_object(ApiContext& context, httplib::Response& res, const std::string
       });
 }
 
+void serve_zip(ApiContext& context, httplib::Response& res, const json& record,
+               const std::string& download_name) {
+  std::vector<ZipEntry> entries;
+  for (const auto& o : record.value("outputs", json::array())) {
+    std::string key = o.value("key", "");
+    auto stored = context.storage->size(context.config.output_bucket, key);
+    if (!stored || !o.contains("crc32") || o.value("size", int64_t{-1}) != *stored)
+      return send_error(res, 404, "the stems are no longer stored");
+    entries.push_back({key.substr(key.rfind('/') + 1), key, static_cast<uint64_t>(*stored),
+                       o["crc32"].get<uint32_t>()});
+  }
+  std::shared_ptr<ZipLayout> layout;
+  try {
+    layout = std::make_shared<ZipLayout>(entries, record.value("finished", 0LL));
+  } catch (const std::length_error& e) {
+    return send_error(res, 422, e.what());
+  }
+  download_headers(res, download_name);
+  auto* storage = context.storage.get();
+  std::string bucket = context.config.output_bucket;
+  res.set_content_provider(
+      static_cast<size_t>(layout->size()), "application/zip",
+      [storage, bucket, layout](size_t offset, size_t length, httplib::DataSink& sink) {
+        auto send = [&](const char* data, size_t n) { return sink.write(data, n); };
+        try {
+          return layout->write(
+              offset, length,
+              [&](const ZipEntry& entry, uint64_t from, uint64_t n) {
+                storage->read(bucket, entry.key, static_cast<int64_t>(from),
+                              static_cast<int64_t>(n), send);
+                return true;
+              },
+              send);
+        } catch (const std::exception& e) {
+          queue::log_error("zip download broke off: " + std::string(e.what()));
+          return false;
+        }
+      });
+}
+
 std::string owner_of(ApiContext& context, const httplib::Request& req) {
   return context.access->owner(req).value_or("");
 }
@@ -81,9 +130,9 @@ bool visible_to(const json& record, const std::string& owner) {
   return record.value("owner", "") == owner;
 }
 
-void remove_trash_now(ApiContext& context) {
+void remove_files_now(ApiContext& context, const std::vector<queue::TrashItem>& files) {
   try {
-    service::sweep_trash(context.trash, *context.storage, context.config, 100, 5);
+    service::delete_files(context.trash, *context.storage, context.config, files);
   } catch (const std::exception& e) {
     queue::log_warning(std::string("files left for the workers to delete: ") + e.what());
   }

@@ -23,6 +23,11 @@ std::optional<nlohmann::json> find_output(const nlohmann::json& record, const st
 void serve_object(ApiContext& context, httplib::Response& res, const std::string& key,
                   const std::string& content_type, const std::string& download_name);
 
+// Streams a done job's stems as one zip, assembled as it is sent (api/zip_stream.h), with Range;
+// 404 when a stem is gone, 422 past what a zip can hold.
+void serve_zip(ApiContext& context, httplib::Response& res, const nlohmann::json& record,
+               const std::string& download_name);
+
 // The API key name behind a request ("" when keys are off; requests without a valid key never
 // reach the routes).
 std::string owner_of(ApiContext& context, const httplib::Request& req);
@@ -31,6 +36,6 @@ bool visible_to(const nlohmann::json& record, const std::string& owner);
 
 // Deletes the files a removal just put in the trash, while the user waits (a few seconds at
 // most); what storage refuses is left to the workers' sweeps.
-void remove_trash_now(ApiContext& context);
+void remove_files_now(ApiContext& context, const std::vector<queue::TrashItem>& files);
 
 }  // namespace msaas::api

@@ -8,6 +8,7 @@
 #include "api/job_view.h"
 #include "api/server.h"
 #include "api/submit.h"
+#include "queue/raw_json.h"
 
 namespace msaas::api {
 
@@ -29,8 +30,7 @@ std::string song_key(ApiContext& context, const httplib::Request& req, const std
 void separate(ApiContext& context, const httplib::Request& req, httplib::Response& res) {
   UploadSlot slot(context);
   if (!slot.granted()) return UploadSlot::refuse(res);
-  // Ordered: the callback's data goes back to the caller with its keys as it wrote them.
-  auto body = nlohmann::ordered_json::parse(req.body, nullptr, false);
+  auto body = json::parse(req.body, nullptr, false);
   if (body.is_discarded() || !body.is_object())
     return send_error(res, 400, "the body must be a JSON object");
   if (!body.contains("mp3") || !body["mp3"].is_string())
@@ -47,8 +47,13 @@ void separate(ApiContext& context, const httplib::Request& req, httplib::Respons
     if (!body["model"].is_string()) return send_error(res, 400, "\"model\" must be a string");
     settings.model = body["model"];
   }
-  if (body.contains("callback") && !body["callback"].is_null())
+  if (body.contains("callback") && !body["callback"].is_null()) {
     settings.callback = body["callback"];
+    // The data goes back to the caller as it wrote it, not as a parser would print it again.
+    auto callback = queue::raw_member(req.body, "callback");
+    auto data = callback ? queue::raw_member(*callback, "data") : std::nullopt;
+    if (data) settings.callback_data = std::string(*data);
+  }
   if (auto problem = check_settings(context, settings); !problem.empty())
     return send_error(res, 400, problem);
   if (!looks_like_audio(std::string_view(*bytes)))
@@ -119,8 +124,8 @@ void remove_track(ApiContext& context, const httplib::Request& req, httplib::Res
   auto found = find_track(context, req, res);
   if (!found) return;
   std::string key = found->output["key"];
-  context.jobs.drop_output(found->record["id"], key);
-  remove_trash_now(context);
+  if (context.jobs.drop_output(found->record["id"], key))
+    remove_files_now(context, {queue::trash_item(queue::FileKind::output, key)});
   send_python_json(res, 200,
                    {{"hash", std::string(req.matches[1])},
                     {"reason", "Track removed"},

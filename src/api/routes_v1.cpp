@@ -121,19 +121,22 @@ void stem_file(ApiContext& context, const httplib::Request& req, httplib::Respon
 void stems_zip(ApiContext& context, const httplib::Request& req, httplib::Response& res) {
   auto record = find_job(context, req, res);
   if (!record) return;
-  if ((*record)["status"] != "done" || !record->contains("zip"))
+  if ((*record)["status"] != "done")
     return send_error(res, 409,
                       "job " + (*record)["id"].get<std::string>() + " is " +
                           (*record)["status"].get<std::string>() + ", not done");
-  serve_object(context, res, (*record)["zip"], "application/zip",
-               (*record)["hash"].get<std::string>().substr(0, 8) + "-stems.zip");
+  std::string download = (*record)["hash"].get<std::string>().substr(0, 8) + "-stems.zip";
+  // Jobs finished before zips were assembled on the fly have one stored.
+  if (record->contains("zip"))
+    return serve_object(context, res, (*record)["zip"], "application/zip", download);
+  serve_zip(context, res, *record, download);
 }
 
 void delete_job(ApiContext& context, const httplib::Request& req, httplib::Response& res) {
   auto record = find_job(context, req, res);
   if (!record) return;
-  context.jobs.remove((*record)["id"]);
-  remove_trash_now(context);
+  if (auto removed = context.jobs.remove((*record)["id"]))
+    remove_files_now(context, queue::job_files(*removed));
   send_json(res, 200, {{"id", (*record)["id"]}, {"deleted", true}});
 }
 

@@ -76,7 +76,8 @@ queue::EnqueueResult submit_job(ApiContext& context, const ReceivedUpload& uploa
   spec.stems = settings.stems;
   spec.format = settings.format;
   spec.api = api;
-  spec.callback = settings.callback;
+  if (settings.callback.is_object()) spec.callback_url = settings.callback.value("url", "");
+  spec.callback_data = settings.callback_data;
   spec.owner = settings.owner;
   spec.id = queue::job_id(spec.hash, spec.model, spec.stems, spec.format, spec.owner);
   // An existing job needs no upload: asked first, without storing one.

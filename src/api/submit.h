@@ -15,8 +15,9 @@ struct JobSettings {
   std::string model;  // empty: the configured default
   std::string stems = "4";
   std::string format = "mp3";
-  nlohmann::ordered_json callback;  // null when none; keys in the caller's order
-  std::string owner;                // API key name ("" when keys are off)
+  nlohmann::json callback;    // null when none: {"url", "data"?}, as parsed (for the checks)
+  std::string callback_data;  // the data as the caller wrote it (JSON text; "" for none)
+  std::string owner;          // API key name ("" when keys are off)
 };
 
 // Holds one of the server's upload slots (MSAAS_MAX_CONCURRENT_UPLOADS) while it lives.

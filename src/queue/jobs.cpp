@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 
 #include <chrono>
+#include <limits>
 
 #include "queue/digest.h"
 #include "queue/outbox.h"
@@ -47,9 +48,18 @@ void append_fields(std::vector<std::string>& args, const json& fields) {
   }
 }
 
+// A message from before callbacks were kept apart carries the callback itself; it is moved to
+// the job's callbacks when the job starts (scripts.h, start).
+std::string legacy_callback(const json& message) {
+  auto callback = message.value("callback", json());
+  if (!callback.is_object() || !callback.contains("url") || !callback["url"].is_string()) return "";
+  return callback_text(message.value("api", "v1"), callback["url"],
+                       callback.contains("data") ? callback["data"].dump() : "");
+}
+
 json record_from_flat(const Reply& flat) {
-  static const std::vector<std::string> numbers = {"progress", "attempts", "created", "updated",
-                                                   "finished", "seconds",  "rtf",     "run"};
+  static const std::vector<std::string> numbers = {
+      "progress", "attempts", "created", "updated", "finished", "seconds", "rtf", "run", "starts"};
   static const std::vector<std::string> documents = {"outputs"};
   json record = json::object();
   for (size_t i = 0; i + 1 < flat.elements.size(); i += 2) {
@@ -109,8 +119,11 @@ EnqueueResult JobQueue::enqueue(const JobSpec& spec) {
   long long now = now_seconds();
   std::string upload_member =
       spec.upload.empty() ? "" : trash_member(FileKind::upload, spec.upload);
-  std::string callback = spec.callback.is_object() ? callback_text(spec.api, spec.callback) : "";
-  std::vector<std::string> args{message, upload_member, std::to_string(now), callback};
+  std::string callback = spec.callback_url.empty()
+                             ? ""
+                             : callback_text(spec.api, spec.callback_url, spec.callback_data);
+  std::vector<std::string> args{message, upload_member, std::to_string(now), callback,
+                                std::to_string(now + settings_.retention_s)};
   append_fields(args, {{"id", spec.id},
                        {"hash", spec.hash},
                        {"upload", spec.upload},
@@ -148,8 +161,11 @@ std::optional<Claim> JobQueue::claim(Redis& redis, const std::string& worker, do
     redis.command({"LPUSH", kDeadletter, claim.message});
     return std::nullopt;
   }
-  auto started = eval(redis, scripts::start, {job_key(claim.spec.id), processing_key(worker)},
-                      {claim.message, worker, std::to_string(now_seconds())});
+  auto started =
+      eval(redis, scripts::start,
+           {job_key(claim.spec.id), processing_key(worker), callbacks_key(claim.spec.id)},
+           {claim.message, worker, std::to_string(now_seconds()),
+            legacy_callback(json::parse(claim.message))});
   if (started.integer == 0) return std::nullopt;
   claim.run = started.integer;
   return claim;
@@ -170,6 +186,14 @@ bool JobQueue::progress(const std::string& worker, const Claim& claim, int perce
 
 namespace {
 
+// What callbacks report of a job's end: {"status","error","outputs"} (outputs as stored).
+std::string ending_text(const json& fields) {
+  std::string outputs = fields.value("outputs", "[]");
+  return "{\"status\":" + json(fields.value("status", "")).dump() +
+         ",\"error\":" + json(fields.value("error", "")).dump() +
+         ",\"outputs\":" + (outputs.empty() ? "[]" : outputs) + "}";
+}
+
 bool finish(RedisPool& pool, const QueueSettings& settings, const std::string& worker,
             const Claim& claim, const std::string& counter, const json& fields,
             const std::vector<std::string>& files) {
@@ -181,6 +205,7 @@ bool finish(RedisPool& pool, const QueueSettings& settings, const std::string& w
                                 worker,
                                 std::to_string(claim.run),
                                 std::to_string(now),
+                                ending_text(fields),
                                 std::to_string(files.size())};
   args.insert(args.end(), files.begin(), files.end());
   json all = fields;
@@ -202,10 +227,8 @@ bool finish(RedisPool& pool, const QueueSettings& settings, const std::string& w
     auto redis = pool.acquire();
     bool still_ours = redis->command({"LPOS", keys[1], claim.message}).type == Reply::Type::integer;
     if (still_ours) return eval(*redis, scripts::finish, keys, args).integer == 1;
-    auto record = redis->command({"HMGET", keys[0], "worker", "run", "status"});
-    return record.elements.size() == 3 && record.elements[0].str == worker &&
-           record.elements[1].str == std::to_string(claim.run) &&
-           record.elements[2].str != "running";
+    auto ended = redis->command({"HGET", keys[0], "ended_run"});
+    return ended.str == std::to_string(claim.run);
   }
 }
 
@@ -253,14 +276,24 @@ void JobQueue::retry(const std::string& worker, const Claim& claim, const std::s
                 backoff_for(settings_, claim.spec.attempts));
 }
 
+namespace {
+
+int hand_back_message(Redis& redis, const std::string& worker, const Claim& claim,
+                      int free_handbacks) {
+  auto reply =
+      eval(redis, scripts::hand_back, {processing_key(worker), kQueue, job_key(claim.spec.id)},
+           {claim.message, std::to_string(now_seconds()), std::to_string(free_handbacks)});
+  return static_cast<int>(reply.integer);
+}
+
+}  // namespace
+
 HandBack JobQueue::hand_back(const std::string& worker, const Claim& claim,
                              const std::string& why) {
   auto redis = pool_.acquire();
-  auto reply = eval(
-      *redis, scripts::hand_back, {processing_key(worker), kQueue, job_key(claim.spec.id)},
-      {claim.message, std::to_string(now_seconds()), std::to_string(settings_.free_handbacks)});
-  if (reply.integer == 1) return HandBack::queued;
-  if (reply.integer == 0) return HandBack::not_ours;
+  int outcome = hand_back_message(*redis, worker, claim, settings_.free_handbacks);
+  if (outcome == 1) return HandBack::queued;
+  if (outcome == 0) return HandBack::not_ours;
   retry_message(*redis, settings_, worker, claim.message, why, 0);
   return HandBack::counted_as_attempt;
 }
@@ -272,7 +305,6 @@ int JobQueue::reap() {
                                 std::to_string(std::max(1, settings_.lease_s) * 500)});
   if (locked.is_nil()) return 0;
   int moved = 0;
-  std::string now = std::to_string(now_seconds());
   std::string cursor = "0";
   do {
     auto page = redis->command({"SCAN", cursor, "MATCH", "processing:*", "COUNT", "100"});
@@ -280,7 +312,7 @@ int JobQueue::reap() {
     for (const auto& list : page.elements[1].elements) {
       std::string worker = list.str.substr(std::string("processing:").size());
       auto lost = eval(*redis, scripts::lease_lost, {lease_key(worker), kSuspects},
-                       {worker, now, std::to_string(settings_.lease_s)});
+                       {worker, std::to_string(settings_.lease_s)});
       if (lost.integer == 0) continue;
       auto messages = redis->command({"LRANGE", list.str, "0", "-1"});
       for (const auto& m : messages.elements)
@@ -299,12 +331,14 @@ int JobQueue::promote_due(long long now_s) {
 }
 
 int JobQueue::recover(const std::string& worker) {
-  auto messages = pool_.command({"LRANGE", processing_key(worker), "0", "-1"});
+  auto redis = pool_.acquire();
+  auto messages = redis->command({"LRANGE", processing_key(worker), "0", "-1"});
   for (const auto& m : messages.elements) {
     auto spec = json::parse(m.str, nullptr, false);
     Claim lost{m.str, {}, 0};
     lost.spec.id = spec.is_object() ? spec.value("id", "") : "";
-    hand_back(worker, lost, "handed back too often (the worker lost track of it)");
+    // Not counted: the job may never have started (a lost reply to BLMOVE or to start).
+    hand_back_message(*redis, worker, lost, std::numeric_limits<int>::max());
   }
   return static_cast<int>(messages.elements.size());
 }

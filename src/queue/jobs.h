@@ -25,12 +25,11 @@ struct JobSpec {
   std::string stems = "4";     // "4", "6" or "two:<stem>"
   std::string format = "mp3";  // mp3, wav, flac
   std::string api = "v1";      // which API made it: "apiv1" or "v1"
-  // This submission's: apiv1 {"url","data"}; v1 {"url"}; or null. Ordered: the caller's data
-  // goes back to it with its keys as it wrote them.
-  nlohmann::ordered_json callback;
-  int attempts = 0;   // times a worker was lost or failed on it
-  int handbacks = 0;  // times a worker stopping gave it back unfinished
-  std::string owner;  // the API key's name that made it ("" when keys are off)
+  std::string callback_url;    // this submission's callback ("" for none) ...
+  std::string callback_data;   // ... and its data (apiv1), JSON text as the caller wrote it
+  int attempts = 0;            // times a worker was lost or failed on it
+  int handbacks = 0;           // times a worker stopping gave it back unfinished
+  std::string owner;           // the API key's name that made it ("" when keys are off)
 };
 
 nlohmann::json to_json(const JobSpec& spec);

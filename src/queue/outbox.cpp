@@ -1,6 +1,10 @@
 // queue/outbox.cpp: see outbox.h.
 #include "queue/outbox.h"
 
+#include <cstdio>
+#include <random>
+
+#include "queue/raw_json.h"
 #include "queue/scripts.h"
 
 namespace msaas::queue {
@@ -16,12 +20,16 @@ std::vector<OutboxEntry> Outbox::take_due(long long now_s, int limit, int retry_
                     {std::to_string(now_s), std::to_string(limit), std::to_string(retry_s)});
   std::vector<OutboxEntry> entries;
   for (const auto& e : reply.elements) {
-    auto j = nlohmann::ordered_json::parse(e.str, nullptr, false);
-    if (!j.is_object() || !j.contains("id") || !j.contains("callback")) {
+    auto j = nlohmann::json::parse(e.str, nullptr, false);
+    auto callback = raw_member(e.str, "callback");
+    if (!j.is_object() || !j.contains("id") || !j.contains("callback") || !callback) {
       forget(e.str);  // unreadable: sending it again would not help
       continue;
     }
-    entries.push_back({e.str, j["id"].get<std::string>(), j["callback"]});
+    auto data = raw_member(*callback, "data");
+    entries.push_back({e.str, j["id"].get<std::string>(), j["callback"].value("api", "v1"),
+                       j["callback"].value("url", ""), data ? std::string(*data) : "",
+                       j.value("end", nlohmann::json::object())});
   }
   return entries;
 }
@@ -34,10 +42,17 @@ long long Outbox::size() {
   return pool_.command({"ZCARD", kOutbox}).integer;
 }
 
-std::string callback_text(const std::string& api, const nlohmann::ordered_json& callback) {
-  nlohmann::ordered_json text = {{"api", api}, {"url", callback.value("url", "")}};
-  if (callback.contains("data")) text["data"] = callback["data"];
-  return text.dump();
+std::string callback_text(const std::string& api, const std::string& url,
+                          const std::string& raw_data) {
+  static thread_local std::mt19937_64 random{std::random_device{}()};
+  char submission[17];
+  std::snprintf(submission, sizeof submission, "%016llx",
+                static_cast<unsigned long long>(random()));
+  std::string text = "{\"api\":" + nlohmann::json(api).dump() +
+                     ",\"url\":" + nlohmann::json(url).dump() + ",\"submission\":\"" + submission +
+                     "\"";
+  if (!raw_data.empty()) text += ",\"data\":" + raw_data;
+  return text + "}";
 }
 
 }  // namespace msaas::queue

@@ -1,7 +1,9 @@
 // queue/outbox.h: callbacks waiting to be sent. A job's end (done, failed, deadlettered) moves
-// the callbacks of every submission of it into the sorted set `outbox` in the same step
-// (scripts.h), so a worker that dies just after finishing loses none; a sender takes an entry,
-// posts it and forgets it. An entry whose sender died comes due again: at least once.
+// the callbacks of every submission of it into the sorted set `outbox` in the same step, each
+// with the job's end as it was then (scripts.h), so a worker that dies just after finishing
+// loses none and a later change to the job does not change what the callback says. A sender
+// takes an entry, posts it and forgets it; an entry whose sender died comes due again: at least
+// once.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -13,9 +15,12 @@
 namespace msaas::queue {
 
 struct OutboxEntry {
-  std::string member;               // as stored in `outbox`
-  std::string job_id;               // whose end it reports
-  nlohmann::ordered_json callback;  // {"api", "url", "data"?}: the submission's, as it gave it
+  std::string member;     // as stored in `outbox`
+  std::string job_id;     // whose end it reports
+  std::string api;        // the API the submission came through: "v1" or "apiv1"
+  std::string url;        // where to post
+  std::string data;       // apiv1: the caller's data, as the caller wrote it ("" when none)
+  nlohmann::json ending;  // {"status", "error", "outputs"} when the job ended
 };
 
 class Outbox {
@@ -31,8 +36,10 @@ class Outbox {
   RedisPool& pool_;
 };
 
-// The text of one submission's callback as stored: {"api", "url", "data"?} (the data byte for
-// byte as nlohmann parsed it from the caller).
-std::string callback_text(const std::string& api, const nlohmann::ordered_json& callback);
+// The text of one submission's callback as stored: {"api", "url", "submission", "data"?}, the
+// data as the caller wrote it (`raw_data`: JSON text, "" for none) and a random submission id
+// so that two identical callbacks stay two.
+std::string callback_text(const std::string& api, const std::string& url,
+                          const std::string& raw_data);
 
 }  // namespace msaas::queue

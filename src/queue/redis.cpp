@@ -136,7 +136,7 @@ Reply Redis::command(const std::vector<std::string>& args) {
   throw RedisError("Redis " + args[0] + ": unreachable");
 }
 
-Reply eval(Redis& redis, const char* script, const std::vector<std::string>& keys,
+Reply eval(Redis& redis, const std::string& script, const std::vector<std::string>& keys,
            const std::vector<std::string>& args) {
   std::vector<std::string> command{"EVAL", script, std::to_string(keys.size())};
   command.insert(command.end(), keys.begin(), keys.end());

@@ -57,7 +57,7 @@ class Redis {
 };
 
 // Runs a Lua script (EVAL): atomic on the server, never re-sent blindly after a lost reply.
-Reply eval(Redis& redis, const char* script, const std::vector<std::string>& keys,
+Reply eval(Redis& redis, const std::string& script, const std::vector<std::string>& keys,
            const std::vector<std::string>& args);
 
 // Connections for many threads: acquire() lends one, returned when the lease goes away.

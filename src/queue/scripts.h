@@ -10,64 +10,84 @@
 // job ends.
 #pragma once
 
+#include <string>
+
 namespace msaas::queue::scripts {
 
-// Shared by the scripts that end a job: moves its callbacks to the outbox (one entry each,
-// wrapped by concatenation so the caller's JSON stays byte for byte).
-#define MSAAS_LUA_SEND_CALLBACKS                                                       \
-  "local function send_callbacks(list, outbox, id, run, now)\n"                        \
-  "  for i, raw in ipairs(redis.call('LRANGE', list, 0, -1)) do\n"                     \
-  "    redis.call('ZADD', outbox, now, '{\"id\":\"' .. id .. '\",\"run\":' .. run .. " \
-  "',\"n\":' .. i .. ',\"callback\":' .. raw .. '}')\n"                                \
-  "  end\n"                                                                            \
-  "  redis.call('DEL', list)\n"                                                        \
-  "end\n"
+// Functions shared by the scripts that end a job: send_callbacks moves its callbacks to the outbox,
+// one entry each with the job's end as it is now (`ending`: {"status","error","outputs"} as JSON
+// text), wrapped by concatenation so the caller's JSON stays byte for byte. own_upload: uploads
+// named the old way (one object per song, shared by its jobs) are never trash, since deleting
+// one could take another job's input.
+inline constexpr const char* common = R"lua(
+local function send_callbacks(list, outbox, id, run, now, ending)
+  for i, raw in ipairs(redis.call('LRANGE', list, 0, -1)) do
+    redis.call('ZADD', outbox, now, '{"id":"' .. id .. '","run":' .. run .. ',"n":' .. i ..
+               ',"end":' .. ending .. ',"callback":' .. raw .. '}')
+  end
+  redis.call('DEL', list)
+end
+local function own_upload(name)
+  return name and string.find(name, '%-%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%.') ~= nil
+end
+)lua";
 
 // KEYS: job:<id>, toWorker, expiries, trash, callbacks:<id>, outbox.
 // ARGV: message ("" when the caller has not stored an upload), upload trash member, now, callback
-// ("" for none), then field/value pairs of the record.
+// ("" for none), expire_at, then field/value pairs of the record.
 // A job that exists and has not failed is left alone (the same upload and settings): the upload
 // the caller stored for it is not needed, and the caller's callback joins the job's (sent at
-// once when it is done). A failed one starts over with the new upload; its old one goes, and
-// the deletion its failure scheduled is called off. Returns the status found, "created", or
-// "needs-upload" when a job must be created and no upload came with the call.
-inline constexpr const char* enqueue = MSAAS_LUA_SEND_CALLBACKS R"lua(
+// once when it is done; a done job is then kept a whole retention period from now, so what the
+// caller was just told stays true). A failed one starts over with the new upload; its old one
+// goes, and the deletion its failure scheduled is called off. Returns the status found,
+// "created", or "needs-upload" when a job must be created and no upload came with the call.
+inline const std::string enqueue = std::string(common) + R"lua(
 local now = tonumber(ARGV[3])
 local status = redis.call('HGET', KEYS[1], 'status')
 if status and status ~= 'failed' then
   if ARGV[2] ~= '' then redis.call('ZADD', KEYS[4], now, ARGV[2]) end
+  if status == 'done' then redis.call('ZADD', KEYS[3], 'GT', ARGV[5], string.sub(KEYS[1], 5)) end
   if ARGV[4] ~= '' then
     redis.call('RPUSH', KEYS[5], ARGV[4])
     if status == 'done' then
+      local ending = '{"status":"done","error":"","outputs":' ..
+                     (redis.call('HGET', KEYS[1], 'outputs') or '[]') .. '}'
       send_callbacks(KEYS[5], KEYS[6], redis.call('HGET', KEYS[1], 'id'),
-                     redis.call('HGET', KEYS[1], 'run') or 0, now)
+                     redis.call('HGET', KEYS[1], 'run') or 0, now, ending)
     end
   end
   return status
 end
 if ARGV[1] == '' then return 'needs-upload' end
 local old_upload = redis.call('HGET', KEYS[1], 'upload')
-if old_upload then redis.call('ZADD', KEYS[4], now, 'upload:' .. old_upload) end
+if own_upload(old_upload) then redis.call('ZADD', KEYS[4], now, 'upload:' .. old_upload) end
 redis.call('ZREM', KEYS[3], string.sub(KEYS[1], 5))
 redis.call('ZREM', KEYS[4], ARGV[2])
 redis.call('DEL', KEYS[1], KEYS[5])
-redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 redis.call('LPUSH', KEYS[2], ARGV[1])
 if ARGV[4] ~= '' then redis.call('RPUSH', KEYS[5], ARGV[4]) end
 return 'created'
 )lua";
 
-// KEYS: job:<id>, processing:<worker>. ARGV: message, worker, now.
+// KEYS: job:<id>, processing:<worker>, callbacks:<id>. ARGV: message, worker, now, the callback
+// a message from before callbacks were kept apart carried ("" for none).
 // Starts a claimed message only if it is the job's current one and the job is queued: a job
 // deleted, finished or already started meanwhile drops the message (returns 0). Otherwise the
-// run's number (1, 2, ...).
+// run's number, unique across all jobs and their lifetimes (a job deleted and submitted again
+// never reuses one, so two runs never share a stems folder); `starts` counts the job's runs.
 inline constexpr const char* start = R"lua(
 local current = redis.call('HGET', KEYS[1], 'message')
 if current ~= ARGV[1] or redis.call('HGET', KEYS[1], 'status') ~= 'queued' then
   redis.call('LREM', KEYS[2], 1, ARGV[1])
   return 0
 end
-local run = redis.call('HINCRBY', KEYS[1], 'run', 1)
+if ARGV[4] ~= '' and redis.call('HSETNX', KEYS[1], 'legacy_callback_moved', 1) == 1 then
+  redis.call('RPUSH', KEYS[3], ARGV[4])
+end
+local run = redis.call('INCR', 'runs')
+redis.call('HSET', KEYS[1], 'run', run)
+redis.call('HINCRBY', KEYS[1], 'starts', 1)
 redis.call('HSET', KEYS[1], 'status', 'running', 'worker', ARGV[2], 'stage', 'starting',
            'progress', 0, 'updated', ARGV[3])
 return run
@@ -83,20 +103,22 @@ return 1
 )lua";
 
 // KEYS: job:<id>, processing:<worker>, expiries, stats, trash, callbacks:<id>, outbox.
-// ARGV: message, id, expire_at, stats counter, worker, run, now, count n of this run's files,
-// n trash members, then field/value pairs. Ends a job (done or failed) if this run still owns
-// it: its files stop being trash, its expiry is scheduled, its callbacks go to the outbox.
-// Returns 0 (and changes nothing but the worker's own list) when it does not.
-inline constexpr const char* finish = MSAAS_LUA_SEND_CALLBACKS R"lua(
+// ARGV: message, id, expire_at, stats counter, worker, run, now, the end for callbacks (JSON),
+// count n of this run's files, n trash members, then field/value pairs. Ends a job (done or
+// failed) if this run still owns it: its files stop being trash, its expiry is scheduled, its
+// callbacks go to the outbox, and `ended_run` says which run ended it. Returns 0 (and changes
+// nothing but the worker's own list) when it does not.
+inline const std::string finish = std::string(common) + R"lua(
 if redis.call('LREM', KEYS[2], 1, ARGV[1]) == 0 then return 0 end
 local owner = redis.call('HMGET', KEYS[1], 'status', 'worker', 'run')
 if owner[1] ~= 'running' or owner[2] ~= ARGV[5] or owner[3] ~= ARGV[6] then return 0 end
-local files = tonumber(ARGV[8])
-for i = 9, 8 + files do redis.call('ZREM', KEYS[5], ARGV[i]) end
-redis.call('HSET', KEYS[1], unpack(ARGV, 9 + files))
+local files = tonumber(ARGV[9])
+for i = 10, 9 + files do redis.call('ZREM', KEYS[5], ARGV[i]) end
+redis.call('HSET', KEYS[1], unpack(ARGV, 10 + files))
+redis.call('HSET', KEYS[1], 'ended_run', ARGV[6])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
 redis.call('HINCRBY', KEYS[4], ARGV[4], 1)
-send_callbacks(KEYS[6], KEYS[7], ARGV[2], ARGV[6], tonumber(ARGV[7]))
+send_callbacks(KEYS[6], KEYS[7], ARGV[2], ARGV[6], tonumber(ARGV[7]), ARGV[8])
 return 1
 )lua";
 
@@ -105,7 +127,7 @@ return 1
 // Takes a job off a worker's list with attempts + 1: back first in line on the queue (after
 // delay_s in the sorted set `delayed` when that is above 0), or past the limit onto
 // `deadletter` (with its last error) and failed, its callbacks sent.
-inline constexpr const char* retry = MSAAS_LUA_SEND_CALLBACKS R"lua(
+inline const std::string retry = std::string(common) + R"lua(
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
 local job = cjson.decode(ARGV[1])
 job.attempts = (tonumber(job.attempts) or 0) + 1
@@ -118,7 +140,8 @@ if job.attempts >= tonumber(ARGV[3]) then
   redis.call('ZADD', KEYS[4], ARGV[5], job.id)
   redis.call('HINCRBY', KEYS[5], 'failed', 1)
   send_callbacks('callbacks:' .. job.id, KEYS[7], job.id, redis.call('HGET', key, 'run') or 0,
-                 tonumber(ARGV[4]))
+                 tonumber(ARGV[4]), '{"status":"failed","error":' .. cjson.encode(ARGV[2]) ..
+                 ',"outputs":[]}')
   return 2
 end
 local message = cjson.encode(job)
@@ -172,7 +195,7 @@ return 1
 // flat field/value array (empty when nothing was removed). Mode "if-due" (expiry) removes it
 // only while it is still due: a job submitted again since its due time was read has left
 // `expiries` (enqueue) and is kept.
-inline constexpr const char* remove = R"lua(
+inline const std::string remove = std::string(common) + R"lua(
 local was_due = redis.call('ZREM', KEYS[3], ARGV[1])
 if ARGV[2] == 'if-due' and was_due == 0 then return {} end
 local record = redis.call('HGETALL', KEYS[1])
@@ -183,9 +206,7 @@ if fields.message then
   redis.call('ZREM', KEYS[6], fields.message)
 end
 local now = tonumber(ARGV[3])
-if fields.upload and fields.upload ~= '' then
-  redis.call('ZADD', KEYS[4], now, 'upload:' .. fields.upload)
-end
+if own_upload(fields.upload) then redis.call('ZADD', KEYS[4], now, 'upload:' .. fields.upload) end
 if fields.zip and fields.zip ~= '' then redis.call('ZADD', KEYS[4], now, 'output:' .. fields.zip) end
 if fields.outputs then
   local ok, outputs = pcall(cjson.decode, fields.outputs)
@@ -226,25 +247,27 @@ end
 return due
 )lua";
 
-// KEYS: lease:<worker>, reaper:suspects. ARGV: worker, now, lease_s.
+// KEYS: lease:<worker>, reaper:suspects. ARGV: worker, lease_s.
 // Whether a worker's jobs may be taken from it: only when its lease has been missing for a
-// whole lease period as seen by reapers. After a Redis outage every lease is gone at once; the
-// live workers renew theirs within a third of a lease and keep their jobs.
+// whole lease period as seen by reapers, on Redis's clock (workers' clocks may disagree). After
+// a Redis outage every lease is gone at once; the live workers renew theirs within a third of a
+// lease and keep their jobs. A sighting older than two leases is stale (the worker came back
+// in between) and counts as a first one.
 inline constexpr const char* lease_lost = R"lua(
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('HDEL', KEYS[2], ARGV[1])
   return 0
 end
-local since = redis.call('HGET', KEYS[2], ARGV[1])
-if not since then
-  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+local now = tonumber(redis.call('TIME')[1])
+local lease = tonumber(ARGV[2])
+local since = tonumber(redis.call('HGET', KEYS[2], ARGV[1]))
+if not since or now - since > 2 * lease then
+  redis.call('HSET', KEYS[2], ARGV[1], now)
   return 0
 end
-if tonumber(ARGV[2]) - tonumber(since) < tonumber(ARGV[3]) then return 0 end
+if now - since < lease then return 0 end
 redis.call('HDEL', KEYS[2], ARGV[1])
 return 1
 )lua";
-
-#undef MSAAS_LUA_SEND_CALLBACKS
 
 }  // namespace msaas::queue::scripts

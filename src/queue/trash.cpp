@@ -1,6 +1,9 @@
 // queue/trash.cpp: see trash.h.
 #include "queue/trash.h"
 
+#include <ctime>
+#include <regex>
+
 #include "queue/scripts.h"
 
 namespace msaas::queue {
@@ -15,6 +18,25 @@ const std::string kOutput = "output:";
 
 std::string trash_member(FileKind kind, const std::string& key) {
   return (kind == FileKind::upload ? kUpload : kOutput) + key;
+}
+
+TrashItem trash_item(FileKind kind, const std::string& key) {
+  return {trash_member(kind, key), kind, key};
+}
+
+std::vector<TrashItem> job_files(const nlohmann::json& record) {
+  static const std::regex own_upload("-[0-9a-fA-F]{16}\\.");
+  std::vector<TrashItem> files;
+  std::string upload = record.value("upload", "");
+  if (std::regex_search(upload, own_upload)) files.push_back(trash_item(FileKind::upload, upload));
+  auto outputs = record.value("outputs", nlohmann::json::array());
+  if (outputs.is_array())
+    for (const auto& o : outputs)
+      if (o.is_object() && o.contains("key"))
+        files.push_back(trash_item(FileKind::output, o["key"].get<std::string>()));
+  std::string zip = record.value("zip", "");
+  if (!zip.empty()) files.push_back(trash_item(FileKind::output, zip));
+  return files;
 }
 
 void Trash::hold(FileKind kind, const std::string& key, long long due_s) {

@@ -12,21 +12,44 @@ constexpr int kRetrySeconds = 300;
 
 }  // namespace
 
+namespace {
+
+// Deletes one listed file; false (logged) when storage refused.
+bool delete_one(queue::Trash& trash, storage::Storage& storage, const ServiceConfig& config,
+                const queue::TrashItem& item, double call_limit_s) {
+  const std::string& bucket =
+      item.kind == queue::FileKind::upload ? config.upload_bucket : config.output_bucket;
+  try {
+    storage::TransferLimit limit(call_limit_s);
+    storage.remove(bucket, item.key);
+    trash.forget(item.member);
+    return true;
+  } catch (const storage::StorageError& e) {
+    queue::log_warning("cannot delete " + bucket + "/" + item.key +
+                       " (tried again later): " + e.what());
+    return false;
+  }
+}
+
+}  // namespace
+
 int sweep_trash(queue::Trash& trash, storage::Storage& storage, const ServiceConfig& config,
                 int limit, double call_limit_s) {
   int deleted = 0;
   for (const auto& item : trash.take_due(queue::now_seconds(), limit, kRetrySeconds)) {
-    const std::string& bucket =
-        item.kind == queue::FileKind::upload ? config.upload_bucket : config.output_bucket;
-    try {
-      storage::TransferLimit limit_call(call_limit_s);
-      storage.remove(bucket, item.key);
-      trash.forget(item.member);
-      ++deleted;
-    } catch (const storage::StorageError& e) {
-      queue::log_warning("cannot delete " + bucket + "/" + item.key + " (tried again in " +
-                         std::to_string(kRetrySeconds) + " s): " + e.what());
-    }
+    // The items not reached come due again after kRetrySeconds.
+    if (!delete_one(trash, storage, config, item, call_limit_s)) break;
+    ++deleted;
+  }
+  return deleted;
+}
+
+int delete_files(queue::Trash& trash, storage::Storage& storage, const ServiceConfig& config,
+                 const std::vector<queue::TrashItem>& items, double call_limit_s) {
+  int deleted = 0;
+  for (const auto& item : items) {
+    if (!delete_one(trash, storage, config, item, call_limit_s)) break;
+    ++deleted;
   }
   return deleted;
 }

@@ -46,9 +46,12 @@ TransferLimit::~TransferLimit() {
 }
 
 bool TransferLimit::reached() {
-  const TransferLimit* limit = current_limit;
-  return limit && ((limit->cancel_ && *limit->cancel_) ||
-                   std::chrono::steady_clock::now() >= limit->deadline_);
+  // Every enclosing limit counts: a call under a short per-call deadline must still stop when
+  // an outer limit (a shutdown) says so.
+  auto now = std::chrono::steady_clock::now();
+  for (const TransferLimit* limit = current_limit; limit; limit = limit->outer_)
+    if ((limit->cancel_ && *limit->cancel_) || now >= limit->deadline_) return true;
+  return false;
 }
 
 void Storage::get_file(const std::string& bucket, const std::string& key, const std::string& path) {

@@ -55,7 +55,7 @@ class TransferLimit {
   ~TransferLimit();
   TransferLimit(const TransferLimit&) = delete;
   TransferLimit& operator=(const TransferLimit&) = delete;
-  // True when the innermost limit of the calling thread says stop.
+  // True when any limit of the calling thread (the innermost or one around it) says stop.
   static bool reached();
 
  private:

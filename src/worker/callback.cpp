@@ -46,16 +46,15 @@ bool post_callback(const std::string& url, const std::string& json_body, int tri
   return false;
 }
 
-std::string callback_body(const nlohmann::json& record, const nlohmann::ordered_json& callback) {
-  if (callback.value("api", "v1") == "apiv1")
-    return callback.contains("data") ? callback["data"].dump() : "{}";
-  std::string status = record.value("status", "");
+std::string callback_body(const nlohmann::json& record, const queue::OutboxEntry& entry) {
+  if (entry.api == "apiv1") return entry.data.empty() ? "{}" : entry.data;
+  std::string status = entry.ending.value("status", "");
   nlohmann::json body = {
-      {"id", record.value("id", "")}, {"status", status}, {"model", record.value("model", "")}};
+      {"id", entry.job_id}, {"status", status}, {"model", record.value("model", "")}};
   if (status == "done")
-    body["stems"] = record.contains("outputs") ? record["outputs"] : nlohmann::json::array();
+    body["stems"] = entry.ending.value("outputs", nlohmann::json::array());
   else
-    body["error"] = record.value("error", "");
+    body["error"] = entry.ending.value("error", "");
   return body.dump();
 }
 

@@ -5,15 +5,17 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "queue/outbox.h"
+
 namespace msaas::worker {
 
 // Returns true when the URL answered 2xx within `tries` attempts.
 bool post_callback(const std::string& url, const std::string& json_body, int tries = 3,
                    long timeout_s = 5);
 
-// The body for one submission's callback ({"api", "url", "data"?}, queue/outbox.h) from the job's
-// record: the original API posts the caller's data as given; /v1 posts the job's end
-// {"id", "status", "model", "stems", "error"}.
-std::string callback_body(const nlohmann::json& record, const nlohmann::ordered_json& callback);
+// The body for one submission's callback: the original API posts the caller's data as the caller
+// wrote it; /v1 posts the job's end as it was when it ended {"id", "status", "model", "stems" or
+// "error"} (`record` gives the model).
+std::string callback_body(const nlohmann::json& record, const queue::OutboxEntry& entry);
 
 }  // namespace msaas::worker

@@ -1,15 +1,17 @@
 // worker/separate_job.cpp: see separate_job.h.
 #include "worker/separate_job.h"
 
+#include <zlib.h>
+
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <memory>
 
 #include "audio/clip.h"
 #include "audio/encode.h"
 #include "audio/mix_spool.h"
 #include "audio/stem_spool.h"
-#include "worker/zip_writer.h"
 
 namespace msaas::worker {
 
@@ -93,6 +95,17 @@ std::vector<std::string> output_stem_names(const std::string& stems,
   throw JobError("stems must be 4, 6 or two:<stem>, not \"" + stems + "\"");
 }
 
+// The CRC-32 a zip entry carries, read from the finished file.
+static uint32_t file_crc32(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> buffer(1 << 20);
+  uLong crc = crc32(0L, Z_NULL, 0);
+  while (in.read(buffer.data(), buffer.size()) || in.gcount() > 0)
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(buffer.data()), static_cast<uInt>(in.gcount()));
+  if (in.bad()) throw std::runtime_error("cannot read back " + path.string());
+  return static_cast<uint32_t>(crc);
+}
+
 JobResult separate_job(const Separator& model, const std::filesystem::path& input,
                        const std::string& stems, const std::string& format,
                        const SeparationOptions& options, const std::filesystem::path& out_dir,
@@ -145,11 +158,7 @@ JobResult separate_job(const Separator& model, const std::filesystem::path& inpu
   if (!progress("encoding", 90)) throw Cancelled();
   spool.encode_all(mix.sample_rate(), audio::ClipMode::rescale, encoding);
   for (size_t i = 0; i < names.size(); ++i)
-    result.stems.push_back({names[i], paths[i], content_type_for(format)});
-  result.zip = {"stems.zip", out_dir / "stems.zip", "application/zip"};
-  std::vector<std::pair<std::string, std::filesystem::path>> entries;
-  for (const auto& s : result.stems) entries.emplace_back(s.path.filename().string(), s.path);
-  write_zip(result.zip.path, entries);
+    result.stems.push_back({names[i], paths[i], content_type_for(format), file_crc32(paths[i])});
   return result;
 }
 

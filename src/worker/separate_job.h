@@ -1,6 +1,7 @@
 // worker/separate_job.h: one job's separation on local files: decode the upload, separate it with
-// a loaded model, write the stems the job asked for (4, 6 or two) in its format, and a zip of
-// them. Nothing here knows about Redis or storage; the worker moves the files.
+// a loaded model, write the stems the job asked for (4, 6 or two) in its format, each with its
+// CRC-32 (the API assembles the zip download from the stored stems with it: api/zip_stream.h).
+// Nothing here knows about Redis or storage; the worker moves the files.
 #pragma once
 
 #include <filesystem>
@@ -19,14 +20,14 @@ class JobError : public std::runtime_error {
 };
 
 struct OutputFile {
-  std::string name;  // stem name, or "stems.zip"
+  std::string name;  // stem name
   std::filesystem::path path;
   std::string content_type;
+  uint32_t crc32 = 0;
 };
 
 struct JobResult {
   std::vector<OutputFile> stems;
-  OutputFile zip;
   double audio_seconds = 0;
   double separation_seconds = 0;
 };

@@ -42,6 +42,16 @@ uint64_t seed_from(const std::string& id) {
 // trash (a worker that died mid-upload).
 constexpr long long kOutputHoldSeconds = 6 * 3600;
 
+// A callback being sent is someone else's to send after this long: three tries of 5 s with 1 s
+// and 2 s between them take 18 s at most.
+constexpr int kCallbackLeaseSeconds = 120;
+
+// Storage transfers of the worker's own files give up rather than hold a job for ever on a peer
+// that trickles: two minutes plus a second per megabyte.
+double transfer_seconds(double bytes) {
+  return 120 + bytes / 1e6;
+}
+
 // Interruptible sleep: returns early when `stop` turns true.
 void nap(std::atomic<bool>& stop, double seconds) {
   auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
@@ -81,28 +91,34 @@ void Worker::publish_models() {
                  std::to_string(config_.queue.lease_s)});
 }
 
-// Work for the whole queue, done by every worker in turn (the reaper holds a lock): kept off
-// the heartbeat thread, since storage calls and callbacks can take many seconds.
+// Work for the whole queue, done by every worker in turn (the reaper holds a lock). Redis only:
+// kept apart from the storage and network work below, which a stalled peer can hold up.
 void Worker::housekeeping() {
   if (int moved = queue_.reap())
     queue::log_warning("returned " + std::to_string(moved) + " job(s) of stopped workers");
   queue_.promote_due(queue::now_seconds());
   if (int expired = queue_.take_expired(queue::now_seconds()))
     queue::log_info(std::to_string(expired) + " finished job(s) expired");
-  storage::TransferLimit stop_with_us(3600, &finished_);
+}
+
+// Deleting trash and sending callbacks: slow peers hold up only this thread, each pass has a
+// time budget, and a shutdown cuts the storage calls short.
+void Worker::deliveries() {
+  storage::TransferLimit stop_with_us(60, &finished_);
   service::sweep_trash(trash_, *storage_, config_);
   send_callbacks();
 }
 
-// A callback reports the job's end as the record has it now; a job deleted meanwhile has none.
+// One at a time: an entry comes due again (for another worker) only if its sender died, never
+// because earlier entries were slow. A job deleted since it ended gets none.
 void Worker::send_callbacks() {
-  for (const auto& entry : outbox_.take_due(queue::now_seconds(), 20, 300)) {
-    if (finished_) return;  // left due: another worker (or we, next time) sends it
-    auto record = queue_.get(entry.job_id);
-    if (record) {
-      std::string url = entry.callback.value("url", "");
-      post_callback(url, callback_body(*record, entry.callback));
-    }
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!finished_ && std::chrono::steady_clock::now() < until) {
+    auto due = outbox_.take_due(queue::now_seconds(), 1, kCallbackLeaseSeconds);
+    if (due.empty()) return;
+    const auto& entry = due.front();
+    if (auto record = queue_.get(entry.job_id))
+      post_callback(entry.url, callback_body(*record, entry));
     outbox_.forget(entry.member);
   }
 }
@@ -124,13 +140,13 @@ void Worker::heartbeat_loop() {
   }
 }
 
-void Worker::housekeeping_loop() {
+void Worker::chores_loop(void (Worker::*chore)(), const char* name) {
   double period = std::max(0.2, config_.queue.lease_s / 3.0);
   while (!finished_) {
     try {
-      housekeeping();
+      (this->*chore)();
     } catch (const std::exception& e) {
-      queue::log_warning(std::string("housekeeping: ") + e.what());
+      queue::log_warning(std::string(name) + ": " + e.what());
     }
     nap(finished_, period);
   }
@@ -150,8 +166,6 @@ const Separator& Worker::model(const std::string& name) {
 void Worker::process(const queue::Claim& claim) {
   const auto& spec = claim.spec;
   fs::path dir = fs::path(config_.work_dir) / (id_ + "-" + spec.id);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
   auto started = std::chrono::steady_clock::now();
   bool lost = false;
   auto progress = [&](const std::string& stage, int percent) {
@@ -171,8 +185,14 @@ void Worker::process(const queue::Claim& claim) {
                     spec.format + " (attempt " + std::to_string(spec.attempts + 1) + ", run " +
                     std::to_string(claim.run) + ")");
     if (!progress("downloading", 1)) throw Cancelled();
+    fs::remove_all(dir);
+    fs::create_directories(dir);
     fs::path input = dir / ("input" + fs::path(spec.upload).extension().string());
-    storage_->get_file(config_.upload_bucket, spec.upload, input);
+    {
+      auto size = storage_->size(config_.upload_bucket, spec.upload);
+      storage::TransferLimit limit(transfer_seconds(size.value_or(0)));
+      storage_->get_file(config_.upload_bucket, spec.upload, input);
+    }
     if (!progress("loading model", 2)) throw Cancelled();
     const Separator* separator;
     try {
@@ -241,32 +261,27 @@ void Worker::finish_successfully(const queue::Claim& claim, const JobResult& res
   // Each run stores under its own prefix: a run that lost its job never overwrites the stems of
   // the run that owns it now.
   std::string prefix = spec.id + "/" + std::to_string(claim.run) + "/";
-  std::vector<const OutputFile*> files;
-  for (const auto& stem : result.stems) files.push_back(&stem);
-  files.push_back(&result.zip);
   std::vector<std::string> held;
-  for (const auto* file : files) {
-    std::string key = prefix + file->path.filename().string();
+  for (const auto& stem : result.stems) {
+    std::string key = prefix + stem.path.filename().string();
     trash_.hold(queue::FileKind::output, key, queue::now_seconds() + kOutputHoldSeconds);
     held.push_back(queue::trash_member(queue::FileKind::output, key));
   }
   json outputs = json::array();
-  for (const auto* file : files) {
-    std::string key = prefix + file->path.filename().string();
-    storage_->put_file(config_.output_bucket, key, file->path, file->content_type);
-    if (file == &result.zip) continue;
-    outputs.push_back({{"name", file->name},
+  for (const auto& stem : result.stems) {
+    std::string key = prefix + stem.path.filename().string();
+    storage::TransferLimit limit(transfer_seconds(fs::file_size(stem.path)));
+    storage_->put_file(config_.output_bucket, key, stem.path, stem.content_type);
+    outputs.push_back({{"name", stem.name},
                        {"key", key},
-                       {"content_type", file->content_type},
-                       {"size", static_cast<int64_t>(fs::file_size(file->path))}});
+                       {"content_type", stem.content_type},
+                       {"size", static_cast<int64_t>(fs::file_size(stem.path))},
+                       {"crc32", stem.crc32}});
   }
   double rtf = result.audio_seconds > 0 ? result.separation_seconds / result.audio_seconds : 0;
-  bool ours = queue_.complete(id_, claim,
-                              {{"outputs", outputs.dump()},
-                               {"zip", prefix + result.zip.path.filename().string()},
-                               {"seconds", result.audio_seconds},
-                               {"rtf", rtf}},
-                              held);
+  bool ours = queue_.complete(
+      id_, claim, {{"outputs", outputs.dump()}, {"seconds", result.audio_seconds}, {"rtf", rtf}},
+      held);
   if (!ours) {
     trash_.release(held);
     queue::log_warning("job " + spec.id + ": deleted or taken over while storing; stems dropped");
@@ -368,7 +383,8 @@ int Worker::run() {
   }
   if (!wait_for_redis()) return 0;
   std::thread beats([this] { heartbeat_loop(); });
-  std::thread chores([this] { housekeeping_loop(); });
+  std::thread chores([this] { chores_loop(&Worker::housekeeping, "housekeeping"); });
+  std::thread sending([this] { chores_loop(&Worker::deliveries, "deliveries"); });
   if (wait_for_default_model())
     queue::log_info("worker " + id_ + " ready: models in " + config_.models_dir + ", storage " +
                     storage_->describe());
@@ -391,6 +407,7 @@ int Worker::run() {
   mark_ready(false);
   beats.join();
   chores.join();
+  sending.join();
   try {
     pool_.command({"DEL", "lease:" + id_, "models:" + id_});
   } catch (const std::exception&) {

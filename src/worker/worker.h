@@ -1,8 +1,8 @@
 // worker/worker.h: the queue consumer. Claims a job, fetches its upload, separates it, stores the
-// stems and a zip, marks it done. A heartbeat thread does nothing but keep its lease and liveness
+// stems, marks it done. A heartbeat thread does nothing but keep its lease and liveness
 // file fresh (and say which models it has); a housekeeping thread reaps jobs of dead workers
-// (under a Redis lock), expires old jobs, deletes trash and sends callbacks. On stop it finishes
-// the job within the grace period, else hands it back.
+// (under a Redis lock) and expires old jobs; a third deletes trash and sends callbacks. On stop it
+// finishes the job within the grace period, else hands it back.
 #pragma once
 
 #include <atomic>
@@ -31,8 +31,9 @@ class Worker {
 
  private:
   void heartbeat_loop();
-  void housekeeping_loop();
+  void chores_loop(void (Worker::*chore)(), const char* name);
   void housekeeping();
+  void deliveries();
   void send_callbacks();
   void hand_back(const queue::Claim& claim);
   void publish_models();

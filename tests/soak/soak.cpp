@@ -161,9 +161,10 @@ int soak(const Options& o) {
       redis_crashed = true;
     }
     if (!s3_stalled && elapsed() > 20) {
-      std::cout << "soak: S3 stalled for " << 3 * o.lease_s << " s at " << elapsed() << " s\n";
+      // Longer than a lease and than the workers' 20 s deadline on each deletion.
+      std::cout << "soak: S3 stalled for 25 s at " << elapsed() << " s\n";
       service.s3->freeze();
-      std::this_thread::sleep_for(std::chrono::seconds(3 * o.lease_s));
+      std::this_thread::sleep_for(std::chrono::seconds(25));
       service.s3->thaw();
       s3_stalled = true;
     }
@@ -183,12 +184,11 @@ int soak(const Options& o) {
     done += status == "done";
     failed += status == "failed";
     if (status != "done") std::cout << "soak: job " << id << " ended " << status << "\n";
-    runs += std::atoi(redis.command({"HGET", "job:" + id, "run"}).str.c_str());
+    runs += std::atoi(redis.command({"HGET", "job:" + id, "starts"}).str.c_str());
     owned_uploads.insert(redis.command({"HGET", "job:" + id, "upload"}).str);
     auto outputs = json::parse(redis.command({"HGET", "job:" + id, "outputs"}).str, nullptr, false);
     if (outputs.is_array())
       for (const auto& out : outputs) owned_outputs.insert(out.value("key", ""));
-    owned_outputs.insert(redis.command({"HGET", "job:" + id, "zip"}).str);
     int calls = callbacks.by_job[id];
     missing_callbacks += calls == 0;
     duplicate_callbacks += std::max(0, calls - 1);
