@@ -293,6 +293,67 @@ TEST_F(QueueLifecycleTest, JobsFromBeforeTheUpgradeKeepTheirCallbackAndSharedUpl
   EXPECT_FALSE(trash_has("upload:legacy.mp3"));
 }
 
+// Review: an expiry read as due must not remove a done job that a new submission joined in
+// between (the join keeps it a whole retention period from then).
+TEST_F(QueueLifecycleTest, AnExpiryDoesNotRemoveADoneJobJustJoined) {
+  auto id = jobs.enqueue(spec("joined")).id;
+  jobs.complete("w", *jobs.claim(blocking, "w", 1), {}, {});
+  pool.command({"ZADD", "expiries", "100", id});  // long due
+  auto again = spec("joined");
+  again.upload = "";
+  again.callback_url = "http://a.example/";
+  EXPECT_EQ(jobs.enqueue(again).status, "done");        // joined after the due ids were read ...
+  EXPECT_FALSE(jobs.expire(id, queue::now_seconds()));  // ... and not removed
+  EXPECT_TRUE(jobs.get(id));
+}
+
+// Review: a finish whose reply was lost and that is run again reports it ran, changing nothing.
+TEST_F(QueueLifecycleTest, FinishingTwiceIsFinishingOnce) {
+  jobs.enqueue(spec("twice"));
+  auto claim = jobs.claim(blocking, "w", 1);
+  EXPECT_TRUE(jobs.complete("w", *claim, {}, {}));
+  EXPECT_TRUE(jobs.complete("w", *claim, {}, {}));
+  EXPECT_EQ(pool.command({"HGET", "stats", "done"}).str, "1");
+}
+
+// Review: jobs given back untouched (lost track of, or taken as the worker stopped) do not use
+// up the free hand-backs.
+TEST_F(QueueLifecycleTest, GivingBackUntouchedJobsIsFree) {
+  jobs.enqueue(spec("free"));
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(jobs.claim(blocking, "w", 1));
+    EXPECT_EQ(jobs.recover("w"), 1);
+  }
+  jobs.give_back("w", *jobs.claim(blocking, "w", 1));
+  auto claim = jobs.claim(blocking, "w", 1);
+  EXPECT_EQ(claim->spec.handbacks, 0);
+  EXPECT_EQ(jobs.hand_back("w", *claim, "too long"), queue::HandBack::queued);
+}
+
+// Review: a job removed and submitted again is a new generation: callbacks of the old one's end
+// still waiting in the outbox are told apart from it (the worker drops them).
+TEST_F(QueueLifecycleTest, AJobMadeAgainIsANewGeneration) {
+  auto s = spec("generation");
+  s.callback_url = "http://a.example/";
+  auto id = jobs.enqueue(s).id;
+  jobs.complete("w", *jobs.claim(blocking, "w", 1), {}, {});
+  auto pending = callbacks();
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].generation, jobs.get(id)->value("generation", -1LL));
+  jobs.remove(id);
+  jobs.enqueue(spec("generation"));
+  EXPECT_NE(pending[0].generation, jobs.get(id)->value("generation", -1LL));
+  jobs.complete("w", *jobs.claim(blocking, "w", 1), {}, {});
+  // A failed job starting over keeps its generation: its failure's callback still counts.
+  auto failing = spec("generation-failed");
+  jobs.enqueue(failing);
+  jobs.fail("w", *jobs.claim(blocking, "w", 1), "broken");
+  long long before = jobs.get(failing.id)->value("generation", -1LL);
+  failing.upload = "generation-failed-1111111111111111.mp3";
+  EXPECT_TRUE(jobs.enqueue(failing).created);
+  EXPECT_EQ(jobs.get(failing.id)->value("generation", -2LL), before);
+}
+
 // Item 9: files are deleted after the record is gone, from the trash; a deletion that fails
 // (storage away) leaves the file listed, to be tried again, instead of orphaning it.
 TEST_F(QueueLifecycleTest, AFailedDeletionStaysListedAndIsTriedAgain) {

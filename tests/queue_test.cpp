@@ -190,8 +190,8 @@ TEST_F(QueueTest, AResubmissionBetweenReadingAndRemovingTheDueIdsIsKept) {
   jobs.fail("w", *jobs.claim(blocking, "w", 1), "broken upload");
   auto due = pool.command({"ZRANGEBYSCORE", "expiries", "-inf", "+inf"});  // read as due ...
   ASSERT_EQ(due.elements.size(), 1u);
-  EXPECT_TRUE(jobs.enqueue(spec("mm")).created);   // ... submitted again ...
-  EXPECT_FALSE(jobs.expire(due.elements[0].str));  // ... and not removed
+  EXPECT_TRUE(jobs.enqueue(spec("mm")).created);                         // ... submitted again ...
+  EXPECT_FALSE(jobs.expire(due.elements[0].str, queue::now_seconds()));  // ... and not removed
   ASSERT_TRUE(jobs.get(id));
   EXPECT_EQ(length("toWorker"), 1);
 }

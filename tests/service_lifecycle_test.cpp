@@ -88,12 +88,15 @@ struct CallbackReceiver {
   std::thread serving;
   std::mutex mutex;
   std::map<std::string, std::vector<std::string>> bodies;  // by path
+  std::map<std::string, std::string> statuses;             // X-MSaaS-Status, by path
   std::string base;
   CallbackReceiver() {
     server.Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard lock(mutex);
       bodies[req.path].push_back(req.body);
+      statuses[req.path] = req.get_header_value("X-MSaaS-Status");
       res.status = req.path == "/broken" ? 500 : 200;
+      if (req.path == "/redirect") res.set_redirect(base + "/target", 307);
     });
     int port = server.bind_to_any_port("127.0.0.1");
     serving = std::thread([this] { server.listen_after_bind(); });
@@ -166,6 +169,9 @@ TEST(Lifecycle, CallbacksGoOutOncePerSubmissionOnSuccessAndFailure) {
   EXPECT_EQ(done["stems"].size(), 4u);
   EXPECT_EQ(json::parse(receiver.body("/second", 0)), done);
   EXPECT_EQ(json::parse(receiver.body("/late", 0)), done);
+  // The original API's body is the caller's data either way: the header tells them apart.
+  EXPECT_EQ(receiver.statuses["/apiv1"], "done");
+  EXPECT_EQ(receiver.statuses["/failed"], "failed");
   auto failed = json::parse(receiver.body("/failed", 0));
   EXPECT_EQ(failed["status"], "failed");
   EXPECT_NE(failed["error"].get<std::string>().find("guitar"), std::string::npos) << failed;
@@ -174,6 +180,54 @@ TEST(Lifecycle, CallbacksGoOutOncePerSubmissionOnSuccessAndFailure) {
                                     : std::string(path) == "/apiv1" ? 2u
                                                                     : 1u)
         << path;
+}
+
+// Issue 18, item 4: with private ranges not allowed (the default), callbacks into the machine or
+// the cluster are refused and logged, and the job still finishes; a redirect is not followed.
+TEST(Lifecycle, CallbacksIntoTheClusterAreRefusedAndTheJobStillFinishes) {
+  CallbackReceiver receiver;
+  std::string port = receiver.base.substr(receiver.base.rfind(':') + 1);
+  Service service(false, 0, {{"MSAAS_CALLBACK_ALLOW_PRIVATE", "0"}});
+  auto client = service.api->client();
+  TempDir dir;
+  std::vector<std::string> targets = {receiver.base + "/direct",
+                                      "http://localhost:" + port + "/name",
+                                      "http://[::1]:" + port + "/v6", "http://10.0.0.1/",
+                                      "http://169.254.169.254/latest/meta-data/"};
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < targets.size(); ++i)
+    ids.push_back(post_song(client,
+                            make_tone(dir / ("s" + std::to_string(i) + ".mp3"), 2, 44100, 2,
+                                      {"-c:a", "libmp3lame"}, 300 + 50 * i),
+                            "?callback_url=" + targets[i], 201)["id"]);
+  service.add_worker();
+  for (const auto& id : ids) EXPECT_EQ(wait_for_job(client, id)["status"], "done");
+  auto log = [&] { return read_file(service.data / "worker-1.log"); };
+  EXPECT_TRUE(eventually(30, [&] {
+    size_t refused = 0;
+    for (size_t at = 0; (at = log().find("refused:", at)) != std::string::npos; ++at) ++refused;
+    return refused >= targets.size();
+  })) << log();
+  for (const auto& target : targets)
+    EXPECT_NE(log().find("callback to " + target + " refused"), std::string::npos) << target << "\n"
+                                                                                   << log();
+  EXPECT_EQ(receiver.count("/direct") + receiver.count("/name") + receiver.count("/v6"), 0u);
+}
+
+// With private ranges allowed (in-cluster receivers), a redirect is still not followed.
+TEST(Lifecycle, CallbackRedirectsAreNotFollowed) {
+  CallbackReceiver receiver;
+  Service service(false, 1);
+  auto client = service.api->client();
+  TempDir dir;
+  auto song = make_tone(dir / "r.mp3", 2, 44100, 2, {"-c:a", "libmp3lame"}, 500);
+  std::string id =
+      post_song(client, song, "?callback_url=" + receiver.base + "/redirect", 201)["id"];
+  EXPECT_EQ(wait_for_job(client, id)["status"], "done");
+  ASSERT_TRUE(receiver.wait_for("/redirect", 3));
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_EQ(receiver.count("/redirect"), 3u);  // a redirect is not a success: tried three times
+  EXPECT_EQ(receiver.count("/target"), 0u);
 }
 
 }  // namespace

@@ -14,17 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-// Polls until `ok()` or `seconds` pass.
-template <typename Check>
-bool eventually(double seconds, Check ok) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < until) {
-    if (ok()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return ok();
-}
-
 int status_of(httplib::Client& client, const std::string& path) {
   auto res = client.Get(path);
   return res ? res->status : 0;
@@ -141,6 +130,32 @@ TEST(Startup, WorkerNamesTheOfficialModelFileItNeeds) {
             std::string::npos)
       << log();
   EXPECT_TRUE(service.workers[0]->running());
+}
+
+// Settings from the environment get the same range checks as flags: the program refuses to
+// start with one line naming the setting (a lease of 0 made every heartbeat fail and the reaper
+// take every running job). A keys-file line with no name is refused too: it would share jobs
+// with keyless callers.
+TEST(Startup, OutOfRangeSettingsAndNamelessKeysAreRefusedAtStart) {
+  for (const auto& [program, setting] : std::vector<std::pair<std::string, std::string>>{
+           {MSAAS_WORKER_BINARY, "MSAAS_LEASE_SECONDS=0"},
+           {MSAAS_API_BINARY, "MSAAS_MAX_CONCURRENT_UPLOADS=0"},
+           {MSAAS_API_BINARY, "MSAAS_SHIFTS=999"}}) {
+    auto result = run({"env", setting, program});
+    EXPECT_NE(result.exit_code, 0) << setting;
+    std::string name = setting.substr(0, setting.find('='));
+    EXPECT_NE(result.err.find(name + " must be"), std::string::npos) << result.err;
+  }
+  TempDir dir;
+  write_text(dir / "keys", "alice:0123456789abcdef0123\n:fedcba9876543210fedc\n");
+  RedisServer redis;
+  auto result = run({"env", "MSAAS_REDIS_URL=" + redis.url(), "MSAAS_PORT=0",
+                     "MSAAS_STORAGE_DIR=" + (dir / "storage").string(),
+                     "MSAAS_SPOOL_DIR=" + (dir / "spool").string(),
+                     "MSAAS_API_KEYS_FILE=" + (dir / "keys").string(), MSAAS_API_BINARY});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.err.find("line 2"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("no name"), std::string::npos) << result.err;
 }
 
 }  // namespace

@@ -5,12 +5,14 @@
 
 #include <httplib.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "service/child_process.h"
 #include "support.h"
@@ -105,6 +107,17 @@ struct Service {
   std::vector<std::unique_ptr<WorkerProcess>> workers;
   void add_worker();
 };
+
+// Polls until `ok()` or `seconds` pass.
+template <typename Check>
+bool eventually(double seconds, Check ok) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < until) {
+    if (ok()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return ok();
+}
 
 // A TCP socket listening on 127.0.0.1 at a free port (set in `port`); the caller closes it.
 int listen_on_loopback(int& port, int backlog = 64);

@@ -102,5 +102,28 @@ TEST(Workers, AJobPastTheGracePeriodIsHandedBack) {
   EXPECT_EQ(wait_for_job(client, id)["status"], "done");
 }
 
+// Issue 17 (review): a worker that died leaves its scratch folder (up to ~14 GB for a long song);
+// the next worker to start in the same work folder removes it, and never a live worker's.
+TEST(Workers, AKilledWorkersScratchIsRemovedByTheNextOne) {
+  Service service(false, 1);
+  fs::path work = service.data / "work";
+  auto locks = [&] {
+    std::set<std::string> names;
+    std::error_code missing;  // the folder appears when the first worker starts
+    for (const auto& e : fs::directory_iterator(work, missing))
+      if (e.path().extension() == ".lock") names.insert(e.path().stem().string());
+    return names;
+  };
+  ASSERT_TRUE(eventually(20, [&] { return locks().size() == 1; }));
+  std::string dead = *locks().begin();
+  write_text(work / dead / "leftover", "bytes of a song");
+  service.workers[0]->kill(SIGKILL);
+  service.add_worker();
+  service.add_worker();
+  ASSERT_TRUE(eventually(20, [&] { return locks().size() == 2 && !locks().count(dead); }));
+  EXPECT_FALSE(fs::exists(work / dead));
+  for (const auto& live : locks()) EXPECT_TRUE(fs::is_directory(work / live)) << live;
+}
+
 }  // namespace
 }  // namespace msaas::test

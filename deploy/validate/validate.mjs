@@ -139,6 +139,13 @@ function checkRules(overlay, objects) {
       problem(overlay, `no NetworkPolicy admitting traffic to ${name}`);
   if (!policies.some((p) => Object.keys(p.spec.podSelector ?? {}).length === 0 && !p.spec.ingress))
     problem(overlay, "no default-deny ingress NetworkPolicy");
+  // Workers' egress: a policy that keeps them off the metadata server and private ranges.
+  const egress = policies.find((p) => p.spec.policyTypes?.includes("Egress") &&
+    p.spec.podSelector?.matchLabels?.["app.kubernetes.io/component"] === "worker");
+  const blocks = (egress?.spec.egress ?? []).flatMap((rule) => rule.to ?? []).filter((to) => to.ipBlock);
+  const open = blocks.some((to) => !["169.254.0.0/16", "10.0.0.0/8"].every((c) => to.ipBlock.except?.includes(c)));
+  if (!egress || open)
+    problem(overlay, "workers need an egress NetworkPolicy that excludes 169.254.0.0/16 and private ranges");
   for (const name of ["msaas-api", "msaas-worker"])
     if (!byKind("PodDisruptionBudget").some((p) => p.metadata.name === name))
       problem(overlay, `no PodDisruptionBudget for ${name}`);

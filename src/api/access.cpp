@@ -45,6 +45,10 @@ AccessControl::AccessControl(const std::string& keys_file, int requests_per_minu
     std::string name =
         colon == std::string::npos ? "key" + std::to_string(number) : trim(line.substr(0, colon));
     std::string key = colon == std::string::npos ? line : trim(line.substr(colon + 1));
+    // An empty name would share ownership with keyless jobs.
+    if (name.empty())
+      throw std::runtime_error("line " + std::to_string(number) + " of the API keys file " +
+                               keys_file + " has a key with no name (write name:key)");
     if (key.size() < 16)
       throw std::runtime_error("API key \"" + name + "\" in " + keys_file +
                                " is shorter than 16 characters");

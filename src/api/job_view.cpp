@@ -85,6 +85,7 @@ void serve_object(ApiContext& context, httplib::Response& res, const std::string
 void serve_zip(ApiContext& context, httplib::Response& res, const json& record,
                const std::string& download_name) {
   std::vector<ZipEntry> entries;
+  storage::TransferLimit asking(10);  // one size query per stem: bounded together
   for (const auto& o : record.value("outputs", json::array())) {
     std::string key = o.value("key", "");
     auto stored = context.storage->size(context.config.output_bucket, key);

@@ -53,6 +53,8 @@ void separate(ApiContext& context, const httplib::Request& req, httplib::Respons
     auto callback = queue::raw_member(req.body, "callback");
     auto data = callback ? queue::raw_member(*callback, "data") : std::nullopt;
     if (data) settings.callback_data = std::string(*data);
+    if (!data && body["callback"].is_object() && body["callback"].contains("data"))
+      return send_error(res, 400, "\"callback.data\" could not be read as it was written");
   }
   if (auto problem = check_settings(context, settings); !problem.empty())
     return send_error(res, 400, problem);

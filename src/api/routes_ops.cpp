@@ -92,16 +92,20 @@ void metrics(ApiContext& context, httplib::Response& res) {
 }
 
 // What the autoscaler reads (KEDA's metrics-api scaler): jobs that need a worker now or soon.
-// Running jobs count, so workers are never scaled below the jobs they are separating.
+// Running jobs count, so workers are never scaled below the jobs they are separating; so does
+// housekeeping that is due (callbacks to send, jobs to expire, files to delete), which only
+// workers do: with none running, one is started for it.
 void scaling(ApiContext& context, httplib::Response& res) {
   long long waiting = context.jobs.waiting_count();
   long long delayed = context.jobs.delayed_count();
   long long running = context.jobs.running_count();
+  long long chores = context.jobs.housekeeping_due(queue::now_seconds());
   send_json(res, 200,
             {{"waiting", waiting},
              {"retrying", delayed},
              {"running", running},
-             {"demand", waiting + delayed + running}});
+             {"housekeeping", chores},
+             {"demand", waiting + delayed + running + (chores > 0 ? 1 : 0)}});
 }
 
 }  // namespace

@@ -115,7 +115,7 @@ void stem_file(ApiContext& context, const httplib::Request& req, httplib::Respon
   std::string key = output->value("key", "");
   serve_object(
       context, res, key, output->value("content_type", "application/octet-stream"),
-      (*record)["hash"].get<std::string>().substr(0, 8) + "-" + key.substr(key.find('/') + 1));
+      (*record)["hash"].get<std::string>().substr(0, 8) + "-" + key.substr(key.rfind('/') + 1));
 }
 
 void stems_zip(ApiContext& context, const httplib::Request& req, httplib::Response& res) {

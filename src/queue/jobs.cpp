@@ -58,8 +58,9 @@ std::string legacy_callback(const json& message) {
 }
 
 json record_from_flat(const Reply& flat) {
-  static const std::vector<std::string> numbers = {
-      "progress", "attempts", "created", "updated", "finished", "seconds", "rtf", "run", "starts"};
+  static const std::vector<std::string> numbers = {"progress", "attempts",  "created", "updated",
+                                                   "finished", "seconds",   "rtf",     "run",
+                                                   "starts",   "generation"};
   static const std::vector<std::string> documents = {"outputs"};
   json record = json::object();
   for (size_t i = 0; i + 1 < flat.elements.size(); i += 2) {
@@ -278,12 +279,27 @@ void JobQueue::retry(const std::string& worker, const Claim& claim, const std::s
 
 namespace {
 
+// `free_handbacks`: a number, or "uncounted" (scripts.h).
 int hand_back_message(Redis& redis, const std::string& worker, const Claim& claim,
-                      int free_handbacks) {
+                      const std::string& free_handbacks) {
   auto reply =
       eval(redis, scripts::hand_back, {processing_key(worker), kQueue, job_key(claim.spec.id)},
-           {claim.message, std::to_string(now_seconds()), std::to_string(free_handbacks)});
+           {claim.message, std::to_string(now_seconds()), free_handbacks});
   return static_cast<int>(reply.integer);
+}
+
+}  // namespace
+
+namespace {
+
+// Sightings older than two leases mean nothing any more (scripts.h, lease_lost); those of
+// workers whose lists are gone would otherwise stay for ever.
+void prune_suspects(Redis& redis, int lease_s) {
+  long long now = std::stoll(redis.command({"TIME"}).elements.at(0).str);
+  auto suspects = redis.command({"HGETALL", kSuspects});
+  for (size_t i = 0; i + 1 < suspects.elements.size(); i += 2)
+    if (now - std::stoll(suspects.elements[i + 1].str) > 2LL * lease_s)
+      redis.command({"HDEL", kSuspects, suspects.elements[i].str});
 }
 
 }  // namespace
@@ -291,7 +307,7 @@ int hand_back_message(Redis& redis, const std::string& worker, const Claim& clai
 HandBack JobQueue::hand_back(const std::string& worker, const Claim& claim,
                              const std::string& why) {
   auto redis = pool_.acquire();
-  int outcome = hand_back_message(*redis, worker, claim, settings_.free_handbacks);
+  int outcome = hand_back_message(*redis, worker, claim, std::to_string(settings_.free_handbacks));
   if (outcome == 1) return HandBack::queued;
   if (outcome == 0) return HandBack::not_ours;
   retry_message(*redis, settings_, worker, claim.message, why, 0);
@@ -321,6 +337,7 @@ int JobQueue::reap() {
                           "worker " + worker + " stopped while separating (lease expired)", 0) > 0;
     }
   } while (cursor != "0");
+  prune_suspects(*redis, settings_.lease_s);
   return moved;
 }
 
@@ -338,7 +355,7 @@ int JobQueue::recover(const std::string& worker) {
     Claim lost{m.str, {}, 0};
     lost.spec.id = spec.is_object() ? spec.value("id", "") : "";
     // Not counted: the job may never have started (a lost reply to BLMOVE or to start).
-    hand_back_message(*redis, worker, lost, std::numeric_limits<int>::max());
+    hand_back_message(*redis, worker, lost, "uncounted");
   }
   return static_cast<int>(messages.elements.size());
 }
@@ -347,24 +364,29 @@ int JobQueue::take_expired(long long now_s) {
   auto ids = pool_.command(
       {"ZRANGEBYSCORE", kExpiries, "-inf", std::to_string(now_s), "LIMIT", "0", "100"});
   int removed = 0;
-  for (const auto& id : ids.elements) removed += expire(id.str).has_value();
+  for (const auto& id : ids.elements) removed += expire(id.str, now_s).has_value();
   return removed;
 }
 
 namespace {
 
-std::optional<json> remove_job(RedisPool& pool, const std::string& id, const std::string& mode) {
+std::optional<json> remove_job(RedisPool& pool, const std::string& id, const std::string& mode,
+                               long long now_s) {
   auto flat = eval(*pool.acquire(), scripts::remove,
                    {job_key(id), kQueue, kExpiries, kTrash, callbacks_key(id), kDelayed},
-                   {id, mode, std::to_string(now_seconds())});
+                   {id, mode, std::to_string(now_s)});
   if (flat.elements.empty()) return std::nullopt;
   return record_from_flat(flat);
 }
 
 }  // namespace
 
-std::optional<json> JobQueue::expire(const std::string& id) {
-  return remove_job(pool_, id, "if-due");
+std::optional<json> JobQueue::expire(const std::string& id, long long now_s) {
+  return remove_job(pool_, id, "if-due", now_s);
+}
+
+void JobQueue::give_back(const std::string& worker, const Claim& claim) {
+  hand_back_message(*pool_.acquire(), worker, claim, "uncounted");
 }
 
 std::optional<json> JobQueue::get(const std::string& id) {
@@ -378,7 +400,7 @@ bool JobQueue::exists(const std::string& id) {
 }
 
 std::optional<json> JobQueue::remove(const std::string& id) {
-  return remove_job(pool_, id, "always");
+  return remove_job(pool_, id, "always", now_seconds());
 }
 
 bool JobQueue::drop_output(const std::string& id, const std::string& key) {
@@ -400,6 +422,14 @@ std::vector<JobSpec> JobQueue::waiting() {
 
 long long JobQueue::waiting_count() {
   return pool_.command({"LLEN", kQueue}).integer;
+}
+
+long long JobQueue::housekeeping_due(long long now_s) {
+  std::string now = std::to_string(now_s);
+  long long due = 0;
+  for (const auto& set : {kOutbox, kExpiries, kTrash})
+    due += pool_.command({"ZCOUNT", set, "-inf", now}).integer;
+  return due;
 }
 
 long long JobQueue::delayed_count() {

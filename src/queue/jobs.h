@@ -95,6 +95,9 @@ class JobQueue {
   // Puts a job back (graceful shutdown), first in line; past the free hand-backs it counts as a
   // failed attempt with `why`.
   HandBack hand_back(const std::string& worker, const Claim& claim, const std::string& why);
+  // Puts a job back that was never worked on (a stop just after claiming it), without counting
+  // a hand-back.
+  void give_back(const std::string& worker, const Claim& claim);
   // Returns the jobs of workers whose lease has been missing for a whole lease; how many were
   // moved. Cheap when none.
   int reap();
@@ -105,9 +108,9 @@ class JobQueue {
   int recover(const std::string& worker);
   // Removes finished jobs past their retention (their files become trash); how many.
   int take_expired(long long now_s);
-  // take_expired's step for one id read as due: removes the job only if it is still due (not
-  // submitted again in between). Returns the removed record.
-  std::optional<nlohmann::json> expire(const std::string& id);
+  // take_expired's step for one id read as due: removes the job only if it is still due by
+  // `now_s` (not submitted again in between). Returns the removed record.
+  std::optional<nlohmann::json> expire(const std::string& id, long long now_s);
 
   // Readers.
   std::optional<nlohmann::json> get(const std::string& id);
@@ -120,6 +123,8 @@ class JobQueue {
   std::vector<JobSpec> waiting();  // oldest first
   long long waiting_count();
   long long delayed_count();  // failed attempts waiting for their retry
+  // Callbacks, expiries and trash due by `now_s`: work for the workers' housekeeping.
+  long long housekeeping_due(long long now_s);
   long long running_count();
 
  private:

@@ -12,6 +12,7 @@ namespace msaas::queue {
 namespace {
 
 const std::string kOutbox = "outbox";
+const std::string kTries = "outbox:tries";
 
 }  // namespace
 
@@ -27,15 +28,22 @@ std::vector<OutboxEntry> Outbox::take_due(long long now_s, int limit, int retry_
       continue;
     }
     auto data = raw_member(*callback, "data");
-    entries.push_back({e.str, j["id"].get<std::string>(), j["callback"].value("api", "v1"),
-                       j["callback"].value("url", ""), data ? std::string(*data) : "",
-                       j.value("end", nlohmann::json::object())});
+    entries.push_back({e.str, j["id"].get<std::string>(), j.value("generation", 0LL),
+                       j["callback"].value("api", "v1"), j["callback"].value("url", ""),
+                       data ? std::string(*data) : "", j.value("end", nlohmann::json::object())});
   }
   return entries;
 }
 
 void Outbox::forget(const std::string& member) {
   pool_.command({"ZREM", kOutbox, member});
+  pool_.command({"HDEL", kTries, member});
+}
+
+int Outbox::failed_try(const std::string& member, long long now_s) {
+  auto tries = pool_.command({"HINCRBY", kTries, member, "1"}).integer;
+  pool_.command({"ZADD", kOutbox, "XX", std::to_string(now_s + tries), member});
+  return static_cast<int>(tries);
 }
 
 long long Outbox::size() {

@@ -15,12 +15,13 @@
 namespace msaas::queue {
 
 struct OutboxEntry {
-  std::string member;     // as stored in `outbox`
-  std::string job_id;     // whose end it reports
-  std::string api;        // the API the submission came through: "v1" or "apiv1"
-  std::string url;        // where to post
-  std::string data;       // apiv1: the caller's data, as the caller wrote it ("" when none)
-  nlohmann::json ending;  // {"status", "error", "outputs"} when the job ended
+  std::string member;        // as stored in `outbox`
+  std::string job_id;        // whose end it reports
+  long long generation = 0;  // of the job's record then: a job removed and made again differs
+  std::string api;           // the API the submission came through: "v1" or "apiv1"
+  std::string url;           // where to post
+  std::string data;          // apiv1: the caller's data, as the caller wrote it ("" when none)
+  nlohmann::json ending;     // {"status", "error", "outputs"} when the job ended
 };
 
 class Outbox {
@@ -30,6 +31,9 @@ class Outbox {
   std::vector<OutboxEntry> take_due(long long now_s, int limit, int retry_s);
   // Sent (or given up on): no longer listed.
   void forget(const std::string& member);
+  // A try failed: due again as many seconds after `now_s` as tries have failed so far (1 s,
+  // 2 s, ...); returns that count.
+  int failed_try(const std::string& member, long long now_s);
   long long size();
 
  private:

@@ -50,6 +50,8 @@ size_t skip_value(std::string_view t, size_t i) {
 }  // namespace
 
 std::optional<std::string_view> raw_member(std::string_view text, const std::string& key) {
+  // A UTF-8 byte order mark may open the text; the parser that validated it skipped one too.
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
   size_t i = skip_space(text, 0);
   if (i >= text.size() || text[i] != '{') return std::nullopt;
   std::optional<std::string_view> found;

@@ -21,9 +21,11 @@ namespace msaas::queue::scripts {
 // one could take another job's input.
 inline constexpr const char* common = R"lua(
 local function send_callbacks(list, outbox, id, run, now, ending)
+  local generation = redis.call('HGET', 'job:' .. id, 'generation') or 0
   for i, raw in ipairs(redis.call('LRANGE', list, 0, -1)) do
-    redis.call('ZADD', outbox, now, '{"id":"' .. id .. '","run":' .. run .. ',"n":' .. i ..
-               ',"end":' .. ending .. ',"callback":' .. raw .. '}')
+    redis.call('ZADD', outbox, now, '{"id":"' .. id .. '","generation":' .. generation ..
+               ',"run":' .. run .. ',"n":' .. i .. ',"end":' .. ending .. ',"callback":' ..
+               raw .. '}')
   end
   redis.call('DEL', list)
 end
@@ -61,10 +63,14 @@ end
 if ARGV[1] == '' then return 'needs-upload' end
 local old_upload = redis.call('HGET', KEYS[1], 'upload')
 if own_upload(old_upload) then redis.call('ZADD', KEYS[4], now, 'upload:' .. old_upload) end
+-- A failed job starting over keeps its generation (the callbacks of its failure still count);
+-- a job removed and submitted again gets a new one (the old one's pending callbacks do not).
+local generation = redis.call('HGET', KEYS[1], 'generation') or redis.call('INCR', 'generations')
 redis.call('ZREM', KEYS[3], string.sub(KEYS[1], 5))
 redis.call('ZREM', KEYS[4], ARGV[2])
 redis.call('DEL', KEYS[1], KEYS[5])
 redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('HSET', KEYS[1], 'generation', generation)
 redis.call('LPUSH', KEYS[2], ARGV[1])
 if ARGV[4] ~= '' then redis.call('RPUSH', KEYS[5], ARGV[4]) end
 return 'created'
@@ -109,6 +115,10 @@ return 1
 // callbacks go to the outbox, and `ended_run` says which run ended it. Returns 0 (and changes
 // nothing but the worker's own list) when it does not.
 inline const std::string finish = std::string(common) + R"lua(
+if redis.call('HGET', KEYS[1], 'ended_run') == ARGV[6] then  -- ran already (a lost reply)
+  redis.call('LREM', KEYS[2], 1, ARGV[1])
+  return 1
+end
 if redis.call('LREM', KEYS[2], 1, ARGV[1]) == 0 then return 0 end
 local owner = redis.call('HMGET', KEYS[1], 'status', 'worker', 'run')
 if owner[1] ~= 'running' or owner[2] ~= ARGV[5] or owner[3] ~= ARGV[6] then return 0 end
@@ -168,10 +178,12 @@ end
 return #due
 )lua";
 
-// KEYS: processing:<worker>, toWorker, job:<id>. ARGV: message, now, free hand-backs.
+// KEYS: processing:<worker>, toWorker, job:<id>. ARGV: message, now, free hand-backs ("uncounted"
+// for a job given back that was never worked on: a lost reply, a stop just after claiming).
 // Gives a job back, first in line (a worker shutting down), counting the hand-back. Returns 1;
 // 0 when the job is not this worker's any more; -1 when it has used its free hand-backs (the
 // caller then retries it as a failed attempt, so a job that can never finish in time ends).
+// The message always changes (it is what fences stale steps), by `returns` when uncounted.
 inline constexpr const char* hand_back = R"lua(
 if redis.call('LPOS', KEYS[1], ARGV[1]) == false then return 0 end
 if redis.call('HGET', KEYS[3], 'message') ~= ARGV[1] then
@@ -179,8 +191,12 @@ if redis.call('HGET', KEYS[3], 'message') ~= ARGV[1] then
   return 0
 end
 local job = cjson.decode(ARGV[1])
-job.handbacks = (tonumber(job.handbacks) or 0) + 1
-if job.handbacks > tonumber(ARGV[3]) then return -1 end
+if ARGV[3] == 'uncounted' then
+  job.returns = (tonumber(job.returns) or 0) + 1
+else
+  job.handbacks = (tonumber(job.handbacks) or 0) + 1
+  if job.handbacks > tonumber(ARGV[3]) then return -1 end
+end
 local message = cjson.encode(job)
 redis.call('LREM', KEYS[1], 1, ARGV[1])
 redis.call('RPUSH', KEYS[2], message)
@@ -193,11 +209,14 @@ return 1
 // Removes a job, its place in the queue and its pending callbacks; its files become trash
 // (deleted by whoever sweeps it, at once or after a storage error). Returns the record as a
 // flat field/value array (empty when nothing was removed). Mode "if-due" (expiry) removes it
-// only while it is still due: a job submitted again since its due time was read has left
-// `expiries` (enqueue) and is kept.
+// only while it is still due now: a job submitted again since its due time was read has left
+// `expiries` (a failed one starting over) or is due later (a done one joined), and is kept.
 inline const std::string remove = std::string(common) + R"lua(
-local was_due = redis.call('ZREM', KEYS[3], ARGV[1])
-if ARGV[2] == 'if-due' and was_due == 0 then return {} end
+if ARGV[2] == 'if-due' then
+  local due = redis.call('ZSCORE', KEYS[3], ARGV[1])
+  if not due or tonumber(due) > tonumber(ARGV[3]) then return {} end
+end
+redis.call('ZREM', KEYS[3], ARGV[1])
 local record = redis.call('HGETALL', KEYS[1])
 local fields = {}
 for i = 1, #record, 2 do fields[record[i]] = record[i + 1] end

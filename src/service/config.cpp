@@ -60,6 +60,7 @@ ServiceConfig config_from_environment() {
   from_env("MSAAS_SHIFTS", c.shifts);
   from_env("MSAAS_HEARTBEAT_FILE", c.heartbeat_file);
   from_env("MSAAS_READY_FILE", c.ready_file);
+  from_env("MSAAS_CALLBACK_ALLOW_PRIVATE", c.callback_allow_private);
   return c;
 }
 
@@ -127,14 +128,40 @@ std::map<std::string, std::string> to_environment(const ServiceConfig& c) {
   env["MSAAS_REQUEST_TIMEOUT_SECONDS"] = std::to_string(c.request_timeout_s);
   env["MSAAS_MAX_AUDIO_SECONDS"] = std::to_string(c.max_audio_seconds);
   env["MSAAS_FAST"] = c.fast ? "1" : "0";
+  env["MSAAS_CALLBACK_ALLOW_PRIVATE"] = c.callback_allow_private ? "1" : "0";
   env["MSAAS_DEVICE"] = c.device;
   if (!c.heartbeat_file.empty()) env["MSAAS_HEARTBEAT_FILE"] = c.heartbeat_file;
   if (!c.ready_file.empty()) env["MSAAS_READY_FILE"] = c.ready_file;
   return env;
 }
 
+namespace {
+
+// One line naming the setting both ways, as flags and variables are set alike.
+void check_range(long long value, long long low, long long high, const char* variable) {
+  if (value < low || value > high)
+    throw std::invalid_argument(std::string(variable) + " must be " + std::to_string(low) + "-" +
+                                std::to_string(high) + ", not " + std::to_string(value));
+}
+
+}  // namespace
+
 void validate(const ServiceConfig& c) {
   queue::parse_redis_url(c.redis_url);
+  // The same ranges whether a value came from a flag or from the environment (a lease of 0 made
+  // every heartbeat fail and the reaper take every running job).
+  check_range(c.queue.lease_s, 1, 3600, "MSAAS_LEASE_SECONDS");
+  check_range(c.queue.max_attempts, 1, 100, "MSAAS_MAX_ATTEMPTS");
+  check_range(c.queue.retention_s, 60, 365LL * 86400, "MSAAS_RETENTION_SECONDS");
+  check_range(c.queue.retry_backoff_s, 0, 3600, "MSAAS_RETRY_BACKOFF_SECONDS");
+  check_range(c.max_upload_bytes, 1, 1LL << 40, "MSAAS_MAX_UPLOAD_BYTES");
+  check_range(c.max_concurrent_uploads, 1, 1024, "MSAAS_MAX_CONCURRENT_UPLOADS");
+  check_range(c.request_timeout_s, 1, 3600, "MSAAS_REQUEST_TIMEOUT_SECONDS");
+  check_range(c.rate_limit, 0, 1000000, "MSAAS_RATE_LIMIT");
+  check_range(c.max_audio_seconds, 1, 86400, "MSAAS_MAX_AUDIO_SECONDS");
+  check_range(c.grace_s, 0, 86400, "MSAAS_GRACE_SECONDS");
+  check_range(c.threads, 0, 1024, "MSAAS_THREADS");
+  check_range(c.shifts, 1, 20, "MSAAS_SHIFTS");
   if (c.storage.backend == "s3" && c.storage.endpoint.empty())
     throw std::invalid_argument("the s3 storage backend needs --s3-endpoint or MSAAS_S3_ENDPOINT");
   if (c.upload_bucket == c.output_bucket)

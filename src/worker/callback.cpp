@@ -3,11 +3,10 @@
 
 #include <curl/curl.h>
 
-#include <chrono>
 #include <memory>
-#include <thread>
 
 #include "queue/log.h"
+#include "service/callback_guard.h"
 
 namespace msaas::worker {
 
@@ -19,31 +18,39 @@ size_t discard(char*, size_t size, size_t count, void*) {
 
 }  // namespace
 
-bool post_callback(const std::string& url, const std::string& json_body, int tries,
-                   long timeout_s) {
-  for (int attempt = 1; attempt <= tries; ++attempt) {
-    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
-    curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-    curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, json_body.c_str());
-    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(json_body.size()));
-    curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT, timeout_s);
-    curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(curl.get(), CURLOPT_PROTOCOLS_STR, "http,https");
-    CURLcode code = curl_easy_perform(curl.get());
-    long status = 0;
-    curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(headers);
-    if (code == CURLE_OK && status >= 200 && status < 300) return true;
-    queue::log_warning(
-        "callback to " + url + " failed (try " + std::to_string(attempt) + " of " +
-        std::to_string(tries) +
-        "): " + (code != CURLE_OK ? curl_easy_strerror(code) : "HTTP " + std::to_string(status)));
-    if (attempt < tries) std::this_thread::sleep_for(std::chrono::seconds(attempt));
-  }
-  return false;
+Delivery post_callback(const std::string& url, const std::string& json_body,
+                       const std::string& job_status, bool allow_private, long timeout_s) {
+  // Checked on every try: the name is resolved again, and the connection pinned to it.
+  auto check = service::check_callback_url(url, allow_private);
+  if (!check.target) return {Delivery::Outcome::refused, check.refusal};
+  const auto& target = *check.target;
+  bool v6 = target.address.find(':') != std::string::npos;
+  std::string pin = target.host + ":" + std::to_string(target.port) + ":" +
+                    (v6 ? "[" + target.address + "]" : target.address);
+  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> pinned(
+      curl_slist_append(nullptr, pin.c_str()), curl_slist_free_all);
+  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(
+      curl_slist_append(nullptr, "Content-Type: application/json"), curl_slist_free_all);
+  // The original API's body is the caller's data alone: the header tells done from failed.
+  curl_slist_append(headers.get(), ("X-MSaaS-Status: " + job_status).c_str());
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+  curl_easy_setopt(curl.get(), CURLOPT_RESOLVE, pinned.get());
+  curl_easy_setopt(curl.get(), CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, json_body.c_str());
+  curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(json_body.size()));
+  curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(curl.get(), CURLOPT_CONNECTTIMEOUT, 2L);
+  curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT, timeout_s);
+  curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, discard);
+  curl_easy_setopt(curl.get(), CURLOPT_PROTOCOLS_STR, "http,https");
+  CURLcode code = curl_easy_perform(curl.get());
+  long status = 0;
+  curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
+  if (code == CURLE_OK && status >= 200 && status < 300) return {Delivery::Outcome::delivered, ""};
+  return {Delivery::Outcome::failed,
+          code != CURLE_OK ? curl_easy_strerror(code) : "HTTP " + std::to_string(status)};
 }
 
 std::string callback_body(const nlohmann::json& record, const queue::OutboxEntry& entry) {

@@ -14,6 +14,7 @@
 #include "queue/log.h"
 #include "service/file_sweeper.h"
 #include "worker/callback.h"
+#include "worker/scratch_folder.h"
 #include "worker/separate_job.h"
 
 namespace msaas::worker {
@@ -42,9 +43,10 @@ uint64_t seed_from(const std::string& id) {
 // trash (a worker that died mid-upload).
 constexpr long long kOutputHoldSeconds = 6 * 3600;
 
-// A callback being sent is someone else's to send after this long: three tries of 5 s with 1 s
-// and 2 s between them take 18 s at most.
+// A callback being sent is someone else's to send after this long (one try takes 5 s at most).
 constexpr int kCallbackLeaseSeconds = 120;
+constexpr int kCallbackTries = 3;
+constexpr int kCallbacksAtOnce = 8;
 
 // Storage transfers of the worker's own files give up rather than hold a job for ever on a peer
 // that trickles: two minutes plus a second per megabyte.
@@ -68,7 +70,8 @@ Worker::Worker(service::ServiceConfig config)
       queue_(pool_, config_.queue),
       trash_(pool_),
       outbox_(pool_),
-      storage_(storage::make_storage(config_.storage)) {
+      storage_(storage::make_storage(config_.storage)),
+      scratch_(config_.work_dir, id_) {
   if (config_.models_dir.empty()) config_.models_dir = default_models_folder();
 }
 
@@ -109,17 +112,37 @@ void Worker::deliveries() {
   send_callbacks();
 }
 
-// One at a time: an entry comes due again (for another worker) only if its sender died, never
-// because earlier entries were slow. A job deleted since it ended gets none.
+// A few at once, one try each: a failed try is due again 1 s, then 2 s later, through the
+// outbox, so a receiver that never answers holds up no one else for long.
 void Worker::send_callbacks() {
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (!finished_ && std::chrono::steady_clock::now() < until) {
-    auto due = outbox_.take_due(queue::now_seconds(), 1, kCallbackLeaseSeconds);
+    auto due = outbox_.take_due(queue::now_seconds(), kCallbacksAtOnce, kCallbackLeaseSeconds);
     if (due.empty()) return;
-    const auto& entry = due.front();
-    if (auto record = queue_.get(entry.job_id))
-      post_callback(entry.url, callback_body(*record, entry));
-    outbox_.forget(entry.member);
+    std::vector<std::thread> senders;
+    for (const auto& entry : due) senders.emplace_back([this, entry] { send_callback(entry); });
+    for (auto& sender : senders) sender.join();
+  }
+}
+
+void Worker::send_callback(const queue::OutboxEntry& entry) {
+  try {
+    // A job deleted since it ended (and perhaps submitted again) gets no callback of its old end.
+    auto record = queue_.get(entry.job_id);
+    if (!record || record->value("generation", 0LL) != entry.generation)
+      return outbox_.forget(entry.member);
+    std::string status = entry.ending.value("status", "");
+    auto sent = post_callback(entry.url, callback_body(*record, entry), status,
+                              config_.callback_allow_private);
+    if (sent.outcome == Delivery::Outcome::refused)
+      queue::log_warning("callback to " + entry.url + " refused: " + sent.why);
+    if (sent.outcome != Delivery::Outcome::failed) return outbox_.forget(entry.member);
+    int tries = outbox_.failed_try(entry.member, queue::now_seconds());
+    queue::log_warning("callback to " + entry.url + " failed (try " + std::to_string(tries) +
+                       " of " + std::to_string(kCallbackTries) + "): " + sent.why);
+    if (tries >= kCallbackTries) outbox_.forget(entry.member);
+  } catch (const std::exception& e) {
+    queue::log_warning("callback to " + entry.url + ": " + e.what());  // due again later
   }
 }
 
@@ -165,7 +188,8 @@ const Separator& Worker::model(const std::string& name) {
 
 void Worker::process(const queue::Claim& claim) {
   const auto& spec = claim.spec;
-  fs::path dir = fs::path(config_.work_dir) / (id_ + "-" + spec.id);
+  fs::path dir = scratch_.folder() / spec.id;
+  ScratchFolder::Job job_files(dir);  // removed on every way out, exceptions included
   auto started = std::chrono::steady_clock::now();
   bool lost = false;
   auto progress = [&](const std::string& stage, int percent) {
@@ -185,11 +209,14 @@ void Worker::process(const queue::Claim& claim) {
                     spec.format + " (attempt " + std::to_string(spec.attempts + 1) + ", run " +
                     std::to_string(claim.run) + ")");
     if (!progress("downloading", 1)) throw Cancelled();
-    fs::remove_all(dir);
-    fs::create_directories(dir);
+    job_files.create();
     fs::path input = dir / ("input" + fs::path(spec.upload).extension().string());
     {
-      auto size = storage_->size(config_.upload_bucket, spec.upload);
+      std::optional<int64_t> size;
+      {
+        storage::TransferLimit asking(30);
+        size = storage_->size(config_.upload_bucket, spec.upload);
+      }
       storage::TransferLimit limit(transfer_seconds(size.value_or(0)));
       storage_->get_file(config_.upload_bucket, spec.upload, input);
     }
@@ -233,8 +260,6 @@ void Worker::process(const queue::Claim& claim) {
     queue_.retry(id_, claim, e.what());
     queue::log_error("job " + spec.id + " will be retried: " + e.what());
   }
-  std::error_code ec;
-  fs::remove_all(dir, ec);
 }
 
 void Worker::hand_back(const queue::Claim& claim) {
@@ -397,7 +422,12 @@ int Worker::run() {
       if (int lost = queue_.recover(id_))
         queue::log_warning("handed back " + std::to_string(lost) + " job(s) left on our list");
       auto claim = queue_.claim(blocking, id_, 1.0);
-      if (claim) process(*claim);
+      if (claim && stop_) {
+        queue_.give_back(id_, *claim);  // taken as the stop came: untouched, not counted
+        queue::log_info("job " + claim->spec.id + ": stopping; given back untouched");
+      } else if (claim) {
+        process(*claim);
+      }
     } catch (const std::exception& e) {
       queue::log_error(std::string("worker loop: ") + e.what());
       nap(stop_, 1.0);

@@ -15,6 +15,7 @@
 #include "queue/trash.h"
 #include "service/config.h"
 #include "storage/storage.h"
+#include "worker/scratch_folder.h"
 
 namespace msaas::worker {
 
@@ -35,6 +36,7 @@ class Worker {
   void housekeeping();
   void deliveries();
   void send_callbacks();
+  void send_callback(const queue::OutboxEntry& entry);
   void hand_back(const queue::Claim& claim);
   void publish_models();
   void process(const queue::Claim& claim);
@@ -53,6 +55,7 @@ class Worker {
   queue::Trash trash_;
   queue::Outbox outbox_;
   std::unique_ptr<storage::Storage> storage_;
+  ScratchFolder scratch_;
   std::string loaded_name_;
   std::unique_ptr<Separator> loaded_;
   std::atomic<bool> stop_{false};
