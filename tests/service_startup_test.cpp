@@ -140,7 +140,7 @@ TEST(Startup, OutOfRangeSettingsAndNamelessKeysAreRefusedAtStart) {
   for (const auto& [program, setting] : std::vector<std::pair<std::string, std::string>>{
            {MSAAS_WORKER_BINARY, "MSAAS_LEASE_SECONDS=0"},
            {MSAAS_API_BINARY, "MSAAS_MAX_CONCURRENT_UPLOADS=0"},
-           {MSAAS_API_BINARY, "MSAAS_SHIFTS=999"}}) {
+           {MSAAS_API_BINARY, "MSAAS_SHIFTS=-1"}}) {
     auto result = run({"env", setting, program});
     EXPECT_NE(result.exit_code, 0) << setting;
     std::string name = setting.substr(0, setting.find('='));

@@ -142,8 +142,14 @@ function checkRules(overlay, objects) {
   // Workers' egress: a policy that keeps them off the metadata server and private ranges.
   const egress = policies.find((p) => p.spec.policyTypes?.includes("Egress") &&
     p.spec.podSelector?.matchLabels?.["app.kubernetes.io/component"] === "worker");
-  const blocks = (egress?.spec.egress ?? []).flatMap((rule) => rule.to ?? []).filter((to) => to.ipBlock);
-  const open = blocks.some((to) => !["169.254.0.0/16", "10.0.0.0/8"].every((c) => to.ipBlock.except?.includes(c)));
+  const needs = { "0.0.0.0/0": ["169.254.0.0/16", "10.0.0.0/8"], "::/0": ["fe80::/10", "fc00::/7"] };
+  const open = (egress?.spec.egress ?? []).some((rule) => (rule.to ?? []).some((to) => {
+    const cidr = to.ipBlock?.cidr;
+    if (!cidr) return false;
+    if (needs[cidr]) return !needs[cidr].every((c) => to.ipBlock.except?.includes(c));
+    // Anything narrower (a node-local DNS cache) is for DNS only.
+    return !(rule.ports ?? []).length || rule.ports.some((p) => p.port !== 53);
+  }));
   if (!egress || open)
     problem(overlay, "workers need an egress NetworkPolicy that excludes 169.254.0.0/16 and private ranges");
   for (const name of ["msaas-api", "msaas-worker"])

@@ -93,8 +93,8 @@ void metrics(ApiContext& context, httplib::Response& res) {
 
 // What the autoscaler reads (KEDA's metrics-api scaler): jobs that need a worker now or soon.
 // Running jobs count, so workers are never scaled below the jobs they are separating; so does
-// housekeeping that is due (callbacks to send, jobs to expire, files to delete), which only
-// workers do: with none running, one is started for it.
+// housekeeping that is due (callbacks to send, jobs to expire; their files go in the same
+// pass), which only workers do: with none running, one is started for it.
 void scaling(ApiContext& context, httplib::Response& res) {
   long long waiting = context.jobs.waiting_count();
   long long delayed = context.jobs.delayed_count();

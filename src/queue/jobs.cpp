@@ -427,7 +427,9 @@ long long JobQueue::waiting_count() {
 long long JobQueue::housekeeping_due(long long now_s) {
   std::string now = std::to_string(now_s);
   long long due = 0;
-  for (const auto& set : {kOutbox, kExpiries, kTrash})
+  // Not the trash: a file whose deletion keeps failing would keep a worker up for ever; it is
+  // swept whenever a worker runs for anything else (expiries bring one).
+  for (const auto& set : {kOutbox, kExpiries})
     due += pool_.command({"ZCOUNT", set, "-inf", now}).integer;
   return due;
 }

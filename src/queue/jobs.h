@@ -123,7 +123,7 @@ class JobQueue {
   std::vector<JobSpec> waiting();  // oldest first
   long long waiting_count();
   long long delayed_count();  // failed attempts waiting for their retry
-  // Callbacks, expiries and trash due by `now_s`: work for the workers' housekeeping.
+  // Callbacks and expiries due by `now_s`: work for the workers' housekeeping.
   long long housekeeping_due(long long now_s);
   long long running_count();
 

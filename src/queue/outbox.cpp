@@ -27,10 +27,14 @@ std::vector<OutboxEntry> Outbox::take_due(long long now_s, int limit, int retry_
       forget(e.str);  // unreadable: sending it again would not help
       continue;
     }
-    auto data = raw_member(*callback, "data");
-    entries.push_back({e.str, j["id"].get<std::string>(), j.value("generation", 0LL),
-                       j["callback"].value("api", "v1"), j["callback"].value("url", ""),
-                       data ? std::string(*data) : "", j.value("end", nlohmann::json::object())});
+    try {
+      auto data = raw_member(*callback, "data");
+      entries.push_back({e.str, j["id"].get<std::string>(), j.value("generation", 0LL),
+                         j["callback"].value("api", "v1"), j["callback"].value("url", ""),
+                         data ? std::string(*data) : "", j.value("end", nlohmann::json::object())});
+    } catch (const nlohmann::json::exception&) {
+      forget(e.str);  // a field of the wrong kind: sending it again would not help
+    }
   }
   return entries;
 }
@@ -41,9 +45,9 @@ void Outbox::forget(const std::string& member) {
 }
 
 int Outbox::failed_try(const std::string& member, long long now_s) {
-  auto tries = pool_.command({"HINCRBY", kTries, member, "1"}).integer;
-  pool_.command({"ZADD", kOutbox, "XX", std::to_string(now_s + tries), member});
-  return static_cast<int>(tries);
+  return static_cast<int>(eval(*pool_.acquire(), scripts::failed_try, {kOutbox, kTries},
+                               {member, std::to_string(now_s)})
+                              .integer);
 }
 
 long long Outbox::size() {

@@ -266,6 +266,16 @@ end
 return due
 )lua";
 
+// KEYS: outbox, outbox:tries. ARGV: member, now. A callback's try failed: counts it and makes
+// it due again as many seconds later as tries have failed; a member no longer listed (sent or
+// given up by another sender) is left alone. Returns the count (0 when not listed).
+inline constexpr const char* failed_try = R"lua(
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+local tries = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+redis.call('ZADD', KEYS[1], 'XX', tonumber(ARGV[2]) + tries, ARGV[1])
+return tries
+)lua";
+
 // KEYS: lease:<worker>, reaper:suspects. ARGV: worker, lease_s.
 // Whether a worker's jobs may be taken from it: only when its lease has been missing for a
 // whole lease period as seen by reapers, on Redis's clock (workers' clocks may disagree). After

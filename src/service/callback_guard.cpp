@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <netdb.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
@@ -40,6 +41,9 @@ bool ipv6_is_public(const in6_addr& a) {
   if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return false;  // fe80::/10 link-local
   if (b[0] == 0xff) return false;                           // multicast
   if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) return false;  // docs
+  // 6to4 (2002::/16) and Teredo (2001::/32) carry IPv4 addresses a relay would reach.
+  if (b[0] == 0x20 && b[1] == 0x02) return false;
+  if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0) return false;
   return (b[0] & 0xe0) == 0x20;  // 2000::/3: the global unicast space
 }
 
@@ -49,6 +53,12 @@ std::string url_part(CURLU* url, CURLUPart part) {
   std::string text = value;
   curl_free(value);
   return text;
+}
+
+bool is_address(const std::string& host) {
+  in_addr v4{};
+  in6_addr v6{};
+  return inet_pton(AF_INET, host.c_str(), &v4) == 1 || inet_pton(AF_INET6, host.c_str(), &v6) == 1;
 }
 
 }  // namespace
@@ -75,12 +85,14 @@ CallbackCheck check_callback_url(const std::string& text, bool allow_private) {
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
-  if (getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0 || !found)
-    return {std::nullopt, "cannot resolve " + host};
+  int failed = getaddrinfo(host.c_str(), nullptr, &hints, &found);
+  if (failed != 0 || !found)
+    return {std::nullopt, "cannot resolve " + host + ": " + gai_strerror(failed),
+            failed == EAI_AGAIN || failed == EAI_SYSTEM};
   std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> owned(found, freeaddrinfo);
   // Every address the name has must pass: a name with one public and one private address
   // could otherwise be used to reach the private one.
-  std::string first;
+  CallbackTarget target{host, port, is_address(host), {}};
   for (addrinfo* a = found; a; a = a->ai_next) {
     char buffer[INET6_ADDRSTRLEN] = {};
     const void* raw =
@@ -92,10 +104,21 @@ CallbackCheck check_callback_url(const std::string& text, bool allow_private) {
       return {std::nullopt, host + " resolves to " + buffer +
                                 ", not a public address (MSAAS_CALLBACK_ALLOW_PRIVATE=1 allows "
                                 "private ones)"};
-    if (first.empty()) first = buffer;
+    if (std::find(target.addresses.begin(), target.addresses.end(), buffer) ==
+        target.addresses.end())
+      target.addresses.push_back(buffer);
   }
-  if (first.empty()) return {std::nullopt, "cannot resolve " + host};
-  return {CallbackTarget{host, port, first}, ""};
+  if (target.addresses.empty()) return {std::nullopt, "cannot resolve " + host, true};
+  return {target, ""};
+}
+
+std::string CallbackTarget::pin() const {
+  std::string entry = host + ":" + std::to_string(port) + ":";
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    bool v6 = addresses[i].find(':') != std::string::npos;
+    entry += (i ? "," : "") + (v6 ? "[" + addresses[i] + "]" : addresses[i]);
+  }
+  return entry;
 }
 
 }  // namespace msaas::service

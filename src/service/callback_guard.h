@@ -8,18 +8,23 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace msaas::service {
 
 struct CallbackTarget {
-  std::string host;     // as in the URL, without brackets
-  int port = 0;         // the URL's, or the scheme's default
-  std::string address;  // the checked address to connect to (IPv6 without brackets)
+  std::string host;      // as in the URL, without brackets
+  int port = 0;          // the URL's, or the scheme's default
+  bool literal = false;  // the host is an address itself: nothing to resolve, nothing to pin
+  std::vector<std::string> addresses;  // the checked addresses (IPv6 without brackets)
+  // The CURLOPT_RESOLVE entry that makes the connection use only the checked addresses.
+  std::string pin() const;
 };
 
 struct CallbackCheck {
   std::optional<CallbackTarget> target;  // set when the URL may be used
   std::string refusal;                   // why not, otherwise
+  bool temporary = false;  // the name could not be resolved now: worth another try later
 };
 
 CallbackCheck check_callback_url(const std::string& url, bool allow_private);

@@ -161,7 +161,7 @@ void validate(const ServiceConfig& c) {
   check_range(c.max_audio_seconds, 1, 86400, "MSAAS_MAX_AUDIO_SECONDS");
   check_range(c.grace_s, 0, 86400, "MSAAS_GRACE_SECONDS");
   check_range(c.threads, 0, 1024, "MSAAS_THREADS");
-  check_range(c.shifts, 1, 20, "MSAAS_SHIFTS");
+  check_range(c.shifts, 0, 20, "MSAAS_SHIFTS");  // 0: no random shift
   if (c.storage.backend == "s3" && c.storage.endpoint.empty())
     throw std::invalid_argument("the s3 storage backend needs --s3-endpoint or MSAAS_S3_ENDPOINT");
   if (c.upload_bucket == c.output_bucket)

@@ -22,19 +22,21 @@ Delivery post_callback(const std::string& url, const std::string& json_body,
                        const std::string& job_status, bool allow_private, long timeout_s) {
   // Checked on every try: the name is resolved again, and the connection pinned to it.
   auto check = service::check_callback_url(url, allow_private);
-  if (!check.target) return {Delivery::Outcome::refused, check.refusal};
+  if (!check.target)
+    return {check.temporary ? Delivery::Outcome::failed : Delivery::Outcome::refused,
+            check.refusal};
   const auto& target = *check.target;
-  bool v6 = target.address.find(':') != std::string::npos;
-  std::string pin = target.host + ":" + std::to_string(target.port) + ":" +
-                    (v6 ? "[" + target.address + "]" : target.address);
+  // A name is pinned to the addresses checked; an address in the URL needs no pin.
   std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> pinned(
-      curl_slist_append(nullptr, pin.c_str()), curl_slist_free_all);
+      target.literal ? nullptr : curl_slist_append(nullptr, target.pin().c_str()),
+      curl_slist_free_all);
   std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(
       curl_slist_append(nullptr, "Content-Type: application/json"), curl_slist_free_all);
   // The original API's body is the caller's data alone: the header tells done from failed.
   curl_slist_append(headers.get(), ("X-MSaaS-Status: " + job_status).c_str());
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
-  curl_easy_setopt(curl.get(), CURLOPT_RESOLVE, pinned.get());
+  if (pinned) curl_easy_setopt(curl.get(), CURLOPT_RESOLVE, pinned.get());
+  curl_easy_setopt(curl.get(), CURLOPT_PROXY, "");  // a proxy would resolve the name itself
   curl_easy_setopt(curl.get(), CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, json_body.c_str());

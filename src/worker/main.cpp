@@ -1,5 +1,7 @@
 // worker/main.cpp: the msaas-worker program: settings from flags and MSAAS_* variables, a thread
 // that waits for SIGTERM/SIGINT, then the worker loop.
+#include <curl/curl.h>
+
 #include <csignal>
 #include <iostream>
 #include <thread>
@@ -40,6 +42,8 @@ int main(int argc, char** argv) {
                  "($MSAAS_READY_FILE)");
   CLI11_PARSE(app, argc, argv);
 
+  // Once, before any thread: the storage and callback threads make curl handles concurrently.
+  curl_global_init(CURL_GLOBAL_DEFAULT);
   service::install_stop_signals();
   try {
     service::validate(config);

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <stdexcept>
@@ -14,6 +15,14 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::string kLockSuffix = ".lock";
+
+// Whether `fd` is still the file at `path` (not one a cleaner unlinked in the meantime).
+bool still_there(int fd, const fs::path& path) {
+  struct stat open_file {
+  }, named{};
+  return fstat(fd, &open_file) == 0 && stat(path.c_str(), &named) == 0 &&
+         open_file.st_dev == named.st_dev && open_file.st_ino == named.st_ino;
+}
 
 }  // namespace
 
@@ -28,7 +37,7 @@ int remove_abandoned_scratch(const fs::path& work_dir) {
     int fd = open(entry.path().c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0) continue;
     // Free: its worker is gone (the kernel drops an flock with the process).
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0 && still_there(fd, entry.path())) {
       fs::remove_all(work_dir / name.substr(0, name.size() - kLockSuffix.size()), ec);
       fs::remove(entry.path(), ec);
       ++removed;
@@ -42,10 +51,17 @@ ScratchFolder::ScratchFolder(const fs::path& work_dir, const std::string& worker
     : folder_(work_dir / worker_id), lock_path_(work_dir / (worker_id + kLockSuffix)) {
   fs::create_directories(work_dir);
   remove_abandoned_scratch(work_dir);
-  // The lock before the folder: a folder is never seen without its held lock.
-  lock_fd_ = open(lock_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd_ < 0 || flock(lock_fd_, LOCK_EX) != 0)
-    throw std::runtime_error("cannot lock " + lock_path_.string());
+  // The lock before the folder: a folder is never seen without its held lock. A cleaner may take
+  // and unlink a lock file between its creation and our flock: then it is made again.
+  for (int attempt = 0; attempt < 10 && lock_fd_ < 0; ++attempt) {
+    int fd = open(lock_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) break;
+    if (flock(fd, LOCK_EX) == 0 && still_there(fd, lock_path_))
+      lock_fd_ = fd;
+    else
+      close(fd);
+  }
+  if (lock_fd_ < 0) throw std::runtime_error("cannot lock " + lock_path_.string());
   fs::create_directories(folder_);
 }
 

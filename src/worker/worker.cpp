@@ -120,7 +120,13 @@ void Worker::send_callbacks() {
     auto due = outbox_.take_due(queue::now_seconds(), kCallbacksAtOnce, kCallbackLeaseSeconds);
     if (due.empty()) return;
     std::vector<std::thread> senders;
-    for (const auto& entry : due) senders.emplace_back([this, entry] { send_callback(entry); });
+    for (const auto& entry : due) {
+      try {
+        senders.emplace_back([this, entry] { send_callback(entry); });
+      } catch (const std::system_error&) {
+        send_callback(entry);  // no thread to be had (a pids limit): here, then
+      }
+    }
     for (auto& sender : senders) sender.join();
   }
 }
