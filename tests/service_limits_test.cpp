@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
+#include <iostream>
 #include <thread>
 
 #include "service_support.h"
@@ -31,6 +33,17 @@ class Connection {
   ~Connection() { close(fd_); }
   void send_text(const std::string& bytes) {
     (void)!::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  }
+  // Sends all of `bytes` unless the peer stops taking them for `wait_s` or hangs up.
+  bool send_some(const std::string& bytes, double wait_s) {
+    timeval timeout{static_cast<long>(wait_s), 0};
+    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    for (size_t done = 0; done < bytes.size();) {
+      ssize_t n = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      done += static_cast<size_t>(n);
+    }
+    return true;
   }
   std::string read_all(double wait_s) {
     timeval timeout{static_cast<long>(wait_s), 0};
@@ -100,6 +113,53 @@ TEST(Limits, HostileRequestsGetJsonErrorsAndLeaveNothing) {
   EXPECT_TRUE(nothing_kept(service));
   EXPECT_EQ(get_json(client, "/v1/queue")["waiting"], 0);
   EXPECT_EQ(get_json(client, "/healthz")["status"], "ok");  // still serving
+}
+
+// The most memory the process ever held, from the kernel (VmHWM), in MiB.
+double peak_rss_mib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024;
+  return -1;
+}
+
+// Sends `head`, then up to `total` bytes of chunked body in 1 MiB chunks for as long as the
+// server takes them; returns the status line of the answer.
+std::string send_chunked(int port, const std::string& head, size_t total) {
+  Connection connection(port);
+  connection.send_text(head);
+  std::string chunk = "100000\r\n" + std::string(1 << 20, 'A') + "\r\n";
+  for (size_t sent = 0; sent < total; sent += 1 << 20)
+    if (!connection.send_some(chunk, 2)) break;  // the server stopped reading
+  std::string answer = connection.read_all(5);
+  return answer.substr(0, answer.find("\r\n"));
+}
+
+// Issue 18, item 1: a body is judged from the headers before a byte of it is read: a 200 MiB
+// chunked body to a route that takes none (or to the original API, whose JSON must announce its
+// length) is refused at once, and the API's memory stays small.
+TEST(Limits, BodiesAreRefusedBeforeTheyAreRead) {
+  Service service(false, 0);
+  int port = service.api->port();
+  EXPECT_EQ(
+      send_chunked(port, "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+                   200u << 20),
+      "HTTP/1.1 413 Payload Too Large");
+  EXPECT_EQ(send_chunked(port,
+                         "POST /apiv1/separate HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                         "application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+                         200u << 20),
+            "HTTP/1.1 411 Length Required");
+  auto announced = raw_http(
+      port, "GET /v1/queue HTTP/1.1\r\nHost: x\r\nContent-Length: 209715200\r\n\r\n", false, 5);
+  EXPECT_EQ(announced.substr(0, announced.find("\r\n")), "HTTP/1.1 413 Payload Too Large");
+  EXPECT_NE(announced.find("takes no body"), std::string::npos) << announced;
+  double peak = peak_rss_mib(service.api->pid());
+  std::cout << "the API's peak resident memory: " << peak << " MiB\n";  // docs/reliability.md
+  EXPECT_LT(peak, 128) << "MiB at the API's peak";
+  auto client = service.api->client();
+  EXPECT_EQ(get_json(client, "/healthz")["status"], "ok");  // and it goes on serving
 }
 
 TEST(Limits, SlowClientsAreCutOffWhileOthersAreServed) {

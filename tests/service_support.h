@@ -73,6 +73,7 @@ class ApiProcess {
   ApiProcess(const std::map<std::string, std::string>& env, const fs::path& data,
              const std::vector<std::string>& wrapper = {});
   int port() const { return port_; }
+  pid_t pid() const { return process_->pid(); }
   httplib::Client client() const;
   // SIGTERM, then SIGKILL after `grace_s`; the exit status.
   int stop(double grace_s) { return process_->stop(grace_s); }

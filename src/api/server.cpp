@@ -59,6 +59,38 @@ std::string path_regex(const std::string& path) {
   return std::regex_replace(escaped, parameter, "([^/]+)");
 }
 
+// A body for a route that reads none, decided from the headers before a byte of it is read
+// (cpp-httplib would otherwise read it whole into memory, whatever its size when it comes
+// chunked). Uploads (POST /v1/jobs) stream and count their own; the original API's JSON needs
+// its length announced (its limit is the payload limit); every other route takes no body, so
+// anything past a small one is refused. The connection is closed: the body stays unread.
+bool refuse_body(const httplib::Request& req, httplib::Response& res) {
+  constexpr long long kSmallBody = 64 * 1024;
+  bool chunked = req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
+  long long length = 0;
+  try {
+    length = std::stoll("0" + req.get_header_value("Content-Length"));
+  } catch (const std::exception&) {
+    length = -1;  // unreadable: httplib refuses it on its own
+  }
+  if (req.method == "POST" && req.path == "/v1/jobs") return false;
+  std::string error;
+  int status = 413;
+  if (req.method == "POST" && req.path == "/apiv1/separate") {
+    if (!chunked) return false;
+    status = 411;
+    error = "send the JSON with a Content-Length (chunked bodies are not accepted here)";
+  } else if (chunked || length > kSmallBody) {
+    error = req.method + " " + req.path + " takes no body larger than " +
+            std::to_string(kSmallBody) + " bytes";
+  } else {
+    return false;
+  }
+  res.set_header("Connection", "close");
+  send_error(res, status, error);
+  return true;
+}
+
 }  // namespace
 
 ApiServer::ApiServer(service::ServiceConfig config)
@@ -91,8 +123,10 @@ ApiServer::ApiServer(service::ServiceConfig config)
   // body back until the client's delayed ACK (about 40 ms per small JSON answer).
   server_.set_tcp_nodelay(true);
   server_.set_keep_alive_timeout(std::min(5, context_.config.request_timeout_s));
-  // Keys and rate limits guard the API; the page, health checks and metrics stay open.
+  // Keys and rate limits guard the API; the page, health checks and metrics stay open. Both run
+  // before any of the body is read, as does the body's budget.
   server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (refuse_body(req, res)) return httplib::Server::HandlerResponse::Handled;
     bool api = req.path.rfind("/v1/", 0) == 0 || req.path.rfind("/apiv1/", 0) == 0;
     if (!api || context_.access->admit(req, res))
       return httplib::Server::HandlerResponse::Unhandled;
