@@ -136,7 +136,7 @@ void delete_job(ApiContext& context, const httplib::Request& req, httplib::Respo
   auto record = find_job(context, req, res);
   if (!record) return;
   if (auto removed = context.jobs.remove((*record)["id"]))
-    remove_files_now(context, queue::job_files(*removed));
+    remove_files_now(context, removed->files);
   send_json(res, 200, {{"id", (*record)["id"]}, {"deleted", true}});
 }
 

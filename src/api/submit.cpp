@@ -1,11 +1,10 @@
 // api/submit.cpp: see submit.h.
 #include "api/submit.h"
 
-#include <cstdio>
-#include <random>
 #include <regex>
 
 #include "api/http_util.h"
+#include "queue/digest.h"
 #include "queue/log.h"
 
 namespace msaas::api {
@@ -60,10 +59,7 @@ constexpr long long kUploadHoldSeconds = 6 * 3600;
 // Each submission stores its own copy under its own name: a job's removal deletes exactly its
 // upload, never one a newer job of the same song depends on.
 std::string upload_name(const ReceivedUpload& upload) {
-  static thread_local std::mt19937_64 random{std::random_device{}()};
-  char nonce[17];
-  std::snprintf(nonce, sizeof nonce, "%016llx", static_cast<unsigned long long>(random()));
-  return upload.hash + "-" + nonce + "." + upload.extension;
+  return upload.hash + "-" + queue::random_token() + "." + upload.extension;
 }
 
 }  // namespace

@@ -1,9 +1,11 @@
 // queue/digest.h: message digests as lowercase hex: the song hash (SHA-224 of the upload), job
-// ids, and the page's ETags all use these.
+// ids, and the page's ETags all use these; and random tokens in the same form.
 #pragma once
 
 #include <openssl/evp.h>
 
+#include <cstdint>
+#include <random>
 #include <string>
 #include <string_view>
 
@@ -26,6 +28,14 @@ inline std::string digest_hex(std::string_view data, const EVP_MD* md) {
   unsigned int size = 0;
   EVP_Digest(data.data(), data.size(), digest, &size, md, nullptr);
   return to_hex(digest, size);
+}
+
+// 16 random hex characters: what makes each submission's upload name and each callback its
+// own (scripts.h recognises uploads named this way).
+inline std::string random_token() {
+  static thread_local std::mt19937_64 random{std::random_device{}()};
+  uint64_t value = random();
+  return to_hex(reinterpret_cast<const unsigned char*>(&value), sizeof value);
 }
 
 }  // namespace msaas::queue

@@ -154,8 +154,10 @@ std::optional<Claim> JobQueue::claim(Redis& redis, const std::string& worker, do
       {"BLMOVE", kQueue, processing_key(worker), "RIGHT", "LEFT", std::to_string(timeout_s)});
   if (reply.is_nil()) return std::nullopt;
   Claim claim{reply.str, {}, 0};
+  json message;
   try {
-    claim.spec = job_from_json(json::parse(claim.message));
+    message = json::parse(claim.message);
+    claim.spec = job_from_json(message);
   } catch (const std::exception&) {
     // Not one of ours: park it on the deadletter list rather than crash on it forever.
     redis.command({"LREM", processing_key(worker), "1", claim.message});
@@ -165,8 +167,7 @@ std::optional<Claim> JobQueue::claim(Redis& redis, const std::string& worker, do
   auto started =
       eval(redis, scripts::start,
            {job_key(claim.spec.id), processing_key(worker), callbacks_key(claim.spec.id)},
-           {claim.message, worker, std::to_string(now_seconds()),
-            legacy_callback(json::parse(claim.message))});
+           {claim.message, worker, std::to_string(now_seconds()), legacy_callback(message)});
   if (started.integer == 0) return std::nullopt;
   claim.run = started.integer;
   return claim;
@@ -288,10 +289,6 @@ int hand_back_message(Redis& redis, const std::string& worker, const Claim& clai
   return static_cast<int>(reply.integer);
 }
 
-}  // namespace
-
-namespace {
-
 // Sightings older than two leases mean nothing any more (scripts.h, lease_lost); those of
 // workers whose lists are gone would otherwise stay for ever.
 void prune_suspects(Redis& redis, int lease_s) {
@@ -348,14 +345,12 @@ int JobQueue::promote_due(long long now_s) {
 }
 
 int JobQueue::recover(const std::string& worker) {
-  auto redis = pool_.acquire();
-  auto messages = redis->command({"LRANGE", processing_key(worker), "0", "-1"});
+  auto messages = pool_.command({"LRANGE", processing_key(worker), "0", "-1"});
   for (const auto& m : messages.elements) {
     auto spec = json::parse(m.str, nullptr, false);
     Claim lost{m.str, {}, 0};
     lost.spec.id = spec.is_object() ? spec.value("id", "") : "";
-    // Not counted: the job may never have started (a lost reply to BLMOVE or to start).
-    hand_back_message(*redis, worker, lost, "uncounted");
+    give_back(worker, lost);  // not counted: it may never have started (a lost reply)
   }
   return static_cast<int>(messages.elements.size());
 }
@@ -370,18 +365,21 @@ int JobQueue::take_expired(long long now_s) {
 
 namespace {
 
-std::optional<json> remove_job(RedisPool& pool, const std::string& id, const std::string& mode,
-                               long long now_s) {
-  auto flat = eval(*pool.acquire(), scripts::remove,
-                   {job_key(id), kQueue, kExpiries, kTrash, callbacks_key(id), kDelayed},
-                   {id, mode, std::to_string(now_s)});
-  if (flat.elements.empty()) return std::nullopt;
-  return record_from_flat(flat);
+std::optional<RemovedJob> remove_job(RedisPool& pool, const std::string& id,
+                                     const std::string& mode, long long now_s) {
+  auto reply = eval(*pool.acquire(), scripts::remove,
+                    {job_key(id), kQueue, kExpiries, kTrash, callbacks_key(id), kDelayed},
+                    {id, mode, std::to_string(now_s)});
+  if (reply.elements.size() != 2) return std::nullopt;
+  RemovedJob removed{record_from_flat(reply.elements[0]), {}};
+  for (const auto& member : reply.elements[1].elements)
+    if (auto item = parse_trash_member(member.str)) removed.files.push_back(*item);
+  return removed;
 }
 
 }  // namespace
 
-std::optional<json> JobQueue::expire(const std::string& id, long long now_s) {
+std::optional<RemovedJob> JobQueue::expire(const std::string& id, long long now_s) {
   return remove_job(pool_, id, "if-due", now_s);
 }
 
@@ -399,7 +397,7 @@ bool JobQueue::exists(const std::string& id) {
   return pool_.command({"EXISTS", job_key(id)}).integer == 1;
 }
 
-std::optional<json> JobQueue::remove(const std::string& id) {
+std::optional<RemovedJob> JobQueue::remove(const std::string& id) {
   return remove_job(pool_, id, "always", now_seconds());
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "queue/redis.h"
+#include "queue/trash.h"
 
 namespace msaas::queue {
 
@@ -63,6 +64,12 @@ struct EnqueueResult {
 
 enum class HandBack { queued, counted_as_attempt, not_ours };
 
+// A job just removed: its record, and the files that became trash with it.
+struct RemovedJob {
+  nlohmann::json record;
+  std::vector<TrashItem> files;
+};
+
 class JobQueue {
  public:
   JobQueue(RedisPool& pool, QueueSettings settings) : pool_(pool), settings_(settings) {}
@@ -109,15 +116,15 @@ class JobQueue {
   // Removes finished jobs past their retention (their files become trash); how many.
   int take_expired(long long now_s);
   // take_expired's step for one id read as due: removes the job only if it is still due by
-  // `now_s` (not submitted again in between). Returns the removed record.
-  std::optional<nlohmann::json> expire(const std::string& id, long long now_s);
+  // `now_s` (not submitted again in between). Returns what was removed.
+  std::optional<RemovedJob> expire(const std::string& id, long long now_s);
 
   // Readers.
   std::optional<nlohmann::json> get(const std::string& id);
   bool exists(const std::string& id);
   // Removes a job: from the queue if waiting, its record, its pending callbacks; its files
-  // become trash. Returns the record it had.
-  std::optional<nlohmann::json> remove(const std::string& id);
+  // become trash. Returns what was removed.
+  std::optional<RemovedJob> remove(const std::string& id);
   // Removes one output (by storage key) of a done job; false when it has no such output.
   bool drop_output(const std::string& id, const std::string& key);
   std::vector<JobSpec> waiting();  // oldest first

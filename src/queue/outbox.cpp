@@ -1,9 +1,7 @@
 // queue/outbox.cpp: see outbox.h.
 #include "queue/outbox.h"
 
-#include <cstdio>
-#include <random>
-
+#include "queue/digest.h"
 #include "queue/raw_json.h"
 #include "queue/scripts.h"
 
@@ -56,10 +54,7 @@ long long Outbox::size() {
 
 std::string callback_text(const std::string& api, const std::string& url,
                           const std::string& raw_data) {
-  static thread_local std::mt19937_64 random{std::random_device{}()};
-  char submission[17];
-  std::snprintf(submission, sizeof submission, "%016llx",
-                static_cast<unsigned long long>(random()));
+  std::string submission = random_token();
   std::string text = "{\"api\":" + nlohmann::json(api).dump() +
                      ",\"url\":" + nlohmann::json(url).dump() + ",\"submission\":\"" + submission +
                      "\"";

@@ -207,10 +207,11 @@ return 1
 
 // KEYS: job:<id>, toWorker, expiries, trash, callbacks:<id>, delayed. ARGV: id, mode, now.
 // Removes a job, its place in the queue and its pending callbacks; its files become trash
-// (deleted by whoever sweeps it, at once or after a storage error). Returns the record as a
-// flat field/value array (empty when nothing was removed). Mode "if-due" (expiry) removes it
-// only while it is still due now: a job submitted again since its due time was read has left
-// `expiries` (a failed one starting over) or is due later (a done one joined), and is kept.
+// (deleted by whoever sweeps it, at once or after a storage error). Returns {the record as a
+// flat field/value array, the trash members it listed} (empty when nothing was removed). Mode
+// "if-due" (expiry) removes it only while it is still due now: a job submitted again since its due
+// time was read has left `expiries` (a failed one starting over) or is due later (a done one
+// joined), and is kept.
 inline const std::string remove = std::string(common) + R"lua(
 if ARGV[2] == 'if-due' then
   local due = redis.call('ZSCORE', KEYS[3], ARGV[1])
@@ -218,6 +219,7 @@ if ARGV[2] == 'if-due' then
 end
 redis.call('ZREM', KEYS[3], ARGV[1])
 local record = redis.call('HGETALL', KEYS[1])
+if #record == 0 then return {} end
 local fields = {}
 for i = 1, #record, 2 do fields[record[i]] = record[i + 1] end
 if fields.message then
@@ -225,18 +227,23 @@ if fields.message then
   redis.call('ZREM', KEYS[6], fields.message)
 end
 local now = tonumber(ARGV[3])
-if own_upload(fields.upload) then redis.call('ZADD', KEYS[4], now, 'upload:' .. fields.upload) end
-if fields.zip and fields.zip ~= '' then redis.call('ZADD', KEYS[4], now, 'output:' .. fields.zip) end
+local files = {}
+local function discard(member)
+  redis.call('ZADD', KEYS[4], now, member)
+  files[#files + 1] = member
+end
+if own_upload(fields.upload) then discard('upload:' .. fields.upload) end
+if fields.zip and fields.zip ~= '' then discard('output:' .. fields.zip) end
 if fields.outputs then
   local ok, outputs = pcall(cjson.decode, fields.outputs)
   if ok and type(outputs) == 'table' then
     for _, o in ipairs(outputs) do
-      if type(o) == 'table' and o.key then redis.call('ZADD', KEYS[4], now, 'output:' .. o.key) end
+      if type(o) == 'table' and o.key then discard('output:' .. o.key) end
     end
   end
 end
 redis.call('DEL', KEYS[1], KEYS[5])
-return record
+return {record, files}
 )lua";
 
 // KEYS: job:<id>, trash. ARGV: output key, now. Drops one output of a done job (the original

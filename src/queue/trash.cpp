@@ -2,7 +2,6 @@
 #include "queue/trash.h"
 
 #include <ctime>
-#include <regex>
 
 #include "queue/scripts.h"
 
@@ -24,19 +23,12 @@ TrashItem trash_item(FileKind kind, const std::string& key) {
   return {trash_member(kind, key), kind, key};
 }
 
-std::vector<TrashItem> job_files(const nlohmann::json& record) {
-  static const std::regex own_upload("-[0-9a-fA-F]{16}\\.");
-  std::vector<TrashItem> files;
-  std::string upload = record.value("upload", "");
-  if (std::regex_search(upload, own_upload)) files.push_back(trash_item(FileKind::upload, upload));
-  auto outputs = record.value("outputs", nlohmann::json::array());
-  if (outputs.is_array())
-    for (const auto& o : outputs)
-      if (o.is_object() && o.contains("key"))
-        files.push_back(trash_item(FileKind::output, o["key"].get<std::string>()));
-  std::string zip = record.value("zip", "");
-  if (!zip.empty()) files.push_back(trash_item(FileKind::output, zip));
-  return files;
+std::optional<TrashItem> parse_trash_member(const std::string& member) {
+  if (member.rfind(kUpload, 0) == 0)
+    return TrashItem{member, FileKind::upload, member.substr(kUpload.size())};
+  if (member.rfind(kOutput, 0) == 0)
+    return TrashItem{member, FileKind::output, member.substr(kOutput.size())};
+  return std::nullopt;
 }
 
 void Trash::hold(FileKind kind, const std::string& key, long long due_s) {
@@ -59,13 +51,10 @@ std::vector<TrashItem> Trash::take_due(long long now_s, int limit, int retry_s) 
                     {std::to_string(now_s), std::to_string(limit), std::to_string(retry_s)});
   std::vector<TrashItem> items;
   for (const auto& e : reply.elements) {
-    const std::string& m = e.str;
-    if (m.rfind(kUpload, 0) == 0)
-      items.push_back({m, FileKind::upload, m.substr(kUpload.size())});
-    else if (m.rfind(kOutput, 0) == 0)
-      items.push_back({m, FileKind::output, m.substr(kOutput.size())});
+    if (auto item = parse_trash_member(e.str))
+      items.push_back(*item);
     else
-      forget(m);  // not one of ours: nothing to delete
+      forget(e.str);  // not one of ours: nothing to delete
   }
   return items;
 }

@@ -5,7 +5,7 @@
 // complete) is held there with a later time, so a crash in between cannot orphan it either.
 #pragma once
 
-#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,10 +23,8 @@ struct TrashItem {
 
 std::string trash_member(FileKind kind, const std::string& key);
 TrashItem trash_item(FileKind kind, const std::string& key);
-
-// The files a job record owns, as removing it lists them (scripts.h: uploads named the old way,
-// shared by a song's jobs, are not the job's own).
-std::vector<TrashItem> job_files(const nlohmann::json& record);
+// A member read back from `trash`; nothing when it is not one of ours.
+std::optional<TrashItem> parse_trash_member(const std::string& member);
 
 class Trash {
  public:
