@@ -41,7 +41,8 @@ struct ServiceConfig {
   // MSAAS_CALLBACK_ALLOW_PRIVATE=1: callbacks may go to private, loopback and link-local
   // addresses (in-cluster receivers); off, only public ones (service/callback_guard.h).
   bool callback_allow_private = false;
-  // MSAAS_HEARTBEAT_FILE: touched on every successful heartbeat, for container liveness probes
+  // MSAAS_HEARTBEAT_FILE: touched every third of a lease while the worker lives (Redis or not),
+  // for container liveness probes
   // (empty: none).
   std::string heartbeat_file;
   // MSAAS_READY_FILE: exists while the worker can take jobs (its default model loaded), for
