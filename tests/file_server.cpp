@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -47,6 +48,11 @@ void FileServer::serve() {
     if (poll(&p, 1, 50) <= 0) continue;
     int client = accept(listener_, nullptr, nullptr);
     if (client >= 0) {
+      // A client that connects and says nothing (another test's program dialling a port that
+      // was briefly its peer's) must not hold the one serving thread, nor the destructor.
+      timeval limit{5, 0};
+      setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+      setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
       handle(client);
       close(client);
     }

@@ -7,8 +7,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -24,10 +26,45 @@ void sleep_ms(int ms) {
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));
 }
 
+// The first port the kernel hands out for port 0 and for outgoing connections.
+int first_ephemeral_port() {
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768;
+  range >> low;
+  return low;
+}
+
+bool can_bind_loopback(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  bool free = fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  if (fd >= 0) close(fd);
+  return free;
+}
+
+// A free port below the kernel's ephemeral range, for peers that stop and start again on the
+// same port: while one is down, no server asking for port 0 (and no outgoing connection) can
+// be given its number and then be reached by the service's reconnects. That happened in CI: a
+// file server on a stopped Redis's port held its one thread on a worker's reconnect.
+int restartable_loopback_port() {
+  std::random_device seed;
+  std::mt19937 pick(seed());
+  int high = first_ephemeral_port();
+  std::uniform_int_distribution<int> ports(10000, std::max(10001, high - 1));
+  for (int tries = 0; tries < 200; ++tries) {
+    int port = ports(pick);
+    if (can_bind_loopback(port)) return port;
+  }
+  return service::free_loopback_port();
+}
+
 }  // namespace
 
 RedisServer::RedisServer(bool append_only)
-    : port_(service::free_loopback_port()), append_only_(append_only) {
+    : port_(restartable_loopback_port()), append_only_(append_only) {
   start();
 }
 
@@ -59,7 +96,7 @@ void RedisServer::crash() {
   process_->stop(10);
 }
 
-S3Peer::S3Peer() : port_(service::free_loopback_port()) {
+S3Peer::S3Peer() : port_(restartable_loopback_port()) {
   fs::create_directories(dir_ / "data");
   start();
 }
