@@ -1,7 +1,8 @@
-// fuzz/request_fuzz.cpp: what the API does with a request body before anything is stored:
-// cpp-httplib's request and multipart parsing and our upload reader (spool file, size limit,
-// audio sniffing), and the original API's JSON + base64 + sniffing. Each input is sent as a raw
-// HTTP request over loopback to an in-process server with those two handlers.
+// fuzz/request_fuzz.cpp: what the API does with a request before anything is stored: our door
+// (api/guarded_server.h: head and body limits over cpp-httplib's request and multipart parsing)
+// and our upload readers (spool file, size limit, audio sniffing; the original API's JSON read
+// as it streams, base64 decoded on the way). Each input is sent as a raw HTTP request over
+// loopback to an in-process server with those two handlers.
 #include <arpa/inet.h>
 #include <httplib.h>
 #include <netinet/in.h>
@@ -13,13 +14,13 @@
 #include <variant>
 
 #include "api/audio_sniff.h"
-#include "api/base64.h"
+#include "api/guarded_server.h"
 #include "api/upload.h"
 
 namespace {
 
 int start_server() {
-  static httplib::Server server;
+  static msaas::api::GuardedServer server(msaas::api::DoorLimits{});
   static int port = 0;
   if (port) return port;
   server.Post("/upload", [](const httplib::Request& req, httplib::Response& res,
@@ -27,12 +28,17 @@ int start_server() {
     auto got = msaas::api::receive_upload(req, reader, "/tmp/msaas-request-fuzz", 1 << 20);
     res.status = std::holds_alternative<msaas::api::ReceivedUpload>(got) ? 201 : 400;
   });
-  server.Post("/json", [](const httplib::Request& req, httplib::Response& res) {
-    auto body = nlohmann::json::parse(req.body, nullptr, false);
+  server.Post("/json", [](const httplib::Request&, httplib::Response& res,
+                          const httplib::ContentReader& reader) {
+    auto got = msaas::api::receive_apiv1_upload(reader, "/tmp/msaas-request-fuzz", 1 << 20);
+    auto* upload = std::get_if<msaas::api::Apiv1Upload>(&got);
     res.status = 400;
-    if (!body.is_object() || !body.contains("mp3") || !body["mp3"].is_string()) return;
-    auto bytes = msaas::api::decode_base64(body["mp3"].get<std::string>());
-    if (bytes && msaas::api::looks_like_audio(std::string_view(*bytes))) res.status = 200;
+    if (upload && nlohmann::json::parse(upload->other_members, nullptr, false).is_object())
+      res.status = msaas::api::looks_like_audio(upload->song.path) ? 200 : 415;
+  });
+  server.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+    msaas::api::GuardedServer::body_limits(4 << 20, std::chrono::seconds(2));
+    return httplib::Server::HandlerResponse::Unhandled;
   });
   server.set_read_timeout(1);
   port = server.bind_to_any_port("127.0.0.1");

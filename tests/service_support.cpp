@@ -292,4 +292,68 @@ std::string read_file(const fs::path& path) {
   return s.str();
 }
 
+RawConnection::RawConnection(int port, const std::string& from)
+    : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+  if (!from.empty()) {
+    sockaddr_in source{};
+    source.sin_family = AF_INET;
+    inet_pton(AF_INET, from.c_str(), &source.sin_addr);
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&source), sizeof source) != 0)
+      throw std::runtime_error("cannot bind to " + from);
+  }
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    close(fd_);
+    throw std::runtime_error("cannot connect to port " + std::to_string(port));
+  }
+}
+
+RawConnection::~RawConnection() {
+  close(fd_);
+}
+
+void RawConnection::send_text(const std::string& bytes) {
+  (void)!::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+}
+
+bool RawConnection::send_some(const std::string& bytes, double wait_s) {
+  timeval timeout{static_cast<long>(wait_s), 0};
+  setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  for (size_t done = 0; done < bytes.size();) {
+    ssize_t n = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+std::string RawConnection::read_all(double wait_s) {
+  timeval timeout{static_cast<long>(wait_s), static_cast<long>((wait_s - (long)wait_s) * 1e6)};
+  setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  std::string answer;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = recv(fd_, buffer, sizeof buffer, 0)) > 0) answer.append(buffer, n);
+  return answer;
+}
+
+std::string RawConnection::read_some(double wait_s) {
+  timeval timeout{static_cast<long>(wait_s), static_cast<long>((wait_s - (long)wait_s) * 1e6)};
+  setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  char buffer[65536];
+  ssize_t n = recv(fd_, buffer, sizeof buffer, 0);
+  return n > 0 ? std::string(buffer, static_cast<size_t>(n)) : std::string();
+}
+
+double peak_rss_mib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024;
+  return -1;
+}
+
 }  // namespace msaas::test

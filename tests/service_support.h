@@ -133,4 +133,27 @@ std::string read_file(const fs::path& path);
 // then (unless `hang_up`) reads the answer until the server closes or `wait_s` passes.
 std::string raw_http(int port, const std::string& bytes, bool hang_up = false, double wait_s = 10);
 
+// A client socket kept open across steps (a slow uploader, a slow head, an event stream), from
+// `from` (another loopback address such as 127.0.0.2, to stand for another client) when given.
+class RawConnection {
+ public:
+  explicit RawConnection(int port, const std::string& from = "");
+  ~RawConnection();
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+  void send_text(const std::string& bytes);
+  // Sends all of `bytes` unless the peer stops taking them for `wait_s` or hangs up.
+  bool send_some(const std::string& bytes, double wait_s);
+  // Reads until the server closes the connection or nothing comes for `wait_s`.
+  std::string read_all(double wait_s);
+  // Reads what arrives within `wait_s` (at least one piece when any comes).
+  std::string read_some(double wait_s);
+
+ private:
+  int fd_;
+};
+
+// The most memory the process ever held, from the kernel (VmHWM), in MiB.
+double peak_rss_mib(pid_t pid);
+
 }  // namespace msaas::test

@@ -110,6 +110,14 @@ std::string read_text(const fs::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+std::string base64_of(const std::string& bytes) {
+  TempDir dir;
+  write_text(dir / "bytes", bytes);
+  auto r = run({"base64", "-w0", (dir / "bytes").string()});
+  if (r.exit_code != 0) throw std::runtime_error("base64 failed: " + r.err);
+  return r.out;
+}
+
 void write_text(const fs::path& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }

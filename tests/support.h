@@ -44,6 +44,8 @@ fs::path make_tone(const fs::path& path, double seconds, int rate, int channels,
 
 std::vector<float> read_f32(const fs::path& path);
 std::string read_text(const fs::path& path);
+// `bytes` in base64 as coreutils' encoder writes it (one line).
+std::string base64_of(const std::string& bytes);
 void write_text(const fs::path& path, const std::string& text);
 
 // 10 log10(|reference|^2 / |estimate - reference|^2).

@@ -27,7 +27,11 @@ json operation(const Route& route) {
               {{"200", {{"description", "OK"}}},
                {"400", error_response("Bad request")},
                {"404", error_response("Not found")},
-               {"503", error_response("Redis or storage unavailable")}}}};
+               {"408", error_response("The request head or body was not received in time")},
+               {"413", error_response("The request body is larger than this route accepts")},
+               {"431", error_response("The request head is larger than 32 KiB")},
+               {"503", error_response("Redis or storage unavailable, or too many connections "
+                                      "from this client; see Retry-After")}}}};
   json parameters = json::array();
   static const std::regex parameter(R"(\{([^}]+)\})");
   for (std::sregex_iterator it(route.path.begin(), route.path.end(), parameter), end; it != end;
@@ -63,6 +67,19 @@ json operation(const Route& route) {
     op["responses"]["413"] = error_response("Upload too large");
     op["responses"]["415"] = error_response("Not an audio file");
     op["responses"]["503"] = error_response("Busy with other uploads, or storage unavailable");
+  }
+  if (route.path == "/apiv1/separate") {
+    op["requestBody"] = {{"required", true},
+                         {"content",
+                          {{"application/json",
+                            {{"schema",
+                              {{"type", "object"},
+                               {"properties",
+                                {{"mp3", {{"type", "string"}, {"format", "byte"}}},
+                                 {"model", {{"type", "string"}}},
+                                 {"callback", {{"type", "object"}}}}},
+                               {"required", {"mp3"}}}}}}}}};
+    op["responses"]["415"] = error_response("Not an audio file");
   }
   if (route.path.find("/stems/") != std::string::npos) {
     parameters.push_back({{"name", "Range"},

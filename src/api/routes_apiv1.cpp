@@ -3,11 +3,11 @@
 // bass.mp3) and track removal. A song is known by its hash (SHA-224 of the uploaded bytes); the
 // key apiv1:<hash> points at the job that separates it with the original settings (4 MP3 stems).
 #include "api/audio_sniff.h"
-#include "api/base64.h"
 #include "api/http_util.h"
 #include "api/job_view.h"
 #include "api/server.h"
 #include "api/submit.h"
+#include "api/upload.h"
 #include "queue/raw_json.h"
 
 namespace msaas::api {
@@ -27,21 +27,19 @@ std::string song_key(ApiContext& context, const httplib::Request& req, const std
   return "apiv1:" + (owner.empty() ? "" : owner + ":") + hash;
 }
 
-void separate(ApiContext& context, const httplib::Request& req, httplib::Response& res) {
+void separate(ApiContext& context, const httplib::Request& req, httplib::Response& res,
+              const httplib::ContentReader& reader) {
+  // The slot is taken before a byte of the body is read: the cap bounds what uploads hold.
   UploadSlot slot(context);
   if (!slot.granted()) return UploadSlot::refuse(res);
-  auto body = json::parse(req.body, nullptr, false);
+  auto received =
+      receive_apiv1_upload(reader, context.config.spool_dir, context.config.max_upload_bytes);
+  if (auto* refusal = std::get_if<UploadRefusal>(&received))
+    return send_error(res, refusal->status, refusal->message);
+  auto& [upload, members] = std::get<Apiv1Upload>(received);
+  auto body = json::parse(members, nullptr, false);
   if (body.is_discarded() || !body.is_object())
     return send_error(res, 400, "the body must be a JSON object");
-  if (!body.contains("mp3") || !body["mp3"].is_string())
-    return send_error(res, 400, "the JSON needs \"mp3\": the song's bytes in base64");
-  auto bytes = decode_base64(body["mp3"].get<std::string>());
-  if (!bytes) return send_error(res, 400, "\"mp3\" is not valid base64");
-  if (bytes->empty()) return send_error(res, 400, "\"mp3\" is empty");
-  if (static_cast<long long>(bytes->size()) > context.config.max_upload_bytes)
-    return send_error(res, 413,
-                      "the song is larger than the limit of " +
-                          std::to_string(context.config.max_upload_bytes) + " bytes");
   JobSettings settings;
   if (body.contains("model")) {
     if (!body["model"].is_string()) return send_error(res, 400, "\"model\" must be a string");
@@ -50,7 +48,7 @@ void separate(ApiContext& context, const httplib::Request& req, httplib::Respons
   if (body.contains("callback") && !body["callback"].is_null()) {
     settings.callback = body["callback"];
     // The data goes back to the caller as it wrote it, not as a parser would print it again.
-    auto callback = queue::raw_member(req.body, "callback");
+    auto callback = queue::raw_member(members, "callback");
     auto data = callback ? queue::raw_member(*callback, "data") : std::nullopt;
     if (data) settings.callback_data = std::string(*data);
     if (!data && body["callback"].is_object() && body["callback"].contains("data"))
@@ -58,11 +56,10 @@ void separate(ApiContext& context, const httplib::Request& req, httplib::Respons
   }
   if (auto problem = check_settings(context, settings); !problem.empty())
     return send_error(res, 400, problem);
-  if (!looks_like_audio(std::string_view(*bytes)))
+  if (!looks_like_audio(upload.path))
     return send_error(res, 415, "\"mp3\" is not an audio file MSaaS can read");
-  settings.owner = owner_of(context, req);
-  auto upload = upload_from_bytes(*bytes, "mp3", context.config.spool_dir);
   if (auto why = truncation(upload.path)) return send_error(res, 400, "\"mp3\": " + *why);
+  settings.owner = owner_of(context, req);
   auto result = submit_job(context, upload, settings, "apiv1");
   context.redis.command({"SET", song_key(context, req, upload.hash), result.id, "EX",
                          std::to_string(context.config.queue.retention_s)});
@@ -142,7 +139,10 @@ std::vector<Route> apiv1_routes(ApiContext& c) {
   return {
       {"POST", "/apiv1/separate",
        "Original API: enqueue a song given as base64 in JSON {\"mp3\", \"model\", \"callback\"}",
-       "apiv1", [&c](Req req, Res res) { separate(c, req, res); }, nullptr},
+       "apiv1", nullptr,
+       [&c](Req req, Res res, const httplib::ContentReader& reader) {
+         separate(c, req, res, reader);
+       }},
       {"GET", "/apiv1/queue", "Original API: song hashes waiting in the queue", "apiv1",
        [&c](Req req, Res res) { queue_list(c, req, res); }, nullptr},
       {"GET", "/apiv1/queue/", "Original API: the same, with a trailing slash", "apiv1",

@@ -1,7 +1,6 @@
 // api/routes_v1.cpp: the /v1 API: jobs (create from a raw or multipart upload, status, progress
 // events, stems with Range, zip, delete), the queue and the models.
 #include <chrono>
-#include <thread>
 #include <variant>
 
 #include "api/http_util.h"
@@ -62,43 +61,64 @@ void create_job(ApiContext& context, const httplib::Request& req, httplib::Respo
   send_json(res, result.created ? 201 : 200, job_view(record.value_or(json{{"id", result.id}})));
 }
 
+// Who an event stream counts against: the API key's name, or the client's address.
+std::string stream_client(ApiContext& context, const httplib::Request& req) {
+  std::string owner = owner_of(context, req);
+  return owner.empty() ? "address " + req.remote_addr : "key " + owner;
+}
+
+std::string event_text(const std::string& name, const std::string& data) {
+  return "event: " + name + "\ndata: " + data + "\n\n";
+}
+
 // Server-Sent Events: one `progress` event per change of the job, ending after `done` or
-// `failed`; a comment every 15 s keeps proxies from closing a quiet stream.
+// `failed`; a comment every 15 s keeps proxies from closing a quiet stream. Streams wait on the
+// one JobWatcher (api/job_watcher.h) and are capped in all and per client.
 void job_events(ApiContext& context, const httplib::Request& req, httplib::Response& res) {
   auto record = find_job(context, req, res);
   if (!record) return;
+  std::shared_ptr<ConcurrencyCaps::Ticket> place =
+      context.event_streams.take(stream_client(context, req));
+  if (!place) {
+    res.set_header("Retry-After", "10");
+    return send_error(res, 503, "too many event streams are open; try again in a few seconds");
+  }
   std::string id = (*record)["id"];
+  auto watch = std::make_shared<JobWatcher::Watch>(context.watcher, id);
   auto last = std::make_shared<std::string>();
-  auto quiet_since =
-      std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+  auto first = std::make_shared<json>(job_view(*record));
+  auto quiet_since = std::make_shared<std::chrono::steady_clock::time_point>();
   res.set_header("Cache-Control", "no-store");
   res.set_header("X-Accel-Buffering", "no");
   res.set_chunked_content_provider(
-      "text/event-stream", [&context, id, last, quiet_since](size_t, httplib::DataSink& sink) {
-        auto now_record = context.jobs.get(id);
-        if (!now_record) {
-          std::string gone = "event: deleted\ndata: {\"id\": \"" + id + "\"}\n\n";
+      "text/event-stream",
+      [id, place, watch, last, first, quiet_since](size_t, httplib::DataSink& sink) {
+        JobWatcher::Seen seen;
+        if (last->empty()) {
+          seen.view = first->dump();
+          seen.status = first->value("status", "");
+        } else {
+          seen = watch->next(*last, std::chrono::seconds(1));
+        }
+        if (seen.stopped || GuardedServer::peer_closed()) return false;
+        if (seen.gone) {
+          std::string gone = event_text("deleted", "{\"id\": \"" + id + "\"}");
           sink.write(gone.data(), gone.size());
           sink.done();
           return true;
         }
-        json view = job_view(*now_record);
-        std::string text = view.dump();
-        if (text != *last) {
-          *last = text;
-          *quiet_since = std::chrono::steady_clock::now();
-          std::string event = "event: progress\ndata: " + text + "\n\n";
-          if (!sink.write(event.data(), event.size())) return false;
-          if (view["status"] == "done" || view["status"] == "failed") {
-            sink.done();
-            return true;
-          }
-        } else if (std::chrono::steady_clock::now() - *quiet_since > std::chrono::seconds(15)) {
-          *quiet_since = std::chrono::steady_clock::now();
-          if (!sink.write(": keep-alive\n\n", 14)) return false;
+        auto now = std::chrono::steady_clock::now();
+        if (seen.view == *last) {
+          if (now - *quiet_since < std::chrono::seconds(15)) return true;
+          *quiet_since = now;
+          return sink.write(": keep-alive\n\n", 14);
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        return sink.is_writable();
+        *last = seen.view;
+        *quiet_since = now;
+        std::string event = event_text("progress", seen.view);
+        if (!sink.write(event.data(), event.size())) return false;
+        if (seen.status == "done" || seen.status == "failed") sink.done();
+        return true;
       });
 }
 

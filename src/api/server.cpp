@@ -1,11 +1,13 @@
-// api/server.cpp: see server.h. Wires the route table into cpp-httplib, with JSON errors for
-// unknown routes and failed handlers, request counting, and a thread pool large enough for
-// long-lived event streams.
+// api/server.cpp: see server.h. Wires the route table into cpp-httplib (through the door of
+// api/guarded_server.h), with JSON errors for unknown routes and failed handlers, each route's
+// body budget, and request counting.
 #include "api/server.h"
 
 #include <regex>
 
+#include "api/connection_threads.h"
 #include "api/http_util.h"
+#include "api/job_view.h"
 #include "queue/log.h"
 
 namespace msaas::api {
@@ -28,7 +30,9 @@ ApiContext::ApiContext(service::ServiceConfig c)
       jobs(redis, config.queue),
       trash(redis),
       storage(storage::make_storage(config.storage)),
-      access(std::make_unique<AccessControl>(config.api_keys_file, config.rate_limit, redis)) {}
+      access(std::make_unique<AccessControl>(config.api_keys_file, config.rate_limit, redis)),
+      watcher(jobs, job_view),
+      event_streams(config.max_event_streams, config.max_event_streams_per_client) {}
 
 std::vector<std::string> ApiContext::known_models() {
   auto connection = redis.acquire();
@@ -59,13 +63,26 @@ std::string path_regex(const std::string& path) {
   return std::regex_replace(escaped, parameter, "([^/]+)");
 }
 
-// A body for a route that reads none, decided from the headers before a byte of it is read
-// (cpp-httplib would otherwise read it whole into memory, whatever its size when it comes
-// chunked). Uploads (POST /v1/jobs) stream and count their own; the original API's JSON needs
-// its length announced (its limit is the payload limit); every other route takes no body, so
-// anything past a small one is refused. The connection is closed: the body stays unread.
-bool refuse_body(const httplib::Request& req, httplib::Response& res) {
-  constexpr long long kSmallBody = 64 * 1024;
+constexpr long long kSmallBody = 64 * 1024;
+
+bool is_upload(const httplib::Request& req) {
+  return req.method == "POST" && (req.path == "/v1/jobs" || req.path == "/apiv1/separate");
+}
+
+// The most bytes an upload may take on the wire: the song's limit, plus base64's third for the
+// original API, plus room for multipart and chunk framing. The routes count the song itself
+// exactly; this only stops a body that can no longer be a song within the limit.
+uint64_t upload_wire_budget(const httplib::Request& req, long long max_upload_bytes) {
+  auto song = static_cast<uint64_t>(max_upload_bytes);
+  if (req.path == "/apiv1/separate") song = song / 3 * 4 + 4;
+  return song + song / 32 + (1 << 20);
+}
+
+// A body refused from the headers, before a byte of it is read (cpp-httplib would otherwise
+// read it whole into memory, whatever its size when it comes chunked). Uploads stream and count
+// their own; every other route takes a small JSON body at most. The connection is closed: the
+// body stays unread.
+bool refuse_body(const httplib::Request& req, httplib::Response& res, long long max_upload) {
   bool chunked = req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
   long long length = 0;
   try {
@@ -73,13 +90,10 @@ bool refuse_body(const httplib::Request& req, httplib::Response& res) {
   } catch (const std::exception&) {
     length = -1;  // unreadable: httplib refuses it on its own
   }
-  if (req.method == "POST" && req.path == "/v1/jobs") return false;
   std::string error;
-  int status = 413;
-  if (req.method == "POST" && req.path == "/apiv1/separate") {
-    if (!chunked) return false;
-    status = 411;
-    error = "send the JSON with a Content-Length (chunked bodies are not accepted here)";
+  if (is_upload(req)) {
+    if (length <= static_cast<long long>(upload_wire_budget(req, max_upload))) return false;
+    error = "the upload is larger than the limit of " + std::to_string(max_upload) + " bytes";
   } else if (chunked || length > kSmallBody) {
     error = req.method + " " + req.path + " takes no body larger than " +
             std::to_string(kSmallBody) + " bytes";
@@ -87,15 +101,37 @@ bool refuse_body(const httplib::Request& req, httplib::Response& res) {
     return false;
   }
   res.set_header("Connection", "close");
-  send_error(res, status, error);
+  send_error(res, 413, error);
   return true;
+}
+
+// What the rest of the request may take, now that its route is known.
+void limit_body(const httplib::Request& req, const service::ServiceConfig& config) {
+  if (is_upload(req))
+    GuardedServer::body_limits(upload_wire_budget(req, config.max_upload_bytes),
+                               std::chrono::seconds(config.upload_timeout_s));
+  else
+    GuardedServer::body_limits(kSmallBody, std::chrono::seconds(config.head_timeout_s));
+}
+
+bool is_health_check(const httplib::Request& req) {
+  return req.method == "GET" && (req.path == "/healthz" || req.path == "/readyz");
+}
+
+DoorLimits door_limits(const service::ServiceConfig& config) {
+  DoorLimits limits;
+  limits.head_timeout_s = config.head_timeout_s;
+  limits.max_connections = config.max_connections;
+  limits.max_per_address = config.max_connections_per_address;
+  return limits;
 }
 
 }  // namespace
 
 ApiServer::ApiServer(service::ServiceConfig config)
     : context_(std::move(config)),
-      buckets_(*context_.storage, {context_.config.upload_bucket, context_.config.output_bucket}) {
+      buckets_(*context_.storage, {context_.config.upload_bucket, context_.config.output_bucket}),
+      server_(door_limits(context_.config)) {
   routes_ = v1_routes(context_);
   auto original = apiv1_routes(context_);
   routes_.insert(routes_.end(), original.begin(), original.end());
@@ -114,8 +150,10 @@ ApiServer::ApiServer(service::ServiceConfig config)
         server_.Post(pattern, route.handler);
     }
   }
-  // Event streams hold a thread each while they last.
-  server_.new_task_queue = [] { return new httplib::ThreadPool(64); };
+  // A thread per connection, up to the cap (event streams hold theirs while they last), and a
+  // few more for the connections over the cap that are answered 503 (or a health check).
+  int threads = context_.config.max_connections + 64;
+  server_.new_task_queue = [threads] { return new ConnectionThreads(threads); };
   server_.set_payload_max_length(static_cast<size_t>(context_.config.max_upload_bytes) + (1 << 20));
   server_.set_read_timeout(context_.config.request_timeout_s);
   server_.set_write_timeout(context_.config.request_timeout_s);
@@ -124,9 +162,18 @@ ApiServer::ApiServer(service::ServiceConfig config)
   server_.set_tcp_nodelay(true);
   server_.set_keep_alive_timeout(std::min(5, context_.config.request_timeout_s));
   // Keys and rate limits guard the API; the page, health checks and metrics stay open. Both run
-  // before any of the body is read, as does the body's budget.
+  // before any of the body is read, as does the body's budget. A connection over a cap is
+  // served health checks only.
   server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (refuse_body(req, res)) return httplib::Server::HandlerResponse::Handled;
+    if (GuardedServer::over_capacity() && !is_health_check(req)) {
+      res.set_header("Retry-After", "5");
+      res.set_header("Connection", "close");
+      send_error(res, 503, "too many connections; try again in a few seconds");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (refuse_body(req, res, context_.config.max_upload_bytes))
+      return httplib::Server::HandlerResponse::Handled;
+    limit_body(req, context_.config);
     bool api = req.path.rfind("/v1/", 0) == 0 || req.path.rfind("/apiv1/", 0) == 0;
     if (!api || context_.access->admit(req, res))
       return httplib::Server::HandlerResponse::Unhandled;
@@ -134,6 +181,14 @@ ApiServer::ApiServer(service::ServiceConfig config)
   });
   server_.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
+    if (int status = GuardedServer::head_refusal_status())
+      return send_error(res, status,
+                        status == 431 ? "the request head is larger than this server accepts"
+                                      : "the request head was not received in time");
+    if (int status = GuardedServer::body_refusal_status())
+      return send_error(res, status,
+                        status == 413 ? "the request body is larger than this route accepts"
+                                      : "the request body was not received in time");
     std::string allowed;
     if (res.status == 404)
       for (const auto& [pattern, method] : patterns_)
@@ -168,13 +223,14 @@ ApiServer::ApiServer(service::ServiceConfig config)
         queue::log_error(req.method + " " + req.path + ": " + what);
         send_error(res, status, what);
       });
-  server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+  server_.on_response([this](const httplib::Request& req, const httplib::Response& res) {
     context_.requests.count(req.method, res.status);
   });
 }
 
 void ApiServer::stop() {
   stopping_ = true;
+  context_.watcher.stop();  // event streams end
   server_.stop();
 }
 
@@ -188,6 +244,7 @@ bool ApiServer::listen() {
                                                                              : -1;
   }
   if (port_ < 0) return false;
+  server_.widen_backlog(context_.config.max_connections);
   if (stopping_) return true;
   queue::log_info("listening on http://" + context_.config.host + ":" + std::to_string(port_) +
                   "/ (storage " + context_.storage->describe() + ")");

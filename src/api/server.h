@@ -16,6 +16,9 @@
 
 #include "api/access.h"
 #include "api/bucket_setup.h"
+#include "api/concurrency_caps.h"
+#include "api/guarded_server.h"
+#include "api/job_watcher.h"
 #include "queue/jobs.h"
 #include "queue/trash.h"
 #include "service/config.h"
@@ -54,6 +57,8 @@ struct ApiContext {
   RequestCounter requests;
   std::unique_ptr<AccessControl> access;
   std::atomic<int> uploads_in_flight{0};
+  JobWatcher watcher;             // what event streams wait on
+  ConcurrencyCaps event_streams;  // open event streams, in all and per key (or address)
   explicit ApiContext(service::ServiceConfig c);
   // Names of the models the live workers published; empty when no worker has spoken yet.
   std::vector<std::string> known_models();
@@ -77,7 +82,7 @@ class ApiServer {
  private:
   ApiContext context_;
   BucketSetup buckets_;
-  httplib::Server server_;
+  GuardedServer server_;
   std::vector<Route> routes_;
   std::vector<std::pair<std::regex, std::string>> patterns_;  // route regex, method (for 405)
   std::atomic<int> port_{0};

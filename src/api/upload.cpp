@@ -11,7 +11,9 @@
 #include <utility>
 #include <variant>
 
+#include "api/apiv1_body.h"
 #include "api/audio_sniff.h"
+#include "api/guarded_server.h"
 #include "queue/digest.h"
 #include "storage/storage.h"
 
@@ -65,6 +67,10 @@ class HashingFile {
   long long size_ = 0;
 };
 
+// A form carries the file and a few short settings (model, stems, format, callback_url).
+constexpr int kMostFormParts = 16;
+constexpr size_t kFormFieldLimit = 4096;
+
 std::string lowercase(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(), ::tolower);
   return text;
@@ -109,11 +115,19 @@ std::variant<ReceivedUpload, UploadRefusal> receive_upload(const httplib::Reques
   std::string filename, content_type = req.get_header_value("Content-Type");
   bool saw_file = false;
   bool complete = true;
+  std::optional<UploadRefusal> form_refusal;
   if (req.is_multipart_form_data()) {
     std::string part;
+    int parts = 0;
     complete = reader(
         [&](const httplib::MultipartFormData& header) {
           part = header.name;
+          if (++parts > kMostFormParts)
+            form_refusal = UploadRefusal{
+                413, "the form has more than " + std::to_string(kMostFormParts) + " parts"};
+          else if (part == "file" && saw_file)
+            form_refusal = UploadRefusal{400, "the form has more than one part named \"file\""};
+          if (form_refusal) return false;
           if (part == "file") {
             saw_file = true;
             filename = header.filename;
@@ -127,12 +141,18 @@ std::variant<ReceivedUpload, UploadRefusal> receive_upload(const httplib::Reques
             file.write(data, n);
           } else {
             auto& value = fields[part];
-            if (value.size() + n > 4096) return false;  // form fields are short settings
+            if (value.size() + n > kFormFieldLimit) {
+              form_refusal = UploadRefusal{413, "the form field \"" + part.substr(0, 64) +
+                                                    "\" is longer than " +
+                                                    std::to_string(kFormFieldLimit) + " bytes"};
+              return false;
+            }
             value.append(data, n);
           }
           return true;
         });
-    if (!over && !saw_file)
+    if (form_refusal) return *form_refusal;
+    if (!over && !saw_file && complete)
       return UploadRefusal{400, "the multipart form has no part named \"file\""};
   } else {
     saw_file = true;
@@ -143,6 +163,7 @@ std::variant<ReceivedUpload, UploadRefusal> receive_upload(const httplib::Reques
     });
   }
   if (over) return too_large;
+  if (auto refusal = connection_refusal()) return *refusal;
   // The client went away (or sent less than it announced): nothing of it is kept.
   if (!complete) return UploadRefusal{400, "the upload broke off before its end"};
   if (file.size() == 0) return UploadRefusal{400, "the upload is empty"};
@@ -157,12 +178,41 @@ std::variant<ReceivedUpload, UploadRefusal> receive_upload(const httplib::Reques
   return upload;
 }
 
-ReceivedUpload upload_from_bytes(const std::string& bytes, const std::string& extension,
-                                 const fs::path& spool_dir) {
+std::optional<UploadRefusal> connection_refusal() {
+  int status = GuardedServer::body_refusal_status();
+  if (status == 413)
+    return UploadRefusal{413, "the request body is larger than this server accepts"};
+  if (status == 408) return UploadRefusal{408, "the request body was not received in time"};
+  return std::nullopt;
+}
+
+std::variant<Apiv1Upload, UploadRefusal> receive_apiv1_upload(const httplib::ContentReader& reader,
+                                                              const fs::path& spool_dir,
+                                                              long long max_bytes) {
   HashingFile file(spool_dir);
-  file.write(bytes.data(), bytes.size());
-  ReceivedUpload upload = file.finish();
-  upload.extension = extension;
+  Apiv1BodyReader body([&](const char* data, size_t n) {
+    if (file.size() + static_cast<long long>(n) > max_bytes) return false;
+    file.write(data, n);
+    return true;
+  });
+  bool complete = reader([&](const char* data, size_t n) { return body.feed(data, n); });
+  if (body.song_too_large())
+    return UploadRefusal{
+        413, "the song is larger than the limit of " + std::to_string(max_bytes) + " bytes"};
+  if (!body.error().empty()) return UploadRefusal{body.error_status(), body.error()};
+  if (auto refusal = connection_refusal()) return *refusal;
+  if (!complete) return UploadRefusal{400, "the body broke off before its end"};
+  if (!body.finish()) {
+    if (body.song_too_large())
+      return UploadRefusal{
+          413, "the song is larger than the limit of " + std::to_string(max_bytes) + " bytes"};
+    return UploadRefusal{body.error_status(), body.error()};
+  }
+  if (!body.saw_song())
+    return UploadRefusal{400, "the JSON needs \"mp3\": the song's bytes in base64"};
+  if (file.size() == 0) return UploadRefusal{400, "\"mp3\" is empty"};
+  Apiv1Upload upload{file.finish(), body.other_members()};
+  upload.song.extension = "mp3";
   return upload;
 }
 

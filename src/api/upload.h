@@ -37,9 +37,20 @@ std::variant<ReceivedUpload, UploadRefusal> receive_upload(const httplib::Reques
                                                            const std::filesystem::path& spool_dir,
                                                            long long max_bytes);
 
-// Writes already-decoded bytes (the original API's base64 field) to a spool file.
-ReceivedUpload upload_from_bytes(const std::string& bytes, const std::string& extension,
-                                 const std::filesystem::path& spool_dir);
+// The original API's upload: the song from the JSON's base64 "mp3", decoded into the spool as
+// the body arrives, and the body's other members as written ({"model": ..., "callback": ...}).
+struct Apiv1Upload {
+  ReceivedUpload song;
+  std::string other_members;
+};
+
+// Reads the original API's JSON body (api/apiv1_body.h). The song's audio is not yet checked.
+std::variant<Apiv1Upload, UploadRefusal> receive_apiv1_upload(
+    const httplib::ContentReader& reader, const std::filesystem::path& spool_dir,
+    long long max_bytes);
+
+// When the connection's own limits stopped the body (api/guarded_server.h): 413 or 408.
+std::optional<UploadRefusal> connection_refusal();
 
 // Extensions accepted for uploads (others are stored as "bin" and left to the decoder).
 std::string upload_extension(const std::string& filename, const std::string& content_type);

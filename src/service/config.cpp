@@ -51,6 +51,12 @@ ServiceConfig config_from_environment() {
   from_env("MSAAS_RATE_LIMIT", c.rate_limit);
   from_env("MSAAS_MAX_CONCURRENT_UPLOADS", c.max_concurrent_uploads);
   from_env("MSAAS_REQUEST_TIMEOUT_SECONDS", c.request_timeout_s);
+  from_env("MSAAS_HEAD_TIMEOUT_SECONDS", c.head_timeout_s);
+  from_env("MSAAS_UPLOAD_TIMEOUT_SECONDS", c.upload_timeout_s);
+  from_env("MSAAS_MAX_CONNECTIONS", c.max_connections);
+  from_env("MSAAS_MAX_CONNECTIONS_PER_ADDRESS", c.max_connections_per_address);
+  from_env("MSAAS_MAX_EVENT_STREAMS", c.max_event_streams);
+  from_env("MSAAS_MAX_EVENT_STREAMS_PER_CLIENT", c.max_event_streams_per_client);
   from_env("MSAAS_MAX_AUDIO_SECONDS", c.max_audio_seconds);
   from_env("MSAAS_FAST", c.fast);
   from_env("MSAAS_DEVICE", c.device);
@@ -126,6 +132,12 @@ std::map<std::string, std::string> to_environment(const ServiceConfig& c) {
   env["MSAAS_RATE_LIMIT"] = std::to_string(c.rate_limit);
   env["MSAAS_MAX_CONCURRENT_UPLOADS"] = std::to_string(c.max_concurrent_uploads);
   env["MSAAS_REQUEST_TIMEOUT_SECONDS"] = std::to_string(c.request_timeout_s);
+  env["MSAAS_HEAD_TIMEOUT_SECONDS"] = std::to_string(c.head_timeout_s);
+  env["MSAAS_UPLOAD_TIMEOUT_SECONDS"] = std::to_string(c.upload_timeout_s);
+  env["MSAAS_MAX_CONNECTIONS"] = std::to_string(c.max_connections);
+  env["MSAAS_MAX_CONNECTIONS_PER_ADDRESS"] = std::to_string(c.max_connections_per_address);
+  env["MSAAS_MAX_EVENT_STREAMS"] = std::to_string(c.max_event_streams);
+  env["MSAAS_MAX_EVENT_STREAMS_PER_CLIENT"] = std::to_string(c.max_event_streams_per_client);
   env["MSAAS_MAX_AUDIO_SECONDS"] = std::to_string(c.max_audio_seconds);
   env["MSAAS_FAST"] = c.fast ? "1" : "0";
   env["MSAAS_CALLBACK_ALLOW_PRIVATE"] = c.callback_allow_private ? "1" : "0";
@@ -157,6 +169,13 @@ void validate(const ServiceConfig& c) {
   check_range(c.max_upload_bytes, 1, 1LL << 40, "MSAAS_MAX_UPLOAD_BYTES");
   check_range(c.max_concurrent_uploads, 1, 1024, "MSAAS_MAX_CONCURRENT_UPLOADS");
   check_range(c.request_timeout_s, 1, 3600, "MSAAS_REQUEST_TIMEOUT_SECONDS");
+  check_range(c.head_timeout_s, 1, 600, "MSAAS_HEAD_TIMEOUT_SECONDS");
+  check_range(c.upload_timeout_s, 10, 86400, "MSAAS_UPLOAD_TIMEOUT_SECONDS");
+  // Each connection is a thread and a descriptor; httplib answers 500 past descriptor 1023.
+  check_range(c.max_connections, 16, 900, "MSAAS_MAX_CONNECTIONS");
+  check_range(c.max_connections_per_address, 0, 900, "MSAAS_MAX_CONNECTIONS_PER_ADDRESS");
+  check_range(c.max_event_streams, 1, 900, "MSAAS_MAX_EVENT_STREAMS");
+  check_range(c.max_event_streams_per_client, 0, 900, "MSAAS_MAX_EVENT_STREAMS_PER_CLIENT");
   check_range(c.rate_limit, 0, 1000000, "MSAAS_RATE_LIMIT");
   check_range(c.max_audio_seconds, 1, 86400, "MSAAS_MAX_AUDIO_SECONDS");
   check_range(c.grace_s, 0, 86400, "MSAAS_GRACE_SECONDS");

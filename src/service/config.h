@@ -25,11 +25,18 @@ struct ServiceConfig {
   int port = 8080;                         // MSAAS_PORT
   long long max_upload_bytes = 1LL << 30;  // MSAAS_MAX_UPLOAD_BYTES
   std::string web_dir;  // MSAAS_WEB_DIR: the built page; empty: a `web` folder beside msaas-api
-  std::string api_keys_file;            // MSAAS_API_KEYS_FILE: `name:key` lines; empty: no keys
-  int rate_limit = 0;                   // MSAAS_RATE_LIMIT: requests per minute per client; 0: off
-  int max_concurrent_uploads = 8;       // MSAAS_MAX_CONCURRENT_UPLOADS: more get 503
-  int request_timeout_s = 60;           // MSAAS_REQUEST_TIMEOUT_SECONDS: slow clients are cut off
-  std::string spool_dir = "var/spool";  // MSAAS_SPOOL_DIR: uploads on their way in
+  std::string api_keys_file;       // MSAAS_API_KEYS_FILE: `name:key` lines; empty: no keys
+  int rate_limit = 0;              // MSAAS_RATE_LIMIT: requests per minute per client; 0: off
+  int max_concurrent_uploads = 8;  // MSAAS_MAX_CONCURRENT_UPLOADS: more get 503
+  int request_timeout_s = 60;      // MSAAS_REQUEST_TIMEOUT_SECONDS: slow clients are cut off
+  // The door (api/guarded_server.h): whole-head and whole-upload deadlines, connection caps.
+  int head_timeout_s = 10;                // MSAAS_HEAD_TIMEOUT_SECONDS: a request's head, whole
+  int upload_timeout_s = 1800;            // MSAAS_UPLOAD_TIMEOUT_SECONDS: an upload's body, whole
+  int max_connections = 512;              // MSAAS_MAX_CONNECTIONS: open at once (a thread each)
+  int max_connections_per_address = 64;   // MSAAS_MAX_CONNECTIONS_PER_ADDRESS: 0: no cap
+  int max_event_streams = 256;            // MSAAS_MAX_EVENT_STREAMS: open at once
+  int max_event_streams_per_client = 32;  // MSAAS_MAX_EVENT_STREAMS_PER_CLIENT: key or address
+  std::string spool_dir = "var/spool";    // MSAAS_SPOOL_DIR: uploads on their way in
   // Worker
   int threads = 0;                    // MSAAS_THREADS: compute threads (0: all cores)
   int grace_s = 60;                   // MSAAS_GRACE_SECONDS: time to finish a job after SIGTERM

@@ -1,0 +1,102 @@
+// api/job_watcher.cpp: see job_watcher.h.
+#include "api/job_watcher.h"
+
+#include <vector>
+
+namespace msaas::api {
+
+JobWatcher::JobWatcher(queue::JobQueue& jobs,
+                       std::function<nlohmann::json(const nlohmann::json&)> view,
+                       std::chrono::milliseconds period)
+    : jobs_(jobs), view_(std::move(view)), period_(period), thread_([this] { run(); }) {}
+
+JobWatcher::~JobWatcher() {
+  stop();
+}
+
+void JobWatcher::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void JobWatcher::run() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    lock.unlock();
+    read_watched();
+    lock.lock();
+    changed_.wait_for(lock, period_, [this] { return stopping_; });
+  }
+}
+
+// Reads every watched job once, outside the lock; streams are woken only on a change.
+void JobWatcher::read_watched() {
+  std::vector<std::string> ids;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, entry] : entries_)
+      if (entry.watchers > 0) ids.push_back(id);
+  }
+  bool any_change = false;
+  for (const auto& id : ids) {
+    Seen seen;
+    try {
+      auto record = jobs_.get(id);
+      seen.gone = !record;
+      if (record) {
+        seen.view = view_(*record).dump();
+        seen.status = record->value("status", "");
+      }
+    } catch (const std::exception&) {
+      continue;  // Redis away: the streams keep what they have and wait
+    }
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(id);
+    if (it == entries_.end()) continue;
+    if (!it->second.read || it->second.seen.gone != seen.gone ||
+        it->second.seen.view != seen.view) {
+      it->second.seen = std::move(seen);
+      it->second.read = true;
+      any_change = true;
+    }
+  }
+  if (any_change) changed_.notify_all();
+}
+
+JobWatcher::Watch::Watch(JobWatcher& watcher, std::string id)
+    : watcher_(watcher), id_(std::move(id)) {
+  std::lock_guard lock(watcher_.mutex_);
+  ++watcher_.entries_[id_].watchers;
+}
+
+JobWatcher::Watch::~Watch() {
+  std::lock_guard lock(watcher_.mutex_);
+  auto it = watcher_.entries_.find(id_);
+  if (it != watcher_.entries_.end() && --it->second.watchers <= 0) watcher_.entries_.erase(it);
+}
+
+JobWatcher::Seen JobWatcher::Watch::next(const std::string& last, std::chrono::milliseconds wait) {
+  std::unique_lock lock(watcher_.mutex_);
+  auto& entry = watcher_.entries_[id_];
+  auto news = [&] {
+    return watcher_.stopping_ || (entry.read && (entry.seen.gone || entry.seen.view != last));
+  };
+  if (!watcher_.changed_.wait_for(lock, wait, news)) {
+    Seen unchanged;
+    unchanged.view = last;
+    unchanged.status = entry.seen.status;
+    return unchanged;
+  }
+  if (watcher_.stopping_) {
+    Seen stopped;
+    stopped.stopped = true;
+    return stopped;
+  }
+  return entry.seen;
+}
+
+}  // namespace msaas::api
