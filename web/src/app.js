@@ -137,6 +137,7 @@ function follow(id, name) {
     if (job.status === "done" || job.status === "failed") {
       events.close();
       finish(job, name);
+      showQueue();  // one job fewer separating: say so now, not at the next poll
     } else {
       showJob(job, name);
     }
