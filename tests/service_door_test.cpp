@@ -100,6 +100,26 @@ TEST(Door, FloodedBodiesAreRefusedWithinTheirBudgets) {
                          "Transfer-Encoding: chunked\r\n\r\n",
                          "ID3", flood),
             "HTTP/1.1 413 Payload Too Large");
+  // "Expect: 100-continue" on a body the door refuses: the refusal comes instead of the go-ahead.
+  auto expecting = raw_http(port,
+                            "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                            "Content-Length: 209715200\r\n\r\n",
+                            false, 3);
+  EXPECT_EQ(status_line(expecting), "HTTP/1.1 413 Payload Too Large") << expecting;
+  // A chunk-size line that never ends (cpp-httplib's line reader would grow it without end).
+  RawConnection endless_chunk(port);
+  endless_chunk.send_text(
+      "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;");
+  std::string padding(1 << 20, 'x');
+  for (int i = 0; i < 64 && endless_chunk.send_some(padding, 1); ++i) {
+  }
+  EXPECT_EQ(status_line(endless_chunk.read_all(5)), "HTTP/1.1 413 Payload Too Large");
+  // A compressed body: cpp-httplib would inflate it into memory (64 KiB of gzip, 64 MiB).
+  auto gzipped = raw_http(port,
+                          "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\n"
+                          "Content-Length: 20\r\n\r\n" +
+                              std::string(20, '\0'));
+  EXPECT_EQ(status_line(gzipped), "HTTP/1.1 415 Unsupported Media Type") << gzipped;
   auto announced = raw_http(
       port, "GET /v1/queue HTTP/1.1\r\nHost: x\r\nContent-Length: 209715200\r\n\r\n", false, 5);
   EXPECT_EQ(status_line(announced), "HTTP/1.1 413 Payload Too Large");
@@ -140,6 +160,24 @@ TEST(Door, FloodedBodiesAreRefusedWithinTheirBudgets) {
   EXPECT_EQ(get_json(client, "/healthz")["status"], "ok");  // and it goes on serving
 }
 
+// A body nobody read is never taken for the next request on the connection (request
+// smuggling): the connection is closed after the answer instead.
+TEST(Door, AnUnreadBodyIsNotTakenForTheNextRequest) {
+  Service service(false, 0);
+  std::string hidden = "GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (std::string head : {"GET /v1/queue HTTP/1.1\r\nHost: x\r\nContent-Length: ",
+                           "POST /v1/nosuchroute HTTP/1.1\r\nHost: x\r\nContent-Length: "}) {
+    auto answer =
+        raw_http(service.api->port(), head + std::to_string(hidden.size()) + "\r\n\r\n" + hidden);
+    size_t answers = 0;
+    for (size_t at = answer.find("HTTP/1.1 "); at != std::string::npos;
+         at = answer.find("HTTP/1.1 ", at + 1))
+      ++answers;
+    EXPECT_EQ(answers, 1u) << answer;
+    EXPECT_NE(answer.find("Connection: close"), std::string::npos) << answer;
+  }
+}
+
 // Item 3: a head is at most 32 KiB and must arrive whole within MSAAS_HEAD_TIMEOUT_SECONDS,
 // however the client spaces its bytes.
 TEST(Door, RequestHeadsHaveASizeAndATimeLimit) {
@@ -152,6 +190,11 @@ TEST(Door, RequestHeadsHaveASizeAndATimeLimit) {
   EXPECT_EQ(status_line(big), "HTTP/1.1 431 Request Header Fields Too Large") << big.substr(0, 200);
   EXPECT_NE(big.find("{\"error\":"), std::string::npos);
 
+  std::string many_lines = "GET /v1/queue HTTP/1.1\r\nHost: x\r\n";
+  for (int i = 0; i < 300; ++i) many_lines += "a: b\r\n";  // short lines, each a map entry
+  EXPECT_EQ(status_line(raw_http(port, many_lines + "\r\n")),
+            "HTTP/1.1 431 Request Header Fields Too Large");
+
   // One endless header line: httplib would grow its line buffer without end.
   RawConnection endless(port);
   endless.send_text("GET /v1/queue HTTP/1.1\r\nX-Endless: ");
@@ -159,6 +202,10 @@ TEST(Door, RequestHeadsHaveASizeAndATimeLimit) {
   for (int i = 0; i < 64 && endless.send_some(line, 1); ++i) {
   }
   EXPECT_EQ(status_line(endless.read_all(5)), "HTTP/1.1 431 Request Header Fields Too Large");
+  auto url_over_8k =
+      raw_http(port, "GET /v1/jobs/" + std::string(10000, 'a') + " HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(status_line(url_over_8k), "HTTP/1.1 431 Request Header Fields Too Large");
+  EXPECT_NE(url_over_8k.find("Connection: close"), std::string::npos) << url_over_8k;
   auto long_url = raw_http(port, "GET /v1/jobs/" + std::string(40000, 'a') + " HTTP/1.1\r\n\r\n");
   EXPECT_EQ(status_line(long_url), "HTTP/1.1 431 Request Header Fields Too Large");
 
@@ -223,6 +270,44 @@ TEST(Door, ConnectionsAndEventStreamsOverTheirCapsGet503) {
   EXPECT_EQ(status_line(probe.read_all(5)), "HTTP/1.1 200 OK");
 }
 
+// With every connection place taken and a flood of silent connections over the cap, health
+// checks are still answered quickly (read from a connection's first bytes) and the rest get 503
+// at once; event streams are capped in all, too.
+TEST(Door, HealthChecksAreAnsweredOverTheConnectionCap) {
+  Service service(false, 0,
+                  {{"MSAAS_MAX_CONNECTIONS", "16"},
+                   {"MSAAS_MAX_CONNECTIONS_PER_ADDRESS", "0"},
+                   {"MSAAS_MAX_EVENT_STREAMS", "2"}});
+  int port = service.api->port();
+  auto client = service.api->client();
+  TempDir dir;
+  auto created = client.Post("/v1/jobs", read_file(song(dir, 2)), "audio/mpeg");
+  ASSERT_EQ(created->status, 201);
+  std::string id = json::parse(created->body)["id"];
+  auto first = open_stream(port, "127.0.0.2", id);
+  auto second = open_stream(port, "127.0.0.3", id);
+  std::string refused;
+  auto third = open_stream(port, "127.0.0.4", id, &refused);
+  EXPECT_EQ(status_line(refused), "HTTP/1.1 503 Service Unavailable") << refused;
+
+  std::vector<std::unique_ptr<RawConnection>> held, flood;
+  for (int i = 0; i < 16; ++i) {
+    held.push_back(std::make_unique<RawConnection>(port, "127.0.2.1"));
+    held.back()->send_text("GET /v1/queue HTTP/1.1\r\n");  // and the rest never comes
+  }
+  for (int i = 0; i < 300; ++i)
+    flood.push_back(std::make_unique<RawConnection>(port, "127.0.3." + std::to_string(1 + i / 50)));
+  std::vector<double> latencies;
+  for (int i = 0; i < 10; ++i) latencies.push_back(health_check_ms(port));
+  std::sort(latencies.begin(), latencies.end());
+  std::cout << "16 places held, 300 silent connections over the cap: /healthz median "
+            << latencies[5] << " ms, worst " << latencies.back() << " ms\n";
+  EXPECT_LT(latencies.back(), 100.0) << "ms for the slowest health check";
+  auto busy = raw_http(port, "GET /v1/queue HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(status_line(busy), "HTTP/1.1 503 Service Unavailable") << busy;
+  EXPECT_NE(busy.find("Retry-After: "), std::string::npos) << busy;
+}
+
 // The figures: 300 slow-head clients and 100 open event streams at once (from
 // different addresses, within the per-client caps), while /healthz answers within 100 ms, an
 // upload is taken, and the streams cost Redis one read per job per tick, not one per stream.
@@ -257,6 +342,9 @@ TEST(Door, SlowClientsAndOpenStreamsLeaveHealthChecksAndUploadsServed) {
   long long stream_reads = redis_calls(service.redis, "hgetall") - reads_before;
   auto upload = client.Post("/v1/jobs", read_file(song(dir, 3, "other.mp3")), "audio/mpeg");
   EXPECT_EQ(upload->status, 201) << upload->body;
+  int still_open = 0;  // the slow heads were held all along, not refused
+  for (auto& s : slow) still_open += s->send_some("s", 1) && s->read_some(0.001).empty();
+  EXPECT_EQ(still_open, 300);
 
   std::sort(latencies.begin(), latencies.end());
   pid_t api = service.api->pid();

@@ -37,9 +37,12 @@ ConnectionStream::ConnectionStream(int socket, int read_timeout_s, int write_tim
       read_timeout_s_(read_timeout_s),
       write_timeout_s_(write_timeout_s) {}
 
-void ConnectionStream::limit_reading(uint64_t bytes, Clock::time_point deadline) {
+void ConnectionStream::limit_reading(uint64_t bytes, Clock::time_point deadline, uint64_t lines) {
   budget_ = bytes;
   deadline_ = deadline;
+  lines_left_ = lines;
+  bytes_read_ = 0;
+  line_length_ = 0;
   over_budget_ = past_deadline_ = false;
 }
 
@@ -93,7 +96,25 @@ ssize_t ConnectionStream::read(char* data, size_t size) {
   std::memcpy(data, buffer_.data() + buffered_begin_, n);
   buffered_begin_ += n;
   budget_ -= n;
+  bytes_read_ += n;
+  if (!count_lines(data, n, size == 1)) {
+    over_budget_ = true;
+    return -1;
+  }
   return static_cast<ssize_t>(n);
+}
+
+bool ConnectionStream::count_lines(const char* data, size_t n, bool byte_at_a_time) {
+  for (size_t i = 0; i < n; ++i) {
+    if (data[i] == '\n') {
+      line_length_ = 0;
+      if (lines_left_ != UINT64_MAX && lines_left_-- == 0) return false;
+    } else if (byte_at_a_time && ++line_length_ > kLongestLine) {
+      return false;
+    }
+  }
+  if (!byte_at_a_time) line_length_ = 0;  // body data, not a line
+  return true;
 }
 
 ssize_t ConnectionStream::write(const char* data, size_t size) {

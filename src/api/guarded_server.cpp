@@ -1,12 +1,18 @@
 // api/guarded_server.cpp: see guarded_server.h.
 #include "api/guarded_server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 namespace msaas::api {
 
@@ -14,8 +20,18 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A connection over a cap gets this long to send one request (a health check's head is short).
-constexpr std::chrono::seconds kOverCapacityHead{2};
+// A connection over a cap is looked at this long for a complete health check's head; anything
+// else gets 503 at once, so a flood over the caps holds no thread for long.
+constexpr std::chrono::milliseconds kOverCapacityLook{50};
+// Header lines in one head (httplib keeps each in a map: lines, not only bytes, cost memory).
+constexpr uint64_t kMostHeadLines = 100;
+// Unacknowledged data older than this fails the connection (a client that vanished without a
+// word stops holding its event stream within a minute, not TCP's quarter of an hour).
+constexpr unsigned kUnacknowledgedMs = 60 * 1000;
+// After a refusal the client may still be sending its body: read and drop this much for this
+// long before closing, so it gets our answer and not a reset.
+constexpr size_t kDrainBytes = 1 << 20;
+constexpr std::chrono::seconds kDrainTime{1};
 
 // The connection this thread is serving (httplib's handlers see only the request).
 struct ConnectionState {
@@ -27,33 +43,99 @@ struct ConnectionState {
 };
 thread_local ConnectionState current;
 
-bool has_body(const httplib::Request& req) {
-  return req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos ||
-         (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
+// -1 for a chunked body (its length is known only at its end), else the announced length.
+long long announced_body(const httplib::Request& req) {
+  if (req.has_header("Transfer-Encoding")) return -1;
+  try {
+    return std::stoll("0" + req.get_header_value("Content-Length"));
+  } catch (const std::exception&) {
+    return -1;
+  }
 }
 
 // An answer written straight to the socket, for a request httplib could not read far enough to
-// answer itself (its request line too long or too slow).
-void write_refusal(ConnectionStream& stream, int status) {
-  std::string message = status == 431 ? "the request head is larger than this server accepts"
-                                      : "the request was not received in time";
+// answer itself, or one over a cap.
+void write_refusal(ConnectionStream& stream, int status, const std::string& message) {
   std::string body = nlohmann::json{{"error", message}}.dump();
-  std::string reason = status == 431 ? "Request Header Fields Too Large" : "Request Timeout";
+  std::string reason = status == 431   ? "Request Header Fields Too Large"
+                       : status == 408 ? "Request Timeout"
+                                       : "Service Unavailable";
   std::string head =
       "HTTP/1.1 " + std::to_string(status) + " " + reason +
       "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-      "\r\nConnection: close\r\n\r\n";
+      "\r\nConnection: close\r\n" + (status == 503 ? "Retry-After: 5\r\n" : "") + "\r\n";
   std::string all = head + body;
   stream.write(all.data(), all.size());
+}
+
+void write_refusal(ConnectionStream& stream, int status) {
+  write_refusal(stream, status,
+                status == 431 ? "the request head is larger than this server accepts"
+                              : "the request was not received in time");
+}
+
+// Connections are counted per address; an IPv6 client usually has a whole /64 to itself.
+std::string client_of(const std::string& address) {
+  in6_addr v6{};
+  if (address.find(':') == std::string::npos || inet_pton(AF_INET6, address.c_str(), &v6) != 1 ||
+      IN6_IS_ADDR_V4MAPPED(&v6))
+    return address;
+  std::memset(v6.s6_addr + 8, 0, 8);
+  char text[INET6_ADDRSTRLEN] = "";
+  inet_ntop(AF_INET6, &v6, text, sizeof text);
+  return std::string(text) + "/64";
+}
+
+// Whether the connection's first bytes, looked at without reading them, are a whole health
+// check (GET /healthz or /readyz).
+bool health_check_waiting(int socket) {
+  auto until = Clock::now() + kOverCapacityLook;
+  char head[2048];
+  while (Clock::now() < until) {
+    ssize_t n = recv(socket, head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return false;
+    if (n > 0 && memmem(head, static_cast<size_t>(n), "\r\n\r\n", 4)) {
+      std::string_view line(head, static_cast<size_t>(n));
+      return line.rfind("GET /healthz ", 0) == 0 || line.rfind("GET /readyz ", 0) == 0;
+    }
+    if (n == sizeof head) return false;  // longer than any health check
+    pollfd p{socket, POLLIN, 0};
+    if (n > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // more of it may come
+    else
+      poll(&p, 1, 10);
+  }
+  return false;
+}
+
+// Closes after reading what the client may still be sending (up to a limit), so that an
+// answer sent before its body was read reaches it instead of a reset.
+void close_gracefully(int socket) {
+  ::shutdown(socket, SHUT_WR);
+  auto until = Clock::now() + kDrainTime;
+  char sink[16384];
+  size_t drained = 0;
+  while (drained < kDrainBytes && Clock::now() < until) {
+    pollfd p{socket, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) break;  // a quiet client is not waited for
+    ssize_t n = recv(socket, sink, sizeof sink, 0);
+    if (n <= 0) break;
+    drained += static_cast<size_t>(n);
+  }
+  ::close(socket);
 }
 
 }  // namespace
 
 GuardedServer::GuardedServer(DoorLimits limits)
     : limits_(limits), connections_(limits.max_connections, limits.max_per_address) {
-  // A refused body is left unread, so the connection cannot carry another request.
+  // A connection carries another request only after a success whose body, if it announced
+  // one, was read to its end: anything left unread would be taken for the next request.
   set_post_routing_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (res.get_header_value("Connection") == "close" || (res.status >= 400 && has_body(req))) {
+    long long body = announced_body(req);
+    bool unread = body < 0 || (body > 0 && current.stream &&
+                               current.stream->bytes_read() < static_cast<uint64_t>(body));
+    if (res.get_header_value("Connection") == "close" || res.status >= 400 || unread) {
       res.set_header("Connection", "close");
       current.close_after = true;
     }
@@ -101,26 +183,28 @@ bool GuardedServer::over_capacity() {
 bool GuardedServer::process_and_close_socket(int socket) {
   ConnectionStream stream(socket, static_cast<int>(read_timeout_sec_),
                           static_cast<int>(write_timeout_sec_), svr_sock_);
+  setsockopt(socket, IPPROTO_TCP, TCP_USER_TIMEOUT, &kUnacknowledgedMs, sizeof kUnacknowledgedMs);
   std::string address;
   int port = 0;
   stream.get_remote_ip_and_port(address, port);
-  auto ticket = connections_.take(address);
+  auto ticket = connections_.take(client_of(address));
   current = ConnectionState{};
   current.stream = &stream;
   current.over_capacity = !ticket;
-  serve_requests(socket, stream, ticket ? keep_alive_max_count_ : 1);
+  if (ticket || health_check_waiting(socket))
+    serve_requests(socket, stream, ticket ? keep_alive_max_count_ : 1);
+  else
+    write_refusal(stream, 503, "too many connections; try again in a few seconds");
   current = ConnectionState{};
-  ::shutdown(socket, SHUT_RDWR);
-  ::close(socket);
+  close_gracefully(socket);
   return true;
 }
 
 void GuardedServer::serve_requests(int socket, ConnectionStream& stream, size_t most) {
-  auto head_time =
-      current.over_capacity ? kOverCapacityHead : std::chrono::seconds(limits_.head_timeout_s);
+  auto head_time = std::chrono::seconds(current.over_capacity ? 1 : limits_.head_timeout_s);
   for (size_t served = 0; served < most; ++served) {
     if (served > 0 && !stream.has_buffered() && !wait_for_next_request(socket)) return;
-    stream.limit_reading(limits_.head_bytes, Clock::now() + head_time);
+    stream.limit_reading(limits_.head_bytes, Clock::now() + head_time, kMostHeadLines);
     current.reading_head = true;
     current.responded = current.close_after = false;
     bool closed = false;

@@ -33,16 +33,18 @@ void JobWatcher::run() {
   }
 }
 
-// Reads every watched job once, outside the lock; streams are woken only on a change.
+// Reads every watched job once, outside the lock; streams are woken only on a change. A read
+// that started before a stream began watching is not trusted for it (it may be older than the
+// view the stream already sent): the entry waits for the next tick.
 void JobWatcher::read_watched() {
-  std::vector<std::string> ids;
+  std::vector<std::pair<std::string, long>> watched;
   {
     std::lock_guard lock(mutex_);
     for (const auto& [id, entry] : entries_)
-      if (entry.watchers > 0) ids.push_back(id);
+      if (entry.watchers > 0) watched.emplace_back(id, entry.joined);
   }
   bool any_change = false;
-  for (const auto& id : ids) {
+  for (const auto& [id, joined] : watched) {
     Seen seen;
     try {
       auto record = jobs_.get(id);
@@ -52,11 +54,12 @@ void JobWatcher::read_watched() {
         seen.status = record->value("status", "");
       }
     } catch (const std::exception&) {
-      continue;  // Redis away: the streams keep what they have and wait
+      break;  // Redis away: the streams keep what they have; the next tick tries again
     }
     std::lock_guard lock(mutex_);
+    if (stopping_) break;
     auto it = entries_.find(id);
-    if (it == entries_.end()) continue;
+    if (it == entries_.end() || it->second.joined != joined) continue;
     if (!it->second.read || it->second.seen.gone != seen.gone ||
         it->second.seen.view != seen.view) {
       it->second.seen = std::move(seen);
@@ -70,7 +73,10 @@ void JobWatcher::read_watched() {
 JobWatcher::Watch::Watch(JobWatcher& watcher, std::string id)
     : watcher_(watcher), id_(std::move(id)) {
   std::lock_guard lock(watcher_.mutex_);
-  ++watcher_.entries_[id_].watchers;
+  auto& entry = watcher_.entries_[id_];
+  ++entry.watchers;
+  ++entry.joined;
+  entry.read = false;  // only a read begun after this counts
 }
 
 JobWatcher::Watch::~Watch() {

@@ -51,7 +51,8 @@ class JobWatcher {
  private:
   struct Entry {
     int watchers = 0;
-    bool read = false;  // read at least once since watched
+    bool read = false;  // read since the last stream joined
+    long joined = 0;    // streams that joined so far (a read is kept only if none joined during it)
     Seen seen;
   };
   void run();

@@ -74,7 +74,8 @@ bool is_upload(const httplib::Request& req) {
 // exactly; this only stops a body that can no longer be a song within the limit.
 uint64_t upload_wire_budget(const httplib::Request& req, long long max_upload_bytes) {
   auto song = static_cast<uint64_t>(max_upload_bytes);
-  if (req.path == "/apiv1/separate") song = song / 3 * 4 + 4;
+  // base64 is 4/3 of the song, line breaks written as JSON escapes ("\r\n" per 76) 5 % more
+  if (req.path == "/apiv1/separate") song = (song / 3 * 4 + 4) / 8 * 9;
   return song + song / 32 + (1 << 20);
 }
 
@@ -91,6 +92,15 @@ bool refuse_body(const httplib::Request& req, httplib::Response& res, long long 
     length = -1;  // unreadable: httplib refuses it on its own
   }
   std::string error;
+  std::string encoding = req.get_header_value("Content-Encoding");
+  if (!encoding.empty() && encoding != "identity") {
+    // cpp-httplib would inflate it into memory with no limit: 64 KiB of gzip is 64 MiB.
+    res.set_header("Connection", "close");
+    send_error(res, 415,
+               "compressed request bodies (Content-Encoding: " + encoding.substr(0, 32) +
+                   ") are not accepted; send the bytes as they are");
+    return true;
+  }
   if (is_upload(req)) {
     if (length <= static_cast<long long>(upload_wire_budget(req, max_upload))) return false;
     error = "the upload is larger than the limit of " + std::to_string(max_upload) + " bytes";
@@ -154,7 +164,10 @@ ApiServer::ApiServer(service::ServiceConfig config)
   // few more for the connections over the cap that are answered 503 (or a health check).
   int threads = context_.config.max_connections + 64;
   server_.new_task_queue = [threads] { return new ConnectionThreads(threads); };
-  server_.set_payload_max_length(static_cast<size_t>(context_.config.max_upload_bytes) + (1 << 20));
+  // httplib's own check of a Content-Length; the door's budgets (limit_body) are the real ones.
+  httplib::Request apiv1;
+  apiv1.path = "/apiv1/separate";
+  server_.set_payload_max_length(upload_wire_budget(apiv1, context_.config.max_upload_bytes));
   server_.set_read_timeout(context_.config.request_timeout_s);
   server_.set_write_timeout(context_.config.request_timeout_s);
   // Headers and body go out in separate writes: without this, Nagle's algorithm holds the
@@ -165,20 +178,19 @@ ApiServer::ApiServer(service::ServiceConfig config)
   // before any of the body is read, as does the body's budget. A connection over a cap is
   // served health checks only.
   server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (GuardedServer::over_capacity() && !is_health_check(req)) {
-      res.set_header("Retry-After", "5");
-      res.set_header("Connection", "close");
-      send_error(res, 503, "too many connections; try again in a few seconds");
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    if (refuse_body(req, res, context_.config.max_upload_bytes))
-      return httplib::Server::HandlerResponse::Handled;
+    if (refuse_at_the_door(req, res)) return httplib::Server::HandlerResponse::Handled;
     limit_body(req, context_.config);
     bool api = req.path.rfind("/v1/", 0) == 0 || req.path.rfind("/apiv1/", 0) == 0;
     if (!api || context_.access->admit(req, res))
       return httplib::Server::HandlerResponse::Unhandled;
     return httplib::Server::HandlerResponse::Handled;
   });
+  // "Expect: 100-continue" is answered before routing: the same door first, so a refused
+  // client is told before it sends its body (keys and rate limits are checked as it arrives).
+  server_.set_expect_100_continue_handler(
+      [this](const httplib::Request& req, httplib::Response& res) {
+        return refuse_at_the_door(req, res) ? res.status : 100;
+      });
   server_.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
     if (int status = GuardedServer::head_refusal_status())
@@ -226,6 +238,16 @@ ApiServer::ApiServer(service::ServiceConfig config)
   server_.on_response([this](const httplib::Request& req, const httplib::Response& res) {
     context_.requests.count(req.method, res.status);
   });
+}
+
+bool ApiServer::refuse_at_the_door(const httplib::Request& req, httplib::Response& res) {
+  if (GuardedServer::over_capacity() && !is_health_check(req)) {
+    res.set_header("Retry-After", "5");
+    res.set_header("Connection", "close");
+    send_error(res, 503, "too many connections; try again in a few seconds");
+    return true;
+  }
+  return refuse_body(req, res, context_.config.max_upload_bytes);
 }
 
 void ApiServer::stop() {

@@ -80,6 +80,9 @@ class ApiServer {
   int port() const { return port_; }
 
  private:
+  // Refusals decided from the head alone (over a connection cap, a body no route takes): true
+  // when `res` holds the answer.
+  bool refuse_at_the_door(const httplib::Request& req, httplib::Response& res);
   ApiContext context_;
   BucketSetup buckets_;
   GuardedServer server_;

@@ -171,7 +171,7 @@ void validate(const ServiceConfig& c) {
   check_range(c.request_timeout_s, 1, 3600, "MSAAS_REQUEST_TIMEOUT_SECONDS");
   check_range(c.head_timeout_s, 1, 600, "MSAAS_HEAD_TIMEOUT_SECONDS");
   check_range(c.upload_timeout_s, 10, 86400, "MSAAS_UPLOAD_TIMEOUT_SECONDS");
-  // Each connection is a thread and a descriptor; httplib answers 500 past descriptor 1023.
+  // Each connection is a thread and a descriptor: bounded well below a container's usual 1024.
   check_range(c.max_connections, 16, 900, "MSAAS_MAX_CONNECTIONS");
   check_range(c.max_connections_per_address, 0, 900, "MSAAS_MAX_CONNECTIONS_PER_ADDRESS");
   check_range(c.max_event_streams, 1, 900, "MSAAS_MAX_EVENT_STREAMS");
