@@ -1,7 +1,22 @@
 // api/concurrency_caps.cpp: see concurrency_caps.h.
 #include "api/concurrency_caps.h"
 
+#include <arpa/inet.h>
+
+#include <cstring>
+
 namespace msaas::api {
+
+std::string client_key(const std::string& address) {
+  in6_addr v6{};
+  if (address.find(':') == std::string::npos || inet_pton(AF_INET6, address.c_str(), &v6) != 1 ||
+      IN6_IS_ADDR_V4MAPPED(&v6))
+    return address;
+  std::memset(v6.s6_addr + 8, 0, 8);
+  char text[INET6_ADDRSTRLEN] = "";
+  inet_ntop(AF_INET6, &v6, text, sizeof text);
+  return std::string(text) + "/64";
+}
 
 std::unique_ptr<ConcurrencyCaps::Ticket> ConcurrencyCaps::take(const std::string& client) {
   std::lock_guard lock(mutex_);

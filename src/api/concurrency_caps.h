@@ -10,6 +10,10 @@
 
 namespace msaas::api {
 
+// The client a peer address stands for: the address itself, or for IPv6 its /64 (one client
+// usually has a whole /64 to itself).
+std::string client_key(const std::string& address);
+
 class ConcurrencyCaps {
  public:
   // 0 for per_client: no cap per client.

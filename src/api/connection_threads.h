@@ -2,7 +2,7 @@
 // is blocking), started as connections come and kept for the next ones. A fixed pool let 64
 // slow or long-lived clients (event streams, trickled heads) leave /healthz unanswered; here the
 // connection caps (api/concurrency_caps.h) bound the threads, and refusing a connection over a
-// cap takes a thread for microseconds only.
+// cap takes a thread for 5 ms at most.
 #pragma once
 
 #include <httplib.h>

@@ -20,9 +20,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A connection over a cap is looked at this long for a complete health check's head; anything
-// else gets 503 at once, so a flood over the caps holds no thread for long.
-constexpr std::chrono::milliseconds kOverCapacityLook{50};
+// A connection over a cap is looked at this long for a complete health check's head (a probe
+// sends it as soon as it connects); anything else gets 503 at once, so a flood over the caps
+// holds each thread for milliseconds.
+constexpr std::chrono::milliseconds kOverCapacityLook{5};
 // Header lines in one head (httplib keeps each in a map: lines, not only bytes, cost memory).
 constexpr uint64_t kMostHeadLines = 100;
 // Unacknowledged data older than this fails the connection (a client that vanished without a
@@ -74,38 +75,26 @@ void write_refusal(ConnectionStream& stream, int status) {
                               : "the request was not received in time");
 }
 
-// Connections are counted per address; an IPv6 client usually has a whole /64 to itself.
-std::string client_of(const std::string& address) {
-  in6_addr v6{};
-  if (address.find(':') == std::string::npos || inet_pton(AF_INET6, address.c_str(), &v6) != 1 ||
-      IN6_IS_ADDR_V4MAPPED(&v6))
-    return address;
-  std::memset(v6.s6_addr + 8, 0, 8);
-  char text[INET6_ADDRSTRLEN] = "";
-  inet_ntop(AF_INET6, &v6, text, sizeof text);
-  return std::string(text) + "/64";
-}
-
 // Whether the connection's first bytes, looked at without reading them, are a whole health
 // check (GET /healthz or /readyz).
 bool health_check_waiting(int socket) {
-  auto until = Clock::now() + kOverCapacityLook;
+  pollfd p{socket, POLLIN, 0};
+  if (poll(&p, 1, static_cast<int>(kOverCapacityLook.count())) <= 0) return false;
   char head[2048];
-  while (Clock::now() < until) {
-    ssize_t n = recv(socket, head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return false;
-    if (n > 0 && memmem(head, static_cast<size_t>(n), "\r\n\r\n", 4)) {
-      std::string_view line(head, static_cast<size_t>(n));
-      return line.rfind("GET /healthz ", 0) == 0 || line.rfind("GET /readyz ", 0) == 0;
-    }
-    if (n == sizeof head) return false;  // longer than any health check
-    pollfd p{socket, POLLIN, 0};
-    if (n > 0)
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // more of it may come
-    else
-      poll(&p, 1, 10);
+  ssize_t n = recv(socket, head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
+  if (n <= 0 || !memmem(head, static_cast<size_t>(n), "\r\n\r\n", 4)) return false;
+  std::string_view line(head, static_cast<size_t>(n));
+  return line.rfind("GET /healthz ", 0) == 0 || line.rfind("GET /readyz ", 0) == 0;
+}
+
+// Reads and drops what has already arrived, without waiting for more.
+void drop_pending(int socket) {
+  char sink[16384];
+  for (size_t dropped = 0; dropped < kDrainBytes;) {
+    ssize_t n = recv(socket, sink, sizeof sink, MSG_DONTWAIT);
+    if (n <= 0) return;
+    dropped += static_cast<size_t>(n);
   }
-  return false;
 }
 
 // Closes after reading what the client may still be sending (up to a limit), so that an
@@ -187,16 +176,21 @@ bool GuardedServer::process_and_close_socket(int socket) {
   std::string address;
   int port = 0;
   stream.get_remote_ip_and_port(address, port);
-  auto ticket = connections_.take(client_of(address));
+  auto ticket = connections_.take(client_key(address));
   current = ConnectionState{};
   current.stream = &stream;
   current.over_capacity = !ticket;
-  if (ticket || health_check_waiting(socket))
+  if (ticket || health_check_waiting(socket)) {
     serve_requests(socket, stream, ticket ? keep_alive_max_count_ : 1);
-  else
+    current = ConnectionState{};
+    close_gracefully(socket);
+  } else {
     write_refusal(stream, 503, "too many connections; try again in a few seconds");
-  current = ConnectionState{};
-  close_gracefully(socket);
+    current = ConnectionState{};
+    drop_pending(socket);  // not waited for: refusing must stay cheap
+    ::shutdown(socket, SHUT_RDWR);
+    ::close(socket);
+  }
   return true;
 }
 

@@ -2,8 +2,9 @@
 // is read through a ConnectionStream: the request head has a byte budget (32 KiB) and one
 // deadline for all of it, and the body the budget and deadline its route sets from the
 // pre-routing handler (GuardedServer::body_limits) before a byte of it is read. Connections are
-// capped in all and per client address; a connection over a cap is still read for one request
-// with a short deadline, so that /healthz and /readyz answer while everything else gets 503.
+// capped in all and per client address; a connection over a cap is answered 503 at once, unless
+// its first bytes (looked at for 5 ms) are a whole health check: so /healthz and /readyz answer
+// while everything else is refused.
 #pragma once
 
 #include <httplib.h>

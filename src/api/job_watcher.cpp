@@ -37,14 +37,22 @@ void JobWatcher::run() {
 // that started before a stream began watching is not trusted for it (it may be older than the
 // view the stream already sent): the entry waits for the next tick.
 void JobWatcher::read_watched() {
-  std::vector<std::pair<std::string, long>> watched;
+  std::vector<std::string> ids;
   {
     std::lock_guard lock(mutex_);
     for (const auto& [id, entry] : entries_)
-      if (entry.watchers > 0) watched.emplace_back(id, entry.joined);
+      if (entry.watchers > 0) ids.push_back(id);
   }
   bool any_change = false;
-  for (const auto& [id, joined] : watched) {
+  for (const auto& id : ids) {
+    long joined = 0;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = entries_.find(id);
+      if (stopping_) break;
+      if (it == entries_.end()) continue;
+      joined = it->second.joined;
+    }
     Seen seen;
     try {
       auto record = jobs_.get(id);
@@ -57,7 +65,6 @@ void JobWatcher::read_watched() {
       break;  // Redis away: the streams keep what they have; the next tick tries again
     }
     std::lock_guard lock(mutex_);
-    if (stopping_) break;
     auto it = entries_.find(id);
     if (it == entries_.end() || it->second.joined != joined) continue;
     if (!it->second.read || it->second.seen.gone != seen.gone ||
@@ -75,8 +82,8 @@ JobWatcher::Watch::Watch(JobWatcher& watcher, std::string id)
   std::lock_guard lock(watcher_.mutex_);
   auto& entry = watcher_.entries_[id_];
   ++entry.watchers;
-  ++entry.joined;
-  entry.read = false;  // only a read begun after this counts
+  entry.joined = ++watcher_.joins_;  // never reused, even by an entry made again
+  entry.read = false;                // only a read begun after this counts
 }
 
 JobWatcher::Watch::~Watch() {

@@ -52,7 +52,7 @@ class JobWatcher {
   struct Entry {
     int watchers = 0;
     bool read = false;  // read since the last stream joined
-    long joined = 0;    // streams that joined so far (a read is kept only if none joined during it)
+    long joined = 0;  // when the last stream joined (a read is kept only if none joined during it)
     Seen seen;
   };
   void run();
@@ -65,6 +65,7 @@ class JobWatcher {
   std::condition_variable changed_;
   std::map<std::string, Entry> entries_;
   bool stopping_ = false;
+  long joins_ = 0;  // streams that ever joined: the clock `joined` is read on
   std::thread thread_;
 };
 

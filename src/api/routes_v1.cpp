@@ -64,7 +64,7 @@ void create_job(ApiContext& context, const httplib::Request& req, httplib::Respo
 // Who an event stream counts against: the API key's name, or the client's address.
 std::string stream_client(ApiContext& context, const httplib::Request& req) {
   std::string owner = owner_of(context, req);
-  return owner.empty() ? "address " + req.remote_addr : "key " + owner;
+  return owner.empty() ? "address " + client_key(req.remote_addr) : "key " + owner;
 }
 
 std::string event_text(const std::string& name, const std::string& data) {

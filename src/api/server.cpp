@@ -5,6 +5,7 @@
 
 #include <regex>
 
+#include "api/body_budget.h"
 #include "api/connection_threads.h"
 #include "api/http_util.h"
 #include "api/job_view.h"
@@ -63,65 +64,8 @@ std::string path_regex(const std::string& path) {
   return std::regex_replace(escaped, parameter, "([^/]+)");
 }
 
-constexpr long long kSmallBody = 64 * 1024;
-
-bool is_upload(const httplib::Request& req) {
-  return req.method == "POST" && (req.path == "/v1/jobs" || req.path == "/apiv1/separate");
-}
-
-// The most bytes an upload may take on the wire: the song's limit, plus base64's third for the
-// original API, plus room for multipart and chunk framing. The routes count the song itself
-// exactly; this only stops a body that can no longer be a song within the limit.
-uint64_t upload_wire_budget(const httplib::Request& req, long long max_upload_bytes) {
-  auto song = static_cast<uint64_t>(max_upload_bytes);
-  // base64 is 4/3 of the song, line breaks written as JSON escapes ("\r\n" per 76) 5 % more
-  if (req.path == "/apiv1/separate") song = (song / 3 * 4 + 4) / 8 * 9;
-  return song + song / 32 + (1 << 20);
-}
-
-// A body refused from the headers, before a byte of it is read (cpp-httplib would otherwise
-// read it whole into memory, whatever its size when it comes chunked). Uploads stream and count
-// their own; every other route takes a small JSON body at most. The connection is closed: the
-// body stays unread.
-bool refuse_body(const httplib::Request& req, httplib::Response& res, long long max_upload) {
-  bool chunked = req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
-  long long length = 0;
-  try {
-    length = std::stoll("0" + req.get_header_value("Content-Length"));
-  } catch (const std::exception&) {
-    length = -1;  // unreadable: httplib refuses it on its own
-  }
-  std::string error;
-  std::string encoding = req.get_header_value("Content-Encoding");
-  if (!encoding.empty() && encoding != "identity") {
-    // cpp-httplib would inflate it into memory with no limit: 64 KiB of gzip is 64 MiB.
-    res.set_header("Connection", "close");
-    send_error(res, 415,
-               "compressed request bodies (Content-Encoding: " + encoding.substr(0, 32) +
-                   ") are not accepted; send the bytes as they are");
-    return true;
-  }
-  if (is_upload(req)) {
-    if (length <= static_cast<long long>(upload_wire_budget(req, max_upload))) return false;
-    error = "the upload is larger than the limit of " + std::to_string(max_upload) + " bytes";
-  } else if (chunked || length > kSmallBody) {
-    error = req.method + " " + req.path + " takes no body larger than " +
-            std::to_string(kSmallBody) + " bytes";
-  } else {
-    return false;
-  }
-  res.set_header("Connection", "close");
-  send_error(res, 413, error);
-  return true;
-}
-
-// What the rest of the request may take, now that its route is known.
-void limit_body(const httplib::Request& req, const service::ServiceConfig& config) {
-  if (is_upload(req))
-    GuardedServer::body_limits(upload_wire_budget(req, config.max_upload_bytes),
-                               std::chrono::seconds(config.upload_timeout_s));
-  else
-    GuardedServer::body_limits(kSmallBody, std::chrono::seconds(config.head_timeout_s));
+bool is_api_route(const httplib::Request& req) {
+  return req.path.rfind("/v1/", 0) == 0 || req.path.rfind("/apiv1/", 0) == 0;
 }
 
 bool is_health_check(const httplib::Request& req) {
@@ -161,13 +105,12 @@ ApiServer::ApiServer(service::ServiceConfig config)
     }
   }
   // A thread per connection, up to the cap (event streams hold theirs while they last), and a
-  // few more for the connections over the cap that are answered 503 (or a health check).
-  int threads = context_.config.max_connections + 64;
+  // hundred more for the connections over the cap that are answered 503 (or a health check).
+  int threads = context_.config.max_connections + 128;
   server_.new_task_queue = [threads] { return new ConnectionThreads(threads); };
   // httplib's own check of a Content-Length; the door's budgets (limit_body) are the real ones.
-  httplib::Request apiv1;
-  apiv1.path = "/apiv1/separate";
-  server_.set_payload_max_length(upload_wire_budget(apiv1, context_.config.max_upload_bytes));
+  server_.set_payload_max_length(
+      upload_wire_budget("/apiv1/separate", context_.config.max_upload_bytes));
   server_.set_read_timeout(context_.config.request_timeout_s);
   server_.set_write_timeout(context_.config.request_timeout_s);
   // Headers and body go out in separate writes: without this, Nagle's algorithm holds the
@@ -180,8 +123,7 @@ ApiServer::ApiServer(service::ServiceConfig config)
   server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (refuse_at_the_door(req, res)) return httplib::Server::HandlerResponse::Handled;
     limit_body(req, context_.config);
-    bool api = req.path.rfind("/v1/", 0) == 0 || req.path.rfind("/apiv1/", 0) == 0;
-    if (!api || context_.access->admit(req, res))
+    if (!is_api_route(req) || context_.access->admit(req, res))
       return httplib::Server::HandlerResponse::Unhandled;
     return httplib::Server::HandlerResponse::Handled;
   });
@@ -189,7 +131,11 @@ ApiServer::ApiServer(service::ServiceConfig config)
   // client is told before it sends its body (keys and rate limits are checked as it arrives).
   server_.set_expect_100_continue_handler(
       [this](const httplib::Request& req, httplib::Response& res) {
-        return refuse_at_the_door(req, res) ? res.status : 100;
+        if (refuse_at_the_door(req, res)) return res.status;
+        // A missing or wrong key is told now (its rate is counted when the request is routed).
+        if (is_api_route(req) && !context_.access->owner(req) && !context_.access->admit(req, res))
+          return res.status;
+        return 100;
       });
   server_.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
