@@ -117,6 +117,9 @@ ApiServer::ApiServer(service::ServiceConfig config)
   // body back until the client's delayed ACK (about 40 ms per small JSON answer).
   server_.set_tcp_nodelay(true);
   server_.set_keep_alive_timeout(std::min(5, context_.config.request_timeout_s));
+  // httplib closes a connection after 5 requests by default: a busy client then reconnects
+  // (a handshake, a thread hand-off) every fifth request.
+  server_.set_keep_alive_max_count(100);
   // Keys and rate limits guard the API; the page, health checks and metrics stay open. Both run
   // before any of the body is read, as does the body's budget. A connection over a cap is
   // served health checks only.
