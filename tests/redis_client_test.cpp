@@ -51,10 +51,7 @@ class LossyRelay {
 
   void relay(int client) {
     int upstream = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = htons(static_cast<uint16_t>(redis_port_));
+    sockaddr_in address = loopback_address(redis_port_);
     if (connect(upstream, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
       char buffer[65536];
       pollfd fds[2] = {{client, POLLIN, 0}, {upstream, POLLIN, 0}};

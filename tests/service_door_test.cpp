@@ -74,6 +74,13 @@ std::unique_ptr<RawConnection> open_stream(int port, const std::string& from, co
   return stream;
 }
 
+// A job waiting in the queue (the services here have no worker), for event streams to follow.
+std::string queued_job(Service& service, const TempDir& dir) {
+  auto created = service.api->client().Post("/v1/jobs", read_file(song(dir, 2)), "audio/mpeg");
+  if (!created || created->status != 201) throw std::runtime_error("the job was not created");
+  return json::parse(created->body)["id"];
+}
+
 double health_check_ms(int port) {
   auto start = Clock::now();
   auto answer = raw_http(port, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
@@ -248,11 +255,8 @@ TEST(Door, ConnectionsAndEventStreamsOverTheirCapsGet503) {
       false, 0,
       {{"MSAAS_MAX_CONNECTIONS_PER_ADDRESS", "4"}, {"MSAAS_MAX_EVENT_STREAMS_PER_CLIENT", "2"}});
   int port = service.api->port();
-  auto client = service.api->client();
   TempDir dir;
-  auto created = client.Post("/v1/jobs", read_file(song(dir, 2)), "audio/mpeg");
-  ASSERT_EQ(created->status, 201);
-  std::string id = json::parse(created->body)["id"];
+  std::string id = queued_job(service, dir);
 
   auto first = open_stream(port, "127.0.0.2", id);
   auto second = open_stream(port, "127.0.0.2", id);
@@ -293,11 +297,8 @@ TEST(Door, HealthChecksAreAnsweredOverTheConnectionCap) {
                    {"MSAAS_MAX_CONNECTIONS_PER_ADDRESS", "0"},
                    {"MSAAS_MAX_EVENT_STREAMS", "2"}});
   int port = service.api->port();
-  auto client = service.api->client();
   TempDir dir;
-  auto created = client.Post("/v1/jobs", read_file(song(dir, 2)), "audio/mpeg");
-  ASSERT_EQ(created->status, 201);
-  std::string id = json::parse(created->body)["id"];
+  std::string id = queued_job(service, dir);
   auto first = open_stream(port, "127.0.0.2", id);
   auto second = open_stream(port, "127.0.0.3", id);
   std::string refused;
@@ -330,9 +331,7 @@ TEST(Door, SlowClientsAndOpenStreamsLeaveHealthChecksAndUploadsServed) {
   int port = service.api->port();
   auto client = service.api->client();
   TempDir dir;
-  auto created = client.Post("/v1/jobs", read_file(song(dir, 2)), "audio/mpeg");
-  ASSERT_EQ(created->status, 201);
-  std::string id = json::parse(created->body)["id"];
+  std::string id = queued_job(service, dir);
 
   std::vector<std::unique_ptr<RawConnection>> streams, slow;
   for (int i = 0; i < 100; ++i) {

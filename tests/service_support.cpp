@@ -36,10 +36,7 @@ int first_ephemeral_port() {
 
 bool can_bind_loopback(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<uint16_t>(port));
+  sockaddr_in address = loopback_address(port);
   bool free = fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
   if (fd >= 0) close(fd);
   return free;
@@ -229,11 +226,17 @@ void Service::add_worker() {
       env, data / ("worker-" + std::to_string(workers.size() + 1) + ".log")));
 }
 
-int listen_on_loopback(int& port, int backlog) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
+sockaddr_in loopback_address(int port) {
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  return address;
+}
+
+int listen_on_loopback(int& port, int backlog) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address = loopback_address(0);
   socklen_t size = sizeof address;
   if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&address), size) != 0 ||
       getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0 ||
@@ -263,26 +266,9 @@ nlohmann::json wait_for_job(httplib::Client& client, const std::string& id, doub
 }
 
 std::string raw_http(int port, const std::string& bytes, bool hang_up, double wait_s) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    close(fd);
-    throw std::runtime_error("cannot connect to port " + std::to_string(port));
-  }
-  (void)!send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-  std::string answer;
-  if (!hang_up) {
-    timeval timeout{static_cast<long>(wait_s), static_cast<long>((wait_s - (long)wait_s) * 1e6)};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    char buffer[4096];
-    ssize_t n;
-    while ((n = recv(fd, buffer, sizeof buffer, 0)) > 0) answer.append(buffer, n);
-  }
-  close(fd);
-  return answer;
+  RawConnection connection(port);
+  connection.send_text(bytes);
+  return hang_up ? std::string() : connection.read_all(wait_s);
 }
 
 std::string read_file(const fs::path& path) {
@@ -301,10 +287,7 @@ RawConnection::RawConnection(int port, const std::string& from)
     if (bind(fd_, reinterpret_cast<sockaddr*>(&source), sizeof source) != 0)
       throw std::runtime_error("cannot bind to " + from);
   }
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sockaddr_in address = loopback_address(port);
   if (connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
     close(fd_);
     throw std::runtime_error("cannot connect to port " + std::to_string(port));

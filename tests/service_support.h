@@ -4,6 +4,7 @@
 #pragma once
 
 #include <httplib.h>
+#include <netinet/in.h>
 
 #include <chrono>
 #include <map>
@@ -119,6 +120,9 @@ bool eventually(double seconds, Check ok) {
   }
   return ok();
 }
+
+// 127.0.0.1:port as a socket address.
+sockaddr_in loopback_address(int port);
 
 // A TCP socket listening on 127.0.0.1 at a free port (set in `port`); the caller closes it.
 int listen_on_loopback(int& port, int backlog = 64);
