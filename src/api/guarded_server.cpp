@@ -1,18 +1,15 @@
 // api/guarded_server.cpp: see guarded_server.h.
 #include "api/guarded_server.h"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 namespace msaas::api {
 
@@ -60,6 +57,7 @@ void write_refusal(ConnectionStream& stream, int status, const std::string& mess
   std::string body = nlohmann::json{{"error", message}}.dump();
   std::string reason = status == 431   ? "Request Header Fields Too Large"
                        : status == 408 ? "Request Timeout"
+                       : status == 413 ? "Payload Too Large"
                                        : "Service Unavailable";
   std::string head =
       "HTTP/1.1 " + std::to_string(status) + " " + reason +
@@ -67,12 +65,6 @@ void write_refusal(ConnectionStream& stream, int status, const std::string& mess
       "\r\nConnection: close\r\n" + (status == 503 ? "Retry-After: 5\r\n" : "") + "\r\n";
   std::string all = head + body;
   stream.write(all.data(), all.size());
-}
-
-void write_refusal(ConnectionStream& stream, int status) {
-  write_refusal(stream, status,
-                status == 431 ? "the request head is larger than this server accepts"
-                              : "the request was not received in time");
 }
 
 // Whether the connection's first bytes, looked at without reading them, are a whole health
@@ -87,26 +79,16 @@ bool health_check_waiting(int socket) {
   return line.rfind("GET /healthz ", 0) == 0 || line.rfind("GET /readyz ", 0) == 0;
 }
 
-// Reads and drops what has already arrived, without waiting for more.
-void drop_pending(int socket) {
-  char sink[16384];
-  for (size_t dropped = 0; dropped < kDrainBytes;) {
-    ssize_t n = recv(socket, sink, sizeof sink, MSG_DONTWAIT);
-    if (n <= 0) return;
-    dropped += static_cast<size_t>(n);
-  }
-}
-
 // Closes after reading what the client may still be sending (up to a limit), so that an
-// answer sent before its body was read reaches it instead of a reset.
-void close_gracefully(int socket) {
+// answer sent before its body was read reaches it instead of a reset. `patient`: wait a little
+// for more (a client still uploading); else only what has arrived (refusing must stay cheap).
+void close_draining(int socket, bool patient) {
   ::shutdown(socket, SHUT_WR);
   auto until = Clock::now() + kDrainTime;
   char sink[16384];
-  size_t drained = 0;
-  while (drained < kDrainBytes && Clock::now() < until) {
+  for (size_t drained = 0; drained < kDrainBytes && Clock::now() < until;) {
     pollfd p{socket, POLLIN, 0};
-    if (poll(&p, 1, 100) <= 0) break;  // a quiet client is not waited for
+    if (poll(&p, 1, patient ? 100 : 0) <= 0) break;  // a quiet client is not waited for
     ssize_t n = recv(socket, sink, sizeof sink, 0);
     if (n <= 0) break;
     drained += static_cast<size_t>(n);
@@ -141,18 +123,15 @@ void GuardedServer::body_limits(uint64_t bytes, std::chrono::seconds deadline) {
   current.stream->limit_reading(bytes, Clock::now() + deadline);
 }
 
-int GuardedServer::body_refusal_status() {
-  if (!current.stream || current.reading_head) return 0;
-  if (current.stream->over_budget()) return 413;
-  if (current.stream->past_deadline()) return 408;
-  return 0;
-}
-
-int GuardedServer::head_refusal_status() {
-  if (!current.stream || !current.reading_head) return 0;
-  if (current.stream->over_budget()) return 431;
-  if (current.stream->past_deadline()) return 408;
-  return 0;
+std::optional<GuardedServer::LimitRefusal> GuardedServer::limit_refusal() {
+  if (!current.stream) return std::nullopt;
+  std::string part = current.reading_head ? "head" : "body";
+  if (current.stream->over_budget())
+    return LimitRefusal{current.reading_head ? 431 : 413,
+                        "the request " + part + " is larger than this server accepts"};
+  if (current.stream->past_deadline())
+    return LimitRefusal{408, "the request " + part + " was not received in time"};
+  return std::nullopt;
 }
 
 void GuardedServer::widen_backlog(int backlog) {
@@ -182,15 +161,11 @@ bool GuardedServer::process_and_close_socket(int socket) {
   current.over_capacity = !ticket;
   if (ticket || health_check_waiting(socket)) {
     serve_requests(socket, stream, ticket ? keep_alive_max_count_ : 1);
-    current = ConnectionState{};
-    close_gracefully(socket);
   } else {
     write_refusal(stream, 503, "too many connections; try again in a few seconds");
-    current = ConnectionState{};
-    drop_pending(socket);  // not waited for: refusing must stay cheap
-    ::shutdown(socket, SHUT_RDWR);
-    ::close(socket);
   }
+  current = ConnectionState{};
+  close_draining(socket, ticket != nullptr);
   return true;
 }
 
@@ -203,7 +178,8 @@ void GuardedServer::serve_requests(int socket, ConnectionStream& stream, size_t 
     current.responded = current.close_after = false;
     bool closed = false;
     bool ok = process_request(stream, served + 1 == most, closed, nullptr);
-    if (!current.responded && head_refusal_status()) write_refusal(stream, head_refusal_status());
+    if (auto refusal = limit_refusal(); refusal && !current.responded)
+      write_refusal(stream, refusal->status, refusal->message);
     if (!ok || closed || current.close_after || stream.over_budget() || stream.past_deadline())
       return;
   }

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "api/concurrency_caps.h"
@@ -33,13 +34,15 @@ class GuardedServer : public httplib::Server {
   // What the request being served on this thread may still read (called from the pre-routing
   // handler, once the head is in and the route is known).
   static void body_limits(uint64_t bytes, std::chrono::seconds deadline);
-  // Why the body of the request on this thread could not be read, if it met a limit: 413 (its
-  // budget) or 408 (its deadline); 0 otherwise.
-  static int body_refusal_status();
+  // Why the request on this thread could not be read, when one of its limits stopped it: 431
+  // (the head's budget), 413 (the body's), 408 (either deadline), with words for the client.
+  struct LimitRefusal {
+    int status;
+    std::string message;
+  };
+  static std::optional<LimitRefusal> limit_refusal();
   // The request on this thread came in over a connection cap: only health checks are served.
   static bool over_capacity();
-  // Why the head of the request on this thread failed, if it met a limit: 431 or 408; else 0.
-  static int head_refusal_status();
   // The client of the request on this thread has hung up (checked without waiting).
   static bool peer_closed();
   // cpp-httplib listens with a backlog of 5: a burst of new connections (a page opening its

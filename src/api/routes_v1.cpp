@@ -86,20 +86,16 @@ void job_events(ApiContext& context, const httplib::Request& req, httplib::Respo
   std::string id = (*record)["id"];
   auto watch = std::make_shared<JobWatcher::Watch>(context.watcher, id);
   auto last = std::make_shared<std::string>();
-  auto first = std::make_shared<json>(job_view(*record));
+  JobWatcher::Seen first;  // what the stream opens with: the record just read
+  first.view = job_view(*record).dump();
+  first.status = record->value("status", "");
   auto quiet_since = std::make_shared<std::chrono::steady_clock::time_point>();
   res.set_header("Cache-Control", "no-store");
   res.set_header("X-Accel-Buffering", "no");
   res.set_chunked_content_provider(
       "text/event-stream",
       [id, place, watch, last, first, quiet_since](size_t, httplib::DataSink& sink) {
-        JobWatcher::Seen seen;
-        if (last->empty()) {
-          seen.view = first->dump();
-          seen.status = first->value("status", "");
-        } else {
-          seen = watch->next(*last, std::chrono::seconds(1));
-        }
+        auto seen = last->empty() ? first : watch->next(*last, std::chrono::seconds(1));
         if (seen.stopped || GuardedServer::peer_closed()) return false;
         if (seen.gone) {
           std::string gone = event_text("deleted", "{\"id\": \"" + id + "\"}");

@@ -142,14 +142,8 @@ ApiServer::ApiServer(service::ServiceConfig config)
       });
   server_.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
-    if (int status = GuardedServer::head_refusal_status())
-      return send_error(res, status,
-                        status == 431 ? "the request head is larger than this server accepts"
-                                      : "the request head was not received in time");
-    if (int status = GuardedServer::body_refusal_status())
-      return send_error(res, status,
-                        status == 413 ? "the request body is larger than this route accepts"
-                                      : "the request body was not received in time");
+    if (auto refusal = GuardedServer::limit_refusal())
+      return send_error(res, refusal->status, refusal->message);
     std::string allowed;
     if (res.status == 404)
       for (const auto& [pattern, method] : patterns_)

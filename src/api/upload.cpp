@@ -23,10 +23,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A spool file being written while its SHA-224 is computed.
+// A spool file being written while its SHA-224 is computed, up to the upload limit.
 class HashingFile {
  public:
-  explicit HashingFile(const fs::path& dir) : digest_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
+  HashingFile(const fs::path& dir, long long limit)
+      : limit_(limit), digest_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
     static std::atomic<unsigned> counter{0};
     fs::create_directories(dir);
     path_ =
@@ -38,12 +39,19 @@ class HashingFile {
   ~HashingFile() {
     if (!path_.empty()) fs::remove(path_);
   }
-  void write(const char* data, size_t n) {
+  // False, writing nothing, when the bytes would take the file past its limit.
+  bool write(const char* data, size_t n) {
+    if (size_ + static_cast<long long>(n) > limit_) {
+      over_limit_ = true;
+      return false;
+    }
     out_.write(data, static_cast<std::streamsize>(n));
     EVP_DigestUpdate(digest_.get(), data, n);
     size_ += static_cast<long long>(n);
+    return true;
   }
   long long size() const { return size_; }
+  bool over_limit() const { return over_limit_; }
   // Closes the file and hands it over (the caller's ReceivedUpload removes it later).
   ReceivedUpload finish() {
     out_.close();
@@ -61,6 +69,8 @@ class HashingFile {
   }
 
  private:
+  long long limit_;
+  bool over_limit_ = false;
   fs::path path_;
   std::ofstream out_;
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> digest_;
@@ -70,6 +80,13 @@ class HashingFile {
 // A form carries the file and a few short settings (model, stems, format, callback_url).
 constexpr int kMostFormParts = 16;
 constexpr size_t kFormFieldLimit = 4096;
+
+// When the connection's own limits stopped the body (api/guarded_server.h): 413 or 408.
+std::optional<UploadRefusal> connection_refusal() {
+  if (auto refusal = GuardedServer::limit_refusal())
+    return UploadRefusal{refusal->status, refusal->message};
+  return std::nullopt;
+}
 
 std::string lowercase(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(), ::tolower);
@@ -109,8 +126,7 @@ std::variant<ReceivedUpload, UploadRefusal> receive_upload(const httplib::Reques
   if (req.has_header("Content-Length") &&
       std::stoll("0" + req.get_header_value("Content-Length")) > max_bytes + (1 << 16))
     return too_large;
-  HashingFile file(spool_dir);
-  bool over = false;
+  HashingFile file(spool_dir, max_bytes);
   std::map<std::string, std::string> fields;
   std::string filename, content_type = req.get_header_value("Content-Type");
   bool saw_file = false;
@@ -136,33 +152,25 @@ std::variant<ReceivedUpload, UploadRefusal> receive_upload(const httplib::Reques
           return true;
         },
         [&](const char* data, size_t n) {
-          if (part == "file") {
-            if (file.size() + static_cast<long long>(n) > max_bytes) return !(over = true);
-            file.write(data, n);
-          } else {
-            auto& value = fields[part];
-            if (value.size() + n > kFormFieldLimit) {
-              form_refusal = UploadRefusal{413, "the form field \"" + part.substr(0, 64) +
-                                                    "\" is longer than " +
-                                                    std::to_string(kFormFieldLimit) + " bytes"};
-              return false;
-            }
-            value.append(data, n);
+          if (part == "file") return file.write(data, n);
+          auto& value = fields[part];
+          if (value.size() + n > kFormFieldLimit) {
+            form_refusal =
+                UploadRefusal{413, "the form field \"" + part.substr(0, 64) + "\" is longer than " +
+                                       std::to_string(kFormFieldLimit) + " bytes"};
+            return false;
           }
+          value.append(data, n);
           return true;
         });
     if (form_refusal) return *form_refusal;
-    if (!over && !saw_file && complete)
+    if (!file.over_limit() && !saw_file && complete)
       return UploadRefusal{400, "the multipart form has no part named \"file\""};
   } else {
     saw_file = true;
-    complete = reader([&](const char* data, size_t n) {
-      if (file.size() + static_cast<long long>(n) > max_bytes) return !(over = true);
-      file.write(data, n);
-      return true;
-    });
+    complete = reader([&](const char* data, size_t n) { return file.write(data, n); });
   }
-  if (over) return too_large;
+  if (file.over_limit()) return too_large;
   if (auto refusal = connection_refusal()) return *refusal;
   // The client went away (or sent less than it announced): nothing of it is kept.
   if (!complete) return UploadRefusal{400, "the upload broke off before its end"};
@@ -178,36 +186,21 @@ std::variant<ReceivedUpload, UploadRefusal> receive_upload(const httplib::Reques
   return upload;
 }
 
-std::optional<UploadRefusal> connection_refusal() {
-  int status = GuardedServer::body_refusal_status();
-  if (status == 413)
-    return UploadRefusal{413, "the request body is larger than this server accepts"};
-  if (status == 408) return UploadRefusal{408, "the request body was not received in time"};
-  return std::nullopt;
-}
-
 std::variant<Apiv1Upload, UploadRefusal> receive_apiv1_upload(const httplib::ContentReader& reader,
                                                               const fs::path& spool_dir,
                                                               long long max_bytes) {
-  HashingFile file(spool_dir);
-  Apiv1BodyReader body([&](const char* data, size_t n) {
-    if (file.size() + static_cast<long long>(n) > max_bytes) return false;
-    file.write(data, n);
-    return true;
-  });
+  HashingFile file(spool_dir, max_bytes);
+  Apiv1BodyReader body([&](const char* data, size_t n) { return file.write(data, n); });
   bool complete = reader([&](const char* data, size_t n) { return body.feed(data, n); });
-  if (body.song_too_large())
+  if (!file.over_limit() && body.error().empty()) {
+    if (auto refusal = connection_refusal()) return *refusal;
+    if (!complete) return UploadRefusal{400, "the body broke off before its end"};
+    body.finish();
+  }
+  if (file.over_limit())
     return UploadRefusal{
         413, "the song is larger than the limit of " + std::to_string(max_bytes) + " bytes"};
   if (!body.error().empty()) return UploadRefusal{body.error_status(), body.error()};
-  if (auto refusal = connection_refusal()) return *refusal;
-  if (!complete) return UploadRefusal{400, "the body broke off before its end"};
-  if (!body.finish()) {
-    if (body.song_too_large())
-      return UploadRefusal{
-          413, "the song is larger than the limit of " + std::to_string(max_bytes) + " bytes"};
-    return UploadRefusal{body.error_status(), body.error()};
-  }
   if (!body.saw_song())
     return UploadRefusal{400, "the JSON needs \"mp3\": the song's bytes in base64"};
   if (file.size() == 0) return UploadRefusal{400, "\"mp3\" is empty"};

@@ -49,9 +49,6 @@ std::variant<Apiv1Upload, UploadRefusal> receive_apiv1_upload(
     const httplib::ContentReader& reader, const std::filesystem::path& spool_dir,
     long long max_bytes);
 
-// When the connection's own limits stopped the body (api/guarded_server.h): 413 or 408.
-std::optional<UploadRefusal> connection_refusal();
-
 // Extensions accepted for uploads (others are stored as "bin" and left to the decoder).
 std::string upload_extension(const std::string& filename, const std::string& content_type);
 
