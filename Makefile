@@ -2,14 +2,16 @@
 # before its job, so both work on a fresh Debian 12 machine.
 BUILD ?= build
 JOBS ?= 2
+# WERROR=ON: compiler warnings fail the build (CI); set when the build folder is first configured.
+WERROR ?= OFF
 
-.PHONY: run test test-sanitize test-tools setup build format clean images deploy-test soak
+.PHONY: run test test-sanitize test-tools setup build format format-check clean images deploy-test soak
 
 run: build
 	@bash scripts/run.sh "$(BUILD)" $(ARGS)
 
 test: build test-tools
-	@cd $(BUILD) && ctest -j$(JOBS) --output-on-failure --timeout 900
+	@ctest --preset default --test-dir $(BUILD) -j$(JOBS)
 
 # The queue's promises under worker, Redis and S3 faults (docs/reliability.md): a few minutes.
 soak: build test-tools
@@ -19,7 +21,7 @@ setup:
 	@bash scripts/setup-deps.sh
 
 build: setup
-	@[ -f $(BUILD)/build.ninja ] || cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	@[ -f $(BUILD)/build.ninja ] || cmake --preset default -B $(BUILD) -DMSAAS_WERROR=$(WERROR)
 	@cmake --build $(BUILD) -j$(JOBS)
 	@[ -d web/node_modules ] || npm ci --prefix web --no-audit --no-fund
 	@node web/build.mjs $(BUILD)/web >/dev/null
@@ -32,10 +34,11 @@ test-sanitize: build test-tools
 	@node web/build.mjs build-sanitize/web >/dev/null
 	@ctest --preset sanitize -E 'fuzz_smoke|QualityGate|RealHtdemucs'
 
-# npm packages the tests use, pinned by their lock files: the S3 peer (s3rver) and the
-# Kubernetes schema validator.
+# npm packages the tests use, pinned by their lock files: the S3 peer (s3rver), the OpenAPI
+# validators (tests/openapi) and the Kubernetes schema validator.
 test-tools: setup
 	@[ -x tests/s3peer/node_modules/.bin/s3rver ] || npm ci --prefix tests/s3peer --no-audit --no-fund
+	@[ -d tests/openapi/node_modules/ajv ] || npm ci --prefix tests/openapi --no-audit --no-fund
 	@[ -d deploy/validate/node_modules ] || npm ci --prefix deploy/validate --no-audit --no-fund
 
 # Container images (podman), tagged from VERSION and the commit; CUDA=1 adds the GPU worker.
@@ -49,6 +52,10 @@ deploy-test: images test-tools
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.h')
+
+# What CI checks: every C++ file is as clang-format (.clang-format) writes it.
+format-check: setup
+	@clang-format --dry-run -Werror $$(git ls-files '*.cpp' '*.h')
 
 clean:
 	rm -rf $(BUILD)

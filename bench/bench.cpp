@@ -224,11 +224,11 @@ int main(int argc, char** argv) {
       fs::path wav = fs::temp_directory_path() / ("msaas-bench-" + std::to_string(getpid()) + "-" +
                                                   std::to_string(int(seconds)) + ".wav");
       write_song(wav, seconds);
-      std::vector<std::string> argv{self.string(), "--one",     wav.string(),
-                                    "--repo",      repo,        "-n",
-                                    name,          "--threads", std::to_string(threads)};
-      if (fast) argv.push_back("--fast");
-      auto ours = run_child(argv);
+      std::vector<std::string> child{self.string(), "--one",     wav.string(),
+                                     "--repo",      repo,        "-n",
+                                     name,          "--threads", std::to_string(threads)};
+      if (fast) child.push_back("--fast");
+      auto ours = run_child(child);
       if (ours.exit_code != 0) throw std::runtime_error("the separation run failed");
       auto r = json::parse(ours.out);
       double wall = r["wall"], gflops = r["segments"].get<double>() * flops / wall / 1e9;

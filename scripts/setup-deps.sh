@@ -9,7 +9,7 @@ packages=(
   libavformat-dev libavcodec-dev libavutil-dev libswresample-dev ffmpeg
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libgtest-dev libssl-dev libcurl4-openssl-dev
   libhiredis-dev libcpp-httplib-dev zlib1g-dev redis-server chromium wrk
-  clang libclang-rt-14-dev unzip curl
+  clang clang-format libclang-rt-14-dev unzip curl
   python3 python3-numpy fluidsynth timgm6mb-soundfont espeak-ng
 )
 # Node.js runs the S3 test peer (s3rver); a machine may already have its own build of it.

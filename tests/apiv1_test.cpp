@@ -30,7 +30,7 @@ std::string base64(const fs::path& file) {
 }
 
 TEST(OriginalApi, SampleClientFlow) {
-  Service service(false, 0);  // no worker yet: the songs wait in the queue
+  Service service({.workers = 0});  // no worker yet: the songs wait in the queue
   auto client = service.api->client();
   TempDir dir;
   std::vector<std::string> hashes;
@@ -92,7 +92,7 @@ TEST(OriginalApi, SampleClientFlow) {
 }
 
 TEST(OriginalApi, BadRequestsAreJsonErrors) {
-  Service service(false, 0);
+  Service service({.workers = 0});
   auto client = service.api->client();
   auto expect_400 = [&](const std::string& body, const std::string& words) {
     auto res = client.Post("/apiv1/separate", body, "application/json");

@@ -76,7 +76,7 @@ INSTANTIATE_TEST_SUITE_P(
                     FormatCase{"opus", {"-c:a", "libopus", "-b:a", "128k"}, 48000},
                     FormatCase{"m4a", {"-c:a", "aac", "-b:a", "192k"}, 44100},
                     FormatCase{"wav", {"-c:a", "pcm_s24le"}, 48000}),
-    [](const auto& info) { return info.param.ext + std::to_string(info.index); });
+    [](const auto& test) { return test.param.ext + std::to_string(test.index); });
 
 TEST(Decode, MonoIsDuplicatedOnBothChannels) {
   TempDir dir;

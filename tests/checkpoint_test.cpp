@@ -4,6 +4,7 @@
 #include "demucs/nn.h"
 #include "demucs/states.h"
 #include "msaas/engine.h"
+#include "msaas/models.h"
 #include "support.h"
 
 namespace msaas::test {

@@ -186,7 +186,9 @@ TEST(EngineKernels, AvxChoiceLeavesAUsersSettingAlone) {
   bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                 __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
   EXPECT_EQ(chosen != nullptr, avx512);
-  if (chosen) EXPECT_STREQ(chosen, "avx512");
+  if (chosen) {
+    EXPECT_STREQ(chosen, "avx512");
+  }
   if (before)
     setenv("ATEN_CPU_CAPABILITY", saved.c_str(), 1);
   else

@@ -3,7 +3,9 @@
 // signal-to-error.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "audio/decode.h"
 #include "msaas/engine.h"
@@ -76,13 +78,35 @@ TEST_P(OfficialParity, MatchesTheOfficialCode) {
 
 INSTANTIATE_TEST_SUITE_P(Case, OfficialParity, testing::ValuesIn(engine_case_ids()));
 
+// The tiny transformer model on an input of several segments, with a fixed shift: what the
+// engine tests below separate.
+struct TinyCase {
+  std::unique_ptr<Separator> sep =
+      Separator::from_repo("tinyht1", (test_data() / "parity" / "models").string());
+  std::vector<float> input = read_f32(test_data() / "parity" / "several_segments.in.f32");
+  int64_t frames = static_cast<int64_t>(input.size() / 2);
+  SeparationOptions exact = [] {
+    SeparationOptions o;
+    o.shift_offsets = {1234};
+    return o;
+  }();
+  SeparationOptions fast = [this] {
+    SeparationOptions o = exact;
+    o.fast = true;
+    return o;
+  }();
+  std::vector<float> separate(const SeparationOptions& o) const {
+    return sep->separate(input.data(), frames, o);
+  }
+};
+
 TEST(EngineStream, DeliversStemsPieceByPieceAndMatchesTheWholeBuffer) {
-  auto sep = Separator::from_repo("tinyht1", (test_data() / "parity" / "models").string());
-  auto input = read_f32(test_data() / "parity" / "several_segments.in.f32");
-  int64_t frames = input.size() / 2;
-  SeparationOptions o;
-  o.shift_offsets = {1234};
-  auto whole = sep->separate(input.data(), frames, o);
+  TinyCase tiny;
+  const auto& input = tiny.input;
+  int64_t frames = tiny.frames;
+  auto& sep = tiny.sep;
+  const auto& o = tiny.exact;
+  auto whole = tiny.separate(o);
   std::vector<int64_t> pieces;
   int64_t reads = 0, biggest_read = 0;
   std::vector<float> streamed(whole.size());
@@ -113,19 +137,38 @@ TEST(EngineStream, DeliversStemsPieceByPieceAndMatchesTheWholeBuffer) {
 // Fast mode computes in bfloat16: close to the exact stems, but not the same numbers (so it is
 // really on), and the exact mode afterwards is untouched by it.
 TEST(EngineFastMode, StaysCloseToTheExactStems) {
-  auto sep = Separator::from_repo("tinyht1", (test_data() / "parity" / "models").string());
-  auto input = read_f32(test_data() / "parity" / "several_segments.in.f32");
-  int64_t frames = input.size() / 2;
-  SeparationOptions exact;
-  exact.shift_offsets = {1234};
-  SeparationOptions fast = exact;
-  fast.fast = true;
-  auto reference = sep->separate(input.data(), frames, exact);
-  auto quick = sep->separate(input.data(), frames, fast);
+  TinyCase tiny;
+  auto reference = tiny.separate(tiny.exact);
+  auto quick = tiny.separate(tiny.fast);
   double snr = snr_db(quick.data(), reference.data(), reference.size());
   EXPECT_GT(snr, 20.0);
   EXPECT_LT(snr, 120.0);
-  EXPECT_EQ(sep->separate(input.data(), frames, exact), reference);
+  EXPECT_EQ(tiny.separate(tiny.exact), reference);
+}
+
+// engine.h's thread-safety promise: one loaded Separator, separating in several threads at once
+// (one of them in fast mode, which is per thread), gives each the stems it gives alone.
+TEST(EngineThreads, OneSeparatorServesSeveralThreadsAtOnce) {
+  TinyCase tiny;
+  auto alone = tiny.separate(tiny.exact);
+  auto alone_fast = tiny.separate(tiny.fast);
+  std::vector<std::vector<float>> together(4);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < together.size(); ++i)
+    threads.emplace_back([&, i] { together[i] = tiny.separate(i == 3 ? tiny.fast : tiny.exact); });
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(together[i], alone) << "thread " << i;
+  EXPECT_EQ(together[3], alone_fast);
+}
+
+// The version macros come from the file VERSION.
+TEST(EngineVersion, MacrosMatchTheVersionFile) {
+  std::string version;
+  std::ifstream(test_data() / ".." / ".." / "VERSION") >> version;
+  EXPECT_EQ(version, MSAAS_VERSION);
+  EXPECT_EQ(std::to_string(MSAAS_VERSION_MAJOR) + "." + std::to_string(MSAAS_VERSION_MINOR) + "." +
+                std::to_string(MSAAS_VERSION_PATCH),
+            MSAAS_VERSION);
 }
 
 TEST(EngineParity, CancellationStopsTheSeparation) {

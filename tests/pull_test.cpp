@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "file_server.h"
+#include "msaas/download.h"
 #include "msaas/engine.h"
 #include "support.h"
 

@@ -25,9 +25,9 @@ class QueueTest : public ::testing::Test {
     queue::JobSpec s;
     s.hash = hash;
     s.upload = hash + "-0123456789abcdef.mp3";  // each submission's own, as the API names them
-    s.model = "htdemucs";
-    s.format = format;
-    s.id = queue::job_id(s.hash, s.model, s.stems, s.format);
+    s.settings.model = "htdemucs";
+    s.settings.format = queue::parse_format(format);
+    s.id = queue::job_id(s.hash, s.settings);
     return s;
   }
   long long length(const std::string& list) { return pool.command({"LLEN", list}).integer; }

@@ -41,10 +41,10 @@ TEST_F(QueueLifecycleTest, AWorkerThatLostItsJobCannotChangeIt) {
   EXPECT_FALSE(jobs.complete("slow", *slow, {{"zip", id + "/1/stems.zip"}}, {}));
   EXPECT_FALSE(jobs.fail("slow", *slow, "late"));
   auto record = *jobs.get(id);
-  EXPECT_EQ(record["status"], "done");
-  EXPECT_EQ(record["zip"], id + "/2/stems.zip");
-  EXPECT_EQ(record["worker"], "fast");
-  EXPECT_EQ(record["starts"], 2);
+  EXPECT_EQ(record.status, "done");
+  EXPECT_EQ(record.zip, id + "/2/stems.zip");
+  EXPECT_EQ(record.worker, "fast");
+  EXPECT_EQ(record.starts, 2);
   EXPECT_EQ(pool.command({"HGET", "stats", "done"}).str, "1");
   EXPECT_EQ(callbacks().size(), 1u);
 }
@@ -61,8 +61,8 @@ TEST_F(QueueLifecycleTest, AStaleMessageDoesNotStartAJobAgain) {
   EXPECT_TRUE(jobs.complete("w1", *first, {}, {}));
   pool.command({"LPUSH", "toWorker", first->message});  // and of a done one
   EXPECT_FALSE(jobs.claim(blocking, "w2", 1));
-  EXPECT_EQ(jobs.get(id)->at("status"), "done");
-  EXPECT_EQ(jobs.get(id)->at("starts"), 1);
+  EXPECT_EQ(jobs.get(id)->status, "done");
+  EXPECT_EQ(jobs.get(id)->starts, 1);
 }
 
 // Item 3: after an outage longer than the lease every lease key is gone at once. Workers that
@@ -102,8 +102,8 @@ TEST_F(QueueLifecycleTest, HandBacksAreBounded) {
                                  HandBack::counted_as_attempt, HandBack::counted_as_attempt};
   EXPECT_EQ(seen, expected);
   auto record = *jobs.get(id);
-  EXPECT_EQ(record["status"], "failed");
-  EXPECT_EQ(record["error"], "grace period too short for this song");
+  EXPECT_EQ(record.status, "failed");
+  EXPECT_EQ(record.error, "grace period too short for this song");
   EXPECT_EQ(length("deadletter"), 1);
 }
 
@@ -155,7 +155,7 @@ TEST_F(QueueLifecycleTest, UploadsAreStoredOnlyWhenAJobNeedsThem) {
   s.upload = "ask-3333333333333333.mp3";
   EXPECT_TRUE(jobs.enqueue(s).created);
   EXPECT_LE(trash_due("upload:ask-1111111111111111.mp3"), queue::now_seconds());
-  EXPECT_EQ(jobs.get(s.id)->at("upload"), "ask-3333333333333333.mp3");
+  EXPECT_EQ(jobs.get(s.id)->upload, "ask-3333333333333333.mp3");
 }
 
 // Item 9: a run's stems held while they upload stop being trash when it completes; a run that
@@ -233,7 +233,7 @@ TEST_F(QueueLifecycleTest, CallbacksLeaveOncePerSubmissionWithTheirDataAsGiven) 
     jobs.retry("w", *c, "storage away");
     jobs.promote_due(queue::now_seconds() + 3600);
   }
-  EXPECT_EQ(jobs.get(dead.id)->at("status"), "failed");
+  EXPECT_EQ(jobs.get(dead.id)->status, "failed");
   auto failed = callbacks();
   ASSERT_EQ(failed.size(), 1u);  // a failure calls back too, with its reason
   EXPECT_EQ(failed[0].ending["status"], "failed");
@@ -339,19 +339,19 @@ TEST_F(QueueLifecycleTest, AJobMadeAgainIsANewGeneration) {
   jobs.complete("w", *jobs.claim(blocking, "w", 1), {}, {});
   auto pending = callbacks();
   ASSERT_EQ(pending.size(), 1u);
-  EXPECT_EQ(pending[0].generation, jobs.get(id)->value("generation", -1LL));
+  EXPECT_EQ(pending[0].generation, jobs.get(id)->generation);
   jobs.remove(id);
   jobs.enqueue(spec("generation"));
-  EXPECT_NE(pending[0].generation, jobs.get(id)->value("generation", -1LL));
+  EXPECT_NE(pending[0].generation, jobs.get(id)->generation);
   jobs.complete("w", *jobs.claim(blocking, "w", 1), {}, {});
   // A failed job starting over keeps its generation: its failure's callback still counts.
   auto failing = spec("generation-failed");
   jobs.enqueue(failing);
   jobs.fail("w", *jobs.claim(blocking, "w", 1), "broken");
-  long long before = jobs.get(failing.id)->value("generation", -1LL);
+  long long before = jobs.get(failing.id)->generation;
   failing.upload = "generation-failed-1111111111111111.mp3";
   EXPECT_TRUE(jobs.enqueue(failing).created);
-  EXPECT_EQ(jobs.get(failing.id)->value("generation", -2LL), before);
+  EXPECT_EQ(jobs.get(failing.id)->generation, before);
 }
 
 // Item 9: files are deleted after the record is gone, from the trash; a deletion that fails

@@ -3,8 +3,8 @@
 // expiry, and the logging list.
 #include <unistd.h>
 
-#include "queue/log.h"
 #include "queue_fixture.h"
+#include "service/log.h"
 
 namespace msaas::test {
 namespace {
@@ -28,15 +28,15 @@ TEST_F(QueueTest, ClaimedJobsRunAndComplete) {
   auto claim = jobs.claim(blocking, "w1", 1);
   ASSERT_TRUE(claim);
   EXPECT_EQ(claim->spec.id, id);
-  EXPECT_EQ(jobs.get(id)->at("status"), "running");
+  EXPECT_EQ(jobs.get(id)->status, "running");
   EXPECT_EQ(length("processing:w1"), 1);
   EXPECT_EQ(length("toWorker"), 0);
   EXPECT_TRUE(jobs.progress("w1", *claim, 40, "separating"));
-  EXPECT_EQ(jobs.get(id)->at("progress"), 40);
+  EXPECT_EQ(jobs.get(id)->progress, 40);
   EXPECT_TRUE(jobs.complete("w1", *claim, {{"zip", id + "/stems.zip"}}, {}));
   auto record = *jobs.get(id);
-  EXPECT_EQ(record["status"], "done");
-  EXPECT_EQ(record["progress"], 100);
+  EXPECT_EQ(record.status, "done");
+  EXPECT_EQ(record.progress, 100);
   EXPECT_EQ(length("processing:w1"), 0);
   // Done jobs are not run again when the same upload comes back.
   EXPECT_FALSE(jobs.enqueue(spec("bb")).created);
@@ -59,13 +59,13 @@ TEST_F(QueueTest, TheReaperReturnsJobsOfDeadWorkersThenDeadletters) {
     EXPECT_EQ(claim->spec.attempts, attempt - 1);
     EXPECT_EQ(reap_after_a_lease(), 1);  // no lease key: this worker is gone
     auto record = *jobs.get(id);
-    EXPECT_EQ(record["attempts"], attempt);
+    EXPECT_EQ(record.attempts, attempt);
     if (attempt < 3) {
-      EXPECT_EQ(record["status"], "queued");
+      EXPECT_EQ(record.status, "queued");
       EXPECT_EQ(length("toWorker"), 1);
     } else {
-      EXPECT_EQ(record["status"], "failed");
-      EXPECT_NE(record["error"].get<std::string>().find("lease expired"), std::string::npos);
+      EXPECT_EQ(record.status, "failed");
+      EXPECT_NE(record.error.find("lease expired"), std::string::npos);
       EXPECT_EQ(length("toWorker"), 0);
       ASSERT_EQ(length("deadletter"), 1);
       auto dead = json::parse(pool.command({"LINDEX", "deadletter", "0"}).str);
@@ -92,10 +92,10 @@ TEST_F(QueueTest, RetriesWaitLongerEachTimeAndFailuresAreFinal) {
   auto a = jobs.claim(blocking, "w", 1);
   jobs.retry("w", *a, "storage unreachable");
   auto record = *jobs.get(id);
-  EXPECT_EQ(record["status"], "queued");
-  EXPECT_EQ(record["stage"], "retrying");
-  EXPECT_EQ(record["attempts"], 1);
-  EXPECT_EQ(record["error"], "storage unreachable");
+  EXPECT_EQ(record.status, "queued");
+  EXPECT_EQ(record.stage, "retrying");
+  EXPECT_EQ(record.attempts, 1);
+  EXPECT_EQ(record.error, "storage unreachable");
   // It waits (10 s, then 20 s ...) outside the queue; others go first meanwhile.
   EXPECT_EQ(length("toWorker"), 1);
   long long now = queue::now_seconds();
@@ -109,8 +109,8 @@ TEST_F(QueueTest, RetriesWaitLongerEachTimeAndFailuresAreFinal) {
   EXPECT_EQ(jobs.promote_due(now + 31), 1);
   auto c = jobs.claim(blocking, "w", 1);
   jobs.fail("w", *c, "not audio");
-  EXPECT_EQ(jobs.get(id)->at("status"), "failed");
-  EXPECT_EQ(jobs.get(id)->at("error"), "not audio");
+  EXPECT_EQ(jobs.get(id)->status, "failed");
+  EXPECT_EQ(jobs.get(id)->error, "not audio");
   EXPECT_EQ(length("deadletter"), 0);  // a plain failure is not lost work
   // A failed job can be submitted again (a fixed worker may do better).
   EXPECT_TRUE(jobs.enqueue(spec("ee")).created);
@@ -121,7 +121,7 @@ TEST_F(QueueTest, AWorkerHandsBackWhatItLostTrackOf) {
   ASSERT_TRUE(jobs.claim(blocking, "w", 1));
   EXPECT_EQ(jobs.recover("w"), 1);
   EXPECT_EQ(length("processing:w"), 0);
-  EXPECT_EQ(jobs.get(id)->at("status"), "queued");
+  EXPECT_EQ(jobs.get(id)->status, "queued");
   EXPECT_EQ(jobs.claim(blocking, "w", 1)->spec.attempts, 0);
 }
 
@@ -172,7 +172,7 @@ TEST_F(QueueTest, AResubmittedFailedJobIsNotDeletedByTheOldExpiry) {
   EXPECT_TRUE(again.created);
   EXPECT_EQ(jobs.take_expired(queue::now_seconds() + 3601), 0);
   ASSERT_TRUE(jobs.get(id));
-  EXPECT_EQ(jobs.get(id)->at("status"), "queued");
+  EXPECT_EQ(jobs.get(id)->status, "queued");
   EXPECT_EQ(length("toWorker"), 1);
   // Its own end schedules its own expiry.
   jobs.complete("w", *jobs.claim(blocking, "w", 1), {{"zip", "z"}}, {});
@@ -197,7 +197,7 @@ TEST_F(QueueTest, AResubmissionBetweenReadingAndRemovingTheDueIdsIsKept) {
 }
 
 TEST(QueueDurability, AcknowledgedJobsSurviveARedisCrash) {
-  RedisServer redis(true);
+  RedisServer redis(Persistence::append_only);
   queue::RedisPool pool(redis.url());
   queue::JobQueue jobs(pool, queue::QueueSettings{});
   std::vector<std::string> ids;
@@ -205,7 +205,7 @@ TEST(QueueDurability, AcknowledgedJobsSurviveARedisCrash) {
     queue::JobSpec s;
     s.hash = "d" + std::to_string(i);
     s.upload = s.hash + ".mp3";
-    s.id = queue::job_id(s.hash, s.model, s.stems, s.format);
+    s.id = queue::job_id(s.hash, s.settings);
     ids.push_back(jobs.enqueue(s).id);
   }
   redis.crash();
@@ -215,9 +215,9 @@ TEST(QueueDurability, AcknowledgedJobsSurviveARedisCrash) {
 }
 
 TEST_F(QueueTest, LogLinesGoToTheLoggingList) {
-  queue::init_logging("msaas-test", &pool);
-  queue::log_warning("disk almost full");
-  queue::init_logging("msaas-test", nullptr);
+  service::init_logging("msaas-test", &pool);
+  service::log_warning("disk almost full");
+  service::init_logging("msaas-test", nullptr);
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   EXPECT_EQ(pool.command({"LINDEX", "logging", "0"}).str,

@@ -123,7 +123,7 @@ TEST(RedisClient, AFinishWhoseReplyIsLostEndsTheJobOnce) {
   queue::JobSpec spec;
   spec.hash = "ab";
   spec.upload = "ab.mp3";
-  spec.id = queue::job_id(spec.hash, spec.model, spec.stems, spec.format);
+  spec.id = queue::job_id(spec.hash, spec.settings);
   jobs.enqueue(spec);
   queue::Redis blocking(redis.url(), 5);
   auto claim = jobs.claim(blocking, "w", 1);

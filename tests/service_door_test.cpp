@@ -21,10 +21,6 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-fs::path song(const TempDir& dir, double seconds, const std::string& name = "song.mp3") {
-  return make_tone(dir / name, seconds, 44100, 2, {"-c:a", "libmp3lame"});
-}
-
 std::string status_line(const std::string& answer) {
   return answer.substr(0, answer.find("\r\n"));
 }
@@ -76,7 +72,8 @@ std::unique_ptr<RawConnection> open_stream(int port, const std::string& from, co
 
 // A job waiting in the queue (the services here have no worker), for event streams to follow.
 std::string queued_job(Service& service, const TempDir& dir) {
-  auto created = service.api->client().Post("/v1/jobs", read_file(song(dir, 2)), "audio/mpeg");
+  auto created = service.api->client().Post(
+      "/v1/jobs", read_file(mp3_song(dir, 2, 440, "song.mp3")), "audio/mpeg");
   if (!created || created->status != 201) throw std::runtime_error("the job was not created");
   return json::parse(created->body)["id"];
 }
@@ -90,7 +87,8 @@ double health_check_ms(int port) {
 
 // Item 1 and 2: a body is judged before it is read, and counted as it is read, chunked or not.
 TEST(Door, FloodedBodiesAreRefusedWithinTheirBudgets) {
-  Service service(false, 0, {{"MSAAS_MAX_UPLOAD_BYTES", std::to_string(16 << 20)}});
+  Service service(
+      {.workers = 0, .settings = {{"MSAAS_MAX_UPLOAD_BYTES", std::to_string(16 << 20)}}});
   int port = service.api->port();
   const size_t flood = 200u << 20;
   EXPECT_EQ(
@@ -141,7 +139,7 @@ TEST(Door, FloodedBodiesAreRefusedWithinTheirBudgets) {
 
   // A real song, chunked, to the original API: taken (its JSON is read as it streams).
   TempDir dir;
-  std::string mp3 = read_file(song(dir, 2));
+  std::string mp3 = read_file(mp3_song(dir, 2, 440, "song.mp3"));
   std::string encoded = base64_of(mp3);
   RawConnection chunked(port);
   chunked.send_text(
@@ -168,7 +166,7 @@ TEST(Door, FloodedBodiesAreRefusedWithinTheirBudgets) {
 // A body nobody read is never taken for the next request on the connection (request
 // smuggling): the connection is closed after the answer instead.
 TEST(Door, AnUnreadBodyIsNotTakenForTheNextRequest) {
-  Service service(false, 0);
+  Service service({.workers = 0});
   std::string hidden = "GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n";
   for (std::string head : {"GET /v1/queue HTTP/1.1\r\nHost: x\r\nContent-Length: ",
                            "POST /v1/nosuchroute HTTP/1.1\r\nHost: x\r\nContent-Length: "}) {
@@ -202,7 +200,7 @@ TEST(Door, AnUnreadBodyIsNotTakenForTheNextRequest) {
 // Item 3: a head is at most 32 KiB and must arrive whole within MSAAS_HEAD_TIMEOUT_SECONDS,
 // however the client spaces its bytes.
 TEST(Door, RequestHeadsHaveASizeAndATimeLimit) {
-  Service service(false, 0, {{"MSAAS_HEAD_TIMEOUT_SECONDS", "2"}});
+  Service service({.workers = 0, .settings = {{"MSAAS_HEAD_TIMEOUT_SECONDS", "2"}}});
   int port = service.api->port();
   std::string many_headers = "GET /v1/queue HTTP/1.1\r\nHost: x\r\n";
   for (int i = 0; i < 40; ++i)
@@ -251,9 +249,9 @@ TEST(Door, RequestHeadsHaveASizeAndATimeLimit) {
 // Item 3: caps per client address (connections) and per client (event streams), 503 with
 // Retry-After beyond them; health checks are answered even on a connection over a cap.
 TEST(Door, ConnectionsAndEventStreamsOverTheirCapsGet503) {
-  Service service(
-      false, 0,
-      {{"MSAAS_MAX_CONNECTIONS_PER_ADDRESS", "4"}, {"MSAAS_MAX_EVENT_STREAMS_PER_CLIENT", "2"}});
+  Service service({.workers = 0,
+                   .settings = {{"MSAAS_MAX_CONNECTIONS_PER_ADDRESS", "4"},
+                                {"MSAAS_MAX_EVENT_STREAMS_PER_CLIENT", "2"}}});
   int port = service.api->port();
   TempDir dir;
   std::string id = queued_job(service, dir);
@@ -292,10 +290,10 @@ TEST(Door, ConnectionsAndEventStreamsOverTheirCapsGet503) {
 // checks are still answered quickly (read from a connection's first bytes) and the rest get 503
 // at once; event streams are capped in all, too.
 TEST(Door, HealthChecksAreAnsweredOverTheConnectionCap) {
-  Service service(false, 0,
-                  {{"MSAAS_MAX_CONNECTIONS", "16"},
-                   {"MSAAS_MAX_CONNECTIONS_PER_ADDRESS", "0"},
-                   {"MSAAS_MAX_EVENT_STREAMS", "2"}});
+  Service service({.workers = 0,
+                   .settings = {{"MSAAS_MAX_CONNECTIONS", "16"},
+                                {"MSAAS_MAX_CONNECTIONS_PER_ADDRESS", "0"},
+                                {"MSAAS_MAX_EVENT_STREAMS", "2"}}});
   int port = service.api->port();
   TempDir dir;
   std::string id = queued_job(service, dir);
@@ -327,7 +325,7 @@ TEST(Door, HealthChecksAreAnsweredOverTheConnectionCap) {
 // different addresses, within the per-client caps), while /healthz answers within 100 ms, an
 // upload is taken, and the streams cost Redis one read per job per tick, not one per stream.
 TEST(Door, SlowClientsAndOpenStreamsLeaveHealthChecksAndUploadsServed) {
-  Service service(false, 0, {{"MSAAS_HEAD_TIMEOUT_SECONDS", "60"}});
+  Service service({.workers = 0, .settings = {{"MSAAS_HEAD_TIMEOUT_SECONDS", "60"}}});
   int port = service.api->port();
   auto client = service.api->client();
   TempDir dir;
@@ -353,7 +351,8 @@ TEST(Door, SlowClientsAndOpenStreamsLeaveHealthChecksAndUploadsServed) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   long long stream_reads = redis_calls(service.redis, "hgetall") - reads_before;
-  auto upload = client.Post("/v1/jobs", read_file(song(dir, 3, "other.mp3")), "audio/mpeg");
+  auto upload =
+      client.Post("/v1/jobs", read_file(mp3_song(dir, 3, 440, "other.mp3")), "audio/mpeg");
   EXPECT_EQ(upload->status, 201) << upload->body;
   int still_open = 0;  // the slow heads were held all along, not refused
   for (auto& s : slow) still_open += s->send_some("s", 1) && s->read_some(0.001).empty();

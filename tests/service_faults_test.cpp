@@ -14,30 +14,11 @@ namespace {
 
 using nlohmann::json;
 
-fs::path song(const TempDir& dir, double seconds, double hz) {
-  return make_tone(dir / ("song-" + std::to_string(static_cast<int>(hz)) + ".mp3"), seconds, 44100,
-                   2, {"-c:a", "libmp3lame"}, hz);
-}
-
-std::string submit(httplib::Client& client, const fs::path& file) {
-  auto res = client.Post("/v1/jobs", read_file(file), "audio/mpeg");
-  EXPECT_TRUE(res && res->status == 201) << (res ? res->body : "no answer");
-  return json::parse(res->body)["id"];
-}
-
-void wait_for_stage(httplib::Client& client, const std::string& id, const std::string& stage) {
-  for (int i = 0; i < 3000; ++i) {
-    if (get_json(client, "/v1/jobs/" + id)["stage"] == stage) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  FAIL() << "job " << id << " never reached " << stage;
-}
-
 TEST(Faults, RedisRestartsLoseNoJob) {
-  Service service(false, 0);
+  Service service({.workers = 0});
   auto client = service.api->client();
   TempDir dir;
-  std::string waiting = submit(client, song(dir, 3, 300));
+  std::string waiting = submit_song(client, mp3_song(dir, 3, 300));
   service.redis.stop();
   EXPECT_EQ(get_json(client, "/readyz", 503)["status"], "not ready");
   service.redis.start();
@@ -47,7 +28,7 @@ TEST(Faults, RedisRestartsLoseNoJob) {
   EXPECT_EQ(wait_for_job(client, waiting)["status"], "done");
 
   // Mid-job: Redis goes away while the worker separates, and comes back.
-  std::string running = submit(client, song(dir, 150, 400));
+  std::string running = submit_song(client, mp3_song(dir, 150, 400));
   wait_for_stage(client, running, "separating");
   service.redis.stop();
   std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -57,13 +38,16 @@ TEST(Faults, RedisRestartsLoseNoJob) {
 }
 
 TEST(Faults, AStorageOutageIsRiddenOutWithBackoff) {
-  Service service(true, 0, {{"MSAAS_RETRY_BACKOFF_SECONDS", "1"}, {"MSAAS_MAX_ATTEMPTS", "6"}});
+  Service service(
+      {.storage = Storage::s3,
+       .workers = 0,
+       .settings = {{"MSAAS_RETRY_BACKOFF_SECONDS", "1"}, {"MSAAS_MAX_ATTEMPTS", "6"}}});
   auto client = service.api->client();
   TempDir dir;
-  std::string id = submit(client, song(dir, 3, 500));
+  std::string id = submit_song(client, mp3_song(dir, 3, 500));
   service.s3->stop();
   // Uploads meanwhile are refused (503, JSON) and nothing is queued for them.
-  auto refused = client.Post("/v1/jobs", read_file(song(dir, 2, 600)), "audio/mpeg");
+  auto refused = client.Post("/v1/jobs", read_file(mp3_song(dir, 2, 600)), "audio/mpeg");
   EXPECT_EQ(refused->status, 503);
   EXPECT_NE(json::parse(refused->body)["error"].get<std::string>().find("storage"),
             std::string::npos);
@@ -85,12 +69,14 @@ TEST(Faults, AStorageOutageIsRiddenOutWithBackoff) {
 TEST(Faults, AFullDiskRefusesUploadsCleanlyAndFailsJobsWithAReason) {
   // The kernel's file-size limit makes writes fail as on a full disk (EFBIG instead of ENOSPC):
   // mounting a small filesystem would need privileges a test machine may not give.
-  Service service(false, 0, {{"MSAAS_RETRY_BACKOFF_SECONDS", "1"}, {"MSAAS_MAX_ATTEMPTS", "2"}});
+  Service service(
+      {.workers = 0,
+       .settings = {{"MSAAS_RETRY_BACKOFF_SECONDS", "1"}, {"MSAAS_MAX_ATTEMPTS", "2"}}});
   ApiProcess full_api(service.env, service.data.path(),
                       {"/usr/bin/prlimit", "--fsize=65536", "--"});
   auto client = full_api.client();
   TempDir dir;
-  auto big = song(dir, 30, 700);  // ~480 kB: more than the disk takes
+  auto big = mp3_song(dir, 30, 700);  // ~480 kB: more than the disk takes
   auto res = client.Post("/v1/jobs", read_file(big), "audio/mpeg");
   EXPECT_EQ(res->status, 503) << res->body;
   EXPECT_NE(res->body.find("disk"), std::string::npos) << res->body;
@@ -100,7 +86,7 @@ TEST(Faults, AFullDiskRefusesUploadsCleanlyAndFailsJobsWithAReason) {
 
   // A worker whose disk fills while it writes stems: retried, then failed with the reason.
   auto api = service.api->client();
-  std::string id = submit(api, song(dir, 20, 800));
+  std::string id = submit_song(api, mp3_song(dir, 20, 800));
   service.workers.push_back(std::make_unique<WorkerProcess>(
       service.env, service.data / "full-worker.log",
       std::vector<std::string>{"/usr/bin/prlimit", "--fsize=400000", "--"}));
@@ -112,10 +98,10 @@ TEST(Faults, AFullDiskRefusesUploadsCleanlyAndFailsJobsWithAReason) {
 }
 
 TEST(Faults, AJobThatKillsItsWorkerEveryTimeEndsInDeadletter) {
-  Service service(false, 1, {{"MSAAS_MAX_ATTEMPTS", "2"}});
+  Service service({.workers = 1, .settings = {{"MSAAS_MAX_ATTEMPTS", "2"}}});
   auto client = service.api->client();
   TempDir dir;
-  std::string id = submit(client, song(dir, 150, 900));
+  std::string id = submit_song(client, mp3_song(dir, 150, 900));
   for (int crash = 0; crash < 2; ++crash) {
     // Running its attempt number `crash`: then every worker dies, and a fresh one comes up,
     // whose reaper finds the job's lease expired.

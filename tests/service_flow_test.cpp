@@ -27,7 +27,7 @@ json post_song(httplib::Client& client, const fs::path& song, const std::string&
 class ServiceFlow : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ServiceFlow, UploadSeparateDownloadDelete) {
-  Service service(GetParam() == "s3");
+  Service service({.storage = GetParam() == "s3" ? Storage::s3 : Storage::fs});
   auto client = service.api->client();
   TempDir dir;
   auto job = post_song(client, make_song(dir, "song.mp3", 6, 330), "?format=wav");
@@ -96,14 +96,16 @@ TEST_P(ServiceFlow, UploadSeparateDownloadDelete) {
   ASSERT_EQ(removed->status, 200);
   get_json(client, "/v1/jobs/" + id, 404);
   EXPECT_EQ(client.Get("/v1/jobs/" + id + "/stems/vocals")->status, 404);
-  if (GetParam() == "fs") EXPECT_FALSE(fs::exists(service.data / "storage" / "output" / id));
+  if (GetParam() == "fs") {
+    EXPECT_FALSE(fs::exists(service.data / "storage" / "output" / id));
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Storage, ServiceFlow, ::testing::Values("fs", "s3"),
-                         [](const auto& info) { return info.param; });
+                         [](const auto& test) { return test.param; });
 
 TEST(Service, MultipartUploadWithSettingsAndLiveEvents) {
-  Service service(false);
+  Service service({});
   auto client = service.api->client();
   TempDir dir;
   auto song = make_song(dir, "long song.mp3", 90, 220);
@@ -138,7 +140,7 @@ TEST(Service, MultipartUploadWithSettingsAndLiveEvents) {
 }
 
 TEST(Service, TheSameUploadIsTheSameJob) {
-  Service service(false);
+  Service service({});
   auto client = service.api->client();
   TempDir dir;
   auto song = make_song(dir, "song.mp3", 4, 500);
@@ -155,7 +157,7 @@ TEST(Service, TheSameUploadIsTheSameJob) {
 }
 
 TEST(Service, BadRequestsGetJsonErrorsAndQueueNothing) {
-  Service service(false);
+  Service service({});
   auto client = service.api->client();
   TempDir dir;
   auto song = read_file(make_song(dir, "song.mp3", 2, 440));
@@ -213,7 +215,7 @@ TEST(Service, BadRequestsGetJsonErrorsAndQueueNothing) {
 }
 
 TEST(Service, HealthReadinessAndMetrics) {
-  Service service(false, 0);
+  Service service({.workers = 0});
   auto client = service.api->client();
   EXPECT_EQ(get_json(client, "/healthz")["status"], "ok");
   EXPECT_EQ(get_json(client, "/readyz")["status"], "ready");
@@ -233,7 +235,7 @@ TEST(Service, HealthReadinessAndMetrics) {
 }
 
 TEST(Service, ThePageIsServedWithCachingHeaders) {
-  Service service(false, 0);
+  Service service({.workers = 0});
   TempDir web;
   fs::create_directories(web / "assets");
   write_text(web / "index.html", "<script src=\"/assets/app.0123456789.js\"></script>");
@@ -266,7 +268,7 @@ TEST(Service, ThePageIsServedWithCachingHeaders) {
 
 // Every route in /openapi.json is served, and nothing else is.
 TEST(Service, OpenApiDocumentMatchesTheRoutes) {
-  Service service(false, 0);
+  Service service({.workers = 0});
   auto client = service.api->client();
   auto document = get_json(client, "/openapi.json");
   EXPECT_EQ(document["openapi"], "3.0.3");

@@ -38,7 +38,7 @@ json post_song(httplib::Client& client, const fs::path& song, const std::string&
 // Item 2: before, both jobs shared "<songhash>.mp3"; deleting (or expiring) the first removed
 // the song the second was still waiting to separate, and it ended in the deadletter list.
 TEST(Lifecycle, DeletingOneJobOfASongLeavesTheOthersUploadAndRemovesItsOwn) {
-  Service service(false, 0);
+  Service service({.workers = 0});
   auto client = service.api->client();
   TempDir dir;
   auto song = make_tone(dir / "song.mp3", 3, 44100, 2, {"-c:a", "libmp3lame"}, 330);
@@ -65,7 +65,7 @@ TEST(Lifecycle, DeletingOneJobOfASongLeavesTheOthersUploadAndRemovesItsOwn) {
 // Item 4: the autoscaler's figure counts jobs being separated, not only those waiting; scaling
 // on the queue alone stopped a long song's worker in mid-job, again and again.
 TEST(Lifecycle, TheAutoscalerCountsRunningJobs) {
-  Service service(false, 0);
+  Service service({.workers = 0});
   auto client = service.api->client();
   TempDir dir;
   for (double hz : {300.0, 400.0})
@@ -127,7 +127,7 @@ struct CallbackReceiver {
 TEST(Lifecycle, CallbacksGoOutOncePerSubmissionOnSuccessAndFailure) {
   CallbackReceiver receiver;
   const auto& base = receiver.base;
-  Service service(false, 0);
+  Service service({.workers = 0});
   auto client = service.api->client();
   TempDir dir;
   auto a = make_tone(dir / "a.mp3", 3, 44100, 2, {"-c:a", "libmp3lame"}, 600);
@@ -187,7 +187,7 @@ TEST(Lifecycle, CallbacksGoOutOncePerSubmissionOnSuccessAndFailure) {
 TEST(Lifecycle, CallbacksIntoTheClusterAreRefusedAndTheJobStillFinishes) {
   CallbackReceiver receiver;
   std::string port = receiver.base.substr(receiver.base.rfind(':') + 1);
-  Service service(false, 0, {{"MSAAS_CALLBACK_ALLOW_PRIVATE", "0"}});
+  Service service({.workers = 0, .settings = {{"MSAAS_CALLBACK_ALLOW_PRIVATE", "0"}}});
   auto client = service.api->client();
   TempDir dir;
   std::vector<std::string> targets = {receiver.base + "/direct",
@@ -217,7 +217,7 @@ TEST(Lifecycle, CallbacksIntoTheClusterAreRefusedAndTheJobStillFinishes) {
 // With private ranges allowed (in-cluster receivers), a redirect is still not followed.
 TEST(Lifecycle, CallbackRedirectsAreNotFollowed) {
   CallbackReceiver receiver;
-  Service service(false, 1);
+  Service service({.workers = 1});
   auto client = service.api->client();
   TempDir dir;
   auto song = make_tone(dir / "r.mp3", 2, 44100, 2, {"-c:a", "libmp3lame"}, 500);

@@ -19,20 +19,16 @@ namespace {
 
 using nlohmann::json;
 
-fs::path song(const TempDir& dir, double seconds, const std::string& name = "song.mp3") {
-  return make_tone(dir / name, seconds, 44100, 2, {"-c:a", "libmp3lame"});
-}
-
 bool nothing_kept(Service& service) {
   return fs::is_empty(service.data / "storage" / "queue") &&
          (!fs::exists(service.data / "spool") || fs::is_empty(service.data / "spool"));
 }
 
 TEST(Limits, HostileRequestsGetJsonErrorsAndLeaveNothing) {
-  Service service(false, 0);
+  Service service({.workers = 0});
   auto client = service.api->client();
   TempDir dir;
-  std::string mp3 = read_file(song(dir, 2));
+  std::string mp3 = read_file(mp3_song(dir, 2, 440, "song.mp3"));
 
   // 2 GB announced: refused before a byte of the body is read.
   auto huge = raw_http(service.api->port(),
@@ -76,7 +72,7 @@ TEST(Limits, HostileRequestsGetJsonErrorsAndLeaveNothing) {
 }
 
 TEST(Limits, SlowClientsAreCutOffWhileOthersAreServed) {
-  Service service(false, 0);
+  Service service({.workers = 0});
   service.env["MSAAS_REQUEST_TIMEOUT_SECONDS"] = "1";
   ApiProcess api(service.env, service.data.path());
   RawConnection slow(api.port());
@@ -90,11 +86,11 @@ TEST(Limits, SlowClientsAreCutOffWhileOthersAreServed) {
 }
 
 TEST(Limits, ConcurrentUploadsAreCapped) {
-  Service service(false, 0);
+  Service service({.workers = 0});
   service.env["MSAAS_MAX_CONCURRENT_UPLOADS"] = "1";
   ApiProcess api(service.env, service.data.path());
   TempDir dir;
-  std::string mp3 = read_file(song(dir, 2));
+  std::string mp3 = read_file(mp3_song(dir, 2, 440, "song.mp3"));
   RawConnection first(api.port());
   first.send_text(
       "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: audio/mpeg\r\n"
@@ -102,7 +98,7 @@ TEST(Limits, ConcurrentUploadsAreCapped) {
       std::to_string(mp3.size()) + "\r\n\r\n" + mp3.substr(0, 1000));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // it holds the only slot
   auto client = api.client();
-  auto busy = client.Post("/v1/jobs", read_file(song(dir, 3, "other.mp3")), "audio/mpeg");
+  auto busy = client.Post("/v1/jobs", read_file(mp3_song(dir, 3, 440, "other.mp3")), "audio/mpeg");
   EXPECT_EQ(busy->status, 503);
   EXPECT_FALSE(busy->get_header_value("Retry-After").empty());
   first.send_text(mp3.substr(1000));
@@ -113,17 +109,17 @@ TEST(Limits, ConcurrentUploadsAreCapped) {
 }
 
 TEST(Limits, SongsLongerThanTheLimitFailWithAReason) {
-  Service service(false, 1, {{"MSAAS_MAX_AUDIO_SECONDS", "2"}});
+  Service service({.workers = 1, .settings = {{"MSAAS_MAX_AUDIO_SECONDS", "2"}}});
   auto client = service.api->client();
   TempDir dir;
-  auto res = client.Post("/v1/jobs", read_file(song(dir, 3)), "audio/mpeg");
+  auto res = client.Post("/v1/jobs", read_file(mp3_song(dir, 3, 440, "song.mp3")), "audio/mpeg");
   auto job = wait_for_job(client, json::parse(res->body)["id"]);
   EXPECT_EQ(job["status"], "failed");
   EXPECT_NE(job["error"].get<std::string>().find("up to 2 s"), std::string::npos) << job;
 }
 
 TEST(Keys, JobsBelongToTheirKeyAndRatesAreLimited) {
-  Service service(false, 0);
+  Service service({.workers = 0});
   TempDir dir;
   std::string alice(32, 'a'), bob(32, 'b');
   write_text(dir / "keys", "# name:key\nalice:" + alice + "\nbob: " + bob + "\n");
@@ -143,7 +139,7 @@ TEST(Keys, JobsBelongToTheirKeyAndRatesAreLimited) {
   EXPECT_EQ(client.Get("/healthz")->status, 200);  // operations and the page stay open
   EXPECT_EQ(client.Get("/")->status, 200);
 
-  std::string mp3 = read_file(song(dir, 2));
+  std::string mp3 = read_file(mp3_song(dir, 2, 440, "song.mp3"));
   auto mine = client.Post("/v1/jobs", as(alice), mp3, "audio/mpeg");
   ASSERT_EQ(mine->status, 201) << mine->body;
   std::string id = json::parse(mine->body)["id"];

@@ -88,7 +88,7 @@ TEST(Startup, ApiWithAStalledStorageServesAndStopsPromptly) {
 }
 
 TEST(Startup, WorkerWithoutItsModelTakesNoJobUntilTheModelIsThere) {
-  Service service(false, 0);
+  Service service({.workers = 0});
   TempDir models;
   service.env["MSAAS_MODELS"] = models.path().string();
   service.env["MSAAS_READY_FILE"] = (service.data / "worker.ready").string();
@@ -118,7 +118,7 @@ TEST(Startup, WorkerWithoutItsModelTakesNoJobUntilTheModelIsThere) {
 }
 
 TEST(Startup, WorkerNamesTheOfficialModelFileItNeeds) {
-  Service service(false, 0);
+  Service service({.workers = 0});
   TempDir models;
   service.env["MSAAS_MODELS"] = models.path().string();
   service.env["MSAAS_DEFAULT_MODEL"] = "htdemucs";

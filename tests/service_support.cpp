@@ -60,8 +60,8 @@ int restartable_loopback_port() {
 
 }  // namespace
 
-RedisServer::RedisServer(bool append_only)
-    : port_(restartable_loopback_port()), append_only_(append_only) {
+RedisServer::RedisServer(Persistence persistence)
+    : port_(restartable_loopback_port()), append_only_(persistence == Persistence::append_only) {
   start();
 }
 
@@ -212,13 +212,33 @@ void WorkerProcess::kill(int signal) {
   ::kill(process_->pid(), signal);
 }
 
-Service::Service(bool with_s3, int worker_count,
-                 const std::map<std::string, std::string>& settings) {
-  if (with_s3) s3 = std::make_unique<S3Peer>();
+Service::Service(const ServiceOptions& options) {
+  if (options.storage == Storage::s3) s3 = std::make_unique<S3Peer>();
   env = service_environment(redis, data.path(), s3.get());
-  for (const auto& [name, value] : settings) env[name] = value;
+  for (const auto& [name, value] : options.settings) env[name] = value;
   api = std::make_unique<ApiProcess>(env, data.path());
-  for (int i = 0; i < worker_count; ++i) add_worker();
+  for (int i = 0; i < options.workers; ++i) add_worker();
+}
+
+fs::path mp3_song(const TempDir& dir, double seconds, double hz, const std::string& name) {
+  std::string file = name.empty() ? "song-" + std::to_string(static_cast<int>(hz)) + ".mp3" : name;
+  return make_tone(dir / file, seconds, 44100, 2, {"-c:a", "libmp3lame"}, hz);
+}
+
+std::string submit_song(httplib::Client& client, const fs::path& file) {
+  auto res = client.Post("/v1/jobs", read_file(file), "audio/mpeg");
+  EXPECT_TRUE(res && (res->status == 201 || res->status == 200)) << (res ? res->body : "no answer");
+  return res ? nlohmann::json::parse(res->body).value("id", "") : "";
+}
+
+void wait_for_stage(httplib::Client& client, const std::string& id, const std::string& stage) {
+  for (int i = 0; i < 3000; ++i) {
+    auto job = get_json(client, "/v1/jobs/" + id);
+    if (job["stage"] == stage) return;
+    ASSERT_NE(job["status"], "done") << "job " << id << " ended before reaching " << stage;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  FAIL() << "job " << id << " never reached " << stage;
 }
 
 void Service::add_worker() {

@@ -20,9 +20,12 @@
 
 namespace msaas::test {
 
+// What a test's Redis keeps across a restart: nothing, or everything (the append-only file).
+enum class Persistence { none, append_only };
+
 class RedisServer {
  public:
-  explicit RedisServer(bool append_only = false);
+  explicit RedisServer(Persistence persistence = Persistence::none);
   std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
   void stop();
   void start();  // again, same port and data (for restart tests)
@@ -96,13 +99,20 @@ class WorkerProcess {
   std::unique_ptr<service::ChildProcess> process_;
 };
 
-// The whole service: Redis, optional S3, one API, `workers` workers.
+enum class Storage { fs, s3 };
+
+struct ServiceOptions {
+  Storage storage = Storage::fs;
+  int workers = 1;
+  // Override the test defaults of service_environment() (MSAAS_* variables).
+  std::map<std::string, std::string> settings = {};
+};
+
+// The whole service: Redis, S3 or the filesystem, one API, `workers` workers.
 struct Service {
-  // `settings` override the test defaults of service_environment() (MSAAS_* variables).
-  explicit Service(bool s3, int workers = 1,
-                   const std::map<std::string, std::string>& settings = {});
+  explicit Service(const ServiceOptions& options);
   TempDir data;
-  RedisServer redis{true};  // append-only, as deployed: restarts keep the queue
+  RedisServer redis{Persistence::append_only};  // as deployed: restarts keep the queue
   std::unique_ptr<S3Peer> s3;
   std::map<std::string, std::string> env;
   std::unique_ptr<ApiProcess> api;
@@ -129,6 +139,13 @@ int listen_on_loopback(int& port, int backlog = 64);
 
 // GET as JSON (asserting the status).
 nlohmann::json get_json(httplib::Client& client, const std::string& path, int status = 200);
+// A test song: `seconds` of an MP3 (LAME) stereo tone at `hz`, named `name` or after its pitch.
+fs::path mp3_song(const TempDir& dir, double seconds, double hz = 440,
+                  const std::string& name = "");
+// POSTs a file to /v1/jobs; the job's id (new or existing), failing the test on any other answer.
+std::string submit_song(httplib::Client& client, const fs::path& file);
+// Polls until the job's stage is `stage`; fails the test if the job ends first or 30 s pass.
+void wait_for_stage(httplib::Client& client, const std::string& id, const std::string& stage);
 // Polls GET /v1/jobs/{id} until status is done or failed (or `timeout_s` passes).
 nlohmann::json wait_for_job(httplib::Client& client, const std::string& id, double timeout_s = 120);
 std::string read_file(const fs::path& path);

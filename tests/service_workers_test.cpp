@@ -15,34 +15,12 @@ namespace {
 
 using nlohmann::json;
 
-std::string submit(httplib::Client& client, const fs::path& song) {
-  auto res = client.Post("/v1/jobs", read_file(song), "audio/mpeg");
-  EXPECT_TRUE(res && (res->status == 201 || res->status == 200));
-  return json::parse(res->body)["id"];
-}
-
-fs::path song(const TempDir& dir, double seconds, double hz) {
-  return make_tone(dir / ("song-" + std::to_string(hz) + ".mp3"), seconds, 44100, 2,
-                   {"-c:a", "libmp3lame"}, hz);
-}
-
-// Waits until the job is separating (so a worker holds it mid-way).
-void wait_until_separating(httplib::Client& client, const std::string& id) {
-  for (int i = 0; i < 2000; ++i) {
-    auto job = get_json(client, "/v1/jobs/" + id);
-    if (job["stage"] == "separating") return;
-    ASSERT_NE(job["status"], "done") << "the job finished before it could be interrupted";
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  FAIL() << "job " << id << " never started separating";
-}
-
 TEST(Workers, TwoWorkersShareTheQueue) {
-  Service service(false, 2);
+  Service service({.workers = 2});
   auto client = service.api->client();
   TempDir dir;
   std::vector<std::string> ids;
-  for (int i = 0; i < 4; ++i) ids.push_back(submit(client, song(dir, 40, 200 + 50 * i)));
+  for (int i = 0; i < 4; ++i) ids.push_back(submit_song(client, mp3_song(dir, 40, 200 + 50 * i)));
   std::set<std::string> workers;
   for (const auto& id : ids) {
     auto job = wait_for_job(client, id);
@@ -55,11 +33,11 @@ TEST(Workers, TwoWorkersShareTheQueue) {
 }
 
 TEST(Workers, AJobSurvivesItsWorkerBeingKilled) {
-  Service service(false, 1);
+  Service service({.workers = 1});
   auto client = service.api->client();
   TempDir dir;
-  std::string id = submit(client, song(dir, 150, 300));
-  wait_until_separating(client, id);
+  std::string id = submit_song(client, mp3_song(dir, 150, 300));
+  wait_for_stage(client, id, "separating");
   service.workers[0]->kill(SIGKILL);
   service.add_worker();  // the lease (2 s) runs out; the new worker's reaper returns the job
   auto job = wait_for_job(client, id);
@@ -73,11 +51,11 @@ TEST(Workers, AJobSurvivesItsWorkerBeingKilled) {
 
 TEST(Workers, SigtermLetsTheWorkerFinishItsJob) {
   // An ample grace period, however busy the machine is.
-  Service service(false, 1, {{"MSAAS_GRACE_SECONDS", "300"}});
+  Service service({.workers = 1, .settings = {{"MSAAS_GRACE_SECONDS", "300"}}});
   auto client = service.api->client();
   TempDir dir;
-  std::string id = submit(client, song(dir, 60, 350));
-  wait_until_separating(client, id);
+  std::string id = submit_song(client, mp3_song(dir, 60, 350));
+  wait_for_stage(client, id, "separating");
   service.workers[0]->kill(SIGTERM);
   EXPECT_EQ(service.workers[0]->stop(30), 0);  // exits by itself, cleanly
   auto job = get_json(client, "/v1/jobs/" + id);
@@ -86,11 +64,11 @@ TEST(Workers, SigtermLetsTheWorkerFinishItsJob) {
 }
 
 TEST(Workers, AJobPastTheGracePeriodIsHandedBack) {
-  Service service(false, 1, {{"MSAAS_GRACE_SECONDS", "0"}});
+  Service service({.workers = 1, .settings = {{"MSAAS_GRACE_SECONDS", "0"}}});
   auto client = service.api->client();
   TempDir dir;
-  std::string id = submit(client, song(dir, 150, 400));
-  wait_until_separating(client, id);
+  std::string id = submit_song(client, mp3_song(dir, 150, 400));
+  wait_for_stage(client, id, "separating");
   service.workers[0]->kill(SIGTERM);
   EXPECT_EQ(service.workers[0]->stop(30), 0);
   auto job = get_json(client, "/v1/jobs/" + id);
@@ -105,7 +83,7 @@ TEST(Workers, AJobPastTheGracePeriodIsHandedBack) {
 // Issue 17 (review): a worker that died leaves its scratch folder (up to ~14 GB for a long song);
 // the next worker to start in the same work folder removes it, and never a live worker's.
 TEST(Workers, AKilledWorkersScratchIsRemovedByTheNextOne) {
-  Service service(false, 1);
+  Service service({.workers = 1});
   fs::path work = service.data / "work";
   auto locks = [&] {
     std::set<std::string> names;

@@ -123,11 +123,13 @@ TEST_P(StorageTest, KeysWithSpacesAndPlusSigns) {
     store->remove("queue", key);
     EXPECT_FALSE(store->size("queue", key)) << key;
   }
-  if (peer) EXPECT_EQ(peer->log().find("refused"), std::string::npos) << peer->log();
+  if (peer) {
+    EXPECT_EQ(peer->log().find("refused"), std::string::npos) << peer->log();
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StorageTest, ::testing::Values("fs", "s3"),
-                         [](const auto& info) { return info.param; });
+                         [](const auto& test) { return test.param; });
 
 TEST(S3Storage, UnreachableEndpointIsAReadableError) {
   storage::StorageConfig config;

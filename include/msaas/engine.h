@@ -1,6 +1,21 @@
-// msaas/engine.h: the Demucs engine's whole public API. Load an official Demucs checkpoint (or a
-// bag of them) and separate audio with the same maths as demucs.apply.apply_model. No libtorch
-// types appear here, so programs that include it build fast and stay small.
+// msaas/engine.h: the Demucs engine's public API. Load an official Demucs checkpoint (or a bag of
+// them) and separate audio with the same maths as demucs.apply.apply_model. No libtorch types
+// appear here, so programs that include it build fast and stay small. The models folder and the
+// official models are in msaas/models.h; downloading them, in msaas/download.h.
+//
+//   #include "msaas/engine.h"
+//   #include "msaas/models.h"  // default_models_folder()
+//
+//   auto model = msaas::Separator::from_repo("htdemucs", msaas::default_models_folder());
+//   msaas::SeparationOptions options;  // the official defaults: shifts 1, overlap 0.25
+//   // mix: planar float samples at model->sample_rate(), model->audio_channels() channels
+//   std::vector<float> stems = model->separate(mix.data(), frames, options);
+//   // stems[(s * channels + c) * frames + t]: source model->sources()[s], channel c, frame t
+//
+// Thread safety: a loaded Separator does not change when it separates, so several threads may
+// call separate() or separate_stream() on the same one at once, each with its own options (fast
+// mode is per call). They share libtorch's one process-wide compute pool: `threads` sizes it for
+// the whole process, and calls at once divide the cores rather than add to them.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +25,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "msaas/version.h"  // MSAAS_VERSION, MSAAS_VERSION_MAJOR/MINOR/PATCH
 
 namespace msaas {
 
@@ -36,8 +53,9 @@ struct SeparationOptions {
   // model and shift (reproducing another run exactly); overrides seed.
   std::vector<int64_t> shift_offsets;
   int threads = 0;  // compute threads; 0 = all cores
-  // Fast mode (not in the official tool): convolutions, linear layers and attention in
-  // bfloat16 on CPUs that have it; slightly different stems (see docs/quality.md).
+  // Fast mode (not in the official tool): linear layers, attention and the encoder/decoder
+  // convolutions in bfloat16 on CPUs that have it (DConv's residual branch, the normalisations
+  // and the spectrogram stay float32); slightly different stems (see docs/quality.md).
   bool fast = false;
 };
 
@@ -76,6 +94,9 @@ class Separator {
   virtual int audio_channels() const = 0;
   // Longest segment in seconds a transformer model accepts (infinity for others).
   virtual double max_segment() const = 0;
+  // Throws ModelError when `options` cannot work with this model (a segment over max_segment(),
+  // negative shifts, an overlap outside [0, 1)); separate() checks the same before any work.
+  void check(const SeparationOptions& options) const;
   virtual std::string description() const = 0;
   virtual std::string device() const = 0;  // where it runs: "cpu", "cuda:0", ...
   // Floating-point operations of one model call on one default-length segment, summed over the
@@ -101,41 +122,5 @@ class Separator {
 // How the engine computes on this machine, for logs and benchmarks, e.g. "libtorch 1.13.1,
 // 2 threads, OpenBLAS 0.3.21 (shares libtorch's OpenMP threads)".
 std::string compute_summary();
-
-// What a models folder holds, as the official --list-models shows it (sorted names).
-struct InstalledModels {
-  std::vector<std::string> bags;     // <name>.yaml
-  std::vector<std::string> singles;  // <sig>[-<sha8>].th
-};
-InstalledModels list_installed_models(const std::string& repo);
-
-// The models folder: $MSAAS_MODELS, else ~/.cache/msaas/models.
-std::string default_models_folder();
-
-// The official named models (demucs/remote): their files and their bag description.
-struct NamedModel {
-  std::string name;
-  std::vector<std::string> files;  // <sig>-<sha8>.th, under the official download root
-  std::string yaml;                // content of <name>.yaml
-  std::string summary;
-};
-const std::vector<NamedModel>& official_models();
-const NamedModel* find_official_model(const std::string& name);
-
-// Where official checkpoints are downloaded from ($MSAAS_MODELS_URL overrides it).
-std::string default_models_url();
-
-struct DownloadProgress {
-  std::string file;
-  int64_t received = 0;  // bytes of this file so far, resumed bytes included
-  int64_t total = 0;     // 0 while unknown
-};
-
-// Downloads `model`'s files from `url_root` into `folder`, then writes <name>.yaml. Each file is
-// fetched to <file>.part, resumed with an HTTP Range request when a previous try broke off,
-// checked against the SHA-256 prefix in its name, and only then renamed to its final name.
-// Files already present and valid are kept. Throws ModelError.
-void pull_model(const NamedModel& model, const std::string& folder, const std::string& url_root,
-                const std::function<void(const DownloadProgress&)>& progress = nullptr);
 
 }  // namespace msaas

@@ -8,7 +8,8 @@
 
 #include "api/http_util.h"
 #include "queue/jobs.h"
-#include "queue/log.h"
+#include "queue/rate_counter.h"
+#include "service/log.h"
 
 namespace msaas::api {
 
@@ -80,11 +81,7 @@ bool AccessControl::admit(const httplib::Request& req, httplib::Response& res) {
   if (per_minute_ <= 0) return true;
   long long now = queue::now_seconds();
   std::string client = who->empty() ? "ip:" + req.remote_addr : "key:" + *who;
-  std::string bucket = "rate:" + client + ":" + std::to_string(now / 60);
-  auto connection = redis_.acquire();
-  long long count = connection->command({"INCR", bucket}).integer;
-  if (count == 1) connection->command({"EXPIRE", bucket, "120"});
-  if (count <= per_minute_) return true;
+  if (queue::count_request(redis_, client, now / 60) <= per_minute_) return true;
   res.set_header("Retry-After", std::to_string(60 - now % 60));
   send_error(res, 429,
              "too many requests: the limit is " + std::to_string(per_minute_) + " per minute");

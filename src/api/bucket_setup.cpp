@@ -3,7 +3,7 @@
 
 #include <chrono>
 
-#include "queue/log.h"
+#include "service/log.h"
 
 namespace msaas::api {
 
@@ -23,14 +23,14 @@ BucketSetup::~BucketSetup() {
 bool BucketSetup::try_once() {
   try {
     for (const auto& bucket : buckets_) storage_.ensure_bucket(bucket);
-    if (!last_error_.empty()) queue::log_info("storage " + storage_.describe() + " is ready");
+    if (!last_error_.empty()) service::log_info("storage " + storage_.describe() + " is ready");
     done_ = true;
     attempted_ = true;
     return true;
   } catch (const std::exception& e) {
     // Said once per distinct reason, not every few seconds.
     if (e.what() != last_error_)
-      queue::log_error(std::string("storage not ready (retrying): ") + e.what());
+      service::log_error(std::string("storage not ready (retrying): ") + e.what());
     last_error_ = e.what();
     attempted_ = true;
     return false;

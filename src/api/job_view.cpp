@@ -1,54 +1,134 @@
 // api/job_view.cpp: see job_view.h.
 #include "api/job_view.h"
 
+#include <functional>
+
 #include "api/http_util.h"
 #include "api/zip_stream.h"
-#include "queue/log.h"
 #include "service/file_sweeper.h"
+#include "service/log.h"
 
 namespace msaas::api {
 
 using nlohmann::json;
 
-json job_view(const json& r) {
-  std::string id = r.value("id", "");
-  json view = {{"id", id},
-               {"status", r.value("status", "queued")},
-               {"progress", r.value("progress", 0)},
-               {"stage", r.value("stage", "")},
-               {"model", r.value("model", "")},
-               {"stems_setting", r.value("stems", "4")},
-               {"format", r.value("format", "mp3")},
-               {"hash", r.value("hash", "")},
-               {"attempts", r.value("attempts", 0)},
-               {"created", r.value("created", 0)},
-               {"updated", r.value("updated", 0)},
-               {"error", nullptr},
-               {"stems", json::array()}};
-  std::string error = r.value("error", "");
-  if (!error.empty()) view["error"] = error;
-  if (r.contains("seconds")) view["audio_seconds"] = r["seconds"];
-  if (r.contains("rtf")) view["real_time_factor"] = r["rtf"];
-  if (view["status"] == "done" && r.contains("outputs") && r["outputs"].is_array()) {
-    for (const auto& o : r["outputs"])
-      view["stems"].push_back({{"name", o.value("name", "")},
-                               {"url", "/v1/jobs/" + id + "/stems/" + o.value("name", "")},
-                               {"content_type", o.value("content_type", "")},
-                               {"size", o.value("size", 0)}});
-    view["zip_url"] = "/v1/jobs/" + id + "/stems.zip";
-  }
+namespace {
+
+// One member of the public view: its schema, and its value from a record (nothing: left out).
+struct ViewField {
+  const char* name;
+  json schema;
+  bool required;
+  std::function<std::optional<json>(const queue::JobRecord&)> value;
+};
+
+json string_enum(const std::vector<std::string>& values) {
+  return {{"type", "string"}, {"enum", values}};
+}
+
+json stem_schema() {
+  return {{"type", "object"},
+          {"required", {"name", "url", "content_type", "size"}},
+          {"properties",
+           {{"name", {{"type", "string"}, {"example", "vocals"}}},
+            {"url", {{"type", "string"}, {"example", "/v1/jobs/<id>/stems/vocals"}}},
+            {"content_type", {{"type", "string"}, {"example", "audio/mpeg"}}},
+            {"size", {{"type", "integer"}, {"example", 7654321}}}}}};
+}
+
+// The view, member by member: job_view and the OpenAPI schema (job_schema) are both made from
+// this table, so the document cannot miss a member the API sends.
+const std::vector<ViewField>& view_fields() {
+  using R = const queue::JobRecord&;
+  auto integer = [](long long example) { return json{{"type", "integer"}, {"example", example}}; };
+  static const std::vector<ViewField> fields = {
+      {"id",
+       {{"type", "string"}, {"pattern", "^[0-9a-f]{32}$"}},
+       true,
+       [](R r) { return json(r.id); }},
+      {"status", string_enum({"queued", "running", "done", "failed"}), true,
+       [](R r) { return json(r.status); }},
+      {"progress", integer(40), true, [](R r) { return json(r.progress); }},
+      {"stage",
+       {{"type", "string"},
+        {"description",
+         "queued, retrying, starting, downloading, loading model, decoding, separating, "
+         "encoding, uploading, done, failed, deadletter"}},
+       true,
+       [](R r) { return json(r.stage); }},
+      {"model",
+       {{"type", "string"}, {"example", "htdemucs"}},
+       true,
+       [](R r) { return json(r.settings.model); }},
+      {"stems_setting",
+       {{"type", "string"}, {"pattern", "^(4|6|two:[a-z]+)$"}, {"example", "two:vocals"}},
+       true,
+       [](R r) { return json(r.settings.stems.text()); }},
+      {"format", string_enum(queue::format_names()), true,
+       [](R r) { return json(queue::format_name(r.settings.format)); }},
+      {"hash",
+       {{"type", "string"}, {"description", "SHA-224 of the uploaded bytes (hex)"}},
+       true,
+       [](R r) { return json(r.hash); }},
+      {"attempts", integer(0), true, [](R r) { return json(r.attempts); }},
+      {"created", integer(1764662400), true, [](R r) { return json(r.created); }},
+      {"updated", integer(1764662460), true, [](R r) { return json(r.updated); }},
+      {"error",
+       {{"type", "string"}, {"nullable", true}},
+       true,
+       [](R r) { return r.error.empty() ? json(nullptr) : json(r.error); }},
+      {"stems",
+       {{"type", "array"}, {"items", stem_schema()}},
+       true,
+       [](R r) {
+         json stems = json::array();
+         if (!r.done()) return std::optional<json>(stems);
+         for (const auto& o : r.outputs)
+           stems.push_back({{"name", o.name},
+                            {"url", "/v1/jobs/" + r.id + "/stems/" + o.name},
+                            {"content_type", o.content_type},
+                            {"size", o.size}});
+         return std::optional<json>(stems);
+       }},
+      {"audio_seconds",
+       {{"type", "number"}, {"example", 212.4}},
+       false,
+       [](R r) { return r.audio_seconds ? std::optional<json>(*r.audio_seconds) : std::nullopt; }},
+      {"real_time_factor",
+       {{"type", "number"}, {"example", 0.52}},
+       false,
+       [](R r) {
+         return r.real_time_factor ? std::optional<json>(*r.real_time_factor) : std::nullopt;
+       }},
+      {"zip_url",
+       {{"type", "string"}, {"example", "/v1/jobs/<id>/stems.zip"}},
+       false,
+       [](R r) {
+         return r.done() ? std::optional<json>("/v1/jobs/" + r.id + "/stems.zip") : std::nullopt;
+       }},
+  };
+  return fields;
+}
+
+}  // namespace
+
+json job_view(const queue::JobRecord& record) {
+  json view = json::object();
+  for (const auto& field : view_fields())
+    if (auto value = field.value(record)) view[field.name] = *value;
   return view;
 }
 
-std::optional<json> find_output(const json& record, const std::string& stem) {
-  if (!record.contains("outputs") || !record["outputs"].is_array()) return std::nullopt;
-  for (const auto& o : record["outputs"]) {
-    std::string name = o.value("name", "");
-    std::string key = o.value("key", "");
-    std::string file = key.substr(key.rfind('/') + 1);
-    if (stem == name || stem == file) return o;
+json job_schema() {
+  json properties = json::object(), required = json::array();
+  for (const auto& field : view_fields()) {
+    properties[field.name] = field.schema;
+    if (field.required) required.push_back(field.name);
   }
-  return std::nullopt;
+  return {{"type", "object"},
+          {"description", "A job: its settings, where it stands, and its stems once done"},
+          {"required", required},
+          {"properties", properties}};
 }
 
 namespace {
@@ -76,27 +156,25 @@ void serve_object(ApiContext& context, httplib::Response& res, const std::string
                         [&](const char* data, size_t n) { return sink.write(data, n); });
           return true;
         } catch (const std::exception& e) {
-          queue::log_error("download of " + key + " broke off: " + e.what());
+          service::log_error("download of " + key + " broke off: " + e.what());
           return false;
         }
       });
 }
 
-void serve_zip(ApiContext& context, httplib::Response& res, const json& record,
+void serve_zip(ApiContext& context, httplib::Response& res, const queue::JobRecord& record,
                const std::string& download_name) {
   std::vector<ZipEntry> entries;
   storage::TransferLimit asking(10);  // one size query per stem: bounded together
-  for (const auto& o : record.value("outputs", json::array())) {
-    std::string key = o.value("key", "");
-    auto stored = context.storage->size(context.config.output_bucket, key);
-    if (!stored || !o.contains("crc32") || o.value("size", int64_t{-1}) != *stored)
+  for (const auto& o : record.outputs) {
+    auto stored = context.storage->size(context.config.output_bucket, o.key);
+    if (!stored || !o.crc32 || o.size != *stored)
       return send_error(res, 404, "the stems are no longer stored");
-    entries.push_back({key.substr(key.rfind('/') + 1), key, static_cast<uint64_t>(*stored),
-                       o["crc32"].get<uint32_t>()});
+    entries.push_back({o.file_name(), o.key, static_cast<uint64_t>(*stored), *o.crc32});
   }
   std::shared_ptr<ZipLayout> layout;
   try {
-    layout = std::make_shared<ZipLayout>(entries, record.value("finished", 0LL));
+    layout = std::make_shared<ZipLayout>(entries, record.finished);
   } catch (const std::length_error& e) {
     return send_error(res, 422, e.what());
   }
@@ -117,7 +195,7 @@ void serve_zip(ApiContext& context, httplib::Response& res, const json& record,
               },
               send);
         } catch (const std::exception& e) {
-          queue::log_error("zip download broke off: " + std::string(e.what()));
+          service::log_error("zip download broke off: " + std::string(e.what()));
           return false;
         }
       });
@@ -127,15 +205,15 @@ std::string owner_of(ApiContext& context, const httplib::Request& req) {
   return context.access->owner(req).value_or("");
 }
 
-bool visible_to(const json& record, const std::string& owner) {
-  return record.value("owner", "") == owner;
+bool visible_to(const queue::JobRecord& record, const std::string& owner) {
+  return record.owner == owner;
 }
 
 void remove_files_now(ApiContext& context, const std::vector<queue::TrashItem>& files) {
   try {
     service::delete_files(context.trash, *context.storage, context.config, files);
   } catch (const std::exception& e) {
-    queue::log_warning(std::string("files left for the workers to delete: ") + e.what());
+    service::log_warning(std::string("files left for the workers to delete: ") + e.what());
   }
 }
 

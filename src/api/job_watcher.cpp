@@ -6,7 +6,7 @@
 namespace msaas::api {
 
 JobWatcher::JobWatcher(queue::JobQueue& jobs,
-                       std::function<nlohmann::json(const nlohmann::json&)> view,
+                       std::function<nlohmann::json(const queue::JobRecord&)> view,
                        std::chrono::milliseconds period)
     : jobs_(jobs), view_(std::move(view)), period_(period), thread_([this] { run(); }) {}
 
@@ -59,7 +59,7 @@ void JobWatcher::read_watched() {
       seen.gone = !record;
       if (record) {
         seen.view = view_(*record).dump();
-        seen.status = record->value("status", "");
+        seen.status = record->status;
       }
     } catch (const std::exception&) {
       break;  // Redis away: the streams keep what they have; the next tick tries again

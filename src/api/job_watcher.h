@@ -19,7 +19,7 @@ namespace msaas::api {
 class JobWatcher {
  public:
   // `view` turns a job record into what the streams send (the public job view).
-  JobWatcher(queue::JobQueue& jobs, std::function<nlohmann::json(const nlohmann::json&)> view,
+  JobWatcher(queue::JobQueue& jobs, std::function<nlohmann::json(const queue::JobRecord&)> view,
              std::chrono::milliseconds period = std::chrono::milliseconds(200));
   ~JobWatcher();
   // Wakes every waiting stream and ends the thread; waits then return `stopped`.
@@ -59,7 +59,7 @@ class JobWatcher {
   void read_watched();
 
   queue::JobQueue& jobs_;
-  std::function<nlohmann::json(const nlohmann::json&)> view_;
+  std::function<nlohmann::json(const queue::JobRecord&)> view_;
   std::chrono::milliseconds period_;
   std::mutex mutex_;
   std::condition_variable changed_;

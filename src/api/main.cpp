@@ -5,18 +5,12 @@
 #include <thread>
 
 #include "api/server.h"
-#include "queue/log.h"
+#include "service/log.h"
 #include "service/stop_signals.h"
 
 int main(int argc, char** argv) {
   using namespace msaas;
-  service::ServiceConfig config;
-  try {
-    config = service::config_from_environment();
-  } catch (const std::exception& e) {
-    std::cerr << "msaas-api: error: " << e.what() << "\n";
-    return 2;
-  }
+  service::ServiceConfig config = service::config_from_environment_or_exit("msaas-api");
   CLI::App app{"msaas-api: the MSaaS REST API and web page"};
   service::add_common_flags(app, config);
   app.add_option("--host", config.host, "Address to listen on ($MSAAS_HOST)")
@@ -41,10 +35,10 @@ int main(int argc, char** argv) {
   try {
     service::validate(config);
     queue::RedisPool log_pool(config.redis_url);
-    queue::init_logging("msaas-api", &log_pool);
+    service::init_logging("msaas-api", &log_pool);
     api::ApiServer server(config);
     service::on_stop_signal([&server](int signal) {
-      queue::log_info("signal " + std::to_string(signal) + ": stopping");
+      service::log_info("signal " + std::to_string(signal) + ": stopping");
       server.stop();
     });
     if (!port_file.empty()) {
@@ -64,7 +58,7 @@ int main(int argc, char** argv) {
                 << "\n";
       return 1;
     }
-    queue::init_logging("msaas-api", nullptr);
+    service::init_logging("msaas-api", nullptr);
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "msaas-api: error: " << e.what() << "\n";

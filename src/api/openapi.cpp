@@ -1,7 +1,12 @@
-// api/openapi.cpp: the OpenAPI 3 document, made from the route table itself.
+// api/openapi.cpp: see openapi.h. Made from the route table itself: each route's own answers
+// (api/route.h) plus the errors every route can give.
+#include "api/openapi.h"
+
+#include <algorithm>
 #include <regex>
 
-#include "api/server.h"
+#include "api/openapi_schemas.h"
+#include "queue/job_settings.h"
 
 namespace msaas::api {
 
@@ -11,12 +16,18 @@ namespace {
 
 json error_response(const std::string& why) {
   return {{"description", why},
-          {"content",
-           {{"application/json",
-             {{"schema",
-               {{"type", "object"},
-                {"properties", {{"error", {{"type", "string"}}}}},
-                {"required", {"error"}}}}}}}}};
+          {"content", {{"application/json", {{"schema", schema_ref("Error")}}}}}};
+}
+
+// Adds a route's own answer; answers with one status and several content types (a stem in MP3,
+// WAV or FLAC) share one entry.
+void add_answer(json& responses, const Answer& answer) {
+  json& entry = responses[std::to_string(answer.status)];
+  bool common_error = entry.contains("content") && entry["content"].contains("application/json") &&
+                      entry["content"]["application/json"]["schema"] == schema_ref("Error");
+  if (!entry.contains("description") || common_error) entry = {{"description", answer.description}};
+  if (answer.content_type.empty()) return;  // no body (304)
+  entry["content"][answer.content_type] = {{"schema", answer.schema}};
 }
 
 json operation(const Route& route) {
@@ -24,9 +35,9 @@ json operation(const Route& route) {
              {"tags", {route.tag}},
              {"operationId", route.method + " " + route.path},
              {"responses",
-              {{"200", {{"description", "OK"}}},
-               {"400", error_response("Bad request")},
+              {{"400", error_response("Bad request")},
                {"404", error_response("Not found")},
+               {"405", error_response("This path does not take this method (see Allow)")},
                {"408", error_response("The request head or body was not received in time")},
                {"413", error_response("The request body is larger than this route accepts")},
                {"431", error_response("The request head is larger than 32 KiB")},
@@ -46,9 +57,15 @@ json operation(const Route& route) {
     op["security"] = json::array({json::object(), {{"bearer", json::array()}}});
   }
   if (route.path == "/v1/jobs" && route.method == "POST") {
-    for (const char* name : {"model", "stems", "format", "callback_url"})
+    json stems = {{"type", "string"}, {"pattern", "^(4|6|two:[a-z]+)$"}, {"default", "4"}};
+    json format = {{"type", "string"}, {"enum", queue::format_names()}, {"default", "mp3"}};
+    for (const auto& [name, schema] :
+         std::vector<std::pair<std::string, json>>{{"model", {{"type", "string"}}},
+                                                   {"stems", stems},
+                                                   {"format", format},
+                                                   {"callback_url", {{"type", "string"}}}})
       parameters.push_back(
-          {{"name", name}, {"in", "query"}, {"required", false}, {"schema", {{"type", "string"}}}});
+          {{"name", name}, {"in", "query"}, {"required", false}, {"schema", schema}});
     op["requestBody"] = {
         {"required", true},
         {"content",
@@ -59,11 +76,10 @@ json operation(const Route& route) {
               {"properties",
                {{"file", {{"type", "string"}, {"format", "binary"}}},
                 {"model", {{"type", "string"}}},
-                {"stems", {{"type", "string"}}},
-                {"format", {{"type", "string"}, {"enum", {"mp3", "wav", "flac"}}}},
+                {"stems", stems},
+                {"format", format},
                 {"callback_url", {{"type", "string"}}}}},
               {"required", {"file"}}}}}}}}};
-    op["responses"]["201"] = {{"description", "Job created"}};
     op["responses"]["413"] = error_response("Upload too large");
     op["responses"]["415"] = error_response("Not an audio file");
     op["responses"]["503"] = error_response("Busy with other uploads, or storage unavailable");
@@ -86,8 +102,8 @@ json operation(const Route& route) {
                           {"in", "header"},
                           {"required", false},
                           {"schema", {{"type", "string"}}}});
-    op["responses"]["206"] = {{"description", "Partial content"}};
   }
+  for (const auto& answer : route.answers) add_answer(op["responses"], answer);
   if (!parameters.empty()) op["parameters"] = parameters;
   return op;
 }
@@ -102,16 +118,17 @@ std::string lowercase(std::string text) {
 json openapi_document(const std::vector<Route>& routes) {
   json paths = json::object();
   for (const auto& route : routes) paths[route.path][lowercase(route.method)] = operation(route);
-  return {
-      {"openapi", "3.0.3"},
-      {"info",
-       {{"title", "MSaaS: Music-Separation-as-a-Service"},
-        {"version", "1.0.0"},
-        {"description",
-         "Upload a song, get its stems (Demucs v4). /v1 is the current API; /apiv1 keeps the "
-         "original service's clients working."}}},
-      {"components", {{"securitySchemes", {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}}}}}},
-      {"paths", paths}};
+  return {{"openapi", "3.0.3"},
+          {"info",
+           {{"title", "MSaaS: Music-Separation-as-a-Service"},
+            {"version", "1.0.0"},
+            {"description",
+             "Upload a song, get its stems (Demucs v4). /v1 is the current API; /apiv1 keeps the "
+             "original service's clients working."}}},
+          {"components",
+           {{"schemas", schema_components()},
+            {"securitySchemes", {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}}}}}},
+          {"paths", paths}};
 }
 
 }  // namespace msaas::api

@@ -5,9 +5,12 @@
 #include <sstream>
 
 #include "api/http_util.h"
-#include "api/server.h"
+#include "api/openapi.h"
+#include "api/openapi_schemas.h"
+#include "api/routes.h"
 #include "api/web_assets.h"
-#include "queue/log.h"
+#include "queue/stats.h"
+#include "service/log.h"
 
 namespace msaas::api {
 
@@ -24,9 +27,9 @@ void log_readiness_change(const std::string& checks, bool ready) {
   if (checks == last) return;
   last = checks;
   if (ready)
-    queue::log_info("ready: " + checks);
+    service::log_info("ready: " + checks);
   else
-    queue::log_error("not ready: " + checks);
+    service::log_error("not ready: " + checks);
 }
 
 void readiness(ApiContext& context, httplib::Response& res) {
@@ -54,12 +57,6 @@ void readiness(ApiContext& context, httplib::Response& res) {
             {{"status", ready ? "ready" : "not ready"}, {"checks", checks}});
 }
 
-double stat(const queue::Reply& flat, const std::string& name) {
-  for (size_t i = 0; i + 1 < flat.elements.size(); i += 2)
-    if (flat.elements[i].str == name) return std::stod(flat.elements[i + 1].str);
-  return 0;
-}
-
 void metrics(ApiContext& context, httplib::Response& res) {
   std::ostringstream out;
   out << "# HELP msaas_http_requests_total HTTP requests answered, by method and status.\n"
@@ -69,16 +66,16 @@ void metrics(ApiContext& context, httplib::Response& res) {
         << "\"} " << count << "\n";
   long long waiting = context.jobs.waiting_count();
   long long running = context.jobs.running_count();
-  auto stats = context.redis.command({"HGETALL", "stats"});
-  double separation = stat(stats, "separation_seconds"), audio = stat(stats, "audio_seconds");
+  auto totals = queue::read_totals(context.redis);
+  double separation = totals.separation_seconds, audio = totals.audio_seconds;
   out << "# HELP msaas_queue_length Jobs waiting in toWorker.\n# TYPE msaas_queue_length gauge\n"
       << "msaas_queue_length " << waiting << "\n"
       << "# HELP msaas_jobs Jobs by status (queued and running now; done and failed since the "
          "start of the Redis data).\n# TYPE msaas_jobs gauge\n"
       << "msaas_jobs{status=\"queued\"} " << waiting << "\n"
       << "msaas_jobs{status=\"running\"} " << running << "\n"
-      << "msaas_jobs{status=\"done\"} " << stat(stats, "done") << "\n"
-      << "msaas_jobs{status=\"failed\"} " << stat(stats, "failed") << "\n"
+      << "msaas_jobs{status=\"done\"} " << totals.done << "\n"
+      << "msaas_jobs{status=\"failed\"} " << totals.failed << "\n"
       << "# HELP msaas_separation_seconds_total Seconds spent separating.\n"
          "# TYPE msaas_separation_seconds_total counter\n"
       << "msaas_separation_seconds_total " << separation << "\n"
@@ -108,6 +105,11 @@ void scaling(ApiContext& context, httplib::Response& res) {
              {"demand", waiting + delayed + running + (chores > 0 ? 1 : 0)}});
 }
 
+// What a cached page or asset gets when its ETag still matches (If-None-Match).
+Answer not_modified() {
+  return {304, "Not modified (If-None-Match matched the ETag)", "", nullptr};
+}
+
 }  // namespace
 
 std::vector<Route> ops_routes(ApiContext& c, const std::vector<Route>& all) {
@@ -116,23 +118,61 @@ std::vector<Route> ops_routes(ApiContext& c, const std::vector<Route>& all) {
   auto assets = std::make_shared<WebAssets>(c.config.web_dir.empty() ? default_web_folder()
                                                                      : c.config.web_dir);
   std::vector<Route> routes = {
-      {"GET", "/", "The web page (also the load balancer's health check)", "ops",
-       [assets](Req req, Res res) { assets->serve_index(req, res); }, nullptr},
-      {"GET", "/assets/{file}", "The page's scripts and styles (cached; names carry a hash)", "ops",
-       [assets](Req req, Res res) { assets->serve_asset(req.matches[1], req, res); }, nullptr},
-      {"GET", "/healthz", "Liveness: the process answers", "ops",
+      {"GET",
+       "/",
+       "The web page (also the load balancer's health check)",
+       "ops",
+       [assets](Req req, Res res) { assets->serve_index(req, res); },
+       nullptr,
+       {text_answer(200, "The page", "text/html"), not_modified()}},
+      {"GET",
+       "/assets/{file}",
+       "The page's scripts and styles (cached; names carry a hash)",
+       "ops",
+       [assets](Req req, Res res) { assets->serve_asset(req.matches[1], req, res); },
+       nullptr,
+       {text_answer(200, "A script", "text/javascript"),
+        text_answer(200, "A style sheet", "text/css"), file_answer(200, "An image", "image/png"),
+        text_answer(200, "An image", "image/svg+xml"), not_modified()}},
+      {"GET",
+       "/healthz",
+       "Liveness: the process answers",
+       "ops",
        [](Req, Res res) {
          send_json(res, 200, {{"status", "ok"}});
        },
-       nullptr},
-      {"GET", "/readyz", "Readiness: Redis and storage reachable", "ops",
-       [&c](Req, Res res) { readiness(c, res); }, nullptr},
-      {"GET", "/metrics", "Prometheus metrics", "ops", [&c](Req, Res res) { metrics(c, res); },
-       nullptr},
-      {"GET", "/scaling", "Jobs waiting, retrying and running, for the workers' autoscaler", "ops",
-       [&c](Req, Res res) { scaling(c, res); }, nullptr},
+       nullptr,
+       {json_answer(200, "Alive", "Health")}},
+      {"GET",
+       "/readyz",
+       "Readiness: Redis and storage reachable",
+       "ops",
+       [&c](Req, Res res) { readiness(c, res); },
+       nullptr,
+       {json_answer(200, "Ready", "Readiness"),
+        json_answer(503, "Not ready: which dependency, and why", "Readiness")}},
+      {"GET",
+       "/metrics",
+       "Prometheus metrics",
+       "ops",
+       [&c](Req, Res res) { metrics(c, res); },
+       nullptr,
+       {text_answer(200, "Prometheus text format 0.0.4", "text/plain")}},
+      {"GET",
+       "/scaling",
+       "Jobs waiting, retrying and running, for the workers' autoscaler",
+       "ops",
+       [&c](Req, Res res) { scaling(c, res); },
+       nullptr,
+       {json_answer(200, "Demand for workers", "Scaling")}},
   };
-  Route openapi{"GET", "/openapi.json", "This OpenAPI document", "ops", nullptr, nullptr};
+  Route openapi{"GET",
+                "/openapi.json",
+                "This OpenAPI document",
+                "ops",
+                nullptr,
+                nullptr,
+                {json_answer(200, "The document", "OpenApi")}};
   std::vector<Route> documented = all;
   documented.insert(documented.end(), routes.begin(), routes.end());
   documented.push_back(openapi);

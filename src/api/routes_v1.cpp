@@ -3,9 +3,11 @@
 #include <chrono>
 #include <variant>
 
+#include "api/guarded_server.h"
 #include "api/http_util.h"
 #include "api/job_view.h"
-#include "api/server.h"
+#include "api/openapi_schemas.h"
+#include "api/routes.h"
 #include "api/submit.h"
 
 namespace msaas::api {
@@ -15,8 +17,8 @@ using nlohmann::json;
 namespace {
 
 // The job named by the first path parameter, or an error answer already sent.
-std::optional<json> find_job(ApiContext& context, const httplib::Request& req,
-                             httplib::Response& res) {
+std::optional<queue::JobRecord> find_job(ApiContext& context, const httplib::Request& req,
+                                         httplib::Response& res) {
   std::string id = req.matches[1];
   if (!is_job_id(id)) {
     send_error(res, 404, "no job \"" + id.substr(0, 64) + "\" (ids are 32 hex characters)");
@@ -46,19 +48,19 @@ void create_job(ApiContext& context, const httplib::Request& req, httplib::Respo
   if (auto* refusal = std::get_if<UploadRefusal>(&received))
     return send_error(res, refusal->status, refusal->message);
   auto& upload = std::get<ReceivedUpload>(received);
-  JobSettings settings;
-  settings.model = setting(req, upload, "model", "");
-  settings.stems = setting(req, upload, "stems", "4");
-  settings.format = setting(req, upload, "format", "mp3");
-  settings.owner = owner_of(context, req);
+  Submission submission;
+  SettingTexts texts{setting(req, upload, "model", ""), setting(req, upload, "stems", "4"),
+                     setting(req, upload, "format", "mp3")};
+  submission.owner = owner_of(context, req);
   std::string callback = setting(req, upload, "callback_url", "");
-  if (!callback.empty()) settings.callback = {{"url", callback}};
-  if (auto problem = check_settings(context, settings); !problem.empty())
+  if (!callback.empty()) submission.callback = {{"url", callback}};
+  if (auto problem = read_settings(context, texts, submission); !problem.empty())
     return send_error(res, 400, problem);
-  auto result = submit_job(context, upload, settings, "v1");
+  auto result = submit_job(context, upload, submission, "v1");
   auto record = context.jobs.get(result.id);
+  if (!record) record.emplace().id = result.id;  // deleted at once: the id is all there is
   res.set_header("Location", "/v1/jobs/" + result.id);
-  send_json(res, result.created ? 201 : 200, job_view(record.value_or(json{{"id", result.id}})));
+  send_json(res, result.created ? 201 : 200, job_view(*record));
 }
 
 // Who an event stream counts against: the API key's name, or the client's address.
@@ -83,12 +85,12 @@ void job_events(ApiContext& context, const httplib::Request& req, httplib::Respo
     res.set_header("Retry-After", "10");
     return send_error(res, 503, "too many event streams are open; try again in a few seconds");
   }
-  std::string id = (*record)["id"];
+  std::string id = record->id;
   auto watch = std::make_shared<JobWatcher::Watch>(context.watcher, id);
   auto last = std::make_shared<std::string>();
   JobWatcher::Seen first;  // what the stream opens with: the record just read
   first.view = job_view(*record).dump();
-  first.status = record->value("status", "");
+  first.status = record->status;
   auto quiet_since = std::make_shared<std::chrono::steady_clock::time_point>();
   res.set_header("Cache-Control", "no-store");
   res.set_header("X-Accel-Buffering", "no");
@@ -118,42 +120,44 @@ void job_events(ApiContext& context, const httplib::Request& req, httplib::Respo
       });
 }
 
-void stem_file(ApiContext& context, const httplib::Request& req, httplib::Response& res) {
+// The done job named by the path, or an error already sent (409 while it is not done).
+std::optional<queue::JobRecord> find_done_job(ApiContext& context, const httplib::Request& req,
+                                              httplib::Response& res) {
   auto record = find_job(context, req, res);
+  if (record && !record->done()) {
+    send_error(res, 409, "job " + record->id + " is " + record->status + ", not done");
+    return std::nullopt;
+  }
+  return record;
+}
+
+void stem_file(ApiContext& context, const httplib::Request& req, httplib::Response& res) {
+  auto record = find_done_job(context, req, res);
   if (!record) return;
-  if ((*record)["status"] != "done")
-    return send_error(res, 409,
-                      "job " + (*record)["id"].get<std::string>() + " is " +
-                          (*record)["status"].get<std::string>() + ", not done");
   std::string stem = req.matches[2];
-  auto output = find_output(*record, stem);
+  auto* output = record->find_output(stem);
   if (!output) return send_error(res, 404, "job has no stem \"" + stem.substr(0, 64) + "\"");
-  std::string key = output->value("key", "");
-  serve_object(
-      context, res, key, output->value("content_type", "application/octet-stream"),
-      (*record)["hash"].get<std::string>().substr(0, 8) + "-" + key.substr(key.rfind('/') + 1));
+  std::string type =
+      output->content_type.empty() ? "application/octet-stream" : output->content_type;
+  serve_object(context, res, output->key, type,
+               record->hash.substr(0, 8) + "-" + output->file_name());
 }
 
 void stems_zip(ApiContext& context, const httplib::Request& req, httplib::Response& res) {
-  auto record = find_job(context, req, res);
+  auto record = find_done_job(context, req, res);
   if (!record) return;
-  if ((*record)["status"] != "done")
-    return send_error(res, 409,
-                      "job " + (*record)["id"].get<std::string>() + " is " +
-                          (*record)["status"].get<std::string>() + ", not done");
-  std::string download = (*record)["hash"].get<std::string>().substr(0, 8) + "-stems.zip";
+  std::string download = record->hash.substr(0, 8) + "-stems.zip";
   // Jobs finished before zips were assembled on the fly have one stored.
-  if (record->contains("zip"))
-    return serve_object(context, res, (*record)["zip"], "application/zip", download);
+  if (!record->zip.empty())
+    return serve_object(context, res, record->zip, "application/zip", download);
   serve_zip(context, res, *record, download);
 }
 
 void delete_job(ApiContext& context, const httplib::Request& req, httplib::Response& res) {
   auto record = find_job(context, req, res);
   if (!record) return;
-  if (auto removed = context.jobs.remove((*record)["id"]))
-    remove_files_now(context, removed->files);
-  send_json(res, 200, {{"id", (*record)["id"]}, {"deleted", true}});
+  if (auto removed = context.jobs.remove(record->id)) remove_files_now(context, removed->files);
+  send_json(res, 200, {{"id", record->id}, {"deleted", true}});
 }
 
 void queue_state(ApiContext& context, const httplib::Request& req, httplib::Response& res) {
@@ -174,6 +178,18 @@ void models(ApiContext& context, httplib::Response& res) {
   send_json(res, 200, {{"default", context.config.default_model}, {"models", list}});
 }
 
+// A stem in the job's format, whole or a range of it.
+std::vector<Answer> stem_answers() {
+  std::vector<Answer> answers;
+  for (const auto& format : queue::format_names()) {
+    std::string type = queue::content_type(queue::parse_format(format));
+    answers.push_back(file_answer(200, "The stem", type));
+    answers.push_back(file_answer(206, "The requested range of the stem", type));
+  }
+  answers.push_back(json_answer(409, "The job is not done", "Error"));
+  return answers;
+}
+
 }  // namespace
 
 std::vector<Route> v1_routes(ApiContext& c) {
@@ -187,31 +203,67 @@ std::vector<Route> v1_routes(ApiContext& c) {
                "as query or form fields",
                "v1",
                nullptr,
-               nullptr};
+               nullptr,
+               {json_answer(201, "Job created", "Job"),
+                json_answer(200, "The same upload with the same settings: the existing job", "Job"),
+                json_answer(415, "Not an audio file", "Error")}};
   create.reader_handler = [&c](Req req, Res res, const httplib::ContentReader& reader) {
     create_job(c, req, res, reader);
   };
   routes.push_back(create);
-  routes.push_back({"GET", "/v1/jobs/{id}", "A job's status, progress, stage, stems and error",
+  routes.push_back({"GET",
+                    "/v1/jobs/{id}",
+                    "A job's status, progress, stage, stems and error",
                     "v1",
                     [&c](Req req, Res res) {
                       if (auto r = find_job(c, req, res)) send_json(res, 200, job_view(*r));
                     },
-                    nullptr});
-  routes.push_back({"GET", "/v1/jobs/{id}/events",
-                    "Server-Sent Events: a progress event per change until done or failed", "v1",
-                    [&c](Req req, Res res) { job_events(c, req, res); }, nullptr});
+                    nullptr,
+                    {json_answer(200, "The job", "Job")}});
+  routes.push_back({"GET",
+                    "/v1/jobs/{id}/events",
+                    "Server-Sent Events: a progress event per change until done or failed",
+                    "v1",
+                    [&c](Req req, Res res) { job_events(c, req, res); },
+                    nullptr,
+                    {text_answer(200,
+                                 "event: progress, data: the job (schema Job), per change; "
+                                 "event: deleted when it goes",
+                                 "text/event-stream")}});
   routes.push_back({"GET", "/v1/jobs/{id}/stems/{stem}",
                     "One stem's audio (Range requests supported)", "v1",
-                    [&c](Req req, Res res) { stem_file(c, req, res); }, nullptr});
-  routes.push_back({"GET", "/v1/jobs/{id}/stems.zip", "All stems in one zip", "v1",
-                    [&c](Req req, Res res) { stems_zip(c, req, res); }, nullptr});
-  routes.push_back({"DELETE", "/v1/jobs/{id}", "Delete a job and its stems", "v1",
-                    [&c](Req req, Res res) { delete_job(c, req, res); }, nullptr});
-  routes.push_back({"GET", "/v1/queue", "Jobs waiting (oldest first) and running", "v1",
-                    [&c](Req req, Res res) { queue_state(c, req, res); }, nullptr});
-  routes.push_back({"GET", "/v1/models", "Models the workers can run, and the default", "v1",
-                    [&c](Req, Res res) { models(c, res); }, nullptr});
+                    [&c](Req req, Res res) { stem_file(c, req, res); }, nullptr, stem_answers()});
+  routes.push_back({"GET",
+                    "/v1/jobs/{id}/stems.zip",
+                    "All stems in one zip",
+                    "v1",
+                    [&c](Req req, Res res) { stems_zip(c, req, res); },
+                    nullptr,
+                    {file_answer(200, "The zip", "application/zip"),
+                     file_answer(206, "The requested range of the zip", "application/zip"),
+                     json_answer(409, "The job is not done", "Error"),
+                     json_answer(422, "Larger than a zip can hold", "Error")}});
+  routes.push_back({"DELETE",
+                    "/v1/jobs/{id}",
+                    "Delete a job and its stems",
+                    "v1",
+                    [&c](Req req, Res res) { delete_job(c, req, res); },
+                    nullptr,
+                    {json_answer(200, "Deleted", "Deleted")}});
+  routes.push_back({"GET",
+                    "/v1/queue",
+                    "Jobs waiting (oldest first) and running",
+                    "v1",
+                    [&c](Req req, Res res) { queue_state(c, req, res); },
+                    nullptr,
+                    {json_answer(200, "The queue; jobs: this client's waiting jobs", "Queue")}});
+  routes.push_back({"GET",
+                    "/v1/models",
+                    "Models the workers can run, and the default",
+                    "v1",
+                    [&c](Req, Res res) { models(c, res); },
+                    nullptr,
+                    {json_answer(200, "The models", "Models")}});
   return routes;
 }
 

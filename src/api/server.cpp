@@ -1,6 +1,4 @@
-// api/server.cpp: see server.h. Wires the route table into cpp-httplib (through the door of
-// api/guarded_server.h), with JSON errors for unknown routes and failed handlers, each route's
-// body budget, and request counting.
+// api/server.cpp: see server.h.
 #include "api/server.h"
 
 #include <regex>
@@ -8,52 +6,12 @@
 #include "api/body_budget.h"
 #include "api/connection_threads.h"
 #include "api/http_util.h"
-#include "api/job_view.h"
-#include "queue/log.h"
+#include "api/routes.h"
+#include "service/log.h"
 
 namespace msaas::api {
 
 using nlohmann::json;
-
-void RequestCounter::count(const std::string& method, int status) {
-  std::lock_guard lock(mutex_);
-  ++counts_[{method, status}];
-}
-
-std::map<std::pair<std::string, int>, long long> RequestCounter::snapshot() {
-  std::lock_guard lock(mutex_);
-  return counts_;
-}
-
-ApiContext::ApiContext(service::ServiceConfig c)
-    : config(std::move(c)),
-      redis(config.redis_url),
-      jobs(redis, config.queue),
-      trash(redis),
-      storage(storage::make_storage(config.storage)),
-      access(std::make_unique<AccessControl>(config.api_keys_file, config.rate_limit, redis)),
-      watcher(jobs, job_view),
-      event_streams(config.max_event_streams, config.max_event_streams_per_client) {}
-
-std::vector<std::string> ApiContext::known_models() {
-  auto connection = redis.acquire();
-  std::vector<std::string> names;
-  std::string cursor = "0";
-  do {
-    auto page = connection->command({"SCAN", cursor, "MATCH", "models:*", "COUNT", "100"});
-    cursor = page.elements[0].str;
-    for (const auto& key : page.elements[1].elements) {
-      auto value = connection->command({"GET", key.str});
-      auto published = json::parse(value.str, nullptr, false);
-      if (!published.is_object()) continue;
-      for (const auto& m : published.value("models", json::array()))
-        if (std::find(names.begin(), names.end(), m.get<std::string>()) == names.end())
-          names.push_back(m.get<std::string>());
-    }
-  } while (cursor != "0");
-  std::sort(names.begin(), names.end());
-  return names;
-}
 
 namespace {
 
@@ -87,7 +45,7 @@ ApiServer::ApiServer(service::ServiceConfig config)
       buckets_(*context_.storage, {context_.config.upload_bucket, context_.config.output_bucket}),
       server_(door_limits(context_.config)) {
   routes_ = v1_routes(context_);
-  auto original = apiv1_routes(context_);
+  auto original = original_api_routes(context_);
   routes_.insert(routes_.end(), original.begin(), original.end());
   auto ops = ops_routes(context_, routes_);
   routes_.insert(routes_.end(), ops.begin(), ops.end());
@@ -175,7 +133,7 @@ ApiServer::ApiServer(service::ServiceConfig config)
           what = e.what();
         } catch (...) {
         }
-        queue::log_error(req.method + " " + req.path + ": " + what);
+        service::log_error(req.method + " " + req.path + ": " + what);
         send_error(res, status, what);
       });
   server_.on_response([this](const httplib::Request& req, const httplib::Response& res) {
@@ -211,8 +169,8 @@ bool ApiServer::listen() {
   if (port_ < 0) return false;
   server_.widen_backlog(context_.config.max_connections);
   if (stopping_) return true;
-  queue::log_info("listening on http://" + context_.config.host + ":" + std::to_string(port_) +
-                  "/ (storage " + context_.storage->describe() + ")");
+  service::log_info("listening on http://" + context_.config.host + ":" + std::to_string(port_) +
+                    "/ (storage " + context_.storage->describe() + ")");
   return server_.listen_after_bind();
 }
 

@@ -14,7 +14,7 @@
 #include "api/apiv1_body.h"
 #include "api/audio_sniff.h"
 #include "api/guarded_server.h"
-#include "queue/digest.h"
+#include "common/digest.h"
 #include "storage/storage.h"
 
 namespace msaas::api {
@@ -62,7 +62,7 @@ class HashingFile {
     unsigned int length = 0;
     EVP_DigestFinal_ex(digest_.get(), digest, &length);
     ReceivedUpload upload;
-    upload.hash = queue::to_hex(digest, length);
+    upload.hash = common::to_hex(digest, length);
     upload.size = size_;
     upload.path = std::exchange(path_, {});
     return upload;

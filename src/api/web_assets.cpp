@@ -9,7 +9,7 @@
 
 #include "api/http_util.h"
 #include "api/page.h"
-#include "queue/digest.h"
+#include "common/digest.h"
 
 namespace msaas::api {
 
@@ -28,7 +28,7 @@ std::string content_type(const fs::path& path) {
 }
 
 std::string etag_of(const std::string& body) {
-  return "\"" + queue::digest_hex(body, EVP_sha256()).substr(0, 16) + "\"";
+  return "\"" + common::digest_hex(body, EVP_sha256()).substr(0, 16) + "\"";
 }
 
 std::string slurp(const fs::path& path) {

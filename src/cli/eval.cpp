@@ -14,6 +14,7 @@
 #include "cli/progress.h"
 #include "cli/sdr.h"
 #include "msaas/engine.h"
+#include "msaas/models.h"
 
 namespace msaas::cli {
 namespace fs = std::filesystem;

@@ -4,7 +4,9 @@
 #include <iostream>
 
 #include "cli/progress.h"
+#include "msaas/download.h"
 #include "msaas/engine.h"
+#include "msaas/models.h"
 
 namespace msaas::cli {
 

@@ -13,11 +13,14 @@
 #include "audio/decode.h"
 #include "audio/encode.h"
 #include "audio/mix_spool.h"
+#include "audio/stem_recipe.h"
 #include "audio/stem_spool.h"
 #include "cli/models.h"
 #include "cli/output_names.h"
 #include "cli/progress.h"
 #include "msaas/engine.h"
+#include "msaas/models.h"
+#include "queue/job_settings.h"
 
 namespace msaas::cli {
 namespace fs = std::filesystem;
@@ -105,32 +108,24 @@ std::vector<std::string> output_stems(const SeparateOptions& o,
   return names;
 }
 
-// Routes one streamed piece of the separated sources (frames [at, at + n)) into the output
-// stems, computing no_STEM / minus_STEM as demucs.separate does.
-void spool_piece(const SeparateOptions& o, const std::vector<std::string>& sources,
-                 const audio::MixSpool& mix, int64_t at, const float* stems, int64_t n,
-                 audio::StemSpool& spool) {
-  int64_t size = mix.channels() * n;
-  auto source = [&](size_t s) { return stems + s * size; };
-  if (o.two_stems.empty()) {
-    for (size_t s = 0; s < sources.size(); ++s) spool.append(s, source(s), n);
-    return;
-  }
-  size_t chosen = std::find(sources.begin(), sources.end(), o.two_stems) - sources.begin();
-  std::vector<float> rest(size, 0.0f);
-  size_t index = 0;
-  if (o.other_method == "minus") {
-    mix.read(at, n, rest.data());
-    for (int64_t i = 0; i < size; ++i) rest[i] -= source(chosen)[i];
-    spool.append(index++, rest.data(), n);
-  }
-  spool.append(index++, source(chosen), n);
-  if (o.other_method == "add") {
-    std::fill(rest.begin(), rest.end(), 0.0f);
-    for (size_t s = 0; s < sources.size(); ++s)
-      if (s != chosen)
-        for (int64_t i = 0; i < size; ++i) rest[i] += source(s)[i];
-    spool.append(index++, rest.data(), n);
+SeparationOptions separation_options(const SeparateOptions& o) {
+  SeparationOptions so;
+  so.shifts = o.shifts;
+  so.overlap = o.overlap;
+  so.split = !o.no_split;
+  so.segment = o.segment;
+  so.seed = o.seed;
+  so.threads = o.jobs;
+  so.fast = o.fast;
+  return so;
+}
+
+// --two-stems STEM names a stem the model has: the same check (and words) as a job's two:STEM.
+void check_two_stems(const SeparateOptions& o, const std::vector<std::string>& sources) {
+  try {
+    queue::Stems{queue::Stems::Set::two, o.two_stems}.outputs(sources);
+  } catch (const queue::SettingsError& e) {
+    throw std::invalid_argument(std::string(e.what()) + " (--two-stems, model " + o.name + ")");
   }
 }
 
@@ -140,34 +135,38 @@ bool separate_track(const SeparateOptions& o, const Separator& model, const std:
     audio::MixSpool mix(track, model.sample_rate(), model.audio_channels(),
                         fs::temp_directory_path().string());
     std::cerr << "Separating track " << track << " (" << mix.seconds() << " s)\n";
-    SeparationOptions so;
-    so.shifts = o.shifts;
-    so.overlap = o.overlap;
-    so.split = !o.no_split;
-    so.segment = o.segment;
-    so.seed = o.seed;
-    so.threads = o.jobs;
-    so.fast = o.fast;
+    SeparationOptions so = separation_options(o);
     auto format = encode_options(o);
     auto clip = audio::parse_clip_mode(o.clip_mode);
     std::string track_file = fs::path(track).filename().string();
+    auto names = output_stems(o, model.sources());
     std::vector<fs::path> paths;
-    for (const auto& name : output_stems(o, model.sources()))
+    for (const auto& name : names)
       paths.push_back(out_dir /
                       stem_filename(o.filename, track_file, name, audio::extension(format.format)));
+    auto recipes = audio::stem_recipes(names, model.sources());
+    bool needs_mix = std::any_of(recipes.begin(), recipes.end(),
+                                 [](const audio::StemRecipe& r) { return r.from_mix; });
     audio::StemSpool spool(paths, mix.channels());
     ProgressReport report(track_file, mix.seconds());
     int64_t done = 0;
-    model.separate_stream([&](int64_t offset, int64_t n, float* out) { mix.read(offset, n, out); },
-                          mix.frames(), so,
-                          [&](const float* stems, int64_t n) {
-                            spool_piece(o, model.sources(), mix, done, stems, n, spool);
-                            done += n;
-                          },
-                          [&](const Progress& p) {
-                            report.update(p.fraction());
-                            return true;
-                          });
+    std::vector<float> mix_piece;
+    model.separate_stream(
+        [&](int64_t offset, int64_t n, float* out) { mix.read(offset, n, out); }, mix.frames(), so,
+        [&](const float* stems, int64_t n) {
+          // minus_STEM is the mix less the stem: the same frames of the mix.
+          if (needs_mix) {
+            mix_piece.resize(mix.channels() * n);
+            mix.read(done, n, mix_piece.data());
+          }
+          audio::mix_stems(recipes, stems, mix_piece.data(), mix.channels() * n,
+                           [&](size_t i, const float* stem) { spool.append(i, stem, n); });
+          done += n;
+        },
+        [&](const Progress& p) {
+          report.update(p.fraction());
+          return true;
+        });
     report.done();
     spool.encode_all(mix.sample_rate(), clip, format);
     return true;
@@ -191,20 +190,8 @@ int run_separate(const SeparateOptions& options) {
   try {
     stem_filename(o.filename, "x.mp3", "x", "wav");  // reject a bad pattern before any work
     model = Separator::from_repo(o.name, o.repo, o.device);
-    if (!o.two_stems.empty()) {
-      const auto& s = model->sources();
-      if (std::find(s.begin(), s.end(), o.two_stems) == s.end()) {
-        std::string names;
-        for (const auto& n : s) names += (names.empty() ? "" : ", ") + n;
-        throw std::invalid_argument("stem \"" + o.two_stems + "\" is not in model " + o.name +
-                                    "; STEM must be one of " + names);
-      }
-    }
-    if (o.segment && *o.segment > model->max_segment())
-      throw std::invalid_argument(
-          "cannot use a transformer model with a longer segment than it "
-          "was trained for; maximum segment is " +
-          std::to_string(model->max_segment()) + " s");
+    if (!o.two_stems.empty()) check_two_stems(o, model->sources());
+    model->check(separation_options(o));
   } catch (const std::exception& e) {
     print_error(e.what());
     return 1;

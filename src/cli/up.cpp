@@ -12,9 +12,11 @@
 #include <thread>
 
 #include "msaas/engine.h"
-#include "queue/log.h"
+#include "msaas/models.h"
+#include "queue/log_list.h"
 #include "queue/redis.h"
 #include "service/child_process.h"
+#include "service/log.h"
 #include "service/stop_signals.h"
 
 namespace msaas::cli {
@@ -186,12 +188,12 @@ int run_logs(const LogsOptions& o) {
     queue::Redis redis(url, 5.0);
     while (true) {
       // Lines are pushed on the left: the right end holds the oldest.
-      auto reply = redis.command({"BRPOP", queue::kLoggingList, o.once ? "0.1" : "1"});
-      if (reply.is_nil()) {
+      auto line = queue::pop_log_line(redis, o.once ? 0.1 : 1);
+      if (!line) {
         if (o.once) return 0;
         continue;
       }
-      std::cout << reply.elements[1].str << std::endl;
+      std::cout << *line << std::endl;
     }
   } catch (const std::exception& e) {
     std::cerr << "msaas: error: " << e.what() << "\n";

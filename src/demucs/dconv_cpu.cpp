@@ -69,12 +69,14 @@ struct Affine {
   }
 };
 
-// out[m][j] = sum over k of a[m][k] * b[k][j] (+ out[m][j] when accumulate): one BLAS call, on
+enum class Product { overwrite, accumulate };
+
+// out[m][j] = sum over k of a[m][k] * b[k][j] (+ out[m][j] when accumulating): one BLAS call, on
 // the calling thread inside a parallel_for.
-void matmul(const at::Tensor& a, Rows b, int64_t n, Rows out, bool accumulate) {
+void matmul(const at::Tensor& a, Rows b, int64_t n, Rows out, Product product) {
   auto bt = at::from_blob(b.data, {a.size(1), n}, {b.stride, 1}, at::kFloat);
   auto ot = at::from_blob(out.data, {a.size(0), n}, {out.stride, 1}, at::kFloat);
-  if (accumulate)
+  if (product == Product::accumulate)
     ot.addmm_(a, bt);
   else
     at::mm_out(ot, a, bt);
@@ -112,7 +114,7 @@ std::pair<int64_t, int64_t> reach(const DConvBranch& br, int64_t T, int64_t t0, 
 void conv_out(const DConvBranch& br, Rows h, int64_t n, Rows u) {
   const float* bias = br.conv_out_bias.data_ptr<float>();
   for (int64_t o = 0; o < br.conv_out_bias.numel(); ++o) std::fill(u.row(o), u.row(o) + n, bias[o]);
-  matmul(br.conv_out_weight, h, n, u, true);
+  matmul(br.conv_out_weight, h, n, u, Product::accumulate);
 }
 
 MSAAS_VECTOR_CLONES
@@ -173,7 +175,7 @@ void run_sequences(const std::vector<DConvBranch>& branches, bool gelu, Rows x, 
     Rows z = scratch.taps(br, n), u = scratch.wide(br, n);
     hidden_values.resize(hidden * n);
     Rows h{hidden_values.data(), n};
-    matmul(br.conv_in_weight, src, n, z, false);
+    matmul(br.conv_in_weight, src, n, z, Product::overwrite);
     for (int64_t s = 0; s < count; ++s) {
       Rows hs{h.data + s * T, n};
       gather_taps(br, Rows{z.data + s * T, n}, 0, T, 0, T, hs);
@@ -219,7 +221,7 @@ void run_long_sequence(const std::vector<DConvBranch>& branches, bool gelu, Rows
     each_chunk([&](int64_t t0, int64_t t1, Moments& m, Scratch& scratch) {
       auto [lo, hi] = reach(br, T, t0, t1);
       Rows z = scratch.taps(br, hi - lo);
-      matmul(br.conv_in_weight, Rows{src.data + lo, src.stride}, hi - lo, z, false);
+      matmul(br.conv_in_weight, Rows{src.data + lo, src.stride}, hi - lo, z, Product::overwrite);
       Rows part{h.data + t0, T};
       gather_taps(br, z, lo, T, t0, t1, part);
       m = moments(part, hidden, t1 - t0);

@@ -17,6 +17,7 @@
 #include "demucs/nn.h"
 #include "demucs/repo.h"
 #include "demucs/tensor_cache.h"
+#include "msaas/models.h"
 
 namespace msaas {
 namespace {
@@ -131,14 +132,7 @@ class BagSeparator : public Separator {
  private:
   void check(int64_t frames, const SeparationOptions& options) const {
     if (frames <= 0) throw ModelError("nothing to separate: the audio is empty");
-    if (options.segment && *options.segment > max_segment())
-      throw ModelError(
-          "cannot use a transformer model with a longer segment than it was trained "
-          "for; maximum segment is " +
-          std::to_string(max_segment()) + " s");
-    if (options.shifts < 0) throw ModelError("shifts must be 0 or more");
-    if (!(options.overlap >= 0 && options.overlap < 1))
-      throw ModelError("overlap must be in [0, 1)");
+    Separator::check(options);
   }
 
   // Mean and std + 1e-8 of the mono mix (one streaming pass), as float32 like the official code.
@@ -192,6 +186,16 @@ std::unique_ptr<Separator> Separator::from_repo(const std::string& name, const s
                                                 const std::string& device) {
   auto where = prepare_device(device);
   return std::make_unique<BagSeparator>(demucs::load_from_repo(name, repo, where), name);
+}
+
+void Separator::check(const SeparationOptions& options) const {
+  if (options.segment && *options.segment > max_segment())
+    throw ModelError(
+        "cannot use a transformer model with a longer segment than it was trained "
+        "for; maximum segment is " +
+        std::to_string(max_segment()) + " s");
+  if (options.shifts < 0) throw ModelError("shifts must be 0 or more");
+  if (!(options.overlap >= 0 && options.overlap < 1)) throw ModelError("overlap must be in [0, 1)");
 }
 
 std::vector<float> Separator::separate(const float* mix, int64_t frames,

@@ -277,7 +277,13 @@ void HybridStack::decode(at::Tensor& x, at::Tensor& xt, std::vector<at::Tensor>&
   }
 }
 
-at::Tensor hybrid_spec(const at::Tensor& x, int64_t nfft, bool hybrid, bool hybrid_old) {
+SpecPadding spec_padding(bool hybrid, bool hybrid_old) {
+  if (!hybrid) return SpecPadding::none;
+  return hybrid_old ? SpecPadding::hybrid_old : SpecPadding::hybrid;
+}
+
+at::Tensor hybrid_spec(const at::Tensor& x, int64_t nfft, SpecPadding padding) {
+  bool hybrid = padding != SpecPadding::none, hybrid_old = padding == SpecPadding::hybrid_old;
   int64_t hl = nfft / 4;
   int64_t le = 0;
   at::Tensor padded = x;
@@ -295,8 +301,10 @@ at::Tensor hybrid_spec(const at::Tensor& x, int64_t nfft, bool hybrid, bool hybr
   return z;
 }
 
-at::Tensor hybrid_ispec(at::Tensor z, int64_t length, int64_t hl, bool hybrid, bool hybrid_old) {
-  if (!hybrid) return ispectro(at::constant_pad_nd(z, {0, 0, 0, 1}), hl, length);
+at::Tensor hybrid_ispec(at::Tensor z, int64_t length, int64_t hl, SpecPadding padding) {
+  bool hybrid_old = padding == SpecPadding::hybrid_old;
+  if (padding == SpecPadding::none)
+    return ispectro(at::constant_pad_nd(z, {0, 0, 0, 1}), hl, length);
   z = at::constant_pad_nd(z, {2, 2, 0, 1});  // both of the Python code's pads in one copy
   int64_t pad = hl / 2 * 3;
   int64_t le = hl * ((length + hl - 1) / hl) + (hybrid_old ? 0 : 2 * pad);
@@ -367,7 +375,7 @@ HDemucs::HDemucs(const Kwargs& k, Weights& w) {
 
 at::Tensor HDemucs::forward(const at::Tensor& mix) const {
   int64_t length = mix.size(-1);
-  auto z = hybrid_spec(mix, c_.nfft, c_.hybrid, c_.hybrid_old);
+  auto z = hybrid_spec(mix, c_.nfft, spec_padding(c_.hybrid, c_.hybrid_old));
   auto x = cac_magnitude(z);
   int64_t B = x.size(0), Fq = x.size(2), T = x.size(3);
   auto mean = x.mean({1, 2, 3}, true);
@@ -387,7 +395,7 @@ at::Tensor HDemucs::forward(const at::Tensor& mix) const {
   stack_->decode(x, xt, saved, saved_t, lengths, lengths_t, c_.depth);
   int64_t S = static_cast<int64_t>(sources.size());
   x = x.view({B, S, -1, Fq, T}) * std.unsqueeze(1) + mean.unsqueeze(1);
-  auto out = hybrid_ispec(cac_mask(x), length, c_.nfft / 4, c_.hybrid, c_.hybrid_old);
+  auto out = hybrid_ispec(cac_mask(x), length, c_.nfft / 4, spec_padding(c_.hybrid, c_.hybrid_old));
   if (c_.hybrid) out = (xt.view({B, S, -1, length}) * stdt.unsqueeze(1) + meant.unsqueeze(1)) + out;
   return out;
 }

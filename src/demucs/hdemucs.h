@@ -86,8 +86,14 @@ struct HybridStack {
 };
 
 // _spec/_ispec/_magnitude/_mask of the hybrid models (cac only).
-at::Tensor hybrid_spec(const at::Tensor& x, int64_t nfft, bool hybrid, bool hybrid_old);
-at::Tensor hybrid_ispec(at::Tensor z, int64_t length, int64_t hop, bool hybrid, bool hybrid_old);
+// How _spec pads the signal and _ispec trims it back (hdemucs.py): hybrid models pad so that the
+// frames line up with the time branch; the first hybrid models (hybrid_old) pad without
+// reflection and trim from the start; spectrogram-only models do neither.
+enum class SpecPadding { none, hybrid, hybrid_old };
+SpecPadding spec_padding(bool hybrid, bool hybrid_old);
+
+at::Tensor hybrid_spec(const at::Tensor& x, int64_t nfft, SpecPadding padding);
+at::Tensor hybrid_ispec(at::Tensor z, int64_t length, int64_t hop, SpecPadding padding);
 at::Tensor cac_magnitude(const at::Tensor& z);
 at::Tensor cac_mask(const at::Tensor& m);
 

@@ -50,7 +50,7 @@ at::Tensor HTDemucs::forward(const at::Tensor& input) const {
     length_pre_pad = length;
     mix = at::constant_pad_nd(mix, {0, training_length - length});
   }
-  auto z = hybrid_spec(mix, c_.nfft, true, false);
+  auto z = hybrid_spec(mix, c_.nfft, SpecPadding::hybrid);
   auto x = cac_magnitude(z);
   int64_t B = x.size(0), Fq = x.size(2), T = x.size(3);
   auto mean = x.mean({1, 2, 3}, true);
@@ -84,7 +84,7 @@ at::Tensor HTDemucs::forward(const at::Tensor& input) const {
   int64_t out_length = use_train_segment_ ? training_length : length;
   auto masked = cac_mask(x);
   x.reset();
-  auto spec_out = hybrid_ispec(std::move(masked), out_length, c_.nfft / 4, true, false);
+  auto spec_out = hybrid_ispec(std::move(masked), out_length, c_.nfft / 4, SpecPadding::hybrid);
   auto time_out = xt.view({B, S, -1, out_length}) * stdt.unsqueeze(1) + meant.unsqueeze(1);
   auto out = time_out + spec_out;
   if (length_pre_pad) out = out.slice(-1, 0, length_pre_pad);

@@ -103,16 +103,15 @@ FlopCounter& flop_counter() {
 
 at::Tensor Conv::operator()(const at::Tensor& x) const {
   bool two_d = weight.dim() == 4;
-  auto weight = as_float(this->weight);
+  auto w = as_float(weight);
   at::Tensor y;
-  if (auto fast = conv_cpu(x, weight, bias, stride, padding, dilation, transposed))
+  if (auto fast = conv_cpu(x, w, bias, stride, padding, dilation, transposed))
     y = std::move(*fast);
   else if (transposed)
-    y = two_d ? at::conv_transpose2d(x, weight, bias, stride)
-              : at::conv_transpose1d(x, weight, bias, stride);
+    y = two_d ? at::conv_transpose2d(x, w, bias, stride) : at::conv_transpose1d(x, w, bias, stride);
   else
-    y = two_d ? at::conv2d(x, weight, bias, stride, padding, dilation)
-              : at::conv1d(x, weight, bias, stride, padding, dilation);
+    y = two_d ? at::conv2d(x, w, bias, stride, padding, dilation)
+              : at::conv1d(x, w, bias, stride, padding, dilation);
   // Each output (input, when transposed) position costs one weight's worth of multiply-adds
   // per batch item and output channel group.
   const at::Tensor& positions = transposed ? x : y;
@@ -132,8 +131,8 @@ Conv make_conv(Weights& w, const std::string& prefix, int dims, int64_t in, int6
     return v;
   };
   kernel = fill(kernel, 1);
-  std::vector<int64_t> shape =
-      transposed ? std::vector<int64_t>{in, out} : std::vector<int64_t>{out, in};
+  // One list, not a choice between two lists: GCC 12 reports a false -Wstringop-overflow there.
+  std::vector<int64_t> shape = {transposed ? in : out, transposed ? out : in};
   shape.insert(shape.end(), kernel.begin(), kernel.end());
   Conv conv;
   conv.weight = w.take_stored(prefix + ".weight", shape);

@@ -3,7 +3,9 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "demucs/states.h"
 #include "msaas/engine.h"
+#include "msaas/models.h"
 
 namespace msaas {
 
@@ -42,6 +44,13 @@ const NamedModel* find_official_model(const std::string& name) {
   for (const auto& m : official_models())
     if (m.name == name) return &m;
   return nullptr;
+}
+
+bool matches_checksum(const std::string& path, const std::string& file_name) {
+  std::string stem = std::filesystem::path(file_name).stem().string();
+  auto dash = stem.find('-');
+  if (dash == std::string::npos) return true;  // no checksum in the name
+  return demucs::sha256_file(path).rfind(stem.substr(dash + 1), 0) == 0;
 }
 
 }  // namespace msaas

@@ -9,6 +9,7 @@
 #include "demucs/htdemucs.h"
 #include "demucs/states.h"
 #include "msaas/engine.h"
+#include "msaas/models.h"
 
 namespace msaas::demucs {
 namespace fs = std::filesystem;

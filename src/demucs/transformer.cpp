@@ -76,8 +76,15 @@ at::Tensor TokenNorm::operator()(const at::Tensor& x) const {
 
 namespace {
 
-TokenNorm make_token_norm(Weights& w, const std::string& prefix, int64_t dim, bool group) {
+enum class NormKind { layer_norm, group_norm };  // MyGroupNorm when group_norm (transformer.py)
+
+NormKind norm_kind(bool group_norm) {
+  return group_norm ? NormKind::group_norm : NormKind::layer_norm;
+}
+
+TokenNorm make_token_norm(Weights& w, const std::string& prefix, int64_t dim, NormKind kind) {
   TokenNorm n;
+  bool group = kind == NormKind::group_norm;
   n.group = group;
   if (group)
     n.group_norm = make_group_norm(w, prefix, 1, dim);
@@ -104,10 +111,11 @@ TransformerLayer::TransformerLayer(Weights& w, const std::string& p, const Trans
   attn_ = make_attention(w, p + (cross ? ".cross_attn" : ".self_attn"), dim, c.num_heads);
   linear1_ = make_linear(w, p + ".linear1", dim, hidden);
   linear2_ = make_linear(w, p + ".linear2", hidden, dim);
-  norm1_ = make_token_norm(w, p + ".norm1", dim, c.group_norm);
-  norm2_ = make_token_norm(w, p + ".norm2", dim, c.group_norm);
-  if (cross) norm3_ = make_token_norm(w, p + ".norm3", dim, c.group_norm);
-  if (c.norm_first && c.norm_out) norm_out_ = make_token_norm(w, p + ".norm_out", dim, true);
+  norm1_ = make_token_norm(w, p + ".norm1", dim, norm_kind(c.group_norm));
+  norm2_ = make_token_norm(w, p + ".norm2", dim, norm_kind(c.group_norm));
+  if (cross) norm3_ = make_token_norm(w, p + ".norm3", dim, norm_kind(c.group_norm));
+  if (c.norm_first && c.norm_out)
+    norm_out_ = make_token_norm(w, p + ".norm_out", dim, NormKind::group_norm);
   if (c.layer_scale) {
     gamma1_ = w.take(p + ".gamma_1.scale", {dim});
     gamma2_ = w.take(p + ".gamma_2.scale", {dim});
@@ -150,11 +158,11 @@ CrossTransformerEncoder::CrossTransformerEncoder(Weights& w, const std::string& 
                                                  const TransformerConfig& c)
     : c_(c) {
   if (c.norm_in) {
-    norm_in_ = make_token_norm(w, p + ".norm_in", c.dim, false);
-    norm_in_t_ = make_token_norm(w, p + ".norm_in_t", c.dim, false);
+    norm_in_ = make_token_norm(w, p + ".norm_in", c.dim, NormKind::layer_norm);
+    norm_in_t_ = make_token_norm(w, p + ".norm_in_t", c.dim, NormKind::layer_norm);
   } else if (c.norm_in_group) {
-    norm_in_ = make_token_norm(w, p + ".norm_in", c.dim, true);
-    norm_in_t_ = make_token_norm(w, p + ".norm_in_t", c.dim, true);
+    norm_in_ = make_token_norm(w, p + ".norm_in", c.dim, NormKind::group_norm);
+    norm_in_t_ = make_token_norm(w, p + ".norm_in_t", c.dim, NormKind::group_norm);
   }
   if (c.emb == "scaled")  // ScaledEmbedding(max_positions, dim, scale=0.2): boost of 3
     position_embeddings_ =

@@ -7,7 +7,8 @@
 #include <chrono>
 #include <limits>
 
-#include "queue/digest.h"
+#include "common/digest.h"
+#include "queue/keys.h"
 #include "queue/outbox.h"
 #include "queue/scripts.h"
 #include "queue/trash.h"
@@ -18,27 +19,7 @@ using nlohmann::json;
 
 namespace {
 
-const std::string kQueue = "toWorker";
-const std::string kDeadletter = "deadletter";
-const std::string kExpiries = "expiries";
-const std::string kStats = "stats";
-const std::string kDelayed = "delayed";
-const std::string kTrash = "trash";
-const std::string kOutbox = "outbox";
-const std::string kSuspects = "reaper:suspects";
-
-std::string job_key(const std::string& id) {
-  return "job:" + id;
-}
-std::string processing_key(const std::string& worker) {
-  return "processing:" + worker;
-}
-std::string lease_key(const std::string& worker) {
-  return "lease:" + worker;
-}
-std::string callbacks_key(const std::string& id) {
-  return "callbacks:" + id;
-}
+using namespace keys;
 
 // The record's fields as strings for HSET; JSON values are stored as their text.
 void append_fields(std::vector<std::string>& args, const json& fields) {
@@ -57,25 +38,10 @@ std::string legacy_callback(const json& message) {
                        callback.contains("data") ? callback["data"].dump() : "");
 }
 
-json record_from_flat(const Reply& flat) {
-  static const std::vector<std::string> numbers = {"progress", "attempts",  "created", "updated",
-                                                   "finished", "seconds",   "rtf",     "run",
-                                                   "starts",   "generation"};
-  static const std::vector<std::string> documents = {"outputs"};
-  json record = json::object();
-  for (size_t i = 0; i + 1 < flat.elements.size(); i += 2) {
-    const std::string& name = flat.elements[i].str;
-    const std::string& value = flat.elements[i + 1].str;
-    bool is_number = std::find(numbers.begin(), numbers.end(), name) != numbers.end();
-    bool is_document = std::find(documents.begin(), documents.end(), name) != documents.end();
-    if (is_number || is_document) {
-      record[name] = json::parse(value, nullptr, false);
-      if (record[name].is_discarded()) record[name] = value;
-    } else {
-      record[name] = value;
-    }
-  }
-  return record;
+JobRecord record_from_flat(const Reply& flat) {
+  std::vector<std::string> fields;
+  for (const auto& element : flat.elements) fields.push_back(element.str);
+  return job_record_from_fields(fields);
 }
 
 }  // namespace
@@ -87,9 +53,15 @@ long long now_seconds() {
 }
 
 json to_json(const JobSpec& s) {
-  return {{"id", s.id},       {"hash", s.hash},         {"upload", s.upload},
-          {"model", s.model}, {"stems", s.stems},       {"format", s.format},
-          {"api", s.api},     {"attempts", s.attempts}, {"handbacks", s.handbacks},
+  return {{"id", s.id},
+          {"hash", s.hash},
+          {"upload", s.upload},
+          {"model", s.settings.model},
+          {"stems", s.settings.stems.text()},
+          {"format", format_name(s.settings.format)},
+          {"api", s.api},
+          {"attempts", s.attempts},
+          {"handbacks", s.handbacks},
           {"owner", s.owner}};
 }
 
@@ -98,9 +70,8 @@ JobSpec job_from_json(const json& j) {
   s.id = j.at("id").get<std::string>();
   s.hash = j.value("hash", "");
   s.upload = j.value("upload", "");
-  s.model = j.value("model", "");
-  s.stems = j.value("stems", "4");
-  s.format = j.value("format", "mp3");
+  s.settings =
+      JobSettings::stored(j.value("model", ""), j.value("stems", "4"), j.value("format", "mp3"));
   s.api = j.value("api", "v1");
   s.attempts = j.value("attempts", 0);
   s.handbacks = j.value("handbacks", 0);
@@ -108,11 +79,11 @@ JobSpec job_from_json(const json& j) {
   return s;
 }
 
-std::string job_id(const std::string& hash, const std::string& model, const std::string& stems,
-                   const std::string& format, const std::string& owner) {
-  std::string text = hash + "\n" + model + "\n" + stems + "\n" + format;
+std::string job_id(const std::string& hash, const JobSettings& settings, const std::string& owner) {
+  std::string text = hash + "\n" + settings.model + "\n" + settings.stems.text() + "\n" +
+                     format_name(settings.format);
   if (!owner.empty()) text += "\n" + owner;
-  return digest_hex(text, EVP_sha224()).substr(0, 32);
+  return common::digest_hex(text, EVP_sha224()).substr(0, 32);
 }
 
 EnqueueResult JobQueue::enqueue(const JobSpec& spec) {
@@ -128,9 +99,9 @@ EnqueueResult JobQueue::enqueue(const JobSpec& spec) {
   append_fields(args, {{"id", spec.id},
                        {"hash", spec.hash},
                        {"upload", spec.upload},
-                       {"model", spec.model},
-                       {"stems", spec.stems},
-                       {"format", spec.format},
+                       {"model", spec.settings.model},
+                       {"stems", spec.settings.stems.text()},
+                       {"format", format_name(spec.settings.format)},
                        {"api", spec.api},
                        {"owner", spec.owner},
                        {"status", "queued"},
@@ -141,9 +112,9 @@ EnqueueResult JobQueue::enqueue(const JobSpec& spec) {
                        {"created", now},
                        {"updated", now},
                        {"message", message}});
-  auto reply =
-      eval(*pool_.acquire(), scripts::enqueue,
-           {job_key(spec.id), kQueue, kExpiries, kTrash, callbacks_key(spec.id), kOutbox}, args);
+  auto reply = eval(
+      *pool_.acquire(), scripts::enqueue,
+      {keys::job(spec.id), kQueue, kExpiries, kTrash, keys::callbacks(spec.id), kOutbox}, args);
   EnqueueResult result{spec.id, reply.str == "created", reply.str};
   if (result.created) result.status = "queued";
   return result;
@@ -151,7 +122,7 @@ EnqueueResult JobQueue::enqueue(const JobSpec& spec) {
 
 std::optional<Claim> JobQueue::claim(Redis& redis, const std::string& worker, double timeout_s) {
   auto reply = redis.command(
-      {"BLMOVE", kQueue, processing_key(worker), "RIGHT", "LEFT", std::to_string(timeout_s)});
+      {"BLMOVE", kQueue, keys::processing(worker), "RIGHT", "LEFT", std::to_string(timeout_s)});
   if (reply.is_nil()) return std::nullopt;
   Claim claim{reply.str, {}, 0};
   json message;
@@ -160,13 +131,13 @@ std::optional<Claim> JobQueue::claim(Redis& redis, const std::string& worker, do
     claim.spec = job_from_json(message);
   } catch (const std::exception&) {
     // Not one of ours: park it on the deadletter list rather than crash on it forever.
-    redis.command({"LREM", processing_key(worker), "1", claim.message});
+    redis.command({"LREM", keys::processing(worker), "1", claim.message});
     redis.command({"LPUSH", kDeadletter, claim.message});
     return std::nullopt;
   }
   auto started =
       eval(redis, scripts::start,
-           {job_key(claim.spec.id), processing_key(worker), callbacks_key(claim.spec.id)},
+           {keys::job(claim.spec.id), keys::processing(worker), keys::callbacks(claim.spec.id)},
            {claim.message, worker, std::to_string(now_seconds()), legacy_callback(message)});
   if (started.integer == 0) return std::nullopt;
   claim.run = started.integer;
@@ -174,13 +145,17 @@ std::optional<Claim> JobQueue::claim(Redis& redis, const std::string& worker, do
 }
 
 void JobQueue::heartbeat(const std::string& worker) {
-  pool_.command({"SET", lease_key(worker), std::to_string(now_seconds()), "EX",
+  pool_.command({"SET", keys::lease(worker), std::to_string(now_seconds()), "EX",
                  std::to_string(settings_.lease_s)});
+}
+
+void JobQueue::sign_off(const std::string& worker) {
+  pool_.command({"DEL", keys::lease(worker)});
 }
 
 bool JobQueue::progress(const std::string& worker, const Claim& claim, int percent,
                         const std::string& stage) {
-  auto reply = eval(*pool_.acquire(), scripts::progress, {job_key(claim.spec.id)},
+  auto reply = eval(*pool_.acquire(), scripts::progress, {keys::job(claim.spec.id)},
                     {worker, std::to_string(claim.run), std::to_string(percent), stage,
                      std::to_string(now_seconds())});
   return reply.integer == 1;
@@ -214,12 +189,12 @@ bool finish(RedisPool& pool, const QueueSettings& settings, const std::string& w
   all["updated"] = now;
   all["finished"] = now;
   append_fields(args, all);
-  std::vector<std::string> keys{job_key(claim.spec.id),
-                                processing_key(worker),
+  std::vector<std::string> keys{keys::job(claim.spec.id),
+                                keys::processing(worker),
                                 kExpiries,
                                 kStats,
                                 kTrash,
-                                callbacks_key(claim.spec.id),
+                                keys::callbacks(claim.spec.id),
                                 kOutbox};
   try {
     return eval(*pool.acquire(), scripts::finish, keys, args).integer == 1;
@@ -258,7 +233,7 @@ int retry_message(Redis& redis, const QueueSettings& settings, const std::string
   long long now = now_seconds();
   auto reply =
       eval(redis, scripts::retry,
-           {processing_key(worker), kQueue, kDeadletter, kExpiries, kStats, kDelayed, kOutbox},
+           {keys::processing(worker), kQueue, kDeadletter, kExpiries, kStats, kDelayed, kOutbox},
            {message, error, std::to_string(settings.max_attempts), std::to_string(now),
             std::to_string(now + settings.retention_s), std::to_string(delay_s)});
   return static_cast<int>(reply.integer);
@@ -284,7 +259,7 @@ namespace {
 int hand_back_message(Redis& redis, const std::string& worker, const Claim& claim,
                       const std::string& free_handbacks) {
   auto reply =
-      eval(redis, scripts::hand_back, {processing_key(worker), kQueue, job_key(claim.spec.id)},
+      eval(redis, scripts::hand_back, {keys::processing(worker), kQueue, keys::job(claim.spec.id)},
            {claim.message, std::to_string(now_seconds()), free_handbacks});
   return static_cast<int>(reply.integer);
 }
@@ -320,11 +295,11 @@ int JobQueue::reap() {
   int moved = 0;
   std::string cursor = "0";
   do {
-    auto page = redis->command({"SCAN", cursor, "MATCH", "processing:*", "COUNT", "100"});
+    auto page = redis->command({"SCAN", cursor, "MATCH", keys::processing("*"), "COUNT", "100"});
     cursor = page.elements[0].str;
     for (const auto& list : page.elements[1].elements) {
-      std::string worker = list.str.substr(std::string("processing:").size());
-      auto lost = eval(*redis, scripts::lease_lost, {lease_key(worker), kSuspects},
+      std::string worker = list.str.substr(kProcessingPrefix.size());
+      auto lost = eval(*redis, scripts::lease_lost, {keys::lease(worker), kSuspects},
                        {worker, std::to_string(settings_.lease_s)});
       if (lost.integer == 0) continue;
       auto messages = redis->command({"LRANGE", list.str, "0", "-1"});
@@ -345,7 +320,7 @@ int JobQueue::promote_due(long long now_s) {
 }
 
 int JobQueue::recover(const std::string& worker) {
-  auto messages = pool_.command({"LRANGE", processing_key(worker), "0", "-1"});
+  auto messages = pool_.command({"LRANGE", keys::processing(worker), "0", "-1"});
   for (const auto& m : messages.elements) {
     auto spec = json::parse(m.str, nullptr, false);
     Claim lost{m.str, {}, 0};
@@ -368,7 +343,7 @@ namespace {
 std::optional<RemovedJob> remove_job(RedisPool& pool, const std::string& id,
                                      const std::string& mode, long long now_s) {
   auto reply = eval(*pool.acquire(), scripts::remove,
-                    {job_key(id), kQueue, kExpiries, kTrash, callbacks_key(id), kDelayed},
+                    {keys::job(id), kQueue, kExpiries, kTrash, keys::callbacks(id), kDelayed},
                     {id, mode, std::to_string(now_s)});
   if (reply.elements.size() != 2) return std::nullopt;
   RemovedJob removed{record_from_flat(reply.elements[0]), {}};
@@ -387,14 +362,14 @@ void JobQueue::give_back(const std::string& worker, const Claim& claim) {
   hand_back_message(*pool_.acquire(), worker, claim, "uncounted");
 }
 
-std::optional<json> JobQueue::get(const std::string& id) {
-  auto flat = pool_.command({"HGETALL", job_key(id)});
+std::optional<JobRecord> JobQueue::get(const std::string& id) {
+  auto flat = pool_.command({"HGETALL", keys::job(id)});
   if (flat.elements.empty()) return std::nullopt;
   return record_from_flat(flat);
 }
 
 bool JobQueue::exists(const std::string& id) {
-  return pool_.command({"EXISTS", job_key(id)}).integer == 1;
+  return pool_.command({"EXISTS", keys::job(id)}).integer == 1;
 }
 
 std::optional<RemovedJob> JobQueue::remove(const std::string& id) {
@@ -402,7 +377,7 @@ std::optional<RemovedJob> JobQueue::remove(const std::string& id) {
 }
 
 bool JobQueue::drop_output(const std::string& id, const std::string& key) {
-  return eval(*pool_.acquire(), scripts::drop_output, {job_key(id), kTrash},
+  return eval(*pool_.acquire(), scripts::drop_output, {keys::job(id), kTrash},
               {key, std::to_string(now_seconds())})
              .integer == 1;
 }
@@ -441,7 +416,7 @@ long long JobQueue::running_count() {
   long long total = 0;
   std::string cursor = "0";
   do {
-    auto page = redis->command({"SCAN", cursor, "MATCH", "processing:*", "COUNT", "100"});
+    auto page = redis->command({"SCAN", cursor, "MATCH", keys::processing("*"), "COUNT", "100"});
     cursor = page.elements[0].str;
     for (const auto& list : page.elements[1].elements)
       total += redis->command({"LLEN", list.str}).integer;

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "queue/job_record.h"
+#include "queue/job_settings.h"
 #include "queue/redis.h"
 #include "queue/trash.h"
 
@@ -19,26 +21,25 @@ namespace msaas::queue {
 // What to separate and how: the message on the queue (all but the callback, which stays apart
 // as the caller wrote it: see scripts.h).
 struct JobSpec {
-  std::string id;              // job_id(hash, settings)
-  std::string hash;            // SHA-224 hex of the uploaded bytes (the original API's songhash)
-  std::string upload;          // object name in the `queue` bucket, this submission's own
-  std::string model;           // model name or signature
-  std::string stems = "4";     // "4", "6" or "two:<stem>"
-  std::string format = "mp3";  // mp3, wav, flac
-  std::string api = "v1";      // which API made it: "apiv1" or "v1"
-  std::string callback_url;    // this submission's callback ("" for none) ...
-  std::string callback_data;   // ... and its data (apiv1), JSON text as the caller wrote it
-  int attempts = 0;            // times a worker was lost or failed on it
-  int handbacks = 0;           // times a worker stopping gave it back unfinished
-  std::string owner;           // the API key's name that made it ("" when keys are off)
+  std::string id;             // job_id(hash, settings)
+  std::string hash;           // SHA-224 hex of the uploaded bytes (the original API's songhash)
+  std::string upload;         // object name in the `queue` bucket, this submission's own
+  JobSettings settings;       // model, stems, format
+  std::string api = "v1";     // which API made it: "apiv1" or "v1"
+  std::string callback_url;   // this submission's callback ("" for none) ...
+  std::string callback_data;  // ... and its data (apiv1), JSON text as the caller wrote it
+  int attempts = 0;           // times a worker was lost or failed on it
+  int handbacks = 0;          // times a worker stopping gave it back unfinished
+  std::string owner;          // the API key's name that made it ("" when keys are off)
 };
 
 nlohmann::json to_json(const JobSpec& spec);
 JobSpec job_from_json(const nlohmann::json& j);
-// The job id of an upload with its settings: 32 hex characters of a SHA-224.
+// The job id of an upload with its settings: the first 32 hex characters of a SHA-224 of the
+// upload's hash and the settings.
 // With API keys on, the owner is part of it: keys never share jobs.
-std::string job_id(const std::string& hash, const std::string& model, const std::string& stems,
-                   const std::string& format, const std::string& owner = "");
+std::string job_id(const std::string& hash, const JobSettings& settings,
+                   const std::string& owner = "");
 
 struct QueueSettings {
   int lease_s = 30;          // a worker silent this long is presumed dead
@@ -66,7 +67,7 @@ enum class HandBack { queued, counted_as_attempt, not_ours };
 
 // A job just removed: its record, and the files that became trash with it.
 struct RemovedJob {
-  nlohmann::json record;
+  JobRecord record;
   std::vector<TrashItem> files;
 };
 
@@ -85,6 +86,8 @@ class JobQueue {
   // dropped here.
   std::optional<Claim> claim(Redis& redis, const std::string& worker, double timeout_s);
   void heartbeat(const std::string& worker);
+  // A worker stopping: its lease goes at once (its list is empty; nothing to reap).
+  void sign_off(const std::string& worker);
   // Records progress; false when this run no longer owns the job (deleted, given to another
   // worker): the worker then stops.
   bool progress(const std::string& worker, const Claim& claim, int percent,
@@ -120,7 +123,7 @@ class JobQueue {
   std::optional<RemovedJob> expire(const std::string& id, long long now_s);
 
   // Readers.
-  std::optional<nlohmann::json> get(const std::string& id);
+  std::optional<JobRecord> get(const std::string& id);
   bool exists(const std::string& id);
   // Removes a job: from the queue if waiting, its record, its pending callbacks; its files
   // become trash. Returns what was removed.

@@ -1,7 +1,8 @@
 // queue/outbox.cpp: see outbox.h.
 #include "queue/outbox.h"
 
-#include "queue/digest.h"
+#include "common/digest.h"
+#include "queue/keys.h"
 #include "queue/raw_json.h"
 #include "queue/scripts.h"
 
@@ -9,8 +10,8 @@ namespace msaas::queue {
 
 namespace {
 
-const std::string kOutbox = "outbox";
-const std::string kTries = "outbox:tries";
+using keys::kOutbox;
+const std::string& kTries = keys::kOutboxTries;
 
 }  // namespace
 
@@ -54,7 +55,7 @@ long long Outbox::size() {
 
 std::string callback_text(const std::string& api, const std::string& url,
                           const std::string& raw_data) {
-  std::string submission = random_token();
+  std::string submission = common::random_token();
   std::string text = "{\"api\":" + nlohmann::json(api).dump() +
                      ",\"url\":" + nlohmann::json(url).dump() + ",\"submission\":\"" + submission +
                      "\"";

@@ -3,13 +3,14 @@
 
 #include <ctime>
 
+#include "queue/keys.h"
 #include "queue/scripts.h"
 
 namespace msaas::queue {
 
 namespace {
 
-const std::string kTrash = "trash";
+using keys::kTrash;
 const std::string kUpload = "upload:";
 const std::string kOutput = "output:";
 

@@ -2,6 +2,7 @@
 #include "service/config.h"
 
 #include <cstdlib>
+#include <iostream>
 #include <stdexcept>
 
 namespace msaas::service {
@@ -68,6 +69,15 @@ ServiceConfig config_from_environment() {
   from_env("MSAAS_READY_FILE", c.ready_file);
   from_env("MSAAS_CALLBACK_ALLOW_PRIVATE", c.callback_allow_private);
   return c;
+}
+
+ServiceConfig config_from_environment_or_exit(const std::string& program) {
+  try {
+    return config_from_environment();
+  } catch (const std::exception& e) {
+    std::cerr << program << ": error: " << e.what() << "\n";
+    std::exit(2);
+  }
 }
 
 void add_common_flags(CLI::App& app, ServiceConfig& c) {

@@ -59,6 +59,9 @@ struct ServiceConfig {
 
 // Defaults overridden by the MSAAS_* environment variables.
 ServiceConfig config_from_environment();
+// The same for a program's main(): a bad variable ends the program with one line on stderr
+// ("<program>: error: ...") and exit status 2.
+ServiceConfig config_from_environment_or_exit(const std::string& program);
 // Flags for the settings every program shares (Redis, storage, models, queue).
 void add_common_flags(CLI::App& app, ServiceConfig& config);
 // The settings as MSAAS_* variables, for starting child programs with the same settings.

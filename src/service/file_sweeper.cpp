@@ -1,7 +1,7 @@
 // service/file_sweeper.cpp: see file_sweeper.h.
 #include "service/file_sweeper.h"
 
-#include "queue/log.h"
+#include "service/log.h"
 
 namespace msaas::service {
 
@@ -25,8 +25,7 @@ bool delete_one(queue::Trash& trash, storage::Storage& storage, const ServiceCon
     trash.forget(item.member);
     return true;
   } catch (const storage::StorageError& e) {
-    queue::log_warning("cannot delete " + bucket + "/" + item.key +
-                       " (tried again later): " + e.what());
+    log_warning("cannot delete " + bucket + "/" + item.key + " (tried again later): " + e.what());
     return false;
   }
 }

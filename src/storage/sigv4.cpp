@@ -5,7 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "queue/digest.h"
+#include "common/digest.h"
 
 namespace msaas::storage {
 
@@ -59,14 +59,14 @@ std::string sigv4_authorization(const SigV4Key& key, const SigV4Request& request
   std::string day = date.substr(0, 8);
   std::string scope = day + "/" + key.region + "/" + key.service + "/aws4_request";
   std::string to_sign = "AWS4-HMAC-SHA256\n" + date + "\n" + scope + "\n" +
-                        queue::digest_hex(sigv4_canonical_request(request), EVP_sha256());
+                        common::digest_hex(sigv4_canonical_request(request), EVP_sha256());
   std::string signing_key = hmac_sha256(
       hmac_sha256(hmac_sha256(hmac_sha256("AWS4" + key.secret_key, day), key.region), key.service),
       "aws4_request");
   std::string signature = hmac_sha256(signing_key, to_sign);
   return "AWS4-HMAC-SHA256 Credential=" + key.access_key + "/" + scope +
          ", SignedHeaders=" + signed_header_names(request) + ", Signature=" +
-         queue::to_hex(reinterpret_cast<const unsigned char*>(signature.data()), signature.size());
+         common::to_hex(reinterpret_cast<const unsigned char*>(signature.data()), signature.size());
 }
 
 }  // namespace msaas::storage

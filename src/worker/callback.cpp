@@ -5,8 +5,8 @@
 
 #include <memory>
 
-#include "queue/log.h"
 #include "service/callback_guard.h"
+#include "service/log.h"
 
 namespace msaas::worker {
 
@@ -55,11 +55,11 @@ Delivery post_callback(const std::string& url, const std::string& json_body,
           code != CURLE_OK ? curl_easy_strerror(code) : "HTTP " + std::to_string(status)};
 }
 
-std::string callback_body(const nlohmann::json& record, const queue::OutboxEntry& entry) {
+std::string callback_body(const queue::JobRecord& record, const queue::OutboxEntry& entry) {
   if (entry.api == "apiv1") return entry.data.empty() ? "{}" : entry.data;
   std::string status = entry.ending.value("status", "");
   nlohmann::json body = {
-      {"id", entry.job_id}, {"status", status}, {"model", record.value("model", "")}};
+      {"id", entry.job_id}, {"status", status}, {"model", record.settings.model}};
   if (status == "done")
     body["stems"] = entry.ending.value("outputs", nlohmann::json::array());
   else

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "queue/job_record.h"
 #include "queue/outbox.h"
 
 namespace msaas::worker {
@@ -24,6 +25,6 @@ Delivery post_callback(const std::string& url, const std::string& json_body,
 // The body for one submission's callback: the original API posts the caller's data as the caller
 // wrote it; /v1 posts the job's end as it was when it ended {"id", "status", "model", "stems" or
 // "error"} (`record` gives the model).
-std::string callback_body(const nlohmann::json& record, const queue::OutboxEntry& entry);
+std::string callback_body(const queue::JobRecord& record, const queue::OutboxEntry& entry);
 
 }  // namespace msaas::worker

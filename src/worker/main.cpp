@@ -6,20 +6,14 @@
 #include <iostream>
 #include <thread>
 
-#include "queue/log.h"
 #include "service/config.h"
+#include "service/log.h"
 #include "service/stop_signals.h"
 #include "worker/worker.h"
 
 int main(int argc, char** argv) {
   using namespace msaas;
-  service::ServiceConfig config;
-  try {
-    config = service::config_from_environment();
-  } catch (const std::exception& e) {
-    std::cerr << "msaas-worker: error: " << e.what() << "\n";
-    return 2;
-  }
+  service::ServiceConfig config = service::config_from_environment_or_exit("msaas-worker");
   CLI::App app{"msaas-worker: takes separation jobs off the Redis queue"};
   service::add_common_flags(app, config);
   app.add_option("--threads", config.threads, "Compute threads, 0 = all cores ($MSAAS_THREADS)")
@@ -48,14 +42,14 @@ int main(int argc, char** argv) {
   try {
     service::validate(config);
     queue::RedisPool log_pool(config.redis_url);
-    queue::init_logging("msaas-worker", &log_pool);
+    service::init_logging("msaas-worker", &log_pool);
     worker::Worker worker(config);
     service::on_stop_signal([&worker](int signal) {
-      queue::log_info("signal " + std::to_string(signal) + ": stopping after the current job");
+      service::log_info("signal " + std::to_string(signal) + ": stopping after the current job");
       worker.request_stop();
     });
     int status = worker.run();
-    queue::init_logging("msaas-worker", nullptr);
+    service::init_logging("msaas-worker", nullptr);
     return status;
   } catch (const std::exception& e) {
     std::cerr << "msaas-worker: error: " << e.what() << "\n";

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "msaas/engine.h"
+#include "queue/job_settings.h"
 
 namespace msaas::worker {
 
@@ -35,15 +36,13 @@ struct JobResult {
 // Stage name and percent 0-100; return false to cancel (throws msaas::Cancelled).
 using StageProgress = std::function<bool(const std::string& stage, int percent)>;
 
-// The output stems for a `stems` setting ("4", "6", "two:<stem>") and a model's sources.
-std::vector<std::string> output_stem_names(const std::string& stems,
+// The output stems for a `stems` setting and a model's sources; a JobError when it lacks one.
+std::vector<std::string> output_stem_names(const queue::Stems& stems,
                                            const std::vector<std::string>& sources);
 
 JobResult separate_job(const Separator& model, const std::filesystem::path& input,
-                       const std::string& stems, const std::string& format,
-                       const SeparationOptions& options, const std::filesystem::path& out_dir,
-                       const StageProgress& progress, double max_seconds = 0);
-
-std::string content_type_for(const std::string& format);
+                       const queue::JobSettings& settings, const SeparationOptions& options,
+                       const std::filesystem::path& out_dir, const StageProgress& progress,
+                       double max_seconds = 0);
 
 }  // namespace msaas::worker

@@ -11,8 +11,11 @@
 #include <thread>
 
 #include "audio/audio.h"
-#include "queue/log.h"
+#include "msaas/models.h"
+#include "queue/model_registry.h"
+#include "queue/stats.h"
 #include "service/file_sweeper.h"
+#include "service/log.h"
 #include "worker/callback.h"
 #include "worker/scratch_folder.h"
 #include "worker/separate_job.h"
@@ -87,21 +90,19 @@ bool Worker::keep_going() {
 
 void Worker::publish_models() {
   auto installed = list_installed_models(config_.models_dir);
-  json names = json::array();
-  for (const auto& b : installed.bags) names.push_back(b);
-  for (const auto& s : installed.singles) names.push_back(s);
-  pool_.command({"SET", "models:" + id_, json{{"worker", id_}, {"models", names}}.dump(), "EX",
-                 std::to_string(config_.queue.lease_s)});
+  std::vector<std::string> names = installed.bags;
+  names.insert(names.end(), installed.singles.begin(), installed.singles.end());
+  queue::publish_models(pool_, id_, names, config_.queue.lease_s);
 }
 
 // Work for the whole queue, done by every worker in turn (the reaper holds a lock). Redis only:
 // kept apart from the storage and network work below, which a stalled peer can hold up.
 void Worker::housekeeping() {
   if (int moved = queue_.reap())
-    queue::log_warning("returned " + std::to_string(moved) + " job(s) of stopped workers");
+    service::log_warning("returned " + std::to_string(moved) + " job(s) of stopped workers");
   queue_.promote_due(queue::now_seconds());
   if (int expired = queue_.take_expired(queue::now_seconds()))
-    queue::log_info(std::to_string(expired) + " finished job(s) expired");
+    service::log_info(std::to_string(expired) + " finished job(s) expired");
 }
 
 // Deleting trash and sending callbacks: slow peers hold up only this thread, each pass has a
@@ -135,20 +136,19 @@ void Worker::send_callback(const queue::OutboxEntry& entry) {
   try {
     // A job deleted since it ended (and perhaps submitted again) gets no callback of its old end.
     auto record = queue_.get(entry.job_id);
-    if (!record || record->value("generation", 0LL) != entry.generation)
-      return outbox_.forget(entry.member);
+    if (!record || record->generation != entry.generation) return outbox_.forget(entry.member);
     std::string status = entry.ending.value("status", "");
     auto sent = post_callback(entry.url, callback_body(*record, entry), status,
                               config_.callback_allow_private);
     if (sent.outcome == Delivery::Outcome::refused)
-      queue::log_warning("callback to " + entry.url + " refused: " + sent.why);
+      service::log_warning("callback to " + entry.url + " refused: " + sent.why);
     if (sent.outcome != Delivery::Outcome::failed) return outbox_.forget(entry.member);
     int tries = outbox_.failed_try(entry.member, queue::now_seconds());
-    queue::log_warning("callback to " + entry.url + " failed (try " + std::to_string(tries) +
-                       " of " + std::to_string(kCallbackTries) + "): " + sent.why);
+    service::log_warning("callback to " + entry.url + " failed (try " + std::to_string(tries) +
+                         " of " + std::to_string(kCallbackTries) + "): " + sent.why);
     if (tries >= kCallbackTries) outbox_.forget(entry.member);
   } catch (const std::exception& e) {
-    queue::log_warning("callback to " + entry.url + ": " + e.what());  // due again later
+    service::log_warning("callback to " + entry.url + ": " + e.what());  // due again later
   }
 }
 
@@ -163,7 +163,7 @@ void Worker::heartbeat_loop() {
       queue_.heartbeat(id_);
       publish_models();
     } catch (const std::exception& e) {
-      queue::log_warning(std::string("heartbeat: ") + e.what());
+      service::log_warning(std::string("heartbeat: ") + e.what());
     }
     nap(finished_, period);
   }
@@ -175,7 +175,7 @@ void Worker::chores_loop(void (Worker::*chore)(), const char* name) {
     try {
       (this->*chore)();
     } catch (const std::exception& e) {
-      queue::log_warning(std::string(name) + ": " + e.what());
+      service::log_warning(std::string(name) + ": " + e.what());
     }
     nap(finished_, period);
   }
@@ -186,8 +186,8 @@ const Separator& Worker::model(const std::string& name) {
     loaded_.reset();  // one model in memory at a time
     loaded_ = Separator::from_repo(name, config_.models_dir, config_.device);
     loaded_name_ = name;
-    queue::log_info("loaded model " + name + " on " + loaded_->device() + " (" + compute_summary() +
-                    ")");
+    service::log_info("loaded model " + name + " on " + loaded_->device() + " (" +
+                      compute_summary() + ")");
   }
   return *loaded_;
 }
@@ -206,14 +206,15 @@ void Worker::process(const queue::Claim& claim) {
       }
     } catch (const queue::RedisError& e) {
       // Redis away for a moment: the separation goes on; the record catches up later.
-      queue::log_warning("job " + spec.id + ": progress not recorded: " + e.what());
+      service::log_warning("job " + spec.id + ": progress not recorded: " + e.what());
     }
     return keep_going();
   };
   try {
-    queue::log_info("job " + spec.id + ": " + spec.model + ", stems " + spec.stems + ", " +
-                    spec.format + " (attempt " + std::to_string(spec.attempts + 1) + ", run " +
-                    std::to_string(claim.run) + ")");
+    service::log_info("job " + spec.id + ": " + spec.settings.model + ", stems " +
+                      spec.settings.stems.text() + ", " + queue::format_name(spec.settings.format) +
+                      " (attempt " + std::to_string(spec.attempts + 1) + ", run " +
+                      std::to_string(claim.run) + ")");
     if (!progress("downloading", 1)) throw Cancelled();
     job_files.create();
     fs::path input = dir / ("input" + fs::path(spec.upload).extension().string());
@@ -229,7 +230,7 @@ void Worker::process(const queue::Claim& claim) {
     if (!progress("loading model", 2)) throw Cancelled();
     const Separator* separator;
     try {
-      separator = &model(spec.model);
+      separator = &model(spec.settings.model);
     } catch (const ModelError& e) {
       throw JobError(e.what());
     }
@@ -238,7 +239,7 @@ void Worker::process(const queue::Claim& claim) {
     options.threads = config_.threads;
     options.seed = seed_from(spec.id);
     options.fast = config_.fast;
-    auto result = separate_job(*separator, input, spec.stems, spec.format, options, dir, progress,
+    auto result = separate_job(*separator, input, spec.settings, options, dir, progress,
                                config_.max_audio_seconds);
     if (!progress("uploading", 97)) throw Cancelled();
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -246,13 +247,13 @@ void Worker::process(const queue::Claim& claim) {
   } catch (const Cancelled&) {
     if (lost) {
       queue_.fail(id_, claim, "lost");  // the job is not ours: this only clears our list
-      queue::log_warning("job " + spec.id + ": deleted or taken over while running, dropped");
+      service::log_warning("job " + spec.id + ": deleted or taken over while running, dropped");
     } else {
       hand_back(claim);
     }
   } catch (const JobError& e) {
     queue_.fail(id_, claim, e.what());
-    queue::log_error("job " + spec.id + " failed: " + e.what());
+    service::log_error("job " + spec.id + " failed: " + e.what());
   } catch (const audio::AudioError& e) {
     // The message names our scratch file; the user knows it as their upload.
     std::string message = e.what();
@@ -260,11 +261,11 @@ void Worker::process(const queue::Claim& claim) {
     for (size_t at; (at = message.find(scratch)) != std::string::npos;)
       message.replace(at, scratch.size(), "the uploaded file");
     queue_.fail(id_, claim, message);
-    queue::log_error("job " + spec.id + " failed: " + message);
+    service::log_error("job " + spec.id + " failed: " + message);
   } catch (const std::exception& e) {
     // Storage or Redis trouble: worth another try, up to the limit.
     queue_.retry(id_, claim, e.what());
-    queue::log_error("job " + spec.id + " will be retried: " + e.what());
+    service::log_error("job " + spec.id + " will be retried: " + e.what());
   }
 }
 
@@ -275,13 +276,13 @@ void Worker::hand_back(const queue::Claim& claim) {
                     std::to_string(config_.grace_s) + " s) is too short for this song";
   switch (queue_.hand_back(id_, claim, why)) {
     case queue::HandBack::queued:
-      queue::log_warning("job " + id + ": grace period over, handed back to the queue");
+      service::log_warning("job " + id + ": grace period over, handed back to the queue");
       break;
     case queue::HandBack::counted_as_attempt:
-      queue::log_warning("job " + id + ": grace period over again; counted as a failed attempt");
+      service::log_warning("job " + id + ": grace period over again; counted as a failed attempt");
       break;
     case queue::HandBack::not_ours:
-      queue::log_warning("job " + id + ": grace period over; no longer ours, dropped");
+      service::log_warning("job " + id + ": grace period over; no longer ours, dropped");
       break;
   }
 }
@@ -298,35 +299,31 @@ void Worker::finish_successfully(const queue::Claim& claim, const JobResult& res
     trash_.hold(queue::FileKind::output, key, queue::now_seconds() + kOutputHoldSeconds);
     held.push_back(queue::trash_member(queue::FileKind::output, key));
   }
-  json outputs = json::array();
+  std::vector<queue::JobOutput> outputs;
   for (const auto& stem : result.stems) {
     std::string key = prefix + stem.path.filename().string();
     storage::TransferLimit limit(transfer_seconds(fs::file_size(stem.path)));
     storage_->put_file(config_.output_bucket, key, stem.path, stem.content_type);
-    outputs.push_back({{"name", stem.name},
-                       {"key", key},
-                       {"content_type", stem.content_type},
-                       {"size", static_cast<int64_t>(fs::file_size(stem.path))},
-                       {"crc32", stem.crc32}});
+    outputs.push_back({stem.name, key, stem.content_type,
+                       static_cast<int64_t>(fs::file_size(stem.path)), stem.crc32});
   }
   double rtf = result.audio_seconds > 0 ? result.separation_seconds / result.audio_seconds : 0;
   bool ours = queue_.complete(
-      id_, claim, {{"outputs", outputs.dump()}, {"seconds", result.audio_seconds}, {"rtf", rtf}},
+      id_, claim,
+      {{"outputs", queue::outputs_text(outputs)}, {"seconds", result.audio_seconds}, {"rtf", rtf}},
       held);
   if (!ours) {
     trash_.release(held);
-    queue::log_warning("job " + spec.id + ": deleted or taken over while storing; stems dropped");
+    service::log_warning("job " + spec.id + ": deleted or taken over while storing; stems dropped");
     return;
   }
   try {  // counters for /metrics: their loss costs only a figure
-    pool_.command(
-        {"HINCRBYFLOAT", "stats", "separation_seconds", std::to_string(result.separation_seconds)});
-    pool_.command({"HINCRBYFLOAT", "stats", "audio_seconds", std::to_string(result.audio_seconds)});
+    queue::count_separation(pool_, result.separation_seconds, result.audio_seconds);
   } catch (const queue::RedisError& e) {
-    queue::log_warning("job " + spec.id + ": statistics not counted: " + e.what());
+    service::log_warning("job " + spec.id + ": statistics not counted: " + e.what());
   }
-  queue::log_info("job " + spec.id + " done: " + std::to_string(result.audio_seconds) +
-                  " s of audio in " + std::to_string(wall_seconds) + " s");
+  service::log_info("job " + spec.id + " done: " + std::to_string(result.audio_seconds) +
+                    " s of audio in " + std::to_string(wall_seconds) + " s");
 }
 
 // Signatures of the checkpoints in `folder`, as the engine sees them (none when it cannot read
@@ -370,7 +367,7 @@ bool Worker::wait_for_default_model() {
       return true;
     } catch (const ModelError& e) {
       std::string why = missing_model_message(config_.default_model, config_.models_dir, e.what());
-      if (why != said) queue::log_error(why);
+      if (why != said) service::log_error(why);
       said = why;
     }
     nap(stop_, 10);
@@ -386,7 +383,7 @@ bool Worker::wait_for_redis() {
       queue_.heartbeat(id_);
       return true;
     } catch (const queue::RedisError& e) {
-      if (e.what() != said) queue::log_warning(std::string("waiting for Redis: ") + e.what());
+      if (e.what() != said) service::log_warning(std::string("waiting for Redis: ") + e.what());
       said = e.what();
     }
     nap(stop_, 2);
@@ -410,15 +407,15 @@ int Worker::run() {
       storage_->ensure_bucket(bucket);
   } catch (const storage::StorageError& e) {
     // Storage may come back; jobs meanwhile are retried with backoff.
-    queue::log_warning(std::string("storage not ready at start: ") + e.what());
+    service::log_warning(std::string("storage not ready at start: ") + e.what());
   }
   if (!wait_for_redis()) return 0;
   std::thread beats([this] { heartbeat_loop(); });
   std::thread chores([this] { chores_loop(&Worker::housekeeping, "housekeeping"); });
   std::thread sending([this] { chores_loop(&Worker::deliveries, "deliveries"); });
   if (wait_for_default_model())
-    queue::log_info("worker " + id_ + " ready: models in " + config_.models_dir + ", storage " +
-                    storage_->describe());
+    service::log_info("worker " + id_ + " ready: models in " + config_.models_dir + ", storage " +
+                      storage_->describe());
   queue::Redis blocking(config_.redis_url, 10.0);
   int status = 0;
   while (!stop_) {
@@ -426,16 +423,16 @@ int Worker::run() {
       // Holding no job now: anything on our list was lost track of (Redis went away while a
       // job ended); it goes back to the queue to be done again.
       if (int lost = queue_.recover(id_))
-        queue::log_warning("handed back " + std::to_string(lost) + " job(s) left on our list");
+        service::log_warning("handed back " + std::to_string(lost) + " job(s) left on our list");
       auto claim = queue_.claim(blocking, id_, 1.0);
       if (claim && stop_) {
         queue_.give_back(id_, *claim);  // taken as the stop came: untouched, not counted
-        queue::log_info("job " + claim->spec.id + ": stopping; given back untouched");
+        service::log_info("job " + claim->spec.id + ": stopping; given back untouched");
       } else if (claim) {
         process(*claim);
       }
     } catch (const std::exception& e) {
-      queue::log_error(std::string("worker loop: ") + e.what());
+      service::log_error(std::string("worker loop: ") + e.what());
       nap(stop_, 1.0);
     }
   }
@@ -445,10 +442,11 @@ int Worker::run() {
   chores.join();
   sending.join();
   try {
-    pool_.command({"DEL", "lease:" + id_, "models:" + id_});
+    queue::withdraw_models(pool_, id_);
+    queue_.sign_off(id_);
   } catch (const std::exception&) {
   }
-  queue::log_info("worker " + id_ + " stopped");
+  service::log_info("worker " + id_ + " stopped");
   return status;
 }
 

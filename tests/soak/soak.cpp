@@ -85,12 +85,13 @@ int soak(const Options& o) {
   auto started = Clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - started).count(); };
   Callbacks callbacks;
-  Service service(true, 0,
-                  {{"MSAAS_LEASE_SECONDS", std::to_string(o.lease_s)},
-                   {"MSAAS_MAX_ATTEMPTS", "20"},
-                   {"MSAAS_RETRY_BACKOFF_SECONDS", "1"},
-                   {"MSAAS_GRACE_SECONDS", "2"},
-                   {"MSAAS_RATE_LIMIT", "0"}});
+  Service service({.storage = Storage::s3,
+                   .workers = 0,
+                   .settings = {{"MSAAS_LEASE_SECONDS", std::to_string(o.lease_s)},
+                                {"MSAAS_MAX_ATTEMPTS", "20"},
+                                {"MSAAS_RETRY_BACKOFF_SECONDS", "1"},
+                                {"MSAAS_GRACE_SECONDS", "2"},
+                                {"MSAAS_RATE_LIMIT", "0"}}});
   TempDir songs;
   std::vector<fs::path> files;
   for (int i = 0; i < o.jobs; ++i)

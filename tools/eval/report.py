@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Turns `msaas eval --json` results into the table and chart of docs/quality.md.
 
-    python3 tools/eval/report.py var/quality --chart docs/quality.png
-Expects ours-shifts0.json, official-shifts0.json, ours-shifts1.json, official-shifts1.json in
-the folder (any missing one is left out). Prints a Markdown table of median SDR per stem and the
-largest difference between our engine and the official code on any stem of any mixture.
+    python3 tools/eval/report.py docs/quality --chart docs/quality.png
+Reads ours-shifts0.json, official-shifts0.json, ours-shifts1.json, official-shifts1.json and
+ours-shifts0-fast.json from the folder (docs/quality, where they are committed, by default; any
+missing one is left out). Prints a Markdown table of median SDR per stem, the largest difference
+between our engine and the official code on any stem of any mixture, the fast mode against the
+exact one, and the table per mixture of ours-shifts0.json. The chart shows the exact-mode runs.
 Standard library only; the chart is drawn by gnuplot.
 """
 import argparse
@@ -15,12 +17,14 @@ from pathlib import Path
 
 STEMS = ["drums", "bass", "other", "vocals"]
 RUNS = [("ours-shifts0", "MSaaS, shifts 0"), ("official-shifts0", "official, shifts 0"),
-        ("ours-shifts1", "MSaaS, shifts 1"), ("official-shifts1", "official, shifts 1")]
+        ("ours-shifts1", "MSaaS, shifts 1"), ("official-shifts1", "official, shifts 1"),
+        ("ours-shifts0-fast", "MSaaS fast mode (`--fast`), shifts 0")]
+FOLDER = Path(__file__).resolve().parents[2] / "docs" / "quality"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder")
+    parser.add_argument("folder", nargs="?", default=str(FOLDER))
     parser.add_argument("--chart")
     args = parser.parse_args()
     results = {key: json.loads((Path(args.folder) / f"{key}.json").read_text())
@@ -40,8 +44,23 @@ def main():
                     zip(ours["mixtures"], theirs["mixtures"]) for s in STEMS)
         print(f"\nshifts {shifts}: largest |MSaaS - official| over every stem of every mixture: "
               f"{worst:.4f} dB")
+    exact, fast = results.get("ours-shifts0"), results.get("ours-shifts0-fast")
+    if exact and fast:
+        moves = ", ".join(f"{fast['median'][s] - exact['median'][s]:+.3f} ({s})" for s in STEMS)
+        mean = sum(fast["median"][s] - exact["median"][s] for s in STEMS) / len(STEMS)
+        size, name, stem = max((abs(b["sdr"][s] - a["sdr"][s]), a["name"], s) for a, b in
+                               zip(exact["mixtures"], fast["mixtures"]) for s in STEMS)
+        print(f"\nfast mode against the exact mode, shifts 0: medians {moves} dB, {mean:+.3f} dB "
+              f"on the mean; largest change on one stem of one mixture {size:.2f} dB "
+              f"({name}, {stem})")
+    if exact:
+        print("\n| mixture | length | " + " | ".join(STEMS) + " |")
+        print("| --- | ---: |" + " ---: |" * len(STEMS))
+        for mix in exact["mixtures"]:
+            print(f"| {mix['name']} | {mix['seconds']:.0f} s | " +
+                  " | ".join(f"{mix['sdr'][s]:.2f}" for s in STEMS) + " |")
     if args.chart:
-        present = [(k, label) for k, label in RUNS if k in results]
+        present = [(k, label) for k, label in RUNS if k in results and "fast" not in k]
         with tempfile.NamedTemporaryFile("w", suffix=".dat", delete=False) as dat:
             for s in STEMS:
                 dat.write(s + " " + " ".join(f"{results[k]['median'][s]:.3f}"

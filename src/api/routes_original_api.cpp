@@ -1,14 +1,16 @@
-// api/routes_apiv1.cpp: the original service's API, kept byte-compatible for its clients:
+// api/routes_original_api.cpp: the original service's API, kept byte-compatible for its clients:
 // POST /apiv1/separate (JSON with base64 "mp3"), the queue, track downloads (base.mp3 means
-// bass.mp3) and track removal. A song is known by its hash (SHA-224 of the uploaded bytes); the
-// key apiv1:<hash> points at the job that separates it with the original settings (4 MP3 stems).
+// bass.mp3) and track removal. A song is known by its hash (SHA-224 of the uploaded bytes),
+// which queue/song_index.h maps to the job that separates it with the original settings.
 #include "api/audio_sniff.h"
 #include "api/http_util.h"
 #include "api/job_view.h"
-#include "api/server.h"
+#include "api/openapi_schemas.h"
+#include "api/routes.h"
 #include "api/submit.h"
 #include "api/upload.h"
 #include "queue/raw_json.h"
+#include "queue/song_index.h"
 
 namespace msaas::api {
 
@@ -19,12 +21,6 @@ namespace {
 void send_python_json(httplib::Response& res, int status, const json& body) {
   res.status = status;
   res.set_content(python_json(body), "application/json");
-}
-
-// apiv1:<hash> (apiv1:<key name>:<hash> with keys on) names the job that separates a song.
-std::string song_key(ApiContext& context, const httplib::Request& req, const std::string& hash) {
-  std::string owner = owner_of(context, req);
-  return "apiv1:" + (owner.empty() ? "" : owner + ":") + hash;
 }
 
 void separate(ApiContext& context, const httplib::Request& req, httplib::Response& res,
@@ -40,29 +36,30 @@ void separate(ApiContext& context, const httplib::Request& req, httplib::Respons
   auto body = json::parse(members, nullptr, false);
   if (body.is_discarded() || !body.is_object())
     return send_error(res, 400, "the body must be a JSON object");
-  JobSettings settings;
+  Submission submission;
+  SettingTexts texts;  // the original settings: four MP3 stems
   if (body.contains("model")) {
     if (!body["model"].is_string()) return send_error(res, 400, "\"model\" must be a string");
-    settings.model = body["model"];
+    texts.model = body["model"];
   }
   if (body.contains("callback") && !body["callback"].is_null()) {
-    settings.callback = body["callback"];
+    submission.callback = body["callback"];
     // The data goes back to the caller as it wrote it, not as a parser would print it again.
     auto callback = queue::raw_member(members, "callback");
     auto data = callback ? queue::raw_member(*callback, "data") : std::nullopt;
-    if (data) settings.callback_data = std::string(*data);
+    if (data) submission.callback_data = std::string(*data);
     if (!data && body["callback"].is_object() && body["callback"].contains("data"))
       return send_error(res, 400, "\"callback.data\" could not be read as it was written");
   }
-  if (auto problem = check_settings(context, settings); !problem.empty())
+  if (auto problem = read_settings(context, texts, submission); !problem.empty())
     return send_error(res, 400, problem);
   if (!looks_like_audio(upload.path))
     return send_error(res, 415, "\"mp3\" is not an audio file MSaaS can read");
   if (auto why = truncation(upload.path)) return send_error(res, 400, "\"mp3\": " + *why);
-  settings.owner = owner_of(context, req);
-  auto result = submit_job(context, upload, settings, "apiv1");
-  context.redis.command({"SET", song_key(context, req, upload.hash), result.id, "EX",
-                         std::to_string(context.config.queue.retention_s)});
+  submission.owner = owner_of(context, req);
+  auto result = submit_job(context, upload, submission, "apiv1");
+  queue::remember_song(context.redis, submission.owner, upload.hash, result.id,
+                       context.config.queue.retention_s);
   std::string reason =
       result.status == "done" ? "Song already separated" : "Song enqueued for separation";
   send_python_json(res, 200, {{"hash", upload.hash}, {"reason", reason}});
@@ -80,7 +77,8 @@ void queue_list(ApiContext& context, const httplib::Request& req, httplib::Respo
 
 // The job record behind <songhash>/<track>, with the output entry for the track.
 struct TrackLookup {
-  json record, output;
+  queue::JobRecord record;
+  queue::JobOutput output;
 };
 
 std::optional<TrackLookup> find_track(ApiContext& context, const httplib::Request& req,
@@ -91,19 +89,17 @@ std::optional<TrackLookup> find_track(ApiContext& context, const httplib::Reques
     return std::nullopt;
   }
   if (track == "base.mp3") track = "bass.mp3";  // the original clients' name for the bass
-  auto id = context.redis.command({"GET", song_key(context, req, hash)});
-  auto record = id.is_nil() ? std::nullopt : context.jobs.get(id.str);
+  auto id = queue::find_song(context.redis, owner_of(context, req), hash);
+  auto record = id ? context.jobs.get(*id) : std::nullopt;
   if (!record) {
     send_error(res, 404, "no song " + hash);
     return std::nullopt;
   }
-  if ((*record)["status"] != "done") {
-    send_error(res, 404,
-               "song " + hash + " is " + (*record)["status"].get<std::string>() +
-                   ", its tracks are not ready");
+  if (!record->done()) {
+    send_error(res, 404, "song " + hash + " is " + record->status + ", its tracks are not ready");
     return std::nullopt;
   }
-  auto output = find_output(*record, track);
+  auto* output = record->find_output(track);
   if (!output) {
     send_error(res, 404, "song " + hash + " has no track \"" + track.substr(0, 64) + "\"");
     return std::nullopt;
@@ -114,16 +110,15 @@ std::optional<TrackLookup> find_track(ApiContext& context, const httplib::Reques
 void track(ApiContext& context, const httplib::Request& req, httplib::Response& res) {
   auto found = find_track(context, req, res);
   if (!found) return;
-  std::string key = found->output["key"];
-  serve_object(context, res, key, "audio/mpeg",
-               std::string(req.matches[1]) + "-" + key.substr(key.rfind('/') + 1));
+  serve_object(context, res, found->output.key, "audio/mpeg",
+               std::string(req.matches[1]) + "-" + found->output.file_name());
 }
 
 void remove_track(ApiContext& context, const httplib::Request& req, httplib::Response& res) {
   auto found = find_track(context, req, res);
   if (!found) return;
-  std::string key = found->output["key"];
-  if (context.jobs.drop_output(found->record["id"], key))
+  std::string key = found->output.key;
+  if (context.jobs.drop_output(found->record.id, key))
     remove_files_now(context, {queue::trash_item(queue::FileKind::output, key)});
   send_python_json(res, 200,
                    {{"hash", std::string(req.matches[1])},
@@ -133,27 +128,38 @@ void remove_track(ApiContext& context, const httplib::Request& req, httplib::Res
 
 }  // namespace
 
-std::vector<Route> apiv1_routes(ApiContext& c) {
+std::vector<Route> original_api_routes(ApiContext& c) {
   using Req = const httplib::Request&;
   using Res = httplib::Response&;
+  std::vector<Answer> queue_answers = {json_answer(200, "Hashes, newest first", "SongQueue")};
+  std::vector<Answer> removed_answers = {json_answer(200, "Removed", "TrackRemoved")};
   return {
-      {"POST", "/apiv1/separate",
+      {"POST",
+       "/apiv1/separate",
        "Original API: enqueue a song given as base64 in JSON {\"mp3\", \"model\", \"callback\"}",
-       "apiv1", nullptr,
+       "apiv1",
+       nullptr,
        [&c](Req req, Res res, const httplib::ContentReader& reader) {
          separate(c, req, res, reader);
-       }},
+       },
+       {json_answer(200, "Enqueued, or already separated", "SongAnswer"),
+        json_answer(415, "Not an audio file", "Error")}},
       {"GET", "/apiv1/queue", "Original API: song hashes waiting in the queue", "apiv1",
-       [&c](Req req, Res res) { queue_list(c, req, res); }, nullptr},
+       [&c](Req req, Res res) { queue_list(c, req, res); }, nullptr, queue_answers},
       {"GET", "/apiv1/queue/", "Original API: the same, with a trailing slash", "apiv1",
-       [&c](Req req, Res res) { queue_list(c, req, res); }, nullptr},
-      {"GET", "/apiv1/track/{songhash}/{track}",
+       [&c](Req req, Res res) { queue_list(c, req, res); }, nullptr, queue_answers},
+      {"GET",
+       "/apiv1/track/{songhash}/{track}",
        "Original API: a separated track (vocals.mp3, drums.mp3, bass.mp3 or base.mp3, other.mp3)",
-       "apiv1", [&c](Req req, Res res) { track(c, req, res); }, nullptr},
+       "apiv1",
+       [&c](Req req, Res res) { track(c, req, res); },
+       nullptr,
+       {file_answer(200, "The track", "audio/mpeg"),
+        file_answer(206, "The requested range of the track", "audio/mpeg")}},
       {"GET", "/apiv1/remove/{songhash}/{track}", "Original API: remove a track", "apiv1",
-       [&c](Req req, Res res) { remove_track(c, req, res); }, nullptr},
+       [&c](Req req, Res res) { remove_track(c, req, res); }, nullptr, removed_answers},
       {"DELETE", "/apiv1/remove/{songhash}/{track}", "Original API: remove a track", "apiv1",
-       [&c](Req req, Res res) { remove_track(c, req, res); }, nullptr},
+       [&c](Req req, Res res) { remove_track(c, req, res); }, nullptr, removed_answers},
   };
 }
 

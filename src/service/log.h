@@ -1,19 +1,21 @@
-// queue/log.h: the logging channel. Every program writes each line twice: as JSON on stderr (for
+// service/log.h: the logging channel. Every program writes each line twice: as JSON on stderr (for
 // container log collectors) and as `<host>.<program>.<level>:<message>` pushed on the Redis list
-// `logging`, which `msaas logs` follows like the original design's log printer.
+// `logging` (queue/log_list.h), which `msaas logs` follows like the original design's log printer.
 #pragma once
 
 #include <memory>
 #include <string>
 
 namespace msaas::queue {
-
 class RedisPool;
+}
+
+namespace msaas::service {
 
 enum class Level { debug, info, warning, error };
 
 // Sets the program name and, when given, the Redis pool lines are pushed to. Call once at start.
-void init_logging(const std::string& program, RedisPool* redis);
+void init_logging(const std::string& program, queue::RedisPool* redis);
 void log(Level level, const std::string& message);
 inline void log_info(const std::string& m) {
   log(Level::info, m);
@@ -25,8 +27,4 @@ inline void log_error(const std::string& m) {
   log(Level::error, m);
 }
 
-// The name of the Redis list and its cap (older lines are trimmed).
-inline constexpr const char* kLoggingList = "logging";
-inline constexpr int kLoggingCap = 10000;
-
-}  // namespace msaas::queue
+}  // namespace msaas::service

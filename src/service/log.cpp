@@ -1,5 +1,5 @@
-// queue/log.cpp: see log.h. Pushing to Redis is best effort: a log line must never fail a job.
-#include "queue/log.h"
+// service/log.cpp: see log.h. Pushing to Redis is best effort: a log line must never fail a job.
+#include "service/log.h"
 
 #include <unistd.h>
 
@@ -9,15 +9,15 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
-#include "queue/redis.h"
+#include "queue/log_list.h"
 
-namespace msaas::queue {
+namespace msaas::service {
 
 namespace {
 
 std::string g_program = "msaas";
 std::string g_host = "localhost";
-RedisPool* g_redis = nullptr;
+queue::RedisPool* g_redis = nullptr;
 std::mutex g_mutex;
 
 const char* level_name(Level level) {
@@ -47,7 +47,7 @@ std::string utc_now() {
 
 }  // namespace
 
-void init_logging(const std::string& program, RedisPool* redis) {
+void init_logging(const std::string& program, queue::RedisPool* redis) {
   char host[256] = "localhost";
   gethostname(host, sizeof host - 1);
   std::lock_guard lock(g_mutex);
@@ -58,7 +58,7 @@ void init_logging(const std::string& program, RedisPool* redis) {
 
 void log(Level level, const std::string& message) {
   std::string program, host;
-  RedisPool* redis;
+  queue::RedisPool* redis;
   {
     std::lock_guard lock(g_mutex);
     program = g_program;
@@ -70,13 +70,10 @@ void log(Level level, const std::string& message) {
   }
   if (!redis) return;
   try {
-    auto connection = redis->acquire();
-    connection->command(
-        {"LPUSH", kLoggingList, host + "." + program + "." + level_name(level) + ":" + message});
-    connection->command({"LTRIM", kLoggingList, "0", std::to_string(kLoggingCap - 1)});
+    queue::push_log_line(*redis, host + "." + program + "." + level_name(level) + ":" + message);
   } catch (const std::exception&) {
     // Redis is down: stderr already has the line.
   }
 }
 
-}  // namespace msaas::queue
+}  // namespace msaas::service

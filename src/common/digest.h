@@ -1,4 +1,4 @@
-// queue/digest.h: message digests as lowercase hex: the song hash (SHA-224 of the upload), job
+// common/digest.h: message digests as lowercase hex: the song hash (SHA-224 of the upload), job
 // ids, and the page's ETags all use these; and random tokens in the same form.
 #pragma once
 
@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace msaas::queue {
+namespace msaas::common {
 
 inline std::string to_hex(const unsigned char* bytes, size_t size) {
   static const char* digits = "0123456789abcdef";
@@ -38,4 +38,4 @@ inline std::string random_token() {
   return to_hex(reinterpret_cast<const unsigned char*>(&value), sizeof value);
 }
 
-}  // namespace msaas::queue
+}  // namespace msaas::common

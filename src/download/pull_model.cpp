@@ -1,6 +1,6 @@
-// demucs/download.cpp: `msaas models pull` (demucs/pretrained.py + repo.py's download and
+// download/pull_model.cpp: `msaas models pull` (demucs/pretrained.py + repo.py's download and
 // checksum): libcurl with resume, retries and SHA-256 checks; nothing unverified is ever left
-// under a final name.
+// under a final name. See msaas/download.h.
 #include <curl/curl.h>
 #include <unistd.h>
 
@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "demucs/states.h"
+#include "msaas/download.h"
 #include "msaas/engine.h"
 
 namespace msaas {
@@ -94,19 +94,12 @@ std::string fetch_once(const std::string& url, const fs::path& part, Transfer& t
   return "";
 }
 
-bool valid_checksum(const fs::path& path, const std::string& file_name) {
-  std::string stem = fs::path(file_name).stem().string();
-  auto dash = stem.find('-');
-  if (dash == std::string::npos) return true;  // no checksum in the name
-  return demucs::sha256_file(path.string()).rfind(stem.substr(dash + 1), 0) == 0;
-}
-
 void pull_file(const std::string& file, const fs::path& folder, const std::string& url_root,
                const std::function<void(const DownloadProgress&)>& progress) {
   fs::path final_path = folder / file, part = folder / (file + ".part");
   std::error_code ec;
   if (fs::exists(final_path, ec)) {
-    if (valid_checksum(final_path, file)) return;
+    if (matches_checksum(final_path.string(), file)) return;
     fs::remove(final_path, ec);  // damaged: fetch it again
   }
   std::string url = url_root + (url_root.empty() || url_root.back() == '/' ? "" : "/") + file;
@@ -123,7 +116,7 @@ void pull_file(const std::string& file, const fs::path& folder, const std::strin
     throw ModelError("cannot download " + url + ": " + error +
                      (fs::exists(part, ec) ? " (run the command again to resume)" : ""));
   }
-  if (!valid_checksum(part, file)) {
+  if (!matches_checksum(part.string(), file)) {
     fs::remove(part, ec);
     throw ModelError("downloaded " + file + " does not match its checksum; removed it, try again");
   }
