@@ -21,7 +21,8 @@ setup:
 	@bash scripts/setup-deps.sh
 
 build: setup
-	@[ -f $(BUILD)/build.ninja ] || cmake --preset default -B $(BUILD) -DMSAAS_WERROR=$(WERROR)
+	@grep -qs 'MSAAS_WERROR:BOOL=$(WERROR)$$' $(BUILD)/CMakeCache.txt \
+	  || cmake --preset default -B $(BUILD) -DMSAAS_WERROR=$(WERROR)
 	@cmake --build $(BUILD) -j$(JOBS)
 	@[ -d web/node_modules ] || npm ci --prefix web --no-audit --no-fund
 	@node web/build.mjs $(BUILD)/web >/dev/null

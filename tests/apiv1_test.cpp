@@ -12,6 +12,7 @@ namespace {
 
 using nlohmann::json;
 
+// The song hash as the original service computed it, here independently of the API's code.
 std::string sha224_hex(const std::string& bytes) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
@@ -25,10 +26,6 @@ std::string sha224_hex(const std::string& bytes) {
   return hex;
 }
 
-std::string base64(const fs::path& file) {
-  return run({"base64", "-w0", file.string()}).out;
-}
-
 TEST(OriginalApi, SampleClientFlow) {
   Service service({.workers = 0});  // no worker yet: the songs wait in the queue
   auto client = service.api->client();
@@ -37,8 +34,8 @@ TEST(OriginalApi, SampleClientFlow) {
   for (int i = 1; i <= 2; ++i) {
     auto song = make_tone(dir / ("short" + std::to_string(i) + ".mp3"), 3, 44100, 2,
                           {"-c:a", "libmp3lame"}, 300 * i);
-    auto res =
-        client.Post("/apiv1/separate", json{{"mp3", base64(song)}}.dump(), "application/json");
+    auto res = client.Post("/apiv1/separate", json{{"mp3", base64_of(read_file(song))}}.dump(),
+                           "application/json");
     ASSERT_EQ(res->status, 200);
     EXPECT_EQ(res->get_header_value("Content-Type"), "application/json");
     hashes.push_back(sha224_hex(read_file(song)));

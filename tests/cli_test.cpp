@@ -88,6 +88,33 @@ TEST(Cli, MonoTwoStemsMatchesTheOfficialCommandLine) {
   }
 }
 
+// --other-method minus writes the mix less the stem (minus_vocals) before it, none the stem alone:
+// the two add up to the mix, as in the official tool (unscaled: --clip-mode none).
+TEST(Cli, OtherMethodsMinusAndNone) {
+  TempDir dir;
+  fs::path mono = test_data() / "parity" / "mono.wav";
+  auto separate = [&](const std::string& method) {
+    auto r = run_msaas({"separate", "--repo", repo(), "-n", "tinyht1", "--shifts", "0",
+                        "--two-stems", "vocals", "--other-method", method, "--float32",
+                        "--clip-mode", "none", "-o", (dir / method).string(), mono.string()});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return dir / method / "tinyht1" / "mono";
+  };
+  auto minus = separate("minus");
+  EXPECT_EQ(tree(dir / "minus"),
+            (std::vector<std::string>{"tinyht1/mono/minus_vocals.wav", "tinyht1/mono/vocals.wav"}));
+  auto mix = audio::decode_file(mono.string(), 8000, 2);
+  auto vocals = audio::decode_file((minus / "vocals.wav").string(), 8000, 2);
+  auto rest = audio::decode_file((minus / "minus_vocals.wav").string(), 8000, 2);
+  ASSERT_EQ(vocals.samples.size(), mix.samples.size());
+  ASSERT_EQ(rest.samples.size(), mix.samples.size());
+  std::vector<float> sum(mix.samples.size());
+  for (size_t i = 0; i < sum.size(); ++i) sum[i] = vocals.samples[i] + rest.samples[i];
+  EXPECT_GE(snr_db(sum.data(), mix.samples.data(), sum.size()), 100.0);
+  separate("none");
+  EXPECT_EQ(tree(dir / "none"), (std::vector<std::string>{"tinyht1/mono/vocals.wav"}));
+}
+
 TEST(Cli, BadTracksFailAloneAndLeaveNoStems) {
   TempDir dir;
   auto good = make_tone(dir / "good.wav", 1.0, 8000, 2);

@@ -22,18 +22,18 @@ class RecordingClient {
 
   httplib::Result get(const std::string& route, const std::string& path,
                       const httplib::Headers& headers = {}) {
-    return keep("GET", route, client_.Get(path, headers));
+    return keep("GET", route, path, client_.Get(path, headers));
   }
   httplib::Result post(const std::string& route, const std::string& path, const std::string& body,
-                       const std::string& type) {
-    return keep("POST", route, client_.Post(path, body, type));
+                       const std::string& type, const httplib::Headers& headers = {}) {
+    return keep("POST", route, path, client_.Post(path, headers, body, type));
   }
   httplib::Result post_form(const std::string& route, const std::string& path,
                             const httplib::MultipartFormDataItems& form) {
-    return keep("POST", route, client_.Post(path, form));
+    return keep("POST", route, path, client_.Post(path, form));
   }
   httplib::Result remove(const std::string& route, const std::string& path) {
-    return keep("DELETE", route, client_.Delete(path));
+    return keep("DELETE", route, path, client_.Delete(path));
   }
   const json& answers() const { return answers_; }
   // The statuses each route answered, to show what the test reached.
@@ -46,7 +46,8 @@ class RecordingClient {
   }
 
  private:
-  httplib::Result keep(const std::string& method, const std::string& route, httplib::Result res) {
+  httplib::Result keep(const std::string& method, const std::string& route, const std::string& path,
+                       httplib::Result res) {
     EXPECT_TRUE(res) << method << " " << route << ": no answer";
     if (!res) return res;
     std::string type = res->get_header_value("Content-Type");
@@ -54,6 +55,7 @@ class RecordingClient {
     bool text =
         res->body.empty() || type.rfind("text/", 0) == 0 || type.rfind("application/json", 0) == 0;
     answers_.push_back({{"method", method},
+                        {"path", path},
                         {"route", route},
                         {"status", res->status},
                         {"content_type", type},
@@ -63,6 +65,19 @@ class RecordingClient {
   httplib::Client& client_;
   json answers_ = json::array();
 };
+
+// Runs tests/openapi/validate.mjs on the document and the answers (with --some: they need not
+// cover every operation).
+CommandResult validate(const TempDir& dir, const json& document, const json& answers,
+                       const std::string& coverage = "") {
+  fs::path document_file = dir / "openapi.json", answers_file = dir / "answers.json";
+  std::ofstream(document_file) << document.dump();
+  std::ofstream(answers_file) << answers.dump();
+  std::vector<std::string> command = {"/usr/bin/env", "node", MSAAS_OPENAPI_VALIDATOR,
+                                      document_file.string(), answers_file.string()};
+  if (!coverage.empty()) command.push_back(coverage);
+  return run(command);
+}
 
 std::string field(const httplib::Result& res, const std::string& name) {
   return res ? json::parse(res->body, nullptr, false).value(name, "") : "";
@@ -155,35 +170,67 @@ TEST(OpenApiContract, EveryRealAnswerMatchesTheDocument) {
         "GET /assets/{file} 200", "GET /readyz 200"})
     EXPECT_TRUE(seen.count(expected)) << expected;
 
-  fs::path document = dir / "openapi.json", answers = dir / "answers.json";
-  std::ofstream(document) << get_json(client, "/openapi.json").dump();
-  std::ofstream(answers) << api.answers().dump();
-  auto checked =
-      run({"/usr/bin/env", "node", MSAAS_OPENAPI_VALIDATOR, document.string(), answers.string()});
+  auto document = get_json(client, "/openapi.json");
+  auto checked = validate(dir, document, api.answers());
   EXPECT_EQ(checked.exit_code, 0) << checked.out << checked.err;
   std::cout << checked.out;
 
-  // The checker itself can fail: a job with a member the document does not declare, a status it
-  // does not declare, and an operation left without a successful answer are each reported.
+  // The checker itself can fail: an undeclared member, a wrong type, a missing member, an
+  // undeclared content type or status, a path that is not its route's, an operation without a
+  // successful answer: each is reported.
   auto job = get_json(client, "/v1/jobs/" + id);
-  job["surprise"] = 1;
-  json doctored = json::array({{{"method", "GET"},
-                                {"route", "/v1/jobs/{id}"},
-                                {"status", 200},
-                                {"content_type", "application/json"},
-                                {"body", job.dump()}},
-                               {{"method", "GET"},
-                                {"route", "/healthz"},
-                                {"status", 418},
-                                {"content_type", ""},
-                                {"body", ""}}});
-  std::ofstream(answers) << doctored.dump();
-  auto refused =
-      run({"/usr/bin/env", "node", MSAAS_OPENAPI_VALIDATOR, document.string(), answers.string()});
+  auto answer = [](const std::string& route, const std::string& path, int status,
+                   const std::string& type, const std::string& body) {
+    return json{{"method", "GET"},  {"path", path},         {"route", route},
+                {"status", status}, {"content_type", type}, {"body", body}};
+  };
+  json extra = job, wrong_type = job, missing = job;
+  extra["surprise"] = 1;
+  wrong_type["progress"] = "forty";
+  missing.erase("status");
+  std::string path = "/v1/jobs/" + id, json_type = "application/json";
+  json doctored = json::array({answer("/v1/jobs/{id}", path, 200, json_type, extra.dump()),
+                               answer("/v1/jobs/{id}", path, 200, json_type, wrong_type.dump()),
+                               answer("/v1/jobs/{id}", path, 200, json_type, missing.dump()),
+                               answer("/v1/queue", "/v1/queue", 200, "text/plain", "3"),
+                               answer("/healthz", "/healthz", 418, "", ""),
+                               answer("/v1/jobs/{id}", "/v1/models", 404, json_type, "{}")});
+  auto refused = validate(dir, document, doctored);
   EXPECT_EQ(refused.exit_code, 1) << refused.out << refused.err;
-  EXPECT_NE(refused.out.find("surprise"), std::string::npos) << refused.out;
-  EXPECT_NE(refused.out.find("GET /healthz -> 418: status not declared"), std::string::npos);
-  EXPECT_NE(refused.out.find("GET /v1/queue: no successful answer"), std::string::npos);
+  for (const char* expected :
+       {"(\"surprise\")", "/progress must be integer", "must have required property 'status'",
+        "content type text/plain not declared", "GET /healthz -> 418: status not declared",
+        "the path /v1/models is not an instance of the route",
+        "GET /v1/models: no successful answer"})
+    EXPECT_NE(refused.out.find(expected), std::string::npos) << expected << "\n" << refused.out;
+}
+
+// With API keys and a rate limit on, the answers only they give (401, 429) and a key's own
+// answers match the document too.
+TEST(OpenApiContract, AnswersWithKeysOnMatchTheDocument) {
+  Service service({.workers = 0});
+  TempDir dir;
+  std::string key(32, 'k');
+  write_text(dir / "keys", "alice:" + key + "\n");
+  service.env["MSAAS_API_KEYS_FILE"] = (dir / "keys").string();
+  service.env["MSAAS_RATE_LIMIT"] = "4";
+  service.env["MSAAS_MAX_UPLOAD_BYTES"] = "4096";
+  ApiProcess api(service.env, service.data.path());
+  auto client = api.client();
+  RecordingClient recorded(client);
+  httplib::Headers alice = {{"Authorization", "Bearer " + key}};
+  recorded.get("/v1/queue", "/v1/queue");                                       // 401
+  recorded.get("/v1/queue", "/v1/queue", {{"Authorization", "Bearer wrong"}});  // 401
+  recorded.get("/v1/queue", "/v1/queue", alice);
+  recorded.get("/apiv1/queue", "/apiv1/queue", alice);
+  recorded.post("/v1/jobs", "/v1/jobs", std::string(8192, 'x'), "audio/mpeg", alice);  // 413
+  for (int i = 0; i < 3; ++i) recorded.get("/v1/models", "/v1/models", alice);  // the 5th: 429
+  auto seen = recorded.seen();
+  for (const char* expected :
+       {"GET /v1/queue 401", "GET /v1/queue 200", "POST /v1/jobs 413", "GET /v1/models 429"})
+    EXPECT_TRUE(seen.count(expected)) << expected;
+  auto checked = validate(dir, get_json(client, "/openapi.json"), recorded.answers(), "--some");
+  EXPECT_EQ(checked.exit_code, 0) << checked.out << checked.err;
 }
 
 }  // namespace

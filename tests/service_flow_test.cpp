@@ -12,25 +12,13 @@ namespace {
 
 using nlohmann::json;
 
-fs::path make_song(const TempDir& dir, const std::string& name, double seconds, double hz) {
-  return make_tone(dir / name, seconds, 44100, 2, {"-c:a", "libmp3lame", "-b:a", "128k"}, hz);
-}
-
-json post_song(httplib::Client& client, const fs::path& song, const std::string& query,
-               int expected_status = 201) {
-  auto res = client.Post("/v1/jobs" + query, read_file(song), "audio/mpeg");
-  if (!res) throw std::runtime_error("POST /v1/jobs: no answer");
-  EXPECT_EQ(res->status, expected_status) << res->body;
-  return json::parse(res->body);
-}
-
 class ServiceFlow : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ServiceFlow, UploadSeparateDownloadDelete) {
   Service service({.storage = GetParam() == "s3" ? Storage::s3 : Storage::fs});
   auto client = service.api->client();
   TempDir dir;
-  auto job = post_song(client, make_song(dir, "song.mp3", 6, 330), "?format=wav");
+  auto job = post_song(client, mp3_song(dir, 6, 330, "song.mp3"), "?format=wav");
   ASSERT_TRUE(job["id"].is_string());
   EXPECT_EQ(job["format"], "wav");
   EXPECT_EQ(job["model"], "tinyht1");
@@ -108,7 +96,7 @@ TEST(Service, MultipartUploadWithSettingsAndLiveEvents) {
   Service service({});
   auto client = service.api->client();
   TempDir dir;
-  auto song = make_song(dir, "long song.mp3", 90, 220);
+  auto song = mp3_song(dir, 90, 220, "long song.mp3");
   httplib::MultipartFormDataItems form = {{"file", read_file(song), "long song.mp3", "audio/mpeg"},
                                           {"stems", "two:vocals", "", ""},
                                           {"format", "flac", "", ""}};
@@ -143,7 +131,7 @@ TEST(Service, TheSameUploadIsTheSameJob) {
   Service service({});
   auto client = service.api->client();
   TempDir dir;
-  auto song = make_song(dir, "song.mp3", 4, 500);
+  auto song = mp3_song(dir, 4, 500, "song.mp3");
   auto first = post_song(client, song, "");
   auto second = post_song(client, song, "", 200);
   EXPECT_EQ(first["id"], second["id"]);
@@ -160,7 +148,7 @@ TEST(Service, BadRequestsGetJsonErrorsAndQueueNothing) {
   Service service({});
   auto client = service.api->client();
   TempDir dir;
-  auto song = read_file(make_song(dir, "song.mp3", 2, 440));
+  auto song = read_file(mp3_song(dir, 2, 440, "song.mp3"));
   auto error_of = [&](const httplib::Result& res, int status) {
     EXPECT_TRUE(res);
     if (!res) return std::string();

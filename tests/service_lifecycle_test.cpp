@@ -26,15 +26,6 @@ std::set<std::string> stored(const Service& service, const std::string& bucket) 
   return names;
 }
 
-json post_song(httplib::Client& client, const fs::path& song, const std::string& query,
-               int status) {
-  auto res = client.Post("/v1/jobs" + query, read_file(song), "audio/mpeg");
-  EXPECT_TRUE(res);
-  if (!res) return json();
-  EXPECT_EQ(res->status, status) << res->body;
-  return json::parse(res->body);
-}
-
 // Item 2: before, both jobs shared "<songhash>.mp3"; deleting (or expiring) the first removed
 // the song the second was still waiting to separate, and it ended in the deadletter list.
 TEST(Lifecycle, DeletingOneJobOfASongLeavesTheOthersUploadAndRemovesItsOwn) {

@@ -225,10 +225,18 @@ fs::path mp3_song(const TempDir& dir, double seconds, double hz, const std::stri
   return make_tone(dir / file, seconds, 44100, 2, {"-c:a", "libmp3lame"}, hz);
 }
 
+nlohmann::json post_song(httplib::Client& client, const fs::path& file, const std::string& query,
+                         int status) {
+  auto res = client.Post("/v1/jobs" + query, read_file(file), "audio/mpeg");
+  EXPECT_TRUE(res) << "POST /v1/jobs" << query << ": no answer";
+  if (!res) return nlohmann::json::object();
+  EXPECT_EQ(res->status, status) << res->body;
+  auto answer = nlohmann::json::parse(res->body, nullptr, false);
+  return answer.is_object() ? answer : nlohmann::json::object();
+}
+
 std::string submit_song(httplib::Client& client, const fs::path& file) {
-  auto res = client.Post("/v1/jobs", read_file(file), "audio/mpeg");
-  EXPECT_TRUE(res && (res->status == 201 || res->status == 200)) << (res ? res->body : "no answer");
-  return res ? nlohmann::json::parse(res->body).value("id", "") : "";
+  return post_song(client, file).value("id", "");
 }
 
 void wait_for_stage(httplib::Client& client, const std::string& id, const std::string& stage) {

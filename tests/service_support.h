@@ -142,7 +142,11 @@ nlohmann::json get_json(httplib::Client& client, const std::string& path, int st
 // A test song: `seconds` of an MP3 (LAME) stereo tone at `hz`, named `name` or after its pitch.
 fs::path mp3_song(const TempDir& dir, double seconds, double hz = 440,
                   const std::string& name = "");
-// POSTs a file to /v1/jobs; the job's id (new or existing), failing the test on any other answer.
+// POSTs a file to /v1/jobs with `query` (e.g. "?stems=6"); the answer's JSON, failing the test
+// unless the status is `status`.
+nlohmann::json post_song(httplib::Client& client, const fs::path& file,
+                         const std::string& query = "", int status = 201);
+// A new job from a file: its id (post_song expecting 201).
 std::string submit_song(httplib::Client& client, const fs::path& file);
 // Polls until the job's stage is `stage`; fails the test if the job ends first or 30 s pass.
 void wait_for_stage(httplib::Client& client, const std::string& id, const std::string& stage);

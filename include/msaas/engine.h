@@ -14,8 +14,9 @@
 //
 // Thread safety: a loaded Separator does not change when it separates, so several threads may
 // call separate() or separate_stream() on the same one at once, each with its own options (fast
-// mode is per call). They share libtorch's one process-wide compute pool: `threads` sizes it for
-// the whole process, and calls at once divide the cores rather than add to them.
+// mode is per call), and get what the calls give one at a time (tests/engine_parity_test.cpp).
+// Each call computes on up to `threads` threads of its own: calls at once compete for the cores
+// (the MSaaS programs run one at a time).
 #pragma once
 
 #include <cstdint>

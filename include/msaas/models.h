@@ -28,8 +28,9 @@ struct NamedModel {
 const std::vector<NamedModel>& official_models();
 const NamedModel* find_official_model(const std::string& name);
 
-// For a checkpoint file named `<sig>-<sha8>.th`: true when the SHA-256 of `path` starts with
-// <sha8>, as repo.check_checksum requires. Files named otherwise have no checksum: true.
+// For a checkpoint file named `<sig>-<sha8>.th` (8 hex characters): true when the SHA-256 of `path`
+// starts with <sha8>, as repo.check_checksum requires. Files named otherwise have no checksum:
+// true.
 bool matches_checksum(const std::string& path, const std::string& file_name);
 
 }  // namespace msaas

@@ -46,7 +46,8 @@ void ConnectionStream::limit_reading(uint64_t bytes, Clock::time_point deadline,
   over_budget_ = past_deadline_ = false;
 }
 
-bool ConnectionStream::wait_for(short events, int timeout_s, bool reading) const {
+bool ConnectionStream::wait_for(short events, int timeout_s) const {
+  bool reading = events == POLLIN;  // reads keep the deadline and stop with the server
   auto until = Clock::now() + std::chrono::seconds(timeout_s);
   bool deadline_first = reading && deadline_ <= until;
   if (deadline_first) until = deadline_;
@@ -66,11 +67,11 @@ bool ConnectionStream::wait_for(short events, int timeout_s, bool reading) const
 }
 
 bool ConnectionStream::is_readable() const {
-  return has_buffered() || wait_for(POLLIN, read_timeout_s_, true);
+  return has_buffered() || wait_for(POLLIN, read_timeout_s_);
 }
 
 bool ConnectionStream::is_writable() const {
-  return wait_for(POLLOUT, write_timeout_s_, false);
+  return wait_for(POLLOUT, write_timeout_s_);
 }
 
 ssize_t ConnectionStream::read(char* data, size_t size) {

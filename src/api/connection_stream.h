@@ -48,7 +48,7 @@ class ConnectionStream : public httplib::Stream {
   // false past either.
   bool count_lines(const char* data, size_t n, bool byte_at_a_time);
   // Waits for `events` up to the read (or write) timeout, and never past the deadline.
-  bool wait_for(short events, int timeout_s, bool reading) const;
+  bool wait_for(short events, int timeout_s) const;
 
   int socket_;
   const std::atomic<int>& server_socket_;

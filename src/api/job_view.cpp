@@ -61,7 +61,7 @@ const std::vector<ViewField>& view_fields() {
        true,
        [](R r) { return json(r.settings.model); }},
       {"stems_setting",
-       {{"type", "string"}, {"pattern", "^(4|6|two:[a-z]+)$"}, {"example", "two:vocals"}},
+       {{"type", "string"}, {"pattern", queue::stems_pattern()}, {"example", "two:vocals"}},
        true,
        [](R r) { return json(r.settings.stems.text()); }},
       {"format", string_enum(queue::format_names()), true,
@@ -104,7 +104,8 @@ const std::vector<ViewField>& view_fields() {
        {{"type", "string"}, {"example", "/v1/jobs/<id>/stems.zip"}},
        false,
        [](R r) {
-         return r.done() ? std::optional<json>("/v1/jobs/" + r.id + "/stems.zip") : std::nullopt;
+         if (!r.done() || r.outputs.empty()) return std::optional<json>();
+         return std::optional<json>("/v1/jobs/" + r.id + "/stems.zip");
        }},
   };
   return fields;
@@ -119,6 +120,27 @@ json job_view(const queue::JobRecord& record) {
   return view;
 }
 
+namespace {
+
+// A finished two-stem job, as the document's example of the view.
+queue::JobRecord example_record() {
+  queue::JobRecord r;
+  r.id = "8c1f0a3e5b7d49e2a6c4f1b3d5e7a9c1";
+  r.hash = "3b1f7d2c9e4a6b8d0f2e4c6a8b0d2f4e6a8c0e2f4b6d8a0c2e4f6b8d";
+  r.settings = queue::JobSettings::parse("htdemucs", "two:vocals", "mp3");
+  r.status = r.stage = "done";
+  r.progress = 100;
+  r.created = 1764662400;
+  r.updated = r.finished = 1764662512;
+  r.audio_seconds = 212.4;
+  r.real_time_factor = 0.52;
+  r.outputs = {{"vocals", r.id + "/1/vocals.mp3", "audio/mpeg", 8497320, 0},
+               {"no_vocals", r.id + "/1/no_vocals.mp3", "audio/mpeg", 8497320, 0}};
+  return r;
+}
+
+}  // namespace
+
 json job_schema() {
   json properties = json::object(), required = json::array();
   for (const auto& field : view_fields()) {
@@ -127,6 +149,7 @@ json job_schema() {
   }
   return {{"type", "object"},
           {"description", "A job: its settings, where it stands, and its stems once done"},
+          {"example", job_view(example_record())},
           {"required", required},
           {"properties", properties}};
 }

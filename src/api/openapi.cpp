@@ -6,7 +6,6 @@
 #include <regex>
 
 #include "api/openapi_schemas.h"
-#include "queue/job_settings.h"
 
 namespace msaas::api {
 
@@ -40,7 +39,10 @@ json operation(const Route& route) {
                {"405", error_response("This path does not take this method (see Allow)")},
                {"408", error_response("The request head or body was not received in time")},
                {"413", error_response("The request body is larger than this route accepts")},
+               {"415", error_response("A compressed body (Content-Encoding) is not accepted")},
                {"431", error_response("The request head is larger than 32 KiB")},
+               {"500", error_response("The server failed (the log says why)")},
+               {"501", error_response("A Transfer-Encoding other than chunked")},
                {"503", error_response("Redis or storage unavailable, or too many connections "
                                       "from this client; see Retry-After")}}}};
   json parameters = json::array();
@@ -56,53 +58,8 @@ json operation(const Route& route) {
     op["responses"]["429"] = error_response("Too many requests; see Retry-After");
     op["security"] = json::array({json::object(), {{"bearer", json::array()}}});
   }
-  if (route.path == "/v1/jobs" && route.method == "POST") {
-    json stems = {{"type", "string"}, {"pattern", "^(4|6|two:[a-z]+)$"}, {"default", "4"}};
-    json format = {{"type", "string"}, {"enum", queue::format_names()}, {"default", "mp3"}};
-    for (const auto& [name, schema] :
-         std::vector<std::pair<std::string, json>>{{"model", {{"type", "string"}}},
-                                                   {"stems", stems},
-                                                   {"format", format},
-                                                   {"callback_url", {{"type", "string"}}}})
-      parameters.push_back(
-          {{"name", name}, {"in", "query"}, {"required", false}, {"schema", schema}});
-    op["requestBody"] = {
-        {"required", true},
-        {"content",
-         {{"application/octet-stream", {{"schema", {{"type", "string"}, {"format", "binary"}}}}},
-          {"multipart/form-data",
-           {{"schema",
-             {{"type", "object"},
-              {"properties",
-               {{"file", {{"type", "string"}, {"format", "binary"}}},
-                {"model", {{"type", "string"}}},
-                {"stems", stems},
-                {"format", format},
-                {"callback_url", {{"type", "string"}}}}},
-              {"required", {"file"}}}}}}}}};
-    op["responses"]["413"] = error_response("Upload too large");
-    op["responses"]["415"] = error_response("Not an audio file");
-    op["responses"]["503"] = error_response("Busy with other uploads, or storage unavailable");
-  }
-  if (route.path == "/apiv1/separate") {
-    op["requestBody"] = {{"required", true},
-                         {"content",
-                          {{"application/json",
-                            {{"schema",
-                              {{"type", "object"},
-                               {"properties",
-                                {{"mp3", {{"type", "string"}, {"format", "byte"}}},
-                                 {"model", {{"type", "string"}}},
-                                 {"callback", {{"type", "object"}}}}},
-                               {"required", {"mp3"}}}}}}}}};
-    op["responses"]["415"] = error_response("Not an audio file");
-  }
-  if (route.path.find("/stems/") != std::string::npos) {
-    parameters.push_back({{"name", "Range"},
-                          {"in", "header"},
-                          {"required", false},
-                          {"schema", {{"type", "string"}}}});
-  }
+  for (const auto& extra : route.parameters) parameters.push_back(extra);
+  if (!route.request_body.is_null()) op["requestBody"] = route.request_body;
   for (const auto& answer : route.answers) add_answer(op["responses"], answer);
   if (!parameters.empty()) op["parameters"] = parameters;
   return op;
@@ -121,7 +78,7 @@ json openapi_document(const std::vector<Route>& routes) {
   return {{"openapi", "3.0.3"},
           {"info",
            {{"title", "MSaaS: Music-Separation-as-a-Service"},
-            {"version", "1.0.0"},
+            {"version", MSAAS_VERSION_TEXT},
             {"description",
              "Upload a song, get its stems (Demucs v4). /v1 is the current API; /apiv1 keeps the "
              "original service's clients working."}}},

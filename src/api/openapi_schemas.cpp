@@ -3,6 +3,9 @@
 // every real answer against them.
 #include "api/openapi_schemas.h"
 
+#include <utility>
+#include <vector>
+
 #include "api/job_view.h"
 #include "queue/job_settings.h"
 
@@ -88,6 +91,73 @@ json schema_components() {
              {"hash", "reason", "track"},
              {{"hash", kSongHash}, {"reason", "Track removed"}, {"track", "vocals.mp3"}});
   return schemas;
+}
+
+json stems_schema() {
+  return {{"type", "string"},
+          {"pattern", queue::stems_pattern()},
+          {"default", queue::JobSettings{}.stems.text()},
+          {"example", "two:vocals"}};
+}
+
+json format_schema() {
+  return {{"type", "string"},
+          {"enum", queue::format_names()},
+          {"default", queue::format_name(queue::JobSettings{}.format)}};
+}
+
+std::vector<json> job_setting_parameters() {
+  std::vector<json> parameters;
+  for (const auto& [name, schema] : std::vector<std::pair<std::string, json>>{
+           {"model", {{"type", "string"}, {"description", "default: the service's default model"}}},
+           {"stems", stems_schema()},
+           {"format", format_schema()},
+           {"callback_url", {{"type", "string"}}}})
+    parameters.push_back(
+        {{"name", name}, {"in", "query"}, {"required", false}, {"schema", schema}});
+  return parameters;
+}
+
+json job_upload_body() {
+  json binary = {{"type", "string"}, {"format", "binary"}};
+  return {{"required", true},
+          {"content",
+           {{"application/octet-stream", {{"schema", binary}}},
+            {"multipart/form-data",
+             {{"schema",
+               {{"type", "object"},
+                {"properties",
+                 {{"file", binary},
+                  {"model", {{"type", "string"}}},
+                  {"stems", stems_schema()},
+                  {"format", format_schema()},
+                  {"callback_url", {{"type", "string"}}}}},
+                {"required", {"file"}}}}}}}}};
+}
+
+json song_upload_body() {
+  return {{"required", true},
+          {"content",
+           {{"application/json",
+             {{"schema",
+               {{"type", "object"},
+                {"properties",
+                 {{"mp3", {{"type", "string"}, {"format", "byte"}}},
+                  {"model", {{"type", "string"}}},
+                  {"callback", {{"type", "object"}}}}},
+                {"required", {"mp3"}}}}}}}}};
+}
+
+json range_parameter() {
+  return {{"name", "Range"},
+          {"in", "header"},
+          {"required", false},
+          {"schema", {{"type", "string"}, {"example", "bytes=0-1023"}}}};
+}
+
+std::vector<Answer> range_answers(const std::string& content_type) {
+  return {file_answer(206, "The requested range", content_type),
+          json_answer(416, "The range is outside the file", "Error")};
 }
 
 Answer json_answer(int status, const std::string& description, const std::string& schema) {

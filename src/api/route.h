@@ -30,6 +30,9 @@ struct Route {
   httplib::Server::Handler handler;
   httplib::Server::HandlerWithContentReader reader_handler;
   std::vector<Answer> answers;  // what it answers when all goes well, and its own errors
+  // What it reads besides its path: OpenAPI parameter objects (query, headers) and requestBody.
+  std::vector<nlohmann::json> parameters = {};
+  nlohmann::json request_body = nullptr;
 };
 
 }  // namespace msaas::api

@@ -110,6 +110,13 @@ Answer not_modified() {
   return {304, "Not modified (If-None-Match matched the ETag)", "", nullptr};
 }
 
+std::vector<Answer> asset_answers() {
+  std::vector<Answer> answers = {not_modified()};
+  for (const auto& type : asset_content_types())
+    answers.push_back(file_answer(200, "A script, style sheet or image of the page", type));
+  return answers;
+}
+
 }  // namespace
 
 std::vector<Route> ops_routes(ApiContext& c, const std::vector<Route>& all) {
@@ -125,15 +132,9 @@ std::vector<Route> ops_routes(ApiContext& c, const std::vector<Route>& all) {
        [assets](Req req, Res res) { assets->serve_index(req, res); },
        nullptr,
        {text_answer(200, "The page", "text/html"), not_modified()}},
-      {"GET",
-       "/assets/{file}",
-       "The page's scripts and styles (cached; names carry a hash)",
-       "ops",
-       [assets](Req req, Res res) { assets->serve_asset(req.matches[1], req, res); },
-       nullptr,
-       {text_answer(200, "A script", "text/javascript"),
-        text_answer(200, "A style sheet", "text/css"), file_answer(200, "An image", "image/png"),
-        text_answer(200, "An image", "image/svg+xml"), not_modified()}},
+      {"GET", "/assets/{file}", "The page's scripts and styles (cached; names carry a hash)", "ops",
+       [assets](Req req, Res res) { assets->serve_asset(req.matches[1], req, res); }, nullptr,
+       asset_answers()},
       {"GET",
        "/healthz",
        "Liveness: the process answers",

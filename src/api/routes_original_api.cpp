@@ -133,6 +133,8 @@ std::vector<Route> original_api_routes(ApiContext& c) {
   using Res = httplib::Response&;
   std::vector<Answer> queue_answers = {json_answer(200, "Hashes, newest first", "SongQueue")};
   std::vector<Answer> removed_answers = {json_answer(200, "Removed", "TrackRemoved")};
+  std::vector<Answer> track_answers = range_answers("audio/mpeg");
+  track_answers.push_back(file_answer(200, "The track", "audio/mpeg"));
   return {
       {"POST",
        "/apiv1/separate",
@@ -143,7 +145,9 @@ std::vector<Route> original_api_routes(ApiContext& c) {
          separate(c, req, res, reader);
        },
        {json_answer(200, "Enqueued, or already separated", "SongAnswer"),
-        json_answer(415, "Not an audio file", "Error")}},
+        json_answer(415, "Not an audio file", "Error")},
+       {},
+       song_upload_body()},
       {"GET", "/apiv1/queue", "Original API: song hashes waiting in the queue", "apiv1",
        [&c](Req req, Res res) { queue_list(c, req, res); }, nullptr, queue_answers},
       {"GET", "/apiv1/queue/", "Original API: the same, with a trailing slash", "apiv1",
@@ -154,8 +158,8 @@ std::vector<Route> original_api_routes(ApiContext& c) {
        "apiv1",
        [&c](Req req, Res res) { track(c, req, res); },
        nullptr,
-       {file_answer(200, "The track", "audio/mpeg"),
-        file_answer(206, "The requested range of the track", "audio/mpeg")}},
+       track_answers,
+       {range_parameter()}},
       {"GET", "/apiv1/remove/{songhash}/{track}", "Original API: remove a track", "apiv1",
        [&c](Req req, Res res) { remove_track(c, req, res); }, nullptr, removed_answers},
       {"DELETE", "/apiv1/remove/{songhash}/{track}", "Original API: remove a track", "apiv1",

@@ -184,9 +184,17 @@ std::vector<Answer> stem_answers() {
   for (const auto& format : queue::format_names()) {
     std::string type = queue::content_type(queue::parse_format(format));
     answers.push_back(file_answer(200, "The stem", type));
-    answers.push_back(file_answer(206, "The requested range of the stem", type));
+    for (const auto& ranged : range_answers(type)) answers.push_back(ranged);
   }
   answers.push_back(json_answer(409, "The job is not done", "Error"));
+  return answers;
+}
+
+std::vector<Answer> zip_answers() {
+  std::vector<Answer> answers = range_answers("application/zip");
+  answers.push_back(file_answer(200, "The zip", "application/zip"));
+  answers.push_back(json_answer(409, "The job is not done", "Error"));
+  answers.push_back(json_answer(422, "Larger than a zip can hold", "Error"));
   return answers;
 }
 
@@ -206,7 +214,11 @@ std::vector<Route> v1_routes(ApiContext& c) {
                nullptr,
                {json_answer(201, "Job created", "Job"),
                 json_answer(200, "The same upload with the same settings: the existing job", "Job"),
-                json_answer(415, "Not an audio file", "Error")}};
+                json_answer(413, "Upload too large", "Error"),
+                json_answer(415, "Not an audio file, or a compressed body", "Error"),
+                json_answer(503, "Busy with other uploads, or storage unavailable", "Error")},
+               job_setting_parameters(),
+               job_upload_body()};
   create.reader_handler = [&c](Req req, Res res, const httplib::ContentReader& reader) {
     create_job(c, req, res, reader);
   };
@@ -230,19 +242,22 @@ std::vector<Route> v1_routes(ApiContext& c) {
                                  "event: progress, data: the job (schema Job), per change; "
                                  "event: deleted when it goes",
                                  "text/event-stream")}});
-  routes.push_back({"GET", "/v1/jobs/{id}/stems/{stem}",
-                    "One stem's audio (Range requests supported)", "v1",
-                    [&c](Req req, Res res) { stem_file(c, req, res); }, nullptr, stem_answers()});
+  routes.push_back({"GET",
+                    "/v1/jobs/{id}/stems/{stem}",
+                    "One stem's audio (Range requests supported)",
+                    "v1",
+                    [&c](Req req, Res res) { stem_file(c, req, res); },
+                    nullptr,
+                    stem_answers(),
+                    {range_parameter()}});
   routes.push_back({"GET",
                     "/v1/jobs/{id}/stems.zip",
                     "All stems in one zip",
                     "v1",
                     [&c](Req req, Res res) { stems_zip(c, req, res); },
                     nullptr,
-                    {file_answer(200, "The zip", "application/zip"),
-                     file_answer(206, "The requested range of the zip", "application/zip"),
-                     json_answer(409, "The job is not done", "Error"),
-                     json_answer(422, "Larger than a zip can hold", "Error")}});
+                    zip_answers(),
+                    {range_parameter()}});
   routes.push_back({"DELETE",
                     "/v1/jobs/{id}",
                     "Delete a job and its stems",

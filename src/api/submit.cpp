@@ -5,26 +5,23 @@
 
 #include "api/http_util.h"
 #include "common/digest.h"
+#include "common/text.h"
 #include "service/log.h"
 
 namespace msaas::api {
 
 std::string read_settings(ApiContext& context, const SettingTexts& texts, Submission& s) {
-  try {
-    s.settings =
-        queue::JobSettings::parse(texts.model.empty() ? context.config.default_model : texts.model,
-                                  texts.stems, texts.format);
-  } catch (const queue::SettingsError& e) {
-    return e.what();
-  }
+  std::string model = texts.model.empty() ? context.config.default_model : texts.model;
+  if (!queue::is_model_name(model)) return "bad model name \"" + model + "\"";
   auto known = context.known_models();
   // Workers publish what they can run; before any has, the worker reports a bad name instead.
   // Whether the model has the chosen stems, the worker knows.
-  const std::string& model = s.settings.model;
-  if (!known.empty() && std::find(known.begin(), known.end(), model) == known.end()) {
-    std::string names;
-    for (const auto& n : known) names += (names.empty() ? "" : ", ") + n;
-    return "unknown model \"" + model + "\" (available: " + names + ")";
+  if (!known.empty() && std::find(known.begin(), known.end(), model) == known.end())
+    return "unknown model \"" + model + "\" (available: " + common::joined(known) + ")";
+  try {
+    s.settings = queue::JobSettings::parse(model, texts.stems, texts.format);
+  } catch (const queue::SettingsError& e) {
+    return e.what();
   }
   if (!s.callback.is_null()) {
     static const std::regex url("^https?://[^\\s]{1,2000}$");

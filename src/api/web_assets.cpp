@@ -17,14 +17,22 @@ namespace fs = std::filesystem;
 
 namespace {
 
+const char* kOtherFiles = "application/octet-stream";
+
+const std::map<std::string, std::string>& content_types() {
+  static const std::map<std::string, std::string> types = {
+      {".html", "text/html; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".png", "image/png"},
+      {".svg", "image/svg+xml"},
+  };
+  return types;
+}
+
 std::string content_type(const fs::path& path) {
-  std::string ext = path.extension().string();
-  if (ext == ".html") return "text/html; charset=utf-8";
-  if (ext == ".js") return "text/javascript; charset=utf-8";
-  if (ext == ".css") return "text/css; charset=utf-8";
-  if (ext == ".png") return "image/png";
-  if (ext == ".svg") return "image/svg+xml";
-  return "application/octet-stream";
+  auto found = content_types().find(path.extension().string());
+  return found == content_types().end() ? kOtherFiles : found->second;
 }
 
 std::string etag_of(const std::string& body) {
@@ -39,6 +47,13 @@ std::string slurp(const fs::path& path) {
 }
 
 }  // namespace
+
+std::vector<std::string> asset_content_types() {
+  std::vector<std::string> types = {kOtherFiles};
+  for (const auto& [ext, type] : content_types())
+    if (ext != ".html") types.push_back(type.substr(0, type.find(';')));
+  return types;
+}
 
 std::string default_web_folder() {
   std::error_code ec;

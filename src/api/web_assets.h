@@ -8,6 +8,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 namespace msaas::api {
 
@@ -30,6 +31,9 @@ class WebAssets {
   File index_;
   std::map<std::string, File> assets_;
 };
+
+// The content types the page's files are served with (for the OpenAPI document).
+std::vector<std::string> asset_content_types();
 
 // Where msaas-api looks for the page by default: a `web` folder beside the program.
 std::string default_web_folder();

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/progress.h"
+#include "common/text.h"
 #include "msaas/download.h"
 #include "msaas/engine.h"
 #include "msaas/models.h"
@@ -28,9 +29,10 @@ int print_model_list(const std::string& repo) {
 int pull_named_model(const ModelsOptions& o) {
   const NamedModel* model = find_official_model(o.name);
   if (!model) {
-    std::string names;
-    for (const auto& m : official_models()) names += (names.empty() ? "" : ", ") + m.name;
-    std::cerr << "msaas: error: unknown model " << o.name << " (known: " << names << ")\n";
+    std::vector<std::string> names;
+    for (const auto& m : official_models()) names.push_back(m.name);
+    std::cerr << "msaas: error: unknown model " << o.name << " (known: " << common::joined(names)
+              << ")\n";
     return 1;
   }
   std::string folder = o.repo.empty() ? default_models_folder() : o.repo;

@@ -95,10 +95,10 @@ HDecLayer::HDecLayer(Weights& w, const std::string& p, const LayerConfig& c) : c
   pad_ = c.pad ? c.kernel_size / 4 : 0;
   if (c.freq)
     conv_tr_ = make_conv(w, p + ".conv_tr", 2, c.chin, c.chout, {c.kernel_size, 1}, {c.stride, 1},
-                         {}, {}, true);
+                         {}, {}, ConvKind::transposed);
   else
-    conv_tr_ =
-        make_conv(w, p + ".conv_tr", 1, c.chin, c.chout, {c.kernel_size}, {c.stride}, {}, {}, true);
+    conv_tr_ = make_conv(w, p + ".conv_tr", 1, c.chin, c.chout, {c.kernel_size}, {c.stride}, {}, {},
+                         ConvKind::transposed);
   norm2_ = c.norm ? make_group_norm(w, p + ".norm2", c.norm_groups, c.chout) : no_norm();
   if (c.empty) return;
   if (c.rewrite) {

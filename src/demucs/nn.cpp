@@ -124,7 +124,8 @@ at::Tensor Conv::operator()(const at::Tensor& x) const {
 
 Conv make_conv(Weights& w, const std::string& prefix, int dims, int64_t in, int64_t out,
                std::vector<int64_t> kernel, std::vector<int64_t> stride,
-               std::vector<int64_t> padding, std::vector<int64_t> dilation, bool transposed) {
+               std::vector<int64_t> padding, std::vector<int64_t> dilation, ConvKind kind) {
+  bool transposed = kind == ConvKind::transposed;
   auto fill = [dims](std::vector<int64_t> v, int64_t value) {
     if (v.empty()) v.assign(dims, value);
     if (v.size() == 1 && dims == 2) v.push_back(v[0]);

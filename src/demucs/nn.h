@@ -81,11 +81,13 @@ struct Conv {
   at::Tensor operator()(const at::Tensor& x) const;
 };
 
+enum class ConvKind { forward, transposed };  // nn.Conv*d or nn.ConvTranspose*d
+
 // Loads `prefix.weight` / `prefix.bias`. dims: 1 or 2. Stride/padding/dilation per dimension.
 Conv make_conv(Weights& w, const std::string& prefix, int dims, int64_t in, int64_t out,
                std::vector<int64_t> kernel, std::vector<int64_t> stride = {},
                std::vector<int64_t> padding = {}, std::vector<int64_t> dilation = {},
-               bool transposed = false);
+               ConvKind kind = ConvKind::forward);
 
 struct GroupNorm {
   int64_t groups = 1;

@@ -47,10 +47,8 @@ const NamedModel* find_official_model(const std::string& name) {
 }
 
 bool matches_checksum(const std::string& path, const std::string& file_name) {
-  std::string stem = std::filesystem::path(file_name).stem().string();
-  auto dash = stem.find('-');
-  if (dash == std::string::npos) return true;  // no checksum in the name
-  return demucs::sha256_file(path).rfind(stem.substr(dash + 1), 0) == 0;
+  auto expected = demucs::named_checksum(file_name);
+  return !expected || demucs::sha256_file(path).rfind(*expected, 0) == 0;
 }
 
 }  // namespace msaas

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <regex>
 
+#include "common/digest.h"
 #include "msaas/engine.h"
 
 namespace msaas::demucs {
@@ -120,23 +121,22 @@ std::string sha256_file(const std::string& path) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_DigestFinal_ex(ctx.get(), digest, &length);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < length; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 15];
-  }
-  return out;
+  return common::to_hex(digest, length);
+}
+
+std::optional<std::string> named_checksum(const std::string& file_name) {
+  static const std::regex named(R"(^[^-]+-([0-9a-f]{8})\.th$)");
+  std::smatch match;
+  if (!std::regex_match(file_name, match, named)) return std::nullopt;
+  return match[1].str();
 }
 
 void check_checksum(const std::string& path) {
-  static const std::regex named(R"(^[^-]+-([0-9a-f]{8})\.th$)");
-  std::smatch match;
-  std::string file = std::filesystem::path(path).filename().string();
-  if (!std::regex_match(file, match, named)) return;
+  auto expected = named_checksum(std::filesystem::path(path).filename().string());
+  if (!expected) return;
   std::string actual = sha256_file(path).substr(0, 8);
-  if (actual != match[1].str())
-    throw ModelError("invalid checksum for " + path + ": expected " + match[1].str() +
+  if (actual != *expected)
+    throw ModelError("invalid checksum for " + path + ": expected " + *expected +
                      ", its SHA-256 starts with " + actual + " (damaged or incomplete download)");
 }
 

@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include <map>
+#include <optional>
 #include <string>
 
 #include "demucs/pickle.h"
@@ -20,6 +21,9 @@ struct Package {
 
 // Loads a checkpoint. Throws ModelError (engine.h) with one readable line on any problem.
 Package load_package(const std::string& path);
+
+// The checksum a checkpoint's name carries: <sha8> of `<sig>-<sha8>.th`; none for other names.
+std::optional<std::string> named_checksum(const std::string& file_name);
 
 // For a file named `<sig>-<sha8>.th`, checks that its SHA-256 starts with <sha8>, as
 // repo.check_checksum does. Files named otherwise are not checked.

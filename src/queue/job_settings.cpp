@@ -3,18 +3,14 @@
 
 #include <algorithm>
 
+#include "common/text.h"
+
 namespace msaas::queue {
 
 namespace {
 
 bool contains(const std::vector<std::string>& list, const std::string& name) {
   return std::find(list.begin(), list.end(), name) != list.end();
-}
-
-std::string joined(const std::vector<std::string>& names) {
-  std::string text;
-  for (const auto& n : names) text += (text.empty() ? "" : ", ") + n;
-  return text;
 }
 
 }  // namespace
@@ -31,7 +27,8 @@ Stems Stems::parse(const std::string& text) {
   if (text.rfind("two:", 0) == 0 && contains(known_stem_names(), text.substr(4)))
     return {Set::two, text.substr(4)};
   throw SettingsError("stems must be 4, 6 or two:<stem> with a stem of " +
-                      joined(known_stem_names()) + " (e.g. two:vocals), not \"" + text + "\"");
+                      common::joined(known_stem_names()) + " (e.g. two:vocals), not \"" + text +
+                      "\"");
 }
 
 std::string Stems::text() const {
@@ -61,8 +58,15 @@ std::vector<std::string> Stems::outputs(const std::vector<std::string>& sources)
     return sources;
   }
   if (!contains(sources, stem))
-    throw SettingsError("the model has no \"" + stem + "\" stem (it has " + joined(sources) + ")");
+    throw SettingsError("the model has no \"" + stem + "\" stem (it has " +
+                        common::joined(sources) + ")");
   return {stem, "no_" + stem};
+}
+
+std::string stems_pattern() {
+  std::string stems;
+  for (const auto& s : known_stem_names()) stems += (stems.empty() ? "" : "|") + s;
+  return "^(4|6|two:(" + stems + "))$";
 }
 
 const std::vector<std::string>& format_names() {
@@ -74,7 +78,8 @@ OutputFormat parse_format(const std::string& text) {
   if (text == "mp3") return OutputFormat::mp3;
   if (text == "wav") return OutputFormat::wav;
   if (text == "flac") return OutputFormat::flac;
-  throw SettingsError("format must be " + joined(format_names()) + ", not \"" + text + "\"");
+  throw SettingsError("format must be " + common::joined(format_names(), " or ") + ", not \"" +
+                      text + "\"");
 }
 
 std::string format_name(OutputFormat format) {
@@ -102,8 +107,7 @@ bool is_model_name(const std::string& text) {
 
 JobSettings JobSettings::parse(const std::string& model, const std::string& stems,
                                const std::string& format) {
-  if (!model.empty() && !is_model_name(model))
-    throw SettingsError("bad model name \"" + model + "\"");
+  if (!is_model_name(model)) throw SettingsError("bad model name \"" + model + "\"");
   return {model, Stems::parse(stems), parse_format(format)};
 }
 

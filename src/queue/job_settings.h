@@ -41,7 +41,7 @@ std::string format_name(OutputFormat format);
 std::string content_type(OutputFormat format);
 
 struct JobSettings {
-  std::string model;  // a model name or signature; empty: the service's default
+  std::string model;  // a model name or signature
   Stems stems;
   OutputFormat format = OutputFormat::mp3;
 
@@ -54,6 +54,9 @@ struct JobSettings {
                             const std::string& format);
   bool operator==(const JobSettings&) const = default;
 };
+
+// The stems texts parse accepts, as a regular expression (for the OpenAPI document).
+std::string stems_pattern();
 
 // A model name as a job may carry it (a name or signature, 1-64 of A-Z a-z 0-9 _ . -).
 bool is_model_name(const std::string& text);

@@ -70,8 +70,15 @@ JobSpec job_from_json(const json& j) {
   s.id = j.at("id").get<std::string>();
   s.hash = j.value("hash", "");
   s.upload = j.value("upload", "");
-  s.settings =
-      JobSettings::stored(j.value("model", ""), j.value("stems", "4"), j.value("format", "mp3"));
+  std::string model = j.value("model", ""), stems = j.value("stems", "4"),
+              format = j.value("format", "mp3");
+  try {
+    s.settings = JobSettings::parse(model, stems, format);
+  } catch (const SettingsError& e) {
+    // Only a message written by hand gets here: the worker fails the job with the reason.
+    s.settings = JobSettings::stored(model, stems, format);
+    s.bad_settings = e.what();
+  }
   s.api = j.value("api", "v1");
   s.attempts = j.value("attempts", 0);
   s.handbacks = j.value("handbacks", 0);
@@ -289,8 +296,8 @@ HandBack JobQueue::hand_back(const std::string& worker, const Claim& claim,
 int JobQueue::reap() {
   auto redis = pool_.acquire();
   // One reaper at a time across all workers; the lock expires on its own.
-  auto locked = redis->command({"SET", "reaper:lock", "1", "NX", "PX",
-                                std::to_string(std::max(1, settings_.lease_s) * 500)});
+  auto locked = redis->command(
+      {"SET", kReaperLock, "1", "NX", "PX", std::to_string(std::max(1, settings_.lease_s) * 500)});
   if (locked.is_nil()) return 0;
   int moved = 0;
   std::string cursor = "0";

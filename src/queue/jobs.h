@@ -25,6 +25,7 @@ struct JobSpec {
   std::string hash;           // SHA-224 hex of the uploaded bytes (the original API's songhash)
   std::string upload;         // object name in the `queue` bucket, this submission's own
   JobSettings settings;       // model, stems, format
+  std::string bad_settings;   // why the message's settings do not parse ("" when they do)
   std::string api = "v1";     // which API made it: "apiv1" or "v1"
   std::string callback_url;   // this submission's callback ("" for none) ...
   std::string callback_data;  // ... and its data (apiv1), JSON text as the caller wrote it

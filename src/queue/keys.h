@@ -1,5 +1,8 @@
-// queue/keys.h: every Redis key MSaaS uses, in one place. Nothing outside queue/ names a key;
-// the Lua scripts (scripts.h) get theirs as KEYS from the functions below.
+// queue/keys.h: every Redis key MSaaS uses, in one place. Nothing outside queue/ names a key.
+// The Lua scripts (scripts.h) get theirs as KEYS from the functions below, except where a script
+// learns a job's id only as it runs (the reaper's and the dead-letter moves): there it builds
+// `job:<id>` and `callbacks:<id>` itself, reads the id back from `job:<id>` (after its 4
+// characters), and counts `generations`: keep those in step with job() and callbacks().
 #pragma once
 
 #include <string>
@@ -12,6 +15,8 @@ inline const std::string kDeadletter = "deadletter";     // messages that failed
 inline const std::string kExpiries = "expiries";         // finished job ids scored by expiry time
 inline const std::string kDelayed = "delayed";           // retries scored by when they may run
 inline const std::string kSuspects = "reaper:suspects";  // workers seen without a lease
+inline const std::string kReaperLock = "reaper:lock";    // one reaper at a time
+inline const std::string kGenerations = "generations";   // the counter of job generations
 inline const std::string kProcessingPrefix = "processing:";
 inline std::string job(const std::string& id) {
   return "job:" + id;

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "audio/audio.h"
+#include "common/text.h"
 #include "msaas/models.h"
 #include "queue/model_registry.h"
 #include "queue/stats.h"
@@ -215,6 +216,7 @@ void Worker::process(const queue::Claim& claim) {
                       spec.settings.stems.text() + ", " + queue::format_name(spec.settings.format) +
                       " (attempt " + std::to_string(spec.attempts + 1) + ", run " +
                       std::to_string(claim.run) + ")");
+    if (!spec.bad_settings.empty()) throw JobError(spec.bad_settings);
     if (!progress("downloading", 1)) throw Cancelled();
     job_files.create();
     fs::path input = dir / ("input" + fs::path(spec.upload).extension().string());
@@ -343,13 +345,13 @@ static std::string missing_model_message(const std::string& name, const std::str
   std::string text = "cannot load the default model " + name + " from " + folder + ": " + reason;
   if (const NamedModel* official = find_official_model(name)) {
     auto installed = installed_signatures(folder);
-    std::string missing;
+    std::vector<std::string> missing;
     for (const auto& f : official->files)
       if (std::find(installed.begin(), installed.end(), f.substr(0, f.find('-'))) ==
           installed.end())
-        missing += (missing.empty() ? "" : ", ") + f;
+        missing.push_back(f);
     if (!missing.empty())
-      text += " (it needs " + missing +
+      text += " (it needs " + common::joined(missing) +
               ": mount the models volume there, or run `msaas models pull " + name + " --repo " +
               folder + "`)";
   }
