@@ -91,7 +91,8 @@ for (const [name, schema] of Object.entries(document.components?.schemas ?? {}))
 const succeeded = new Set();
 for (const answer of answers) {
   const where = `${answer.method} ${answer.route} -> ${answer.status}`;
-  const template = new RegExp("^" + answer.route.replace(/[.]/g, "\\.").replace(/\{[^}]+\}/g, "[^/]+") + "$");
+  const literal = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const template = new RegExp("^" + answer.route.split(/\{[^}]+\}/).map(literal).join("[^/]+") + "$");
   if (!template.test((answer.path ?? "").split("?")[0]))
     problems.push(`${where}: the path ${answer.path} is not an instance of the route`);
   const operation = document.paths?.[answer.route]?.[answer.method.toLowerCase()];
