@@ -1,7 +1,6 @@
 // tests/apiv1_test.cpp: the original service's API, byte for byte, as its sample clients use it:
 // post every short*.mp3 as base64 JSON, read the queue, fetch the tracks (base.mp3 = bass),
 // remove one; the song hash is the SHA-224 of the uploaded bytes.
-#include <openssl/evp.h>
 
 #include <thread>
 
@@ -11,20 +10,6 @@ namespace msaas::test {
 namespace {
 
 using nlohmann::json;
-
-// The song hash as the original service computed it, here independently of the API's code.
-std::string sha224_hex(const std::string& bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha224(), nullptr);
-  std::string hex;
-  char pair[3];
-  for (unsigned i = 0; i < size; ++i) {
-    std::snprintf(pair, sizeof pair, "%02x", digest[i]);
-    hex += pair;
-  }
-  return hex;
-}
 
 TEST(OriginalApi, SampleClientFlow) {
   Service service({.workers = 0});  // no worker yet: the songs wait in the queue

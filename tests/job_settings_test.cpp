@@ -3,11 +3,11 @@
 #include "queue/job_settings.h"
 
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
 
 #include "audio/stem_recipe.h"
 #include "queue/job_record.h"
 #include "queue/jobs.h"
+#include "support.h"
 
 namespace msaas::test {
 namespace {
@@ -67,18 +67,7 @@ TEST(JobSettings, OutputsForEachStemSet) {
 // The id is the first 32 hex characters of a SHA-224 of hash, model, stems and format (and the
 // owner with keys on): stored ids and the original API's song index depend on it not changing.
 TEST(JobSettings, JobIdIsTheDigestOfTheUploadAndSettings) {
-  auto sha224 = [](const std::string& text) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned size = 0;
-    EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha224(), nullptr);
-    std::string hex;
-    char pair[3];
-    for (unsigned i = 0; i < size; ++i) {
-      std::snprintf(pair, sizeof pair, "%02x", digest[i]);
-      hex += pair;
-    }
-    return hex.substr(0, 32);
-  };
+  auto sha224 = [](const std::string& text) { return sha224_hex(text).substr(0, 32); };
   auto settings = JobSettings::parse("htdemucs", "two:vocals", "wav");
   EXPECT_EQ(queue::job_id("abc", settings), sha224("abc\nhtdemucs\ntwo:vocals\nwav"));
   EXPECT_EQ(queue::job_id("abc", settings, "alice"),

@@ -2,6 +2,7 @@
 #include "support.h"
 
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -108,6 +109,19 @@ std::vector<float> read_f32(const fs::path& path) {
 std::string read_text(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::string sha224_hex(const std::string& bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha224(), nullptr);
+  std::string hex;
+  char pair[3];
+  for (unsigned i = 0; i < size; ++i) {
+    std::snprintf(pair, sizeof pair, "%02x", digest[i]);
+    hex += pair;
+  }
+  return hex;
 }
 
 std::string base64_of(const std::string& bytes) {

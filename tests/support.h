@@ -44,6 +44,10 @@ fs::path make_tone(const fs::path& path, double seconds, int rate, int channels,
 
 std::vector<float> read_f32(const fs::path& path);
 std::string read_text(const fs::path& path);
+// Hex SHA-224 of `bytes` (the original API's song hash), computed here independently of the
+// product's code.
+std::string sha224_hex(const std::string& bytes);
+
 // `bytes` in base64 as coreutils' encoder writes it (one line).
 std::string base64_of(const std::string& bytes);
 void write_text(const fs::path& path, const std::string& text);

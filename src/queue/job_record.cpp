@@ -2,7 +2,6 @@
 // version (or a field that does not parse) keeps its default, so one odd job never breaks a list.
 #include "queue/job_record.h"
 
-#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -13,14 +12,22 @@ using nlohmann::json;
 namespace {
 
 template <typename Number>
-void read_number(const std::string& text, Number& into) {
+bool read_number(const std::string& text, Number& into) {
   try {
     if constexpr (std::is_floating_point_v<Number>)
       into = static_cast<Number>(std::stod(text));
     else
       into = static_cast<Number>(std::stoll(text));
+    return true;
   } catch (const std::exception&) {
+    return false;
   }
+}
+
+// Set only when the text is a number: a field that does not parse stays absent.
+void read_optional(const std::string& text, std::optional<double>& into) {
+  double value = 0;
+  if (read_number(text, value)) into = value;
 }
 
 std::vector<JobOutput> read_outputs(const std::string& text) {
@@ -62,36 +69,49 @@ const JobOutput* JobRecord::find_output(const std::string& stem) const {
   return nullptr;
 }
 
+namespace {
+
+// How each stored field goes into the record; built once (records are read on every status
+// poll and every event-stream tick).
+using FieldReader = void (*)(JobRecord&, const std::string&);
+const std::map<std::string, FieldReader>& field_readers() {
+  using R = JobRecord&;
+  using V = const std::string&;
+  static const std::map<std::string, FieldReader> readers = {
+      {"id", [](R r, V v) { r.id = v; }},
+      {"hash", [](R r, V v) { r.hash = v; }},
+      {"upload", [](R r, V v) { r.upload = v; }},
+      {"owner", [](R r, V v) { r.owner = v; }},
+      {"api", [](R r, V v) { r.api = v; }},
+      {"status", [](R r, V v) { r.status = v; }},
+      {"stage", [](R r, V v) { r.stage = v; }},
+      {"worker", [](R r, V v) { r.worker = v; }},
+      {"zip", [](R r, V v) { r.zip = v; }},
+      {"error", [](R r, V v) { r.error = v; }},
+      {"progress", [](R r, V v) { read_number(v, r.progress); }},
+      {"attempts", [](R r, V v) { read_number(v, r.attempts); }},
+      {"starts", [](R r, V v) { read_number(v, r.starts); }},
+      {"run", [](R r, V v) { read_number(v, r.run); }},
+      {"generation", [](R r, V v) { read_number(v, r.generation); }},
+      {"created", [](R r, V v) { read_number(v, r.created); }},
+      {"updated", [](R r, V v) { read_number(v, r.updated); }},
+      {"finished", [](R r, V v) { read_number(v, r.finished); }},
+      {"seconds", [](R r, V v) { read_optional(v, r.audio_seconds); }},
+      {"rtf", [](R r, V v) { read_optional(v, r.real_time_factor); }},
+      {"outputs", [](R r, V v) { r.outputs = read_outputs(v); }},
+  };
+  return readers;
+}
+
+}  // namespace
+
 JobRecord job_record_from_fields(const std::vector<std::string>& fields) {
   std::map<std::string, std::string> f;
   for (size_t i = 0; i + 1 < fields.size(); i += 2) f[fields[i]] = fields[i + 1];
   JobRecord r;
-  using Reader = std::function<void(const std::string&)>;
-  const std::map<std::string, Reader> readers = {
-      {"id", [&](const std::string& v) { r.id = v; }},
-      {"hash", [&](const std::string& v) { r.hash = v; }},
-      {"upload", [&](const std::string& v) { r.upload = v; }},
-      {"owner", [&](const std::string& v) { r.owner = v; }},
-      {"api", [&](const std::string& v) { r.api = v; }},
-      {"status", [&](const std::string& v) { r.status = v; }},
-      {"stage", [&](const std::string& v) { r.stage = v; }},
-      {"worker", [&](const std::string& v) { r.worker = v; }},
-      {"zip", [&](const std::string& v) { r.zip = v; }},
-      {"error", [&](const std::string& v) { r.error = v; }},
-      {"progress", [&](const std::string& v) { read_number(v, r.progress); }},
-      {"attempts", [&](const std::string& v) { read_number(v, r.attempts); }},
-      {"starts", [&](const std::string& v) { read_number(v, r.starts); }},
-      {"run", [&](const std::string& v) { read_number(v, r.run); }},
-      {"generation", [&](const std::string& v) { read_number(v, r.generation); }},
-      {"created", [&](const std::string& v) { read_number(v, r.created); }},
-      {"updated", [&](const std::string& v) { read_number(v, r.updated); }},
-      {"finished", [&](const std::string& v) { read_number(v, r.finished); }},
-      {"seconds", [&](const std::string& v) { read_number(v, r.audio_seconds.emplace()); }},
-      {"rtf", [&](const std::string& v) { read_number(v, r.real_time_factor.emplace()); }},
-      {"outputs", [&](const std::string& v) { r.outputs = read_outputs(v); }},
-  };
+  const auto& readers = field_readers();
   for (const auto& [name, value] : f)
-    if (auto reader = readers.find(name); reader != readers.end()) reader->second(value);
+    if (auto reader = readers.find(name); reader != readers.end()) reader->second(r, value);
   r.settings = JobSettings::stored(text_of(f, "model", ""), text_of(f, "stems", "4"),
                                    text_of(f, "format", "mp3"));
   return r;

@@ -2,6 +2,7 @@
 #include "queue/job_settings.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "common/text.h"
 
