@@ -2,8 +2,10 @@
 # before its job, so both work on a fresh Debian 12 machine.
 BUILD ?= build
 JOBS ?= 2
-# WERROR=ON: compiler warnings fail the build (CI); set when the build folder is first configured.
-WERROR ?= OFF
+# WERROR=ON: compiler warnings fail the build (CI). Given, it reconfigures the build folder when
+# it differs; not given, the folder keeps what it was configured with (OFF when new), so
+# `make test WERROR=ON` then `make test-sanitize` or `make run` do not rebuild everything.
+WERROR ?=
 
 .PHONY: run test test-sanitize test-tools setup build format format-check clean images deploy-test soak
 
@@ -24,7 +26,8 @@ setup:
 	@bash scripts/setup-deps.sh
 
 build: setup
-	@grep -qs 'MSAAS_WERROR:BOOL=$(WERROR)$$' $(BUILD)/CMakeCache.txt \
+	@[ -f $(BUILD)/build.ninja ] || cmake --preset default -B $(BUILD) -DMSAAS_WERROR=$(or $(WERROR),OFF)
+	@[ -z "$(WERROR)" ] || grep -qs 'MSAAS_WERROR:BOOL=$(WERROR)$$' $(BUILD)/CMakeCache.txt \
 	  || cmake --preset default -B $(BUILD) -DMSAAS_WERROR=$(WERROR)
 	@cmake --build $(BUILD) -j$(JOBS)
 	@[ -d web/node_modules ] || npm ci --prefix web --no-audit --no-fund
