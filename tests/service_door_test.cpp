@@ -293,7 +293,10 @@ TEST(Door, HealthChecksAreAnsweredOverTheConnectionCap) {
   Service service({.workers = 0,
                    .settings = {{"MSAAS_MAX_CONNECTIONS", "16"},
                                 {"MSAAS_MAX_CONNECTIONS_PER_ADDRESS", "0"},
-                                {"MSAAS_MAX_EVENT_STREAMS", "2"}}});
+                                {"MSAAS_MAX_EVENT_STREAMS", "2"},
+                                // The held heads must outlive the test, even when a sanitizer
+                                // build takes over 10 s (the default) to open the flood.
+                                {"MSAAS_HEAD_TIMEOUT_SECONDS", "120"}}});
   int port = service.api->port();
   TempDir dir;
   std::string id = queued_job(service, dir);

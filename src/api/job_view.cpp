@@ -1,6 +1,7 @@
 // api/job_view.cpp: see job_view.h.
 #include "api/job_view.h"
 
+#include <algorithm>
 #include <functional>
 
 #include "api/http_util.h"
@@ -34,6 +35,23 @@ json stem_schema() {
             {"url", {{"type", "string"}, {"example", "/v1/jobs/<id>/stems/vocals"}}},
             {"content_type", {{"type", "string"}, {"example", "audio/mpeg"}}},
             {"size", {{"type", "integer"}, {"example", 7654321}}}}}};
+}
+
+// A running job's stems to listen to while it separates (api/live_stem.h).
+json live_schema() {
+  json stem = {{"type", "object"},
+               {"required", {"name", "url"}},
+               {"properties",
+                {{"name", {{"type", "string"}, {"example", "vocals"}}},
+                 {"url", {{"type", "string"}, {"example", "/v1/jobs/<id>/stems/vocals"}}}}}};
+  return {{"type", "object"},
+          {"description",
+           "While the job runs, once the song is decoded: its length and its stems, each "
+           "streamed as WAV while it is separated"},
+          {"required", {"seconds", "stems"}},
+          {"properties",
+           {{"seconds", {{"type", "number"}, {"example", 212.4}}},
+            {"stems", {{"type", "array"}, {"items", stem}}}}}};
 }
 
 // The view, member by member: job_view and the OpenAPI schema (job_schema) are both made from
@@ -99,6 +117,29 @@ const std::vector<ViewField>& view_fields() {
        false,
        [](R r) {
          return r.real_time_factor ? std::optional<json>(*r.real_time_factor) : std::nullopt;
+       }},
+      {"seconds_ready",
+       {{"type", "number"},
+        {"example", 35.1},
+        {"description",
+         "Seconds of every stem separated so far (all of them once done); while the job runs, "
+         "GET /v1/jobs/{id}/stems/{stem} streams them and the rest as it comes"}},
+       false,
+       [](R r) -> std::optional<json> {
+         if (r.done())
+           return r.audio_seconds ? std::optional<json>(*r.audio_seconds) : std::nullopt;
+         if (auto* live = r.running_live()) return json(live->seconds_ready());
+         return std::nullopt;
+       }},
+      {"live", live_schema(), false,
+       [](R r) -> std::optional<json> {
+         auto* live = r.running_live();
+         if (!live) return std::nullopt;
+         json stems = json::array();
+         for (const auto& name : live->stems)
+           stems.push_back({{"name", name}, {"url", "/v1/jobs/" + r.id + "/stems/" + name}});
+         return json{{"seconds", double(live->frames) / std::max(1, live->sample_rate)},
+                     {"stems", stems}};
        }},
       {"zip_url",
        {{"type", "string"}, {"example", "/v1/jobs/<id>/stems.zip"}},

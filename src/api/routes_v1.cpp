@@ -6,6 +6,7 @@
 #include "api/guarded_server.h"
 #include "api/http_util.h"
 #include "api/job_view.h"
+#include "api/live_stem.h"
 #include "api/openapi_schemas.h"
 #include "api/routes.h"
 #include "api/submit.h"
@@ -61,12 +62,6 @@ void create_job(ApiContext& context, const httplib::Request& req, httplib::Respo
   if (!record) record.emplace().id = result.id;  // deleted at once: the id is all there is
   res.set_header("Location", "/v1/jobs/" + result.id);
   send_json(res, result.created ? 201 : 200, job_view(*record));
-}
-
-// Who an event stream counts against: the API key's name, or the client's address.
-std::string stream_client(ApiContext& context, const httplib::Request& req) {
-  std::string owner = owner_of(context, req);
-  return owner.empty() ? "address " + client_key(req.remote_addr) : "key " + owner;
 }
 
 std::string event_text(const std::string& name, const std::string& data) {
@@ -131,10 +126,18 @@ std::optional<queue::JobRecord> find_done_job(ApiContext& context, const httplib
   return record;
 }
 
+// A done job's stem in its format; a running job's as far as it is separated (live_stem.h).
 void stem_file(ApiContext& context, const httplib::Request& req, httplib::Response& res) {
-  auto record = find_done_job(context, req, res);
+  auto record = find_job(context, req, res);
   if (!record) return;
   std::string stem = req.matches[2];
+  if (record->running_live()) return serve_live_stem(context, req, res, *record, stem);
+  if (!record->done()) {
+    res.set_header("Retry-After", "2");
+    return send_error(res, 409,
+                      "job " + record->id + " is " + record->status +
+                          ", not done, and none of its stems is separated yet");
+  }
   auto* output = record->find_output(stem);
   if (!output) return send_error(res, 404, "job has no stem \"" + stem.substr(0, 64) + "\"");
   std::string type =
@@ -183,10 +186,16 @@ std::vector<Answer> stem_answers() {
   std::vector<Answer> answers;
   for (const auto& format : queue::format_names()) {
     std::string type = queue::content_type(queue::parse_format(format));
-    answers.push_back(file_answer(200, "The stem", type));
+    answers.push_back(file_answer(200,
+                                  "The stem in the job's format; while the job runs, as 16-bit "
+                                  "WAV (audio/wav) sent as it is separated: the header (the whole "
+                                  "song's length) and what is ready at once, the rest as it comes",
+                                  type));
     for (const auto& ranged : range_answers(type)) answers.push_back(ranged);
   }
-  answers.push_back(json_answer(409, "The job is not done", "Error"));
+  answers.push_back(
+      json_answer(409, "The job is not done and nothing of it is separated yet", "Error"));
+  answers.push_back(json_answer(503, "Too many streams open (a running job's stem)", "Error"));
   return answers;
 }
 
@@ -244,7 +253,8 @@ std::vector<Route> v1_routes(ApiContext& c) {
                                  "text/event-stream")}});
   routes.push_back({"GET",
                     "/v1/jobs/{id}/stems/{stem}",
-                    "One stem's audio (Range requests supported)",
+                    "One stem's audio: a done job's in its format (Range requests supported), a "
+                    "running job's streamed as WAV while it is separated",
                     "v1",
                     [&c](Req req, Res res) { stem_file(c, req, res); },
                     nullptr,

@@ -32,9 +32,8 @@ std::string extension(Format format) {
 
 namespace {
 
-// Float to integer PCM exactly as demucs.audio.i16_pcm does: clamp, scale by 2^15-1, truncate.
 inline int32_t to_int16(float v) {
-  return static_cast<int32_t>(std::clamp(v, -1.0f, 1.0f) * 32767.0f);
+  return int16_sample(v);
 }
 inline int32_t to_int24(float v) {
   return static_cast<int32_t>(std::clamp(v, -1.0f, 1.0f) * 8388607.0f) * 256;

@@ -1,6 +1,8 @@
 // audio/encode.h: write stems as WAV, FLAC or MP3, streamed, never half-written.
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -20,6 +22,12 @@ struct EncodeOptions {
 
 // The file extension of a format: "wav", "flac", "mp3".
 std::string extension(Format format);
+
+// Float to 16-bit PCM exactly as demucs.audio.i16_pcm does (and our 16-bit encoders): clamp,
+// scale by 2^15-1, truncate.
+inline int16_t int16_sample(float v) {
+  return static_cast<int16_t>(std::clamp(v, -1.0f, 1.0f) * 32767.0f);
+}
 
 // Streams planar float audio into `path`. Writes to a temporary name beside it and renames on
 // finish(); a writer destroyed before finish() removes its temporary file, so a failed or

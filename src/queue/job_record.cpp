@@ -63,6 +63,39 @@ std::string outputs_text(const std::vector<JobOutput>& outputs) {
   return list.dump();
 }
 
+std::string LiveStems::part_key(const std::string& job_id, const std::string& stem, int n) const {
+  return job_id + "/" + std::to_string(run) + "/parts/" + stem + "/" + std::to_string(n) + ".pcm";
+}
+
+std::string live_text(const LiveStems& live) {
+  return json{{"run", live.run},
+              {"parts", live.parts},
+              {"frames_ready", live.frames_ready},
+              {"frames", live.frames},
+              {"sample_rate", live.sample_rate},
+              {"channels", live.channels},
+              {"stems", live.stems}}
+      .dump();
+}
+
+std::optional<LiveStems> read_live(const std::string& text) {
+  auto j = json::parse(text, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  try {
+    LiveStems live;
+    live.run = j.at("run");
+    live.parts = j.at("parts");
+    live.frames_ready = j.at("frames_ready");
+    live.frames = j.at("frames");
+    live.sample_rate = j.at("sample_rate");
+    live.channels = j.at("channels");
+    live.stems = j.at("stems").get<std::vector<std::string>>();
+    return live;
+  } catch (const json::exception&) {
+    return std::nullopt;
+  }
+}
+
 const JobOutput* JobRecord::find_output(const std::string& stem) const {
   for (const auto& o : outputs)
     if (stem == o.name || stem == o.file_name()) return &o;
@@ -99,6 +132,7 @@ const std::map<std::string, FieldReader>& field_readers() {
       {"seconds", [](R r, V v) { read_optional(v, r.audio_seconds); }},
       {"rtf", [](R r, V v) { read_optional(v, r.real_time_factor); }},
       {"outputs", [](R r, V v) { r.outputs = read_outputs(v); }},
+      {"live", [](R r, V v) { r.live = read_live(v); }},
   };
   return readers;
 }

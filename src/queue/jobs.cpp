@@ -168,6 +168,13 @@ bool JobQueue::progress(const std::string& worker, const Claim& claim, int perce
   return reply.integer == 1;
 }
 
+bool JobQueue::publish_live(const std::string& worker, const Claim& claim, const LiveStems& live) {
+  auto reply =
+      eval(*pool_.acquire(), scripts::publish_live, {keys::job(claim.spec.id)},
+           {worker, std::to_string(claim.run), live_text(live), std::to_string(now_seconds())});
+  return reply.integer == 1;
+}
+
 namespace {
 
 // What callbacks report of a job's end: {"status","error","outputs"} (outputs as stored).

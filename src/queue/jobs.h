@@ -93,6 +93,9 @@ class JobQueue {
   // worker): the worker then stops.
   bool progress(const std::string& worker, const Claim& claim, int percent,
                 const std::string& stage);
+  // Records what of the stems this run has published so far (listening while it separates);
+  // false, like progress, when this run no longer owns the job.
+  bool publish_live(const std::string& worker, const Claim& claim, const LiveStems& live);
   // Marks the job done with extra record fields (outputs, timings); counts it in `stats`;
   // `files` (this run's output trash members) stop being trash. False when this run no longer
   // owns the job: nothing changed, the caller's files are not the job's.

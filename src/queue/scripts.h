@@ -108,6 +108,15 @@ redis.call('HSET', KEYS[1], 'progress', ARGV[3], 'stage', ARGV[4], 'updated', AR
 return 1
 )lua";
 
+// KEYS: job:<id>. ARGV: worker, run, live (JSON text: what of the stems is published so far,
+// queue/job_record.h), now. Like progress: 0 when this run no longer owns the job.
+inline constexpr const char* publish_live = R"lua(
+local owner = redis.call('HMGET', KEYS[1], 'status', 'worker', 'run')
+if owner[1] ~= 'running' or owner[2] ~= ARGV[1] or owner[3] ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'live', ARGV[3], 'updated', ARGV[4])
+return 1
+)lua";
+
 // KEYS: job:<id>, processing:<worker>, expiries, stats, trash, callbacks:<id>, outbox.
 // ARGV: message, id, expire_at, stats counter, worker, run, now, the end for callbacks (JSON),
 // count n of this run's files, n trash members, then field/value pairs. Ends a job (done or

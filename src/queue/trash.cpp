@@ -37,11 +37,15 @@ void Trash::hold(FileKind kind, const std::string& key, long long due_s) {
 }
 
 void Trash::release(const std::vector<std::string>& members) {
+  reschedule(members, time(nullptr));
+}
+
+void Trash::reschedule(const std::vector<std::string>& members, long long due_s) {
   if (members.empty()) return;
   std::vector<std::string> command{"ZADD", kTrash, "XX"};
-  std::string now = std::to_string(time(nullptr));
+  std::string due = std::to_string(due_s);
   for (const auto& m : members) {
-    command.push_back(now);
+    command.push_back(due);
     command.push_back(m);
   }
   pool_.command(command);

@@ -33,6 +33,9 @@ class Trash {
   void hold(FileKind kind, const std::string& key, long long due_s);
   // Makes listed files due now (a run that lost its job gives up its stems).
   void release(const std::vector<std::string>& members);
+  // Makes listed files due at `due_s` instead (a finished job's live parts, kept a while for
+  // the listeners still reading them).
+  void reschedule(const std::vector<std::string>& members, long long due_s);
   // Up to `limit` files due by `now_s`; each is pushed `retry_s` on, so another sweeper skips it
   // and a failed deletion is tried again later.
   std::vector<TrashItem> take_due(long long now_s, int limit, int retry_s);

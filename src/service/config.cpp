@@ -59,6 +59,7 @@ ServiceConfig config_from_environment() {
   from_env("MSAAS_MAX_EVENT_STREAMS", c.max_event_streams);
   from_env("MSAAS_MAX_EVENT_STREAMS_PER_CLIENT", c.max_event_streams_per_client);
   from_env("MSAAS_MAX_AUDIO_SECONDS", c.max_audio_seconds);
+  from_env("MSAAS_LIVE_PART_SECONDS", c.live_part_seconds);
   from_env("MSAAS_FAST", c.fast);
   from_env("MSAAS_DEVICE", c.device);
   from_env("MSAAS_THREADS", c.threads);
@@ -149,6 +150,7 @@ std::map<std::string, std::string> to_environment(const ServiceConfig& c) {
   env["MSAAS_MAX_EVENT_STREAMS"] = std::to_string(c.max_event_streams);
   env["MSAAS_MAX_EVENT_STREAMS_PER_CLIENT"] = std::to_string(c.max_event_streams_per_client);
   env["MSAAS_MAX_AUDIO_SECONDS"] = std::to_string(c.max_audio_seconds);
+  env["MSAAS_LIVE_PART_SECONDS"] = std::to_string(c.live_part_seconds);
   env["MSAAS_FAST"] = c.fast ? "1" : "0";
   env["MSAAS_CALLBACK_ALLOW_PRIVATE"] = c.callback_allow_private ? "1" : "0";
   env["MSAAS_DEVICE"] = c.device;
@@ -188,6 +190,7 @@ void validate(const ServiceConfig& c) {
   check_range(c.max_event_streams_per_client, 0, 900, "MSAAS_MAX_EVENT_STREAMS_PER_CLIENT");
   check_range(c.rate_limit, 0, 1000000, "MSAAS_RATE_LIMIT");
   check_range(c.max_audio_seconds, 1, 86400, "MSAAS_MAX_AUDIO_SECONDS");
+  check_range(c.live_part_seconds, 0, 60, "MSAAS_LIVE_PART_SECONDS");
   check_range(c.grace_s, 0, 86400, "MSAAS_GRACE_SECONDS");
   check_range(c.threads, 0, 1024, "MSAAS_THREADS");
   check_range(c.shifts, 0, 20, "MSAAS_SHIFTS");  // 0: no random shift

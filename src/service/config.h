@@ -45,6 +45,9 @@ struct ServiceConfig {
   std::string device = "auto";   // MSAAS_DEVICE: cpu, cuda, cuda:N, or auto (a GPU if present)
   int max_audio_seconds = 3600;  // MSAAS_MAX_AUDIO_SECONDS: longer songs fail with a reason
   int shifts = 1;                // MSAAS_SHIFTS
+  // MSAAS_LIVE_PART_SECONDS: stems are published while they are separated, in parts of at least
+  // this many seconds, for listening before the job is done (worker/live_parts.h); 0: off.
+  int live_part_seconds = 5;
   // MSAAS_CALLBACK_ALLOW_PRIVATE=1: callbacks may go to private, loopback and link-local
   // addresses (in-cluster receivers); off, only public ones (service/callback_guard.h).
   bool callback_allow_private = false;

@@ -60,7 +60,7 @@ static uint32_t file_crc32(const std::filesystem::path& path) {
 JobResult separate_job(const Separator& model, const std::filesystem::path& input,
                        const queue::JobSettings& settings, const SeparationOptions& options,
                        const std::filesystem::path& out_dir, const StageProgress& progress,
-                       double max_seconds) {
+                       double max_seconds, StemListener* listener) {
   auto names = output_stem_names(settings.stems, model.sources());
   // Four stems from a six-stem model: guitar and piano belong to "other".
   auto recipes = audio::stem_recipes(names, model.sources(),
@@ -86,14 +86,18 @@ JobResult separate_job(const Separator& model, const std::filesystem::path& inpu
   std::vector<std::filesystem::path> paths;
   for (const auto& name : names) paths.push_back(out_dir / (name + "." + ext));
   audio::StemSpool spool(paths, mix.channels());
+  if (listener) listener->begin(names, mix.sample_rate(), mix.channels(), mix.frames());
   int last_percent = -1;
   auto started = std::chrono::steady_clock::now();
   model.separate_stream([&](int64_t offset, int64_t n, float* out) { mix.read(offset, n, out); },
                         mix.frames(), options,
                         [&](const float* sources, int64_t n) {
-                          audio::mix_stems(
-                              recipes, sources, nullptr, mix.channels() * n,
-                              [&](size_t i, const float* stem) { spool.append(i, stem, n); });
+                          audio::mix_stems(recipes, sources, nullptr, mix.channels() * n,
+                                           [&](size_t i, const float* stem) {
+                                             spool.append(i, stem, n);
+                                             if (listener) listener->stretch(i, stem, n);
+                                           });
+                          if (listener) listener->stretch_end();
                         },
                         [&](const Progress& p) {
                           int percent = 5 + static_cast<int>(85 * p.fraction());
@@ -101,6 +105,7 @@ JobResult separate_job(const Separator& model, const std::filesystem::path& inpu
                           last_percent = percent;
                           return progress("separating", percent);
                         });
+  if (listener) listener->end();
   result.separation_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (!progress("encoding", 90)) throw Cancelled();

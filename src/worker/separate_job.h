@@ -36,6 +36,21 @@ struct JobResult {
 // Stage name and percent 0-100; return false to cancel (throws msaas::Cancelled).
 using StageProgress = std::function<bool(const std::string& stage, int percent)>;
 
+// Hears the output stems while they are separated, a stretch at a time, as final as the
+// complete stems before their whole-song clip rescaling (worker/live_parts.h publishes them).
+class StemListener {
+ public:
+  virtual ~StemListener() = default;
+  // Once the song is decoded: the output stems and the song's shape.
+  virtual void begin(const std::vector<std::string>& stems, int sample_rate, int channels,
+                     int64_t frames) = 0;
+  // One stem's next `frames` frames, planar; every stem in turn, then stretch_end().
+  virtual void stretch(size_t stem, const float* planar, int64_t frames) = 0;
+  virtual void stretch_end() = 0;
+  // Every frame was heard.
+  virtual void end() = 0;
+};
+
 // The output stems for a `stems` setting and a model's sources; a JobError when it lacks one.
 std::vector<std::string> output_stem_names(const queue::Stems& stems,
                                            const std::vector<std::string>& sources);
@@ -43,6 +58,6 @@ std::vector<std::string> output_stem_names(const queue::Stems& stems,
 JobResult separate_job(const Separator& model, const std::filesystem::path& input,
                        const queue::JobSettings& settings, const SeparationOptions& options,
                        const std::filesystem::path& out_dir, const StageProgress& progress,
-                       double max_seconds = 0);
+                       double max_seconds = 0, StemListener* listener = nullptr);
 
 }  // namespace msaas::worker

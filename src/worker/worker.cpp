@@ -18,6 +18,7 @@
 #include "service/file_sweeper.h"
 #include "service/log.h"
 #include "worker/callback.h"
+#include "worker/live_parts.h"
 #include "worker/scratch_folder.h"
 #include "worker/separate_job.h"
 
@@ -46,6 +47,9 @@ uint64_t seed_from(const std::string& id) {
 // How long a run's stems may take to upload before, if the run never completes, they count as
 // trash (a worker that died mid-upload).
 constexpr long long kOutputHoldSeconds = 6 * 3600;
+
+// How long a done job's live parts stay for listeners still streaming from them.
+constexpr long long kLivePartsKeptSeconds = 600;
 
 // A callback being sent is someone else's to send after this long (one try takes 5 s at most).
 constexpr int kCallbackLeaseSeconds = 120;
@@ -199,6 +203,7 @@ void Worker::process(const queue::Claim& claim) {
   ScratchFolder::Job job_files(dir);  // removed on every way out, exceptions included
   auto started = std::chrono::steady_clock::now();
   bool lost = false;
+  std::unique_ptr<LiveParts> live;
   auto progress = [&](const std::string& stage, int percent) {
     try {
       if (!queue_.progress(id_, claim, percent, stage)) {
@@ -241,11 +246,22 @@ void Worker::process(const queue::Claim& claim) {
     options.threads = config_.threads;
     options.seed = seed_from(spec.id);
     options.fast = config_.fast;
+    if (config_.live_part_seconds > 0)
+      live = std::make_unique<LiveParts>(
+          LiveParts::Target{
+              *storage_, config_.output_bucket, trash_,
+              [&](const queue::LiveStems& l) { return queue_.publish_live(id_, claim, l); }},
+          spec.id, claim.run, config_.live_part_seconds, dir / "parts");
     auto result = separate_job(*separator, input, spec.settings, options, dir, progress,
-                               config_.max_audio_seconds);
+                               config_.max_audio_seconds, live.get());
     if (!progress("uploading", 97)) throw Cancelled();
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    finish_successfully(claim, result, wall);
+    if (finish_successfully(claim, result, wall) && live) {
+      // Listeners part-way through a stream read on from the parts for a while.
+      live->stop();
+      trash_.reschedule(live->trash_members(), queue::now_seconds() + kLivePartsKeptSeconds);
+      live.reset();
+    }
   } catch (const Cancelled&) {
     if (lost) {
       queue_.fail(id_, claim, "lost");  // the job is not ours: this only clears our list
@@ -269,6 +285,17 @@ void Worker::process(const queue::Claim& claim) {
     queue_.retry(id_, claim, e.what());
     service::log_error("job " + spec.id + " will be retried: " + e.what());
   }
+  if (live) give_up_live_parts(*live);
+}
+
+// A run that did not finish its job: its parts go now (a later run publishes its own).
+void Worker::give_up_live_parts(LiveParts& live) {
+  live.stop();
+  try {
+    trash_.release(live.trash_members());
+  } catch (const std::exception& e) {
+    service::log_warning(std::string("live parts left to expire: ") + e.what());
+  }
 }
 
 void Worker::hand_back(const queue::Claim& claim) {
@@ -289,7 +316,7 @@ void Worker::hand_back(const queue::Claim& claim) {
   }
 }
 
-void Worker::finish_successfully(const queue::Claim& claim, const JobResult& result,
+bool Worker::finish_successfully(const queue::Claim& claim, const JobResult& result,
                                  double wall_seconds) {
   const auto& spec = claim.spec;
   // Each run stores under its own prefix: a run that lost its job never overwrites the stems of
@@ -317,7 +344,7 @@ void Worker::finish_successfully(const queue::Claim& claim, const JobResult& res
   if (!ours) {
     trash_.release(held);
     service::log_warning("job " + spec.id + ": deleted or taken over while storing; stems dropped");
-    return;
+    return false;
   }
   try {  // counters for /metrics: their loss costs only a figure
     queue::count_separation(pool_, result.separation_seconds, result.audio_seconds);
@@ -326,6 +353,7 @@ void Worker::finish_successfully(const queue::Claim& claim, const JobResult& res
   }
   service::log_info("job " + spec.id + " done: " + std::to_string(result.audio_seconds) +
                     " s of audio in " + std::to_string(wall_seconds) + " s");
+  return true;
 }
 
 // Signatures of the checkpoints in `folder`, as the engine sees them (none when it cannot read

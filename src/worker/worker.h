@@ -2,7 +2,8 @@
 // stems, marks it done. A heartbeat thread does nothing but keep its lease and liveness
 // file fresh (and say which models it has); a housekeeping thread reaps jobs of dead workers
 // (under a Redis lock) and expires old jobs; a third deletes trash and sends callbacks. On stop it
-// finishes the job within the grace period, else hands it back.
+// finishes the job within the grace period, else hands it back. While a job separates, its stems
+// are published part by part for listeners (worker/live_parts.h).
 #pragma once
 
 #include <atomic>
@@ -40,8 +41,10 @@ class Worker {
   void hand_back(const queue::Claim& claim);
   void publish_models();
   void process(const queue::Claim& claim);
-  void finish_successfully(const queue::Claim& claim, const struct JobResult& result,
+  // False when the run no longer owns the job (its stems are dropped).
+  bool finish_successfully(const queue::Claim& claim, const struct JobResult& result,
                            double wall_seconds);
+  void give_up_live_parts(class LiveParts& live);
   const Separator& model(const std::string& name);
   bool wait_for_redis();
   bool wait_for_default_model();

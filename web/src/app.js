@@ -1,16 +1,22 @@
-// The page: pick or drop a song, upload it with progress, follow the job's events, then hand
-// the stems to the mixer. Also the recent songs and the queue length.
+// The page: pick or drop a song, upload it with progress, follow the job's events, play the
+// stems while they are separated (live.js), then hand the finished stems to the mixer. Also the
+// recent songs and the queue length.
 import { apiFetch, authHeaders, setApiKey, setOnMissingKey, withKey } from "./auth.js";
 import { jobError, uploadError } from "./messages.js";
+import { LiveMixer } from "./live.js";
 import { Mixer } from "./mixer.js";
 import { forgetJob, recentJobs, rememberJob } from "./recent.js";
 
 const $ = (id) => document.getElementById(id);
 const mixer = new Mixer($("stem-list"), $("stem-row"), showClock);
+const liveMixer = new LiveMixer($("stem-list"), $("stem-row"), showClock);
+let player = mixer;  // the one the transport drives: live while separating, then the mixer
+let listenedLive = false;  // played during the separation: keep the live player to the end
 let chosenFile = null;
 let events = null;
 
-window.msaas = { mixer };  // lets tests (and the curious) look inside
+// Lets tests (and the curious) look inside.
+window.msaas = { get mixer() { return player; }, liveMixer };
 
 function showError(text) {
   $("error").textContent = text;
@@ -103,8 +109,28 @@ function showJob(job, name) {
   $("job-status").textContent = job.status;
   $("job-status").dataset.status = job.status;
   $("job-progress").value = job.progress ?? 0;
-  $("job-stage").textContent =
-    job.status === "queued" ? "waiting for a worker" : job.status === "running" ? job.stage : "";
+  let stage = job.status === "queued" ? "waiting for a worker" : job.status === "running" ? job.stage : "";
+  if (job.live)
+    stage += ` (${formatTime(job.seconds_ready ?? 0)} of ${formatTime(job.live.seconds)} ready to play)`;
+  $("job-stage").textContent = stage;
+}
+
+// The stems as they are separated: the live player takes the transport until the job is done.
+function listenLive(job) {
+  if (player === liveMixer) return;
+  mixer.destroy();
+  player = liveMixer;
+  listenedLive = false;
+  $("stems-section").hidden = false;
+  $("zip").hidden = true;
+  showClock(0, job.live.seconds, false);
+  document.body.dataset.live = "true";
+  liveMixer.start(job.live, withKey, authHeaders()).then(
+    () => (document.body.dataset.liveComplete = "true"),
+    (error) => {
+      if (player === liveMixer) showError(`Listening stopped: ${error.message}. The stems will still be ready when the job is done.`);
+    },
+  );
 }
 
 async function finish(job, name) {
@@ -115,9 +141,19 @@ async function finish(job, name) {
   }
   $("stems-section").hidden = false;
   $("zip").href = withKey(job.zip_url);
+  $("zip").hidden = false;
+  const stems = job.stems.map((s) => ({ ...s, url: withKey(s.url) }));
+  if (player === liveMixer && listenedLive) {
+    // Heard while it separated: the same audio goes on; the downloads are offered now.
+    liveMixer.offerDownloads(stems);
+    document.body.dataset.stemsReady = "true";
+    return;
+  }
+  liveMixer.destroy();
+  player = mixer;
   showClock(0, 0, false);
   try {
-    await mixer.load(job.stems.map((s) => ({ ...s, url: withKey(s.url) })));
+    await mixer.load(stems);
     showClock(0, mixer.duration(), false);
     document.body.dataset.stemsReady = "true";
   } catch {
@@ -128,7 +164,9 @@ async function finish(job, name) {
 function follow(id, name) {
   events?.close();
   mixer.destroy();
-  delete document.body.dataset.stemsReady;
+  liveMixer.destroy();
+  player = mixer;
+  for (const flag of ["stemsReady", "live", "liveComplete"]) delete document.body.dataset[flag];
   $("stems-section").hidden = true;
   history.replaceState(null, "", `#job=${id}`);
   events = new EventSource(withKey(`/v1/jobs/${id}/events`));
@@ -140,6 +178,7 @@ function follow(id, name) {
       showQueue();  // one job fewer separating: say so now, not at the next poll
     } else {
       showJob(job, name);
+      if (job.status === "running" && job.live) listenLive(job);
     }
   });
   events.addEventListener("deleted", () => {
@@ -229,7 +268,10 @@ setOnMissingKey(askForKey);
 
 setUpDropZone();
 $("upload-form").addEventListener("submit", upload);
-$("play").addEventListener("click", () => mixer.toggle());
+$("play").addEventListener("click", () => {
+  if (player === liveMixer) listenedLive = true;
+  player.toggle();
+});
 loadModels();
 showRecent();
 showQueue();

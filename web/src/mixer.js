@@ -1,5 +1,6 @@
 // The stem mixer: one waveform row per stem, all played in sync from one transport, with mute,
 // solo and volume per stem (a karaoke or drumless mix in the browser), and downloads.
+import { applyMutes, wireMuteSolo } from "./mute_solo.js";
 import WaveSurfer from "./wavesurfer.js";
 
 const colours = { vocals: "#d9480f", drums: "#1971c2", bass: "#2f9e44", other: "#7048e8",
@@ -37,8 +38,7 @@ export class Mixer {
     });
     const row = { name: stem.name, ws, item, muted: false, solo: false };
     this.rows.push(row);
-    item.querySelector(".mute").addEventListener("click", () => this.setMuted(row, !row.muted));
-    item.querySelector(".solo").addEventListener("click", () => this.setSolo(row, !row.solo));
+    wireMuteSolo(row, () => this.applyMutes());
     item.querySelector(".volume").addEventListener("input", (e) => ws.setVolume(Number(e.target.value)));
     // Clicking one waveform moves every stem to that time.
     ws.on("interaction", (time) => this.seek(time));
@@ -85,26 +85,8 @@ export class Mixer {
     this.onTick?.(time, this.duration(), this.playing);
   }
 
-  setMuted(row, muted) {
-    row.muted = muted;
-    row.item.querySelector(".mute").setAttribute("aria-pressed", String(muted));
-    this.applyMutes();
-  }
-
-  setSolo(row, solo) {
-    row.solo = solo;
-    row.item.querySelector(".solo").setAttribute("aria-pressed", String(solo));
-    this.applyMutes();
-  }
-
-  // A stem sounds when it is not muted and, if any stem is soloed, it is one of them.
   applyMutes() {
-    const anySolo = this.rows.some((r) => r.solo);
-    for (const r of this.rows) {
-      const silent = r.muted || (anySolo && !r.solo);
-      r.ws.setMuted(silent);
-      r.item.classList.toggle("silent", silent);
-    }
+    applyMutes(this.rows, (r, silent) => r.ws.setMuted(silent));
   }
 
   time() {

@@ -4,11 +4,12 @@
 // Screenshots go to $MSAAS_SCREENSHOTS. Run by ctest (web_page_test); env: MSAAS_BINARY,
 // MSAAS_MODELS, MSAAS_SCREENSHOTS.
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { muteVocalsThenSoloDrums, startService, stopService, waitFor } from "./support.mjs";
 
 const binary = process.env.MSAAS_BINARY;
 const screenshots = process.env.MSAAS_SCREENSHOTS ?? join(tmpdir(), "msaas-screenshots");
@@ -31,38 +32,11 @@ function duration(path) {
     "-of", "csv=p=0", path]).toString());
 }
 
-// Starts `msaas up` on a free port; resolves with its URL once it says so.
-function startService(name, extraEnv = {}) {
-  const up = spawn(binary, ["up", "--port", "0", "--data", join(work, name),
-    "--default-model", "tinyht1"], { env: { ...process.env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
-  let log = "";
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`msaas up did not start:\n${log}`)), 30000);
-    const read = (chunk) => {
-      log += chunk;
-      const m = /MSaaS is up: (http:\/\/[\d.:]+\/)/.exec(log);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ up, url: m[1] });
-      }
-    };
-    up.stdout.on("data", read);
-    up.stderr.on("data", read);
-    up.on("exit", (code) => reject(new Error(`msaas up exited (${code}):\n${log}`)));
-  });
+function startMsaas(name, extraEnv = {}) {
+  return startService(binary, ["--data", join(work, name), "--default-model", "tinyht1"], extraEnv);
 }
 
-async function waitFor(page, test, what, timeout = 60000) {
-  const until = Date.now() + timeout;
-  for (;;) {
-    const value = await page.evaluate(test);
-    if (value) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await page.waitForTimeout(100);
-  }
-}
-
-const { up, url } = await startService("var");
+const { up, url } = await startMsaas("var");
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
   args: ["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
@@ -104,12 +78,8 @@ try {
   assert.equal(await page.getAttribute("#play", "aria-label"), "Pause");
 
   step("mute vocals, then solo drums");
-  await page.click("li[data-stem=vocals] .mute");
-  let state = await page.evaluate(() => window.msaas.mixer.state());
-  assert.deepEqual(state.map((s) => s.muted), [false, false, false, true]);
-  await page.click("li[data-stem=drums] .solo");
-  state = await page.evaluate(() => window.msaas.mixer.state());
-  assert.deepEqual(state.map((s) => s.muted), [false, true, true, true]);
+  await muteVocalsThenSoloDrums(page);
+  let state;
   await page.fill("li[data-stem=drums] .volume", "0.5");
   state = await page.evaluate(() => window.msaas.mixer.state());
   assert.equal(state[0].volume, 0.5);
@@ -141,7 +111,7 @@ try {
   step("a server with API keys: the page asks for one, then works");
   const keys = join(work, "keys");
   writeFileSync(keys, `tester:${"k".repeat(32)}\n`);
-  const locked = await startService("locked", { MSAAS_API_KEYS_FILE: keys });
+  const locked = await startMsaas("locked", { MSAAS_API_KEYS_FILE: keys });
   try {
     const second = await browser.newPage();
     await second.goto(locked.url);
@@ -157,8 +127,7 @@ try {
       /access_token=k{32}$/);
     await second.screenshot({ path: join(screenshots, "with-key.png"), fullPage: true });
   } finally {
-    locked.up.kill("SIGINT");
-    await new Promise((resolve) => locked.up.on("exit", resolve));
+    await stopService(locked.up);
   }
   step("all good");
 } catch (error) {
@@ -166,8 +135,7 @@ try {
   console.error(`page test failed: ${error.stack ?? error}`);
 } finally {
   await browser.close();
-  up.kill("SIGINT");
-  await new Promise((resolve) => up.on("exit", resolve));
+  await stopService(up);
   rmSync(work, { recursive: true, force: true });
 }
 process.exit(failed ? 1 : 0);
