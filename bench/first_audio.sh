@@ -5,12 +5,14 @@
 #     samples of every stem arriving on its stream (GET /v1/jobs/{id}/stems/{stem}), each job
 #     deleted once heard;
 #  2. what publishing the parts costs: the worker's separation time of one song with parts
-#     (MSAAS_LIVE_PART_SECONDS=5) and without (0), runs interleaved A B A B.
-# Usage: bench/first_audio.sh [BUILD_DIR] [MODELS_DIR] [COST_SONG_SECONDS]
+#     (MSAAS_LIVE_PART_SECONDS=5) and without (0), runs interleaved A B A B ..., and the
+#     difference of the medians.
+# Usage: bench/first_audio.sh [BUILD_DIR] [MODELS_DIR] [COST_SONG_SECONDS] [RUNS]
 set -euo pipefail
 build="${1:-build}"
 models="${2:-../shared/models}"
 cost_seconds="${3:-60}"
+runs="${4:-3}"
 cd "$(dirname "$0")/.."
 models="$(cd "$models" && pwd)"
 ls "$models"/955717e8-*.th >/dev/null 2>&1 || { echo "first_audio: no htdemucs in $models" >&2; exit 1; }
@@ -45,10 +47,14 @@ song() {  # path, seconds
     -c:a libmp3lame -b:a 192k "$1"
 }
 job_field() { sed -n "s/.*\"$2\":\\([^,}]*\\).*/\\1/p" <<<"$1" | tr -d '"'; }
+fail() { echo "first_audio: $*" >&2; exit 1; }
+median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }
 
 first_audio() {  # seconds of song
   local file="$work/song-$1.mp3" id job started t stems
   song "$file" "$1"
+  # The worker is free again (the last job was deleted mid-separation).
+  for _ in $(seq 600); do curl -sf "${url}v1/queue" | grep -q '"running":0' && break; sleep 0.1; done
   id="$(curl -sf --data-binary @"$file" "${url}v1/jobs?format=wav" | sed 's/.*"id":"\([0-9a-f]*\)".*/\1/')"
   started="$(now)"
   for _ in $(seq 1200); do
@@ -56,14 +62,23 @@ first_audio() {  # seconds of song
     grep -q '"live"' <<<"$job" && break
     sleep 0.05
   done
+  grep -q '"live"' <<<"$job" || fail "no live stems within a minute: $job"
   stems="$(grep -o '"name":"[a-z_]*"' <<<"${job#*\"live\"}" | cut -d'"' -f4)"
+  local listeners=()
   for stem in $stems; do
     # The header and 1024 frames: the stem is playable.
-    ( curl -sN "${url}v1/jobs/$id/stems/$stem" | head -c 4140 > /dev/null; now > "$work/t-$stem" ) &
+    # (curl ends at its next write, when the next part comes.)
+    curl -sfN --max-time 600 "${url}v1/jobs/$id/stems/$stem" |
+      { [ "$(head -c 4140 | wc -c)" = 4140 ] && now > "$work/t-$stem"; } &
+    listeners+=($!)
   done
-  wait
+  wait "${listeners[@]}" || true  # curl ends with "write error" once head has had enough
   t=0
-  for stem in $stems; do t="$(awk -v a="$t" -v b="$(cat "$work/t-$stem")" -v s="$started" 'BEGIN {d = b - s; print (d > a ? d : a)}')"; done
+  for stem in $stems; do
+    [ -s "$work/t-$stem" ] || fail "the $stem stream of a $1 s song broke off"
+    t="$(awk -v a="$t" -v b="$(cat "$work/t-$stem")" -v s="$started" 'BEGIN {d = b - s; print (d > a ? d : a)}')"
+    rm -f "$work/t-$stem"
+  done
   curl -sf -X DELETE "${url}v1/jobs/$id" > /dev/null
   printf '| %s | %.1f |\n' "$(awk -v s="$1" 'BEGIN {printf (s >= 60 ? "%d min" : "%d s"), (s >= 60 ? s / 60 : s)}')" "$t"
 }
@@ -78,6 +93,7 @@ separation_seconds() {  # part seconds: the worker's separation time of the cost
     sleep 0.2
   done
   stop_service
+  grep -q '"status":"done"' <<<"$job" || fail "the cost song did not separate: $job"
   awk -v r="$(job_field "$job" real_time_factor)" -v s="$(job_field "$job" audio_seconds)" 'BEGIN {printf "%.2f", r * s}'
 }
 
@@ -93,12 +109,14 @@ echo
 echo "publishing cost: separation time of a ${cost_seconds} s song, runs interleaved"
 echo "| run | with parts (s) | without (s) |"
 echo "| --- | ---: | ---: |"
-with_total=0 without_total=0
-for run in 1 2; do
+with_runs=() without_runs=()
+for run in $(seq "$runs"); do
   with="$(separation_seconds 5)"
   without="$(separation_seconds 0)"
   printf '| %s | %s | %s |\n' "$run" "$with" "$without"
-  with_total="$(awk -v a="$with_total" -v b="$with" 'BEGIN {print a + b}')"
-  without_total="$(awk -v a="$without_total" -v b="$without" 'BEGIN {print a + b}')"
+  with_runs+=("$with")
+  without_runs+=("$without")
 done
-awk -v a="$with_total" -v b="$without_total" 'BEGIN {printf "publishing cost: %+.1f %%\n", 100 * (a - b) / b}'
+a="$(printf '%s\n' "${with_runs[@]}" | median)"
+b="$(printf '%s\n' "${without_runs[@]}" | median)"
+awk -v a="$a" -v b="$b" 'BEGIN {printf "publishing cost (medians %.2f s and %.2f s): %+.1f %%\n", a, b, 100 * (a - b) / b}'

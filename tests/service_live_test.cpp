@@ -56,22 +56,27 @@ json wait_for_live(httplib::Client& client, const std::string& id,
 // One stem's stream as a listener gets it.
 struct Listened {
   int status = 0;
+  std::string content_range;
   std::string body;
   double first_audio_s = -1;    // after the request, when the first samples came
   std::string job_status_then;  // the job's status at that moment
 };
 
+// `range`: a Range header to send with the stream's request (a player's).
 Listened listen(int port, const std::string& id, const std::string& stem,
-                const httplib::Headers& headers = {}) {
+                const httplib::Headers& headers = {}, const std::string& range = "") {
   httplib::Client client("127.0.0.1", port);
   client.set_read_timeout(120, 0);
   httplib::Client asker("127.0.0.1", port);
   Listened out;
   auto started = std::chrono::steady_clock::now();
+  httplib::Headers asking = headers;
+  if (!range.empty()) asking.emplace("Range", range);
   auto res = client.Get(
-      "/v1/jobs/" + id + "/stems/" + stem, headers,
+      "/v1/jobs/" + id + "/stems/" + stem, asking,
       [&](const httplib::Response& r) {
         out.status = r.status;
+        out.content_range = r.get_header_value("Content-Range");
         return true;
       },
       [&](const char* data, size_t n) {
@@ -124,11 +129,14 @@ TEST(LiveStemsRealHtdemucs, StreamWhileSeparatingAndMatchTheFinalStems) {
   for (const auto& s : job["live"]["stems"]) stems.push_back(s["name"]);
   EXPECT_EQ(stems, (std::vector<std::string>{"drums", "bass", "other", "vocals"}));
 
-  // Every stem at once, as the page listens.
+  // Every stem at once, as the page listens; one as a player asks (Range: bytes=0-) and one as
+  // a resuming client would: both get 200 and the whole file (Range is not applied).
   std::vector<Listened> heard(stems.size());
   std::vector<std::thread> listeners;
+  std::vector<std::string> ranges = {"bytes=0-", "bytes=1000-", "", ""};
   for (size_t i = 0; i < stems.size(); ++i)
-    listeners.emplace_back([&, i] { heard[i] = listen(service.api->port(), id, stems[i]); });
+    listeners.emplace_back(
+        [&, i] { heard[i] = listen(service.api->port(), id, stems[i], {}, ranges[i]); });
   for (auto& t : listeners) t.join();
   event_reader.join();
 
@@ -138,11 +146,17 @@ TEST(LiveStemsRealHtdemucs, StreamWhileSeparatingAndMatchTheFinalStems) {
   for (size_t i = 0; i < stems.size(); ++i) {
     SCOPED_TRACE(stems[i]);
     EXPECT_EQ(heard[i].status, 200);
+    EXPECT_EQ(heard[i].content_range, "");
+    EXPECT_EQ(heard[i].body.substr(0, 4), "RIFF");
     EXPECT_EQ(heard[i].job_status_then, "running") << "the first audio came only after the job";
     std::cout << stems[i] << ": first audio " << heard[i].first_audio_s << " s after asking\n";
     std::string final_pcm = wav_data(download(client, "/v1/jobs/" + id + "/stems/" + stems[i]));
     ASSERT_GE(heard[i].body.size(), 44u);
     EXPECT_EQ(heard[i].body.size(), 44 + final_pcm.size());
+    // The header says what the final file's does: 16-bit stereo at 44.1 kHz, this many bytes.
+    EXPECT_EQ(wav_data(heard[i].body).size(), final_pcm.size());
+    EXPECT_EQ(heard[i].body.substr(22, 8),
+              std::string("\x02\x00\x44\xac\x00\x00", 6) + std::string("\x10\xb1", 2));
     EXPECT_TRUE(heard[i].body.compare(44, std::string::npos, final_pcm) == 0)
         << "the streamed samples differ from the final stem's";
   }
@@ -247,4 +261,40 @@ TEST(LiveStemsRealHtdemucs, ADeletedJobEndsItsStreamsAndLeavesNoParts) {
   };
   EXPECT_TRUE(eventually(60, [&] { return parts_left() == 0; }))
       << parts_left() << " files left under " << stored;
+}
+
+TEST(LiveStemsRealHtdemucs, AHandedBackJobEndsItsStreamsAndTheNextRunIsHeardWhole) {
+  if (!have_real_model()) GTEST_SKIP() << "no htdemucs in " << shared_models();
+  auto settings = real_model_settings(2);
+  settings["MSAAS_GRACE_SECONDS"] = "1";
+  Service service({.workers = 1, .settings = settings});
+  auto client = service.api->client();
+  TempDir dir;
+  std::string id = post_song(client, mp3_song(dir, 30, 330), "?format=wav")["id"];
+  ASSERT_TRUE(wait_for_live(client, id).contains("live"));
+  Listened cut;
+  std::thread listener([&] { cut = listen(service.api->port(), id, "bass"); });
+  ASSERT_TRUE(eventually(
+      60, [&] { return get_json(client, "/v1/jobs/" + id).value("seconds_ready", 0.0) > 0; }));
+  // The worker stops; past its grace the job goes back to the queue, and the stream ends.
+  service.workers[0]->kill(SIGTERM);
+  EXPECT_EQ(service.workers[0]->stop(30), 0);
+  listener.join();
+  EXPECT_GT(cut.body.size(), 44u);
+  EXPECT_LT(cut.body.size(), 44 + 30 * 44100 * 4) << "the stream of a handed-back job ends early";
+  auto queued = get_json(client, "/v1/jobs/" + id);
+  EXPECT_EQ(queued["status"], "queued") << queued;
+  EXPECT_FALSE(queued.contains("live")) << "the gone run's stems are not offered";
+  EXPECT_EQ(client.Get("/v1/jobs/" + id + "/stems/bass")->status, 409);
+
+  // The next run publishes its own parts: heard whole, they are the final stem's samples.
+  service.add_worker();
+  ASSERT_TRUE(wait_for_live(client, id).contains("live"));
+  Listened whole = listen(service.api->port(), id, "bass");
+  ASSERT_EQ(wait_for_job(client, id)["status"], "done");
+  std::string final_pcm = wav_data(download(client, "/v1/jobs/" + id + "/stems/bass"));
+  EXPECT_EQ(whole.body.size(), 44 + final_pcm.size());
+  EXPECT_TRUE(whole.body.size() > 44 && whole.body.compare(44, std::string::npos, final_pcm) == 0);
+  // What the first run heard is the same audio, as far as it went.
+  EXPECT_TRUE(whole.body.compare(0, cut.body.size(), cut.body) == 0);
 }

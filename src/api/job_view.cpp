@@ -48,9 +48,10 @@ json live_schema() {
           {"description",
            "While the job runs, once the song is decoded: its length and its stems, each "
            "streamed as WAV while it is separated"},
-          {"required", {"seconds", "stems"}},
+          {"required", {"seconds", "sample_rate", "stems"}},
           {"properties",
            {{"seconds", {{"type", "number"}, {"example", 212.4}}},
+            {"sample_rate", {{"type", "integer"}, {"example", 44100}}},
             {"stems", {{"type", "array"}, {"items", stem}}}}}};
 }
 
@@ -139,6 +140,7 @@ const std::vector<ViewField>& view_fields() {
          for (const auto& name : live->stems)
            stems.push_back({{"name", name}, {"url", "/v1/jobs/" + r.id + "/stems/" + name}});
          return json{{"seconds", double(live->frames) / std::max(1, live->sample_rate)},
+                     {"sample_rate", live->sample_rate},
                      {"stems", stems}};
        }},
       {"zip_url",

@@ -2,6 +2,7 @@
 #include "api/live_stem.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "api/guarded_server.h"
 #include "api/http_util.h"
@@ -24,18 +25,27 @@ struct LiveStream {
   size_t sent = 0, length = 0;  // bytes of the whole WAV file
   std::string header;
   std::string last_view;
+  std::chrono::steady_clock::time_point last_part = std::chrono::steady_clock::now();
 };
+
+// A stream whose job publishes nothing for this long ends (a worker stalled, or gone without
+// the job being handed back yet): a WAV body has no room for keep-alives.
+constexpr auto kQuietLimit = std::chrono::minutes(5);
 
 enum class Step { sent, wait, end };
 
-// Sends the next part if it is published; `end` when the stream cannot go on (the job was
-// deleted or failed, or a new run started: its parts may be cut at other places).
+// Sends the next part if it is published; `end` when the stream cannot go on: the job was
+// deleted or failed, went back to the queue (handed back, retried: the next run's parts may be
+// cut at other places), or has been quiet too long.
 Step send_next_part(ApiContext& context, LiveStream& s, httplib::DataSink& sink) {
   auto record = context.jobs.get(s.id);
-  if (!record || record->status == "failed" || !record->live) return Step::end;
+  if (!record || !record->live || record->live->run != s.run) return Step::end;
+  if (record->status != "running" && !record->done()) return Step::end;
   const auto& live = *record->live;
-  if (live.run != s.run) return Step::end;
-  if (live.parts <= s.next_part) return record->done() ? Step::end : Step::wait;
+  if (live.parts <= s.next_part) {
+    bool quiet = std::chrono::steady_clock::now() - s.last_part > kQuietLimit;
+    return record->done() || quiet ? Step::end : Step::wait;
+  }
   std::string key = live.part_key(s.id, s.stem, s.next_part);
   storage::TransferLimit limit(60);
   auto size = context.storage->size(context.config.output_bucket, key);
@@ -48,6 +58,7 @@ Step send_next_part(ApiContext& context, LiveStream& s, httplib::DataSink& sink)
                         });
   if (!written) return Step::end;
   ++s.next_part;
+  s.last_part = std::chrono::steady_clock::now();
   return Step::sent;
 }
 
@@ -98,8 +109,10 @@ void serve_live_stem(ApiContext& context, const httplib::Request& req, httplib::
   res.set_header("X-Accel-Buffering", "no");
   res.set_header("Content-Disposition",
                  "inline; filename=\"" + record.hash.substr(0, 8) + "-" + stem + ".wav\"");
-  // Chunked, so a Range header is ignored (the whole file, from its start: RFC 9110 allows it);
-  // the WAV header still tells players the song's length.
+  // A Range header is ignored: 200 and the whole file from its start (RFC 9110 allows it;
+  // players send `bytes=0-` and take the 200). Chunked: the WAV header tells the song's length.
+  res.status = 200;
+  res.set_header("Accept-Ranges", "none");
   res.set_chunked_content_provider(
       "audio/wav", [&context, stream, watch, place](size_t, httplib::DataSink& sink) {
         if (stream->sent == 0) {

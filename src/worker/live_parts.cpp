@@ -36,6 +36,7 @@ void LiveParts::stop() {
   {
     std::lock_guard lock(mutex_);
     closing_ = true;
+    closing_flag_ = true;  // cuts a transfer in progress short
     queued_.clear();
   }
   wake_.notify_all();
@@ -58,6 +59,7 @@ void LiveParts::begin(const std::vector<std::string>& stems, int sample_rate, in
 }
 
 void LiveParts::stretch(size_t stem, const float* planar, int64_t frames) {
+  if (failed()) return;  // listening stopped: the job goes on without it
   auto& out = pending_[stem];
   size_t start = out.size();
   out.resize(start + frames * live_.channels);
@@ -68,16 +70,18 @@ void LiveParts::stretch(size_t stem, const float* planar, int64_t frames) {
 }
 
 void LiveParts::stretch_end() {
+  if (failed()) return;
   if (pending_frames_ >= static_cast<int64_t>(part_seconds_ * live_.sample_rate)) cut_part();
 }
 
 void LiveParts::end() {
-  if (pending_frames_ > 0) cut_part();
+  if (pending_frames_ > 0 && !failed()) cut_part();
   std::unique_lock lock(mutex_);
   wake_.wait(lock, [this] { return (queued_.empty() && !busy_) || failed_; });
 }
 
-// Writes the pending samples of every stem to local files and queues them for the uploader.
+// Writes the pending samples of every stem to local files and queues them for the uploader. A
+// file that cannot be written (a full disk) stops listening, not the job.
 void LiveParts::cut_part() {
   int n = parts_cut_++;
   for (size_t s = 0; s < pending_.size(); ++s) {
@@ -85,8 +89,14 @@ void LiveParts::cut_part() {
     std::ofstream file(path, std::ios::binary | std::ios::trunc);
     file.write(reinterpret_cast<const char*>(pending_[s].data()),
                static_cast<std::streamsize>(pending_[s].size() * sizeof(int16_t)));
-    if (!file) throw std::runtime_error("cannot write " + path.string());
     pending_[s].clear();
+    if (!file) {
+      service::log_warning("job " + job_id_ + ": live parts stopped: cannot write " +
+                           path.string());
+      std::lock_guard lock(mutex_);
+      failed_ = true;
+      return;
+    }
   }
   {
     std::lock_guard lock(mutex_);
@@ -108,11 +118,10 @@ void LiveParts::upload_loop() {
       busy_ = true;
     }
     try {
-      if (next.first >= 0) {
-        store_part(next.first, next.second);
-      } else if (!target_.record(live_)) {
-        throw std::runtime_error("the job is no longer this run's");
-      }
+      if (next.first >= 0)
+        with_one_retry([&] { store_part(next.first, next.second); });
+      else
+        with_one_retry([&] { record(); });
     } catch (const std::exception& e) {
       service::log_warning("job " + job_id_ + ": live parts stopped: " + e.what());
       std::lock_guard lock(mutex_);
@@ -126,10 +135,28 @@ void LiveParts::upload_loop() {
   }
 }
 
+// A storage or Redis call that failed once is tried again a second later (a blip); a second
+// failure stops listening for this run.
+void LiveParts::with_one_retry(const std::function<void()>& step) {
+  try {
+    step();
+  } catch (const Lost&) {
+    throw;
+  } catch (const std::exception& e) {
+    service::log_warning("job " + job_id_ + ": live part: " + e.what() + "; trying again");
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    step();
+  }
+}
+
+void LiveParts::record() {
+  if (!target_.record(live_)) throw Lost();
+}
+
 // Stores part n of every stem (held as trash first, so a crash cannot orphan it), then records
 // it: a listener never sees a part before all of it is stored.
 void LiveParts::store_part(int n, int64_t frames) {
-  storage::TransferLimit limit(60);
+  storage::TransferLimit limit(60, &closing_flag_);
   for (const auto& stem : live_.stems) {
     std::string key = live_.part_key(job_id_, stem, n);
     target_.trash.hold(queue::FileKind::output, key, queue::now_seconds() + kPartHoldSeconds);
@@ -138,12 +165,16 @@ void LiveParts::store_part(int n, int64_t frames) {
       members_.push_back(queue::trash_member(queue::FileKind::output, key));
     }
     fs::path path = folder_ / stem / (std::to_string(n) + ".pcm");
-    target_.storage.put_file(target_.bucket, key, path.string(), "audio/L16");
-    fs::remove(path);
+    target_.storage.put_file(target_.bucket, key, path.string(), "application/octet-stream");
   }
-  live_.parts = n + 1;
-  live_.frames_ready += frames;
-  if (!target_.record(live_)) throw std::runtime_error("the job is no longer this run's");
+  for (const auto& stem : live_.stems) fs::remove(folder_ / stem / (std::to_string(n) + ".pcm"));
+  queue::LiveStems next = live_;
+  next.parts = n + 1;
+  next.frames_ready += frames;
+  if (!target_.record(next)) throw Lost();
+  // Only these two: the separating thread reads the others (written once, in begin()).
+  live_.parts = next.parts;
+  live_.frames_ready = next.frames_ready;
 }
 
 std::vector<std::string> LiveParts::trash_members() const {

@@ -8,11 +8,13 @@
 // nothing for ever.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -56,8 +58,14 @@ class LiveParts : public StemListener {
   bool failed() const;
 
  private:
+  // The run no longer owns the job.
+  struct Lost : std::runtime_error {
+    Lost() : std::runtime_error("the job is no longer this run's") {}
+  };
   void cut_part();
   void upload_loop();
+  void with_one_retry(const std::function<void()>& step);
+  void record();
   void store_part(int n, int64_t frames);
 
   Target target_;
@@ -73,6 +81,7 @@ class LiveParts : public StemListener {
   std::condition_variable wake_;
   std::deque<std::pair<int, int64_t>> queued_;  // parts written locally, to store: (n, frames)
   bool closing_ = false, failed_ = false, busy_ = false;
+  std::atomic<bool> closing_flag_{false};  // closing_, for TransferLimit
   std::vector<std::string> members_;
   std::thread uploader_;
 };

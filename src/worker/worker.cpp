@@ -48,8 +48,11 @@ uint64_t seed_from(const std::string& id) {
 // trash (a worker that died mid-upload).
 constexpr long long kOutputHoldSeconds = 6 * 3600;
 
-// How long a done job's live parts stay for listeners still streaming from them.
-constexpr long long kLivePartsKeptSeconds = 600;
+// How long a done job's live parts stay for listeners still streaming from them: a listener
+// who started early reads at playback speed, so for up to the song's length, plus a margin.
+long long live_parts_kept_seconds(double song_seconds) {
+  return 600 + static_cast<long long>(song_seconds);
+}
 
 // A callback being sent is someone else's to send after this long (one try takes 5 s at most).
 constexpr int kCallbackLeaseSeconds = 120;
@@ -259,7 +262,12 @@ void Worker::process(const queue::Claim& claim) {
     if (finish_successfully(claim, result, wall) && live) {
       // Listeners part-way through a stream read on from the parts for a while.
       live->stop();
-      trash_.reschedule(live->trash_members(), queue::now_seconds() + kLivePartsKeptSeconds);
+      try {
+        trash_.reschedule(live->trash_members(),
+                          queue::now_seconds() + live_parts_kept_seconds(result.audio_seconds));
+      } catch (const std::exception& e) {
+        service::log_warning("job " + spec.id + ": live parts left to expire: " + e.what());
+      }
       live.reset();
     }
   } catch (const Cancelled&) {

@@ -116,19 +116,28 @@ function showJob(job, name) {
 }
 
 // The stems as they are separated: the live player takes the transport until the job is done.
+// A stream that breaks off (the job went back to the queue, a worker stopped) is opened again
+// when the next run's stems come, from where the listener was.
+let liveBroken = false;
 function listenLive(job) {
-  if (player === liveMixer) return;
+  if (player === liveMixer && !liveBroken) return;
+  const resume = player === liveMixer ? { time: liveMixer.time(), playing: liveMixer.playing } : null;
   mixer.destroy();
   player = liveMixer;
-  listenedLive = false;
+  liveBroken = false;
+  if (!resume) listenedLive = false;
   $("stems-section").hidden = false;
   $("zip").hidden = true;
   showClock(0, job.live.seconds, false);
   document.body.dataset.live = "true";
-  liveMixer.start(job.live, withKey, authHeaders()).then(
+  const started = liveMixer.start(job.live, withKey, authHeaders());
+  if (resume) liveMixer.resumeAt(resume.time, resume.playing);
+  started.then(
     () => (document.body.dataset.liveComplete = "true"),
-    (error) => {
-      if (player === liveMixer) showError(`Listening stopped: ${error.message}. The stems will still be ready when the job is done.`);
+    () => {
+      if (player !== liveMixer) return;
+      liveBroken = true;
+      $("job-stage").textContent += " (listening paused: waiting for the separation to go on)";
     },
   );
 }
@@ -143,18 +152,21 @@ async function finish(job, name) {
   $("zip").href = withKey(job.zip_url);
   $("zip").hidden = false;
   const stems = job.stems.map((s) => ({ ...s, url: withKey(s.url) }));
-  if (player === liveMixer && listenedLive) {
-    // Heard while it separated: the same audio goes on; the downloads are offered now.
+  if (player === liveMixer && listenedLive && liveMixer.complete()) {
+    // Heard while it separated, and all of it came: the same audio goes on; the downloads are
+    // offered now.
     liveMixer.offerDownloads(stems);
     document.body.dataset.stemsReady = "true";
     return;
   }
+  const resume = player === liveMixer && listenedLive ? liveMixer.time() : 0;
   liveMixer.destroy();
   player = mixer;
   showClock(0, 0, false);
   try {
     await mixer.load(stems);
-    showClock(0, mixer.duration(), false);
+    if (resume) mixer.seek(resume);  // from where the live player was
+    showClock(resume, mixer.duration(), false);
     document.body.dataset.stemsReady = "true";
   } catch {
     showError("The stems could not be loaded for listening; the download links still work.");

@@ -26,7 +26,9 @@ export class LiveMixer {
   start(live, urlFor, headers) {
     this.destroy();
     this.total = live.seconds;
-    this.context = new AudioContext();
+    // At the stems' own rate: buffers played back to back are not resampled one by one (which
+    // could click at their edges).
+    this.context = new AudioContext({ sampleRate: live.sample_rate ?? 44100 });
     this.abort = new AbortController();
     this.position = 0;     // the playhead while paused or waiting
     this.playing = false;  // wanted by the listener (it may be waiting for audio)
@@ -142,6 +144,12 @@ export class LiveMixer {
     else await this.play();
   }
 
+  // Starting again where an earlier player was (a stream opened anew).
+  resumeAt(time, playing) {
+    this.position = time;
+    if (playing) this.play();
+  }
+
   seek(time) {
     const to = Math.max(0, Math.min(time, this.ready()));
     this.stopSources();
@@ -160,7 +168,8 @@ export class LiveMixer {
       const enough = ready >= Math.min(end, this.position + 1) && ready > this.position;
       if (enough) {
         this.waiting = false;
-        this.t0 = this.context.currentTime + 0.05 - this.position;
+        this.t0 = this.context.currentTime + 0.1 - this.position;
+        for (const row of this.rows) this.schedule(row, this.position);
       }
     } else if (this.playing) {
       const now = this.time();
@@ -250,7 +259,9 @@ export class LiveMixer {
   }
 
   applyMutes() {
-    applyMutes(this.rows, (r, silent) => (r.gain.gain.value = silent ? 0 : r.volume));
+    // Glided over 10 ms: a gain that jumps clicks.
+    applyMutes(this.rows, (r, silent) =>
+      r.gain.gain.setTargetAtTime(silent ? 0 : r.volume, this.context.currentTime, 0.01));
   }
 
   // Once the job is done: the stems' download links.
@@ -275,7 +286,7 @@ export class LiveMixer {
         name: r.name,
         time: playing ? current.songTime + (now - current.when) : this.position,
         playing,
-        muted: r.gain.gain.value === 0,
+        muted: r.item.classList.contains("silent"),
         volume: r.volume,
         ready: r.frames / r.rate,
       };
