@@ -298,3 +298,24 @@ TEST(LiveStemsRealHtdemucs, AHandedBackJobEndsItsStreamsAndTheNextRunIsHeardWhol
   // What the first run heard is the same audio, as far as it went.
   EXPECT_TRUE(whole.body.compare(0, cut.body.size(), cut.body) == 0);
 }
+
+// The same path with the tiny test model (a long song, short parts), so it runs everywhere,
+// the sanitizer suite included: the parts' thread, the record, the stream.
+TEST(LiveStems, ALongSongWithTheTestModelStreamsWhileItSeparates) {
+  Service service({.workers = 1, .settings = {{"MSAAS_LIVE_PART_SECONDS", "1"}}});
+  auto client = service.api->client();
+  TempDir dir;
+  std::string id = post_song(client, mp3_song(dir, 240, 330), "?format=wav&stems=two:vocals")["id"];
+  json job = wait_for_live(client, id);
+  ASSERT_EQ(job["status"], "running") << "the test model finished first: " << job;
+  Listened heard = listen(service.api->port(), id, "no_vocals");
+  ASSERT_EQ(wait_for_job(client, id, 300)["status"], "done");
+  EXPECT_EQ(heard.status, 200);
+  EXPECT_EQ(heard.job_status_then, "running");
+  std::string final_wav = download(client, "/v1/jobs/" + id + "/stems/no_vocals");
+  std::string final_pcm = wav_data(final_wav);
+  // The same format as the final file: channels, rate, byte rate, frame size, bits.
+  EXPECT_EQ(heard.body.substr(22, 14), final_wav.substr(22, 14));
+  EXPECT_EQ(heard.body.size(), 44 + final_pcm.size());
+  EXPECT_TRUE(heard.body.size() > 44 && heard.body.compare(44, std::string::npos, final_pcm) == 0);
+}
