@@ -162,7 +162,7 @@ TEST(LiveStemsRealHtdemucs, StreamWhileSeparatingAndMatchTheFinalStems) {
   }
   // Progress events while running said how much was ready, growing.
   std::lock_guard lock(events_mutex);
-  double most = 0;
+  double most = 0, least = 24;
   int running_with_audio = 0;
   for (size_t at = 0; (at = events.find("data: ", at)) != std::string::npos; ++at) {
     auto event = json::parse(events.substr(at + 6, events.find('\n', at) - at - 6));
@@ -170,10 +170,11 @@ TEST(LiveStemsRealHtdemucs, StreamWhileSeparatingAndMatchTheFinalStems) {
       ++running_with_audio;
       EXPECT_GE(event["seconds_ready"].get<double>(), most);
       most = event["seconds_ready"];
+      least = std::min(least, most);
     }
   }
   EXPECT_GE(running_with_audio, 2) << events;
-  EXPECT_LT(most, 24) << "no event while only part of the song was ready";
+  EXPECT_LT(least, 24) << "no event while only part of the song was ready";
 }
 
 TEST(LiveStemsRealHtdemucs, TwoWorkersS3AndKeysEachOwnerHearsOnlyTheirs) {

@@ -354,6 +354,22 @@ int JobQueue::take_expired(long long now_s) {
 
 namespace {
 
+// The live parts a removed job's record names (queue/job_record.h) go with it: already trash
+// (held until later), they are made due now and returned with its files.
+void add_live_parts(RedisPool& pool, const std::string& id, RemovedJob& removed, long long now_s) {
+  const auto& live = removed.record.live;
+  if (!live) return;
+  std::vector<std::string> command{"ZADD", kTrash, "XX"};
+  for (const auto& stem : live->stems)
+    for (int n = 0; n < live->parts; ++n) {
+      auto item = trash_item(FileKind::output, live->part_key(id, stem, n));
+      command.push_back(std::to_string(now_s));
+      command.push_back(item.member);
+      removed.files.push_back(item);
+    }
+  if (command.size() > 3) pool.command(command);
+}
+
 std::optional<RemovedJob> remove_job(RedisPool& pool, const std::string& id,
                                      const std::string& mode, long long now_s) {
   auto reply = eval(*pool.acquire(), scripts::remove,
@@ -363,6 +379,7 @@ std::optional<RemovedJob> remove_job(RedisPool& pool, const std::string& id,
   RemovedJob removed{record_from_flat(reply.elements[0]), {}};
   for (const auto& member : reply.elements[1].elements)
     if (auto item = parse_trash_member(member.str)) removed.files.push_back(*item);
+  add_live_parts(pool, id, removed, now_s);
   return removed;
 }
 
