@@ -74,7 +74,7 @@ try {
   }
   assert.equal(await page.textContent("#job-status"), "running", "played before the job was done");
 
-  step("mute vocals, solo drums, turn bass down, while it separates");
+  step("mute vocals, solo drums and back, turn bass down, while it separates");
   await muteVocalsThenSoloDrums(page);
   let state;
   await page.click("li[data-stem=drums] .solo");
