@@ -276,6 +276,9 @@ bool visible_to(const queue::JobRecord& record, const std::string& owner) {
 }
 
 void remove_files_now(ApiContext& context, const std::vector<queue::TrashItem>& files) {
+  // A long song's live parts are thousands of objects: what is not deleted within this time is
+  // left, due, to the workers' sweeps.
+  storage::TransferLimit bounded(5);
   try {
     service::delete_files(context.trash, *context.storage, context.config, files);
   } catch (const std::exception& e) {

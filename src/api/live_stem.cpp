@@ -39,7 +39,8 @@ enum class Step { sent, wait, end };
 // cut at other places), or has been quiet too long.
 Step send_next_part(ApiContext& context, LiveStream& s, httplib::DataSink& sink) {
   auto record = context.jobs.get(s.id);
-  if (!record || !record->live || record->live->run != s.run) return Step::end;
+  if (!record || !record->live || record->live->run != s.run || record->run != s.run)
+    return Step::end;
   if (record->status != "running" && !record->done()) return Step::end;
   const auto& live = *record->live;
   if (live.parts <= s.next_part) {

@@ -132,6 +132,8 @@ void stem_file(ApiContext& context, const httplib::Request& req, httplib::Respon
   if (!record) return;
   std::string stem = req.matches[2];
   if (record->running_live()) return serve_live_stem(context, req, res, *record, stem);
+  if (record->status == "failed")
+    return send_error(res, 409, "job " + record->id + " failed: it has no stems");
   if (!record->done()) {
     res.set_header("Retry-After", "2");
     return send_error(res, 409,

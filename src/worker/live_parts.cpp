@@ -50,7 +50,14 @@ void LiveParts::begin(const std::vector<std::string>& stems, int sample_rate, in
   live_.channels = channels;
   live_.frames = frames;
   pending_.assign(stems.size(), {});
-  for (const auto& stem : stems) fs::create_directories(folder_ / stem);
+  std::error_code error;
+  for (const auto& stem : stems) fs::create_directories(folder_ / stem, error);
+  if (error) {
+    service::log_warning("job " + job_id_ + ": no live parts: " + error.message());
+    std::lock_guard lock(mutex_);
+    failed_ = true;
+    return;
+  }
   {
     std::lock_guard lock(mutex_);
     queued_.emplace_back(-1, 0);  // the shape alone: the API can answer with a stream's length
@@ -167,11 +174,12 @@ void LiveParts::store_part(int n, int64_t frames) {
     fs::path path = folder_ / stem / (std::to_string(n) + ".pcm");
     target_.storage.put_file(target_.bucket, key, path.string(), "application/octet-stream");
   }
-  for (const auto& stem : live_.stems) fs::remove(folder_ / stem / (std::to_string(n) + ".pcm"));
   queue::LiveStems next = live_;
   next.parts = n + 1;
   next.frames_ready += frames;
   if (!target_.record(next)) throw Lost();
+  // Only now: a retry after a failed record stores the part again from these files.
+  for (const auto& stem : live_.stems) fs::remove(folder_ / stem / (std::to_string(n) + ".pcm"));
   // Only these two: the separating thread reads the others (written once, in begin()).
   live_.parts = next.parts;
   live_.frames_ready = next.frames_ready;

@@ -17,6 +17,13 @@ let events = null;
 // The live player keeps every sample it has heard in the tab (16-bit): 4 stems of 20 minutes are
 // about 850 MB. Longer songs are heard once done, from the files, as before.
 const liveMaxSeconds = 20 * 60;
+// Each stem is a connection held open, and the events one more: over HTTP/1.1 a browser opens 6
+// per server, so 6 stems would leave one waiting (HTTP/2, as behind the cluster's load balancer,
+// has no such limit).
+const http1 = performance.getEntriesByType("navigation")[0]?.nextHopProtocol === "http/1.1";
+function canListenLive(job) {
+  return job.live && job.live.seconds <= liveMaxSeconds && (!http1 || job.live.stems.length <= 4);
+}
 
 // Lets tests (and the curious) look inside.
 window.msaas = { get mixer() { return player; }, liveMixer };
@@ -113,7 +120,7 @@ function showJob(job, name) {
   $("job-status").dataset.status = job.status;
   $("job-progress").value = job.progress ?? 0;
   let stage = job.status === "queued" ? "waiting for a worker" : job.status === "running" ? job.stage : "";
-  if (job.live && job.live.seconds <= liveMaxSeconds)
+  if (canListenLive(job))
     stage += ` (${formatTime(job.seconds_ready ?? 0)} of ${formatTime(job.live.seconds)} ready to play)`;
   $("job-stage").textContent = stage;
 }
@@ -123,8 +130,7 @@ function showJob(job, name) {
 // when the next run's stems come, from where the listener was.
 let liveBroken = false;
 function listenLive(job) {
-  if (player === liveMixer && !liveBroken) return;
-  if (job.live.seconds > liveMaxSeconds) return;
+  if ((player === liveMixer && !liveBroken) || !canListenLive(job)) return;
   const resume = player === liveMixer ? { time: liveMixer.time(), playing: liveMixer.playing } : null;
   mixer.destroy();
   player = liveMixer;
@@ -149,6 +155,7 @@ function listenLive(job) {
 async function finish(job, name) {
   showJob(job, name);
   if (job.status === "failed") {
+    stopListening();
     showError(jobError(job.error));
     return;
   }
@@ -164,17 +171,27 @@ async function finish(job, name) {
     return;
   }
   const resume = player === liveMixer && listenedLive ? liveMixer.time() : 0;
+  const wasPlaying = player === liveMixer && liveMixer.playing;
   liveMixer.destroy();
   player = mixer;
   showClock(0, 0, false);
   try {
     await mixer.load(stems);
-    if (resume) mixer.seek(resume);  // from where the live player was
+    if (resume) mixer.seek(resume);  // from where the live player was, playing if it was
     showClock(resume, mixer.duration(), false);
+    if (wasPlaying) await mixer.play();
     document.body.dataset.stemsReady = "true";
   } catch {
     showError("The stems could not be loaded for listening; the download links still work.");
   }
+}
+
+// The job failed or went: what the live player held is of no more use.
+function stopListening() {
+  if (player !== liveMixer) return;
+  liveMixer.destroy();
+  player = mixer;
+  $("stems-section").hidden = true;
 }
 
 function follow(id, name) {
@@ -199,6 +216,7 @@ function follow(id, name) {
   });
   events.addEventListener("deleted", () => {
     events.close();
+    stopListening();
     showError("This song was deleted from the server.");
   });
   // The browser reconnects by itself after a dropped connection; say so if it takes long.
