@@ -5,10 +5,9 @@
 // are gain nodes; playback waits when it catches up with the separation, and goes on by itself.
 // Same controls as Mixer (mixer.js): the page drives either.
 import { applyMutes, wireMuteSolo } from "./mute_solo.js";
+import { stemColour } from "./stem_colours.js";
 import { readWavStream } from "./wav_stream.js";
 
-const colours = { vocals: "#d9480f", drums: "#1971c2", bass: "#2f9e44", other: "#7048e8",
-                  guitar: "#e8590c", piano: "#0c8599" };
 const aheadSeconds = 1.5;  // audio scheduled ahead of the playhead
 const chunkFrames = 44100;  // chunks of about a second: few nodes, short waits
 
@@ -243,7 +242,7 @@ export class LiveMixer {
     const { canvas } = row;
     const g = canvas.getContext("2d");
     const perColumn = (this.duration() * row.rate) / canvas.width;
-    g.fillStyle = colours[row.name] ?? "#868e96";
+    g.fillStyle = stemColour(row.name);
     const first = Math.floor(chunk.start / perColumn);
     const last = Math.ceil((chunk.start + chunk.frames) / perColumn);
     for (let x = first; x < last; x++) {

@@ -1,10 +1,9 @@
 // The stem mixer: one waveform row per stem, all played in sync from one transport, with mute,
 // solo and volume per stem (a karaoke or drumless mix in the browser), and downloads.
 import { applyMutes, wireMuteSolo } from "./mute_solo.js";
+import { stemColour } from "./stem_colours.js";
 import WaveSurfer from "./wavesurfer.js";
 
-const colours = { vocals: "#d9480f", drums: "#1971c2", bass: "#2f9e44", other: "#7048e8",
-                  guitar: "#e8590c", piano: "#0c8599" };
 
 export class Mixer {
   constructor(list, template, onTick) {
@@ -31,7 +30,7 @@ export class Mixer {
       container: item.querySelector(".wave"),
       url: stem.url,
       height: 56,
-      waveColor: colours[stem.name] ?? "#868e96",
+      waveColor: stemColour(stem.name),
       progressColor: "#343a40",
       cursorColor: "#000",
       normalize: true,
