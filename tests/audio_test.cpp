@@ -106,6 +106,15 @@ TEST(Decode, ResamplesExactLength) {
   EXPECT_NEAR(tone_frequency(b.channel(0) + 1000, b.frames - 2000, 44100), 440, 2);
 }
 
+// 44099 Hz against 44100 would need 44100 julius kernels: FFmpeg's soxr resamples such pairs.
+TEST(Decode, ARateWithoutPracticalSincKernelsStillResamples) {
+  TempDir dir;
+  auto file = make_tone(dir / "odd.wav", 2.0, 44099, 2);
+  auto b = audio::decode_file(file.string(), 44100, 2);
+  EXPECT_NEAR(b.frames, 2 * 44100, 2);
+  EXPECT_NEAR(tone_frequency(b.channel(0) + 1000, b.frames - 2000, 44100), 440, 2);
+}
+
 // The spool holds exactly what decode_file returns, windows read back from anywhere, and leaves
 // no file behind in its folder (it is unlinked as soon as it is made).
 TEST(MixSpool, ReadsBackWhatDecodeFileReturns) {

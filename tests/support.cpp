@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -66,8 +67,10 @@ CommandResult run(const std::vector<std::string>& argv, const fs::path& cwd) {
     _exit(127);
   }
   int status = 0;
-  waitpid(pid, &status, 0);
+  rusage usage{};
+  wait4(pid, &status, 0, &usage);
   CommandResult r;
+  r.peak_rss_kb = usage.ru_maxrss;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   int out = open(out_path.c_str(), O_RDONLY), err = open(err_path.c_str(), O_RDONLY);
   r.out = slurp_fd(out);

@@ -28,6 +28,7 @@ class TempDir {
 struct CommandResult {
   int exit_code = -1;
   std::string out, err;
+  long peak_rss_kb = 0;  // the program's peak resident memory, from the kernel (wait4)
 };
 
 // Runs argv[0] with arguments (no shell), capturing stdout and stderr.

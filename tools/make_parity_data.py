@@ -26,7 +26,9 @@ try:
     import torch
     import torchaudio
     from omegaconf import OmegaConf
+    import julius
     from demucs import apply as demucs_apply
+    from demucs.audio import convert_audio
     from demucs import separate as demucs_separate
     from demucs.hdemucs import HDemucs
     from demucs.htdemucs import HTDemucs
@@ -162,20 +164,31 @@ def cli_case(manifest):
                                        "no_vocals": "mono.no_vocals.wav"}))
 
 
-def real_case(manifest, shared_models):
-    """The released htdemucs on 3 s at 44.1 kHz; keeps a 0.5 s excerpt of the output."""
-    path = next(Path(shared_models).glob("955717e8-*.th"), None)
-    if path is None:
-        print("make_parity_data: no real htdemucs in", shared_models, "- skipping that case")
-        return
-    wav = synth(3.0, 44100, 2, seed=7)
-    track = OUT / "real_input.flac"
-    plain = OUT / "real_input.tmp.wav"
-    torchaudio.save(str(plain), wav.clamp(-1, 1), 44100, encoding="PCM_S", bits_per_sample=16)
+def save_flac(wav, rate, name):
+    """Writes `wav` as 16-bit FLAC and returns what both sides will read back from it."""
+    track = OUT / name
+    plain = OUT / (name + ".tmp.wav")
+    torchaudio.save(str(plain), wav.clamp(-1, 1), rate, encoding="PCM_S", bits_per_sample=16)
     subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(plain), str(track)],
                    check=True)
     plain.unlink()
-    wav, _ = torchaudio.load(str(track))  # the 16-bit values both sides will read
+    wav, read_rate = torchaudio.load(str(track))
+    assert read_rate == rate
+    return wav
+
+
+def real_checkpoint(shared_models):
+    path = next(Path(shared_models).glob("955717e8-*.th"), None)
+    if path is None:
+        print("make_parity_data: no real htdemucs in", shared_models, "- skipping those cases")
+    return path
+
+
+def real_case(manifest, shared_models):
+    """The released htdemucs on 3 s at 44.1 kHz; keeps a 0.5 s excerpt of the output."""
+    if real_checkpoint(shared_models) is None:
+        return
+    wav = save_flac(synth(3.0, 44100, 2, seed=7), 44100, "real_input.flac")
     out = official_separate("955717e8", Path(shared_models), wav, 0, [], 0.25)
     start, length = 44100, 22050
     write_f32(OUT / "real_excerpt.out.f32", out[..., start:start + length])
@@ -184,19 +197,92 @@ def real_case(manifest, shared_models):
                             sources=out.shape[0], channels=2)
 
 
+def real_long_cases(manifest, shared_models):
+    """21 s through the released htdemucs: four overlapping 7.8 s segments, so the overlap-add
+    runs with the real weights; with no shift and with one fixed shift. Keeps short windows
+    of the output around every segment boundary (the whole would be 28 MB)."""
+    if real_checkpoint(shared_models) is None:
+        return
+    wav = save_flac(synth(21.0, 44100, 2, seed=21), 44100, "real_long.flac")
+    # Segments start every 5.85 s (7.8 s, overlap 0.25) and end 7.8 s later.
+    starts = [int(44100 * s) for s in (0.5, 5.85, 7.8, 11.7, 13.65, 17.55, 19.5, 20.6)]
+    window = 2048
+    manifest["real_long"] = []
+    for shifts, offsets in ((0, []), (1, [12345])):
+        out = official_separate("955717e8", Path(shared_models), wav, shifts, offsets, 0.25)
+        name = f"real_long.shifts{shifts}.out.f32"
+        write_f32(OUT / name, torch.stack([out[..., s:s + window] for s in starts]))
+        manifest["real_long"].append(dict(
+            id=f"real_long_shifts{shifts}", model="955717e8", track="real_long.flac",
+            shifts=shifts, offsets=offsets, overlap=0.25, windows=starts, window_frames=window,
+            reference=name, sources=out.shape[0], channels=2, frames=wav.shape[-1]))
+
+
+def other_rate_cases(manifest, shared_models):
+    """Songs at 48 kHz and 22.05 kHz: the official code resamples them with julius'
+    resample_frac (demucs.audio.convert_audio) before separating."""
+    if real_checkpoint(shared_models) is None:
+        return
+    manifest["other_rates"] = []
+    for rate in (48000, 22050):
+        wav = save_flac(synth(3.0, rate, 2, seed=rate), rate, f"real_{rate}.flac")
+        mix = convert_audio(wav, rate, 44100, 2)
+        out = official_separate("955717e8", Path(shared_models), mix, 0, [], 0.25)
+        start, length = 44100, 22050
+        name = f"real_{rate}.out.f32"
+        write_f32(OUT / name, out[..., start:start + length])
+        manifest["other_rates"].append(dict(
+            id=f"real_{rate}", model="955717e8", track=f"real_{rate}.flac", rate=rate, shifts=0,
+            excerpt_start=start, excerpt_frames=length, reference=name,
+            frames=mix.shape[-1], sources=out.shape[0], channels=2))
+
+
+def resample_cases(manifest):
+    """julius.resample_frac itself, from the rates songs come in to the models' 44.1 kHz."""
+    manifest["resample"] = []
+    for rate in (8000, 22050, 32000, 48000, 96000):
+        wav = synth(0.2, rate, 2, seed=rate + 1)
+        out = julius.resample_frac(wav, rate, 44100)
+        name = f"resample_{rate}"
+        write_f32(OUT / f"{name}.in.f32", wav)
+        write_f32(OUT / f"{name}.out.f32", out)
+        manifest["resample"].append(dict(id=name, from_rate=rate, to_rate=44100, channels=2,
+                                         frames=wav.shape[-1], out_frames=out.shape[-1]))
+
+
+PARTS = ["tiny", "real", "real_long", "other_rates", "resample"]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared-models", default=str(ROOT.parent / "shared" / "models"))
+    parser.add_argument("--only", default=",".join(PARTS),
+                        help="comma-separated parts to make again, the rest kept: " +
+                             ", ".join(PARTS))
     args = parser.parse_args()
+    parts = args.only.split(",")
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        sys.exit(f"make_parity_data: unknown part(s) {', '.join(sorted(unknown))}")
     torch.set_num_threads(2)
-    if OUT.exists():
-        shutil.rmtree(OUT)
-    (OUT / "models").mkdir(parents=True)
     manifest = {"engine": [], "cli": [], "rate": RATE}
-    tiny_models()
-    engine_cases(manifest)
-    cli_case(manifest)
-    real_case(manifest, args.shared_models)
+    if "tiny" in parts:
+        if OUT.exists():
+            shutil.rmtree(OUT)
+        (OUT / "models").mkdir(parents=True)
+        tiny_models()
+        engine_cases(manifest)
+        cli_case(manifest)
+    else:
+        manifest = json.loads((OUT / "manifest.json").read_text())
+    if "real" in parts:
+        real_case(manifest, args.shared_models)
+    if "real_long" in parts:
+        real_long_cases(manifest, args.shared_models)
+    if "other_rates" in parts:
+        other_rate_cases(manifest, args.shared_models)
+    if "resample" in parts:
+        resample_cases(manifest)
     (OUT / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     total = sum(f.stat().st_size for f in OUT.rglob("*") if f.is_file())
     print(f"make_parity_data: wrote {OUT} ({total / 1e6:.1f} MB)")

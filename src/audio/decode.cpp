@@ -1,11 +1,14 @@
-// audio/decode.cpp: FFmpeg decoding + soxr resampling into a planar float Buffer.
+// audio/decode.cpp: FFmpeg decoding, then julius' resampling (as the official Demucs), into a
+// planar float Buffer.
 #include "audio/decode.h"
 
 #include <algorithm>
 #include <filesystem>
+#include <memory>
 #include <vector>
 
 #include "audio/ffmpeg_util.h"
+#include "audio/resample.h"
 
 extern "C" {
 #include <libavutil/channel_layout.h>
@@ -30,8 +33,9 @@ std::string too_long(const std::string& lasts, double max_seconds) {
 // hours of audio, gigabytes at once (found by audio_fuzz). Telephone audio is 8000 Hz.
 constexpr int kMinSampleRate = 4000;
 
-// Hands resampled float planar output to a BlockSink, one resampler call at a time; a mono
-// source feeds every requested channel.
+// Hands float planar output at the model's rate to a BlockSink: FFmpeg's converter brings each
+// frame to float planar (and the channel count), then julius' resampler to the model's rate. A
+// mono source feeds every requested channel.
 class PlanarSink {
  public:
   // With `max_seconds` > 0 (at `sample_rate`), passing it throws TooLong: checked as the
@@ -40,10 +44,29 @@ class PlanarSink {
              double max_seconds)
       : decode_channels_(decode_channels),
         channels_(channels),
+        sample_rate_(sample_rate),
         data_(decode_channels),
         sink_(sink),
         limit_frames_(static_cast<int64_t>(max_seconds * sample_rate)),
-        max_seconds_(max_seconds) {}
+        max_seconds_(max_seconds),
+        emit_([this](const float* const* planes, int64_t n) { emit(planes, n); }) {}
+
+  // The rate FFmpeg's converter should hand over for a source at `source_rate`: the source's
+  // own when julius' resampler takes it from there, else the model's (FFmpeg's soxr resamples
+  // rate pairs whose julius kernels would not fit in memory).
+  int converter_rate(int source_rate) const {
+    return SincResampler::practical(source_rate, sample_rate_) ? source_rate : sample_rate_;
+  }
+
+  // The source's rate from here on: a change ends the resampled stretch before it.
+  void set_source_rate(int source_rate) {
+    int rate = converter_rate(source_rate);
+    if (resampler_ && rate == resampler_rate_) return;
+    finish();
+    if (rate != sample_rate_)
+      resampler_ = std::make_unique<SincResampler>(rate, sample_rate_, decode_channels_);
+    resampler_rate_ = rate;
+  }
 
   // Pulls everything `swr` has for `in` (nullptr flushes) into the sink.
   void convert(SwrContext* swr, const AVFrame* in) {
@@ -60,28 +83,44 @@ class PlanarSink {
       int got = swr_convert(swr, reinterpret_cast<uint8_t**>(outs.data()), room, in_data, in_count);
       if (got < 0) throw AudioError("resampling failed: " + ff::error_text(got));
       if (got > 0) {
-        std::vector<const float*> planes(channels_);
-        for (int c = 0; c < channels_; ++c) planes[c] = outs[std::min(c, decode_channels_ - 1)];
-        sink_(planes.data(), got);
-        frames_ += got;
-        if (limit_frames_ > 0 && frames_ > limit_frames_)
-          throw TooLong(too_long("more than " + std::to_string(static_cast<long>(max_seconds_)),
-                                 max_seconds_));
+        if (resampler_)
+          resampler_->push(outs.data(), got, emit_);
+        else
+          emit(outs.data(), got);
       }
       if (in || got == 0) return;  // feeding: swr buffers the rest; flushing: until drained
       in_count = 0;
     }
   }
 
+  // The end of the stream (or of a stretch at one rate): the resampler's last frames.
+  void finish() {
+    if (resampler_) resampler_->finish(emit_);
+    resampler_.reset();
+  }
+
   int64_t frames() const { return frames_; }
 
  private:
-  int decode_channels_, channels_;
+  void emit(const float* const* decoded, int64_t n) {
+    std::vector<const float*> planes(channels_);
+    for (int c = 0; c < channels_; ++c) planes[c] = decoded[std::min(c, decode_channels_ - 1)];
+    sink_(planes.data(), n);
+    frames_ += n;
+    if (limit_frames_ > 0 && frames_ > limit_frames_)
+      throw TooLong(
+          too_long("more than " + std::to_string(static_cast<long>(max_seconds_)), max_seconds_));
+  }
+
+  int decode_channels_, channels_, sample_rate_;
   int64_t frames_ = 0;
   std::vector<std::vector<float>> data_;
   const BlockSink& sink_;
   int64_t limit_frames_;
   double max_seconds_;
+  std::unique_ptr<SincResampler> resampler_;
+  int resampler_rate_ = 0;
+  SincResampler::Emit emit_;
 };
 
 // What a resampler was built for: frames of another shape need another resampler.
@@ -114,7 +153,7 @@ ff::SwrPtr make_resampler(const AVFrame* frame, int out_rate, int out_channels) 
   av_channel_layout_uninit(&out_layout);
   ff::SwrPtr swr(raw);
   if (rc < 0) throw AudioError("cannot set up resampling: " + ff::error_text(rc));
-  // soxr at very high precision: transparent, close to julius' sinc resampler.
+  // Only for rate pairs julius' kernels cannot serve: soxr at very high precision.
   av_opt_set(swr.get(), "resampler", "soxr", 0);
   av_opt_set_int(swr.get(), "precision", 28, 0);
   rc = swr_init(swr.get());
@@ -199,7 +238,8 @@ int64_t decode_stream(const std::string& path, int sample_rate, int channels,
       InputShape shape{f->format, f->sample_rate, f->ch_layout.nb_channels};
       if (!swr || shape != swr_shape) {
         if (swr) sink.convert(swr.get(), nullptr);
-        swr = make_resampler(f, sample_rate, decode_channels);
+        sink.set_source_rate(f->sample_rate);
+        swr = make_resampler(f, sink.converter_rate(f->sample_rate), decode_channels);
         swr_shape = shape;
       }
       sink.convert(swr.get(), f);
@@ -219,6 +259,7 @@ int64_t decode_stream(const std::string& path, int sample_rate, int channels,
   avcodec_send_packet(dec.get(), nullptr);
   drain();
   if (swr) sink.convert(swr.get(), nullptr);
+  sink.finish();
 
   if (sink.frames() == 0)
     throw AudioError(path + " holds no decodable audio (not an audio file, or damaged)");
