@@ -21,73 +21,15 @@
 #include <sstream>
 #include <thread>
 
-#include "audio/decode.h"
-#include "audio/encode.h"
 #include "audio/mix_spool.h"
+#include "bench_support.h"
+#include "end_to_end.h"
 #include "msaas/engine.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-// Music-like test audio: chords, a bass line, clicks and a little noise, deterministic.
-void write_song(const fs::path& path, double seconds) {
-  const int rate = 44100;
-  msaas::audio::Buffer b(rate, 2, static_cast<int64_t>(seconds * rate));
-  uint32_t noise = 12345;
-  for (int64_t i = 0; i < b.frames; ++i) {
-    double t = double(i) / rate, beat = std::fmod(t, 0.5);
-    double bass = 0.3 * std::sin(2 * M_PI * (55 + 27.5 * (std::fmod(t, 4) > 2)) * t);
-    double chords = 0.07 * (std::sin(2 * M_PI * 261.6 * t) + std::sin(2 * M_PI * 329.6 * t) +
-                            std::sin(2 * M_PI * 392.0 * t));
-    double kick = 0.8 * std::exp(-30 * beat) * std::sin(2 * M_PI * 60 * beat);
-    double voice = 0.2 * std::sin(2 * M_PI * (440 + 20 * std::sin(2 * M_PI * 5 * t)) * t) *
-                   (std::fmod(t, 4) < 3);
-    noise = noise * 1664525u + 1013904223u;
-    double hiss = 0.01 * (noise / 4294967296.0 - 0.5);
-    b.channel(0)[i] = static_cast<float>(bass + chords + kick + voice + hiss);
-    b.channel(1)[i] = static_cast<float>(0.9 * bass + 1.1 * chords + kick + 0.8 * voice - hiss);
-  }
-  msaas::audio::EncodeOptions o;
-  o.depth = msaas::audio::SampleDepth::float32;
-  msaas::audio::write_file(path.string(), b, o);
-}
-
-struct ChildResult {
-  int exit_code = -1;
-  std::string out;
-  long peak_kb = 0;
-};
-
-// Runs argv in a fresh process, capturing stdout; its peak RSS comes from wait4.
-ChildResult run_child(const std::vector<std::string>& argv, const std::string& pythonpath = {}) {
-  int pipe_fd[2];
-  if (pipe(pipe_fd) != 0) throw std::runtime_error("pipe failed");
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(pipe_fd[1], 1);
-    close(pipe_fd[0]);
-    if (!pythonpath.empty()) setenv("PYTHONPATH", pythonpath.c_str(), 1);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  close(pipe_fd[1]);
-  ChildResult r;
-  char buffer[4096];
-  ssize_t n;
-  while ((n = read(pipe_fd[0], buffer, sizeof buffer)) > 0) r.out.append(buffer, n);
-  close(pipe_fd[0]);
-  int status = 0;
-  rusage usage{};
-  wait4(pid, &status, 0, &usage);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.peak_kb = usage.ru_maxrss;
-  return r;
-}
 
 // Resident memory of this process now, in MB (VmRSS).
 double resident_mb() {
@@ -181,6 +123,21 @@ std::vector<double> parse_lengths(const std::string& text) {
   return out;
 }
 
+// Space-separated words.
+std::vector<std::string> words(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  std::string word;
+  while (ss >> word) out.push_back(word);
+  return out;
+}
+
+// The official code tuned the way the engine is (docs/benchmarks.md, "The official code,
+// tuned"): the OpenMP OpenBLAS, libtorch's AVX-512 kernels.
+constexpr const char* kTunedEnv =
+    "LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp ATEN_CPU_CAPABILITY=avx512";
+constexpr const char* kTunedArgs = "-j 2";
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -199,9 +156,40 @@ int main(int argc, char** argv) {
   app.add_flag("--fast", fast, "Fast mode (bfloat16) instead of the exact one");
   app.add_option("--json", json_out, "Also write the results here");
   app.add_option("--one", one, "(internal) separate this file and print timings");
+  bool end_to_end = false;
+  msaas::bench::EndToEndOptions e2e;
+  std::string e2e_lengths = "30,60", official_args = "-j 2", tuned_env = kTunedEnv,
+              tuned_args = kTunedArgs;
+  app.add_flag("--end-to-end", end_to_end,
+               "Time the command lines instead: msaas separate (WAV, MP3, fast) against "
+               "python3 -m demucs.separate as installed and tuned (with $DEMUCS_SRC)");
+  app.add_option("--e2e-lengths", e2e_lengths, "Song lengths for --end-to-end")
+      ->capture_default_str();
+  app.add_option("--rounds", e2e.rounds, "Interleaved rounds for --end-to-end")
+      ->capture_default_str();
+  app.add_option("--official-args", official_args, "Options of the official command line")
+      ->capture_default_str();
+  app.add_option("--tuned-env", tuned_env, "Environment of the tuned official run")
+      ->capture_default_str();
+  app.add_option("--tuned-args", tuned_args, "Options of the tuned official run")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {
     if (!one.empty()) return run_one(one, repo, name, threads, fast);
+    if (end_to_end) {
+      e2e.msaas = fs::canonical("/proc/self/exe").parent_path() / "msaas";
+      e2e.repo = fs::absolute(repo).string();
+      e2e.name = name;
+      e2e.threads = threads;
+      e2e.lengths = parse_lengths(e2e_lengths);
+      if (const char* src = std::getenv("DEMUCS_SRC")) e2e.demucs_src = src;
+      e2e.official_args = words(official_args);
+      e2e.tuned_env = words(tuned_env);
+      e2e.tuned_args = words(tuned_args);
+      auto results = msaas::bench::run_end_to_end(e2e);
+      if (!json_out.empty()) std::ofstream(json_out) << results.dump(2) << "\n";
+      return 0;
+    }
     auto model = msaas::Separator::from_repo(name, repo);
     double flops = model->flops_per_segment();
     double peak = machine_peak_gflops(threads);
@@ -223,12 +211,12 @@ int main(int argc, char** argv) {
     for (double seconds : parse_lengths(lengths)) {
       fs::path wav = fs::temp_directory_path() / ("msaas-bench-" + std::to_string(getpid()) + "-" +
                                                   std::to_string(int(seconds)) + ".wav");
-      write_song(wav, seconds);
+      msaas::bench::write_song(wav, seconds);
       std::vector<std::string> child{self.string(), "--one",     wav.string(),
                                      "--repo",      repo,        "-n",
                                      name,          "--threads", std::to_string(threads)};
       if (fast) child.push_back("--fast");
-      auto ours = run_child(child);
+      auto ours = msaas::bench::run_child(child);
       if (ours.exit_code != 0) throw std::runtime_error("the separation run failed");
       auto r = json::parse(ours.out);
       double wall = r["wall"], gflops = r["segments"].get<double>() * flops / wall / 1e9;
@@ -246,9 +234,9 @@ int main(int argc, char** argv) {
       bool official = demucs_src && std::find(official_set.begin(), official_set.end(), seconds) !=
                                         official_set.end();
       if (official) {
-        auto theirs = run_child({"/usr/bin/python3", script.string(), wav.string(), repo, name,
-                                 std::to_string(threads)},
-                                demucs_src);
+        auto theirs = msaas::bench::run_child({"/usr/bin/python3", script.string(), wav.string(),
+                                               repo, name, std::to_string(threads)},
+                                              {std::string("PYTHONPATH=") + demucs_src});
         if (theirs.exit_code != 0) throw std::runtime_error("the official run failed");
         double owall = json::parse(theirs.out)["wall"];
         run["official"] = {

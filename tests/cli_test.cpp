@@ -2,7 +2,9 @@
 // command line on a mono file with --two-stems, and every kind of bad input.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <regex>
 
 #include "audio/decode.h"
 #include "support.h"
@@ -239,6 +241,46 @@ TEST(Cli, ProgressIsReportedInPlainLinesWhenNotATerminal) {
   ASSERT_EQ(r.exit_code, 0);
   EXPECT_NE(r.err.find("a.wav: 100%"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find('\r'), std::string::npos);
+}
+
+// Without {stem} every stem would be written to one file: refused before any work.
+TEST(Cli, AFilenameWithoutStemIsRefused) {
+  TempDir dir;
+  auto track = make_tone(dir / "a.wav", 1.0, 8000, 2);
+  auto r = run_msaas({"separate", "--repo", repo(), "-n", "tinyht1", "--filename", "{track}.{ext}",
+                      "-o", (dir / "o").string(), track.string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--filename must hold {stem}"), std::string::npos) << r.err;
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_TRUE(tree(dir / "o").empty());
+}
+
+// --timings: one line saying where the wall time went, phase by phase; nothing without it.
+TEST(Cli, TimingsSayWhereTheTimeWent) {
+  TempDir dir;
+  auto track = make_tone(dir / "a.wav", 3.0, 8000, 2);
+  std::vector<std::string> args{"separate",    "--repo", repo(), "-n",
+                                "tinyht1",     "--mp3",  "-o",   (dir / "o").string(),
+                                track.string()};
+  auto plain = run_msaas(args);
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(plain.err.find("Timings:"), std::string::npos);
+  args.insert(args.begin() + 1, "--timings");
+  auto started = std::chrono::steady_clock::now();
+  auto r = run_msaas(args);
+  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::smatch m;
+  std::regex line(
+      "Timings: start ([0-9.]+) s, model ([0-9.]+) s, decode ([0-9.]+) s, separate ([0-9.]+) s, "
+      "encode ([0-9.]+) s; total ([0-9.]+) s\n");
+  ASSERT_TRUE(std::regex_search(r.err, m, line)) << r.err;
+  double sum = 0;
+  for (int i = 1; i <= 5; ++i) sum += std::stod(m[i]);
+  EXPECT_NEAR(std::stod(m[6]), sum, 0.03);
+  EXPECT_GT(std::stod(m[1]), 0.0) << "loading the program's libraries takes time";
+  EXPECT_GT(std::stod(m[4]), 0.0);
+  EXPECT_LE(std::stod(m[6]), wall + 0.05) << "no phase is counted twice";
 }
 
 }  // namespace

@@ -85,10 +85,10 @@ def tiny_models():
         "weights: [[1., 0.5, 0., 1.], [0.5, 1., 1., 0.25]]\n")
 
 
-def synth(seconds, rate, channels, seed):
+def synth(seconds, rate, channels, seed, frames=None):
     """Chords, a bass line, clicks and noise: audio with something for every stem."""
     rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * rate)) / rate
+    t = np.arange(frames if frames is not None else int(seconds * rate)) / rate
     x = np.zeros((channels, len(t)))
     for c in range(channels):
         for f in rng.uniform(150, min(2000, rate / 3), 4):
@@ -197,19 +197,36 @@ def real_case(manifest, shared_models):
                             sources=out.shape[0], channels=2)
 
 
+def boundary_windows(model, frames, offset, window):
+    """Starts of `window`-frame windows centred on every segment edge of apply_model's split
+    (as it runs: after a shift, the edges sit `max_shift - offset` frames earlier), plus the
+    song's first and last frames."""
+    rate = model.samplerate
+    segment = int(rate * float(model.segment))
+    stride = int((1 - 0.25) * segment)
+    lead = int(0.5 * rate) - offset if offset is not None else 0
+    edges = set()
+    for start in range(0, frames + lead, stride):
+        for edge in (start, start + segment):
+            edges.add(edge - lead)
+    starts = {0, frames - window}
+    starts |= {e - window // 2 for e in edges if window // 2 <= e <= frames - window // 2}
+    return sorted(starts)
+
+
 def real_long_cases(manifest, shared_models):
     """21 s through the released htdemucs: four overlapping 7.8 s segments, so the overlap-add
-    runs with the real weights; with no shift and with one fixed shift. Keeps short windows
-    of the output around every segment boundary (the whole would be 28 MB)."""
+    runs with the real weights; with no shift and with one fixed shift. Keeps the official
+    output in windows centred on every segment edge (the whole would be 28 MB)."""
     if real_checkpoint(shared_models) is None:
         return
     wav = save_flac(synth(21.0, 44100, 2, seed=21), 44100, "real_long.flac")
-    # Segments start every 5.85 s (7.8 s, overlap 0.25) and end 7.8 s later.
-    starts = [int(44100 * s) for s in (0.5, 5.85, 7.8, 11.7, 13.65, 17.55, 19.5, 20.6)]
+    model = get_model("955717e8", Path(shared_models))
     window = 2048
     manifest["real_long"] = []
     for shifts, offsets in ((0, []), (1, [12345])):
         out = official_separate("955717e8", Path(shared_models), wav, shifts, offsets, 0.25)
+        starts = boundary_windows(model, wav.shape[-1], offsets[0] if offsets else None, window)
         name = f"real_long.shifts{shifts}.out.f32"
         write_f32(OUT / name, torch.stack([out[..., s:s + window] for s in starts]))
         manifest["real_long"].append(dict(
@@ -240,10 +257,13 @@ def other_rate_cases(manifest, shared_models):
 def resample_cases(manifest):
     """julius.resample_frac itself, from the rates songs come in to the models' 44.1 kHz."""
     manifest["resample"] = []
-    for rate in (8000, 22050, 32000, 48000, 96000):
-        wav = synth(0.2, rate, 2, seed=rate + 1)
+    # 0.2 s (whole blocks of every ratio), then lengths that end mid-block, and a single frame
+    cases = [(rate, int(0.2 * rate)) for rate in (8000, 22050, 32000, 48000, 96000)]
+    cases += [(48000, 9601), (8000, 801), (96000, 4099), (22050, 1)]
+    for rate, frames in cases:
+        wav = synth(0, rate, 2, seed=rate + frames, frames=frames)
         out = julius.resample_frac(wav, rate, 44100)
-        name = f"resample_{rate}"
+        name = f"resample_{rate}_{frames}"
         write_f32(OUT / f"{name}.in.f32", wav)
         write_f32(OUT / f"{name}.out.f32", out)
         manifest["resample"].append(dict(id=name, from_rate=rate, to_rate=44100, channels=2,

@@ -10,7 +10,8 @@
 namespace msaas::audio {
 
 // Decodes the first audio stream of `path`, resamples it to `sample_rate` and converts it to
-// `channels` the way the official Demucs does: mono is duplicated, more channels are downmixed.
+// `channels`: mono is duplicated (as the official Demucs does), more channels are downmixed (the
+// official code keeps the first two; a downmix keeps a 5.1 mix's centre, where voices are).
 // Throws AudioError for a missing, empty, truncated or non-audio file.
 Buffer decode_file(const std::string& path, int sample_rate, int channels);
 

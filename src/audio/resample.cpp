@@ -42,6 +42,14 @@ double sinc(double x) {
   return x == 0.0 ? 1.0 : std::sin(x) / x;
 }
 
+// julius' output length: floor(torch.as_tensor(new * length / old)), the quotient rounded to
+// float32 first. Past 2^22 frames (95 s at 44.1 kHz) that rounding can add a frame, past 2^24
+// take one; the official stems have exactly this many frames.
+int64_t julius_length(int64_t new_rate, int64_t old_rate, int64_t length) {
+  double quotient = static_cast<double>(new_rate * length) / static_cast<double>(old_rate);
+  return static_cast<int64_t>(std::floor(static_cast<float>(quotient)));
+}
+
 // 8 partial sums so that the compiler keeps them in one vector register.
 float dot(const float* x, const float* taps, size_t n) {
   float acc[8] = {};
@@ -106,8 +114,9 @@ void SincResampler::push(const float* const* planes, int64_t frames, const Emit&
   for (int c = 0; c < channels_; ++c)
     held_[c].insert(held_[c].end(), planes[c], planes[c] + frames);
   received_ += frames;
-  // An output past floor(new * length / old) is never emitted, whatever length the song ends at.
-  run(new_ * received_ / old_, emit);
+  // Only outputs every possible final length keeps: both roundings never decrease as input
+  // arrives, and the final count is at least the smaller of the two.
+  run(std::min(new_ * received_ / old_, julius_length(new_, old_, received_)), emit);
 }
 
 void SincResampler::finish(const Emit& emit) {
@@ -117,7 +126,10 @@ void SincResampler::finish(const Emit& emit) {
   for (const Phase& p : phases_)
     pad = std::max<int64_t>(pad, p.first_tap + static_cast<int64_t>(p.taps.size()));
   for (int c = 0; c < channels_; ++c) held_[c].insert(held_[c].end(), pad + old_, held_[c].back());
-  run(new_ * received_ / old_, emit);
+  run(julius_length(new_, old_, received_), emit);
+  // Ready for another stream.
+  for (auto& h : held_) h.clear();
+  held_start_ = received_ = produced_ = 0;
   started_ = false;
 }
 

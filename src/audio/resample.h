@@ -26,7 +26,8 @@ class SincResampler {
 
   // Takes `frames` more input frames; hands every output frame they complete to `emit`.
   void push(const float* const* planes, int64_t frames, const Emit& emit);
-  // The input has ended: pads with the last frame and hands over the rest.
+  // The input has ended: pads with the last frame and hands over the rest. The resampler is
+  // then ready for another stream.
   void finish(const Emit& emit);
 
  private:

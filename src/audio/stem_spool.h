@@ -25,8 +25,9 @@ class StemSpool {
 
   // Appends `frames` frames of stem `index`, planar (channel c at planar[c * frames]).
   void append(size_t index, const float* planar, int64_t frames);
-  // Encodes every stem to its final path (temporary name, then rename).
-  void encode_all(int sample_rate, ClipMode clip, const EncodeOptions& format);
+  // Encodes every stem to its final path (temporary name, then rename), on up to `threads`
+  // threads (0: one per core); the first stem's error, if any, is thrown once all are done.
+  void encode_all(int sample_rate, ClipMode clip, const EncodeOptions& format, int threads = 1);
 
  private:
   struct Stem {
@@ -34,6 +35,8 @@ class StemSpool {
     std::fstream file;
     float peak = 0;
   };
+  void encode_one(Stem& s, int sample_rate, ClipMode clip, const EncodeOptions& format);
+
   std::vector<Stem> stems_;
   std::vector<int64_t> chunks_;  // frames of each appended chunk, the same for every stem
   int channels_;

@@ -18,6 +18,7 @@
 #include "cli/models.h"
 #include "cli/output_names.h"
 #include "cli/progress.h"
+#include "cli/timings.h"
 #include "msaas/engine.h"
 #include "msaas/models.h"
 #include "queue/job_settings.h"
@@ -33,6 +34,8 @@ CLI::App* add_separate_command(CLI::App& app, SeparateOptions& o) {
                   "Folder with the models (default: $MSAAS_MODELS or "
                   "~/.cache/msaas/models)");
   cmd->add_flag("--list-models", o.list_models, "List the models in the repo and exit");
+  cmd->add_flag("--timings", o.timings,
+                "Print where the time went (start, model, decode, separate, encode)");
   cmd->add_option("-o,--out", o.out, "Output folder; a subfolder named after the model is made")
       ->capture_default_str();
   cmd->add_option("--filename", o.filename,
@@ -130,10 +133,11 @@ void check_two_stems(const SeparateOptions& o, const std::vector<std::string>& s
 }
 
 bool separate_track(const SeparateOptions& o, const Separator& model, const std::string& track,
-                    const fs::path& out_dir) {
+                    const fs::path& out_dir, PhaseTimings& timings) {
   try {
     audio::MixSpool mix(track, model.sample_rate(), model.audio_channels(),
                         fs::temp_directory_path().string());
+    timings.mark("decode");
     std::cerr << "Separating track " << track << " (" << mix.seconds() << " s)\n";
     SeparationOptions so = separation_options(o);
     auto format = encode_options(o);
@@ -168,10 +172,13 @@ bool separate_track(const SeparateOptions& o, const Separator& model, const std:
           return true;
         });
     report.done();
-    spool.encode_all(mix.sample_rate(), clip, format);
+    timings.mark("separate");
+    spool.encode_all(mix.sample_rate(), clip, format, so.threads);
+    timings.mark("encode");
     return true;
   } catch (const std::exception& e) {
     print_error(e.what());
+    timings.mark("failed");
     return false;
   }
 }
@@ -186,12 +193,18 @@ int run_separate(const SeparateOptions& options) {
     print_error("no tracks given (msaas separate TRACK...)");
     return 2;
   }
+  PhaseTimings timings;
   std::unique_ptr<Separator> model;
   try {
-    stem_filename(o.filename, "x.mp3", "x", "wav");  // reject a bad pattern before any work
+    // A bad pattern is refused before any work; so is one that gives every stem the same file.
+    if (stem_filename(o.filename, "x.mp3", "a", "wav") ==
+        stem_filename(o.filename, "x.mp3", "b", "wav"))
+      throw std::invalid_argument(
+          "--filename must hold {stem}: every stem needs a file of its own");
     model = Separator::from_repo(o.name, o.repo, o.device);
     if (!o.two_stems.empty()) check_two_stems(o, model->sources());
     model->check(separation_options(o));
+    timings.mark("model");
   } catch (const std::exception& e) {
     print_error(e.what());
     return 1;
@@ -206,7 +219,8 @@ int run_separate(const SeparateOptions& options) {
   }
   std::cerr << "Separated tracks will be stored in " << fs::absolute(out_dir).string() << "\n";
   int failed = 0;
-  for (const auto& track : o.tracks) failed += !separate_track(o, *model, track, out_dir);
+  for (const auto& track : o.tracks) failed += !separate_track(o, *model, track, out_dir, timings);
+  if (o.timings) std::cerr << "Timings: " << timings.line() << "\n";
   if (failed) std::cerr << "msaas: " << failed << " of " << o.tracks.size() << " tracks failed\n";
   return failed ? 1 : 0;
 }

@@ -29,6 +29,7 @@ struct SeparateOptions {
   bool fast = false;
   std::string device = "auto";
   bool list_models = false;
+  bool timings = false;
 };
 
 // Adds the `separate` subcommand; `run` is set to call run_separate when it is chosen.

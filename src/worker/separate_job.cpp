@@ -109,7 +109,7 @@ JobResult separate_job(const Separator& model, const std::filesystem::path& inpu
   result.separation_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (!progress("encoding", 90)) throw Cancelled();
-  spool.encode_all(mix.sample_rate(), audio::ClipMode::rescale, encoding);
+  spool.encode_all(mix.sample_rate(), audio::ClipMode::rescale, encoding, options.threads);
   for (size_t i = 0; i < names.size(); ++i)
     result.stems.push_back(
         {names[i], paths[i], queue::content_type(settings.format), file_crc32(paths[i])});
