@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -57,9 +58,13 @@ ChildResult run_child(const std::vector<std::string>& argv, const std::vector<st
   std::string stem =
       (fs::temp_directory_path() / ("msaas-bench-child-" + std::to_string(getpid()))).string();
   std::string out_path = stem + ".out", err_path = stem + ".err";
-  int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (out < 0 || err < 0) throw std::runtime_error("cannot write " + out_path);
+  int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out < 0 || err < 0) {
+    if (out >= 0) close(out);
+    if (err >= 0) close(err);
+    throw std::runtime_error("cannot write " + out_path);
+  }
   // Everything the child needs is made before the fork: it only redirects and execs.
   std::vector<std::string> environment(env);
   for (char** e = environ; *e; ++e) {
@@ -75,11 +80,17 @@ ChildResult run_child(const std::vector<std::string>& argv, const std::vector<st
   envp.push_back(nullptr);
   auto start = std::chrono::steady_clock::now();
   pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid < 0) {
+    close(out);
+    close(err);
+    throw std::runtime_error("fork failed");
+  }
   if (pid == 0) {
-    dup2(out, 1);
+    dup2(out, 1);  // dup2's copies do not inherit O_CLOEXEC
     dup2(err, 2);
     execve(args[0], args.data(), envp.data());
+    const char* why = strerror(errno);
+    if (write(2, why, strlen(why)) < 0) _exit(127);
     _exit(127);
   }
   close(out);

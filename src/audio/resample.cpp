@@ -43,8 +43,8 @@ double sinc(double x) {
 }
 
 // julius' output length: floor(torch.as_tensor(new * length / old)), the quotient rounded to
-// float32 first. Past 2^22 frames (95 s at 44.1 kHz) that rounding can add a frame, past 2^24
-// take one; the official stems have exactly this many frames.
+// float32 first. That rounding can add a frame (from about 3 s of 48 kHz input on), past 2^24
+// frames also take one; the official stems have exactly this many frames.
 int64_t julius_length(int64_t new_rate, int64_t old_rate, int64_t length) {
   double quotient = static_cast<double>(new_rate * length) / static_cast<double>(old_rate);
   return static_cast<int64_t>(std::floor(static_cast<float>(quotient)));

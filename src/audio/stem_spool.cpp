@@ -76,6 +76,7 @@ void StemSpool::encode_all(int sample_rate, ClipMode clip, const EncodeOptions& 
     }
   };
   std::vector<std::thread> helpers;
+  helpers.reserve(workers);  // no reallocation (and no throw) with threads running
   for (size_t w = 1; w < workers; ++w) {
     try {
       helpers.emplace_back(work);

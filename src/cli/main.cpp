@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
   if (separate_cmd->parsed()) {
     int code = msaas::cli::run_separate(separate);
     // Everything is written, renamed and cleaned up by now. Unwinding libtorch's static state
-    // and unmapping the engine's memory would add about a third of a second to every run.
+    // would add about a third of a second to every run.
     std::cout.flush();
     std::cerr.flush();
     std::fflush(nullptr);
