@@ -226,22 +226,40 @@ TEST(EngineCompute, OpenBlasSharesLibtorchsThreads) {
   EXPECT_NE(summary.find("shares libtorch's OpenMP threads"), std::string::npos) << summary;
 }
 
+// Why a real-model case of the manifest cannot run here ("" when it can).
+std::string real_case_missing(const nlohmann::json& m, const std::string& key) {
+  if (!m.contains(key)) return "no " + key + " case in the manifest";
+  if (real_htdemucs().empty()) return "no real htdemucs in " + shared_models().string();
+  return "";
+}
+
+// A real-model case's model and its song, decoded (and resampled) at the model's rate.
+struct RealCase {
+  explicit RealCase(const nlohmann::json& c)
+      : sep(Separator::from_repo(c["model"], shared_models().string())),
+        mix(audio::decode_file((dir / c["track"].get<std::string>()).string(), 44100, 2)) {}
+  fs::path dir = test_data() / "parity";
+  std::unique_ptr<Separator> sep;
+  audio::Buffer mix;
+
+  // Separated with no shift, every stem matches the official excerpt in `reference`.
+  void expect_excerpt_matches(const nlohmann::json& c, const std::string& reference_file) {
+    SeparationOptions o;
+    o.shifts = 0;
+    o.threads = 2;
+    auto out = sep->separate(mix.samples.data(), mix.frames, o);
+    auto reference = read_f32(dir / reference_file);
+    int64_t frames = c["excerpt_frames"];
+    ASSERT_EQ(reference.size(), size_t(4 * 2 * frames));
+    expect_stems_match(out, reference.data(), 4, 2, frames, mix.frames, c["excerpt_start"]);
+  }
+};
+
 TEST(EngineParity, RealHtdemucsMatchesTheOfficialCode) {
   auto m = manifest();
-  if (!m.contains("real")) GTEST_SKIP() << "no real case in the manifest";
-  auto c = m["real"];
-  if (real_htdemucs().empty()) GTEST_SKIP() << "no real htdemucs in " << shared_models();
-  fs::path dir = test_data() / "parity";
-  auto sep = Separator::from_repo(c["model"], shared_models().string());
-  auto mix = audio::decode_file((dir / c["track"].get<std::string>()).string(), 44100, 2);
-  SeparationOptions o;
-  o.shifts = 0;
-  o.threads = 2;
-  auto out = sep->separate(mix.samples.data(), mix.frames, o);
-  auto reference = read_f32(dir / "real_excerpt.out.f32");
-  int64_t frames = c["excerpt_frames"];
-  ASSERT_EQ(reference.size(), size_t(4 * 2 * frames));
-  expect_stems_match(out, reference.data(), 4, 2, frames, mix.frames, c["excerpt_start"]);
+  if (auto why = real_case_missing(m, "real"); !why.empty()) GTEST_SKIP() << why;
+  RealCase real(m["real"]);
+  real.expect_excerpt_matches(m["real"], "real_excerpt.out.f32");
 }
 
 // The real htdemucs over 21 s (four overlapping segments: the overlap-add with the real
@@ -251,12 +269,10 @@ class RealHtdemucsLong : public testing::TestWithParam<int> {};
 
 TEST_P(RealHtdemucsLong, MatchesTheOfficialCodeAcrossSegments) {
   auto m = manifest();
-  if (!m.contains("real_long")) GTEST_SKIP() << "no long real case in the manifest";
-  if (real_htdemucs().empty()) GTEST_SKIP() << "no real htdemucs in " << shared_models();
+  if (auto why = real_case_missing(m, "real_long"); !why.empty()) GTEST_SKIP() << why;
   auto c = m["real_long"][GetParam()];
-  fs::path dir = test_data() / "parity";
-  auto sep = Separator::from_repo(c["model"], shared_models().string());
-  auto mix = audio::decode_file((dir / c["track"].get<std::string>()).string(), 44100, 2);
+  RealCase real(c);
+  auto& [dir, sep, mix] = real;
   ASSERT_EQ(mix.frames, c["frames"].get<int64_t>());
   ASSERT_GE(mix.seconds(), 20.0);
   auto reference = read_f32(dir / c["reference"].get<std::string>());
@@ -318,21 +334,11 @@ class RealHtdemucsOtherRates : public testing::TestWithParam<int> {};
 
 TEST_P(RealHtdemucsOtherRates, MatchesTheOfficialCode) {
   auto m = manifest();
-  if (!m.contains("other_rates")) GTEST_SKIP() << "no other-rate case in the manifest";
-  if (real_htdemucs().empty()) GTEST_SKIP() << "no real htdemucs in " << shared_models();
+  if (auto why = real_case_missing(m, "other_rates"); !why.empty()) GTEST_SKIP() << why;
   auto c = m["other_rates"][GetParam()];
-  fs::path dir = test_data() / "parity";
-  auto sep = Separator::from_repo(c["model"], shared_models().string());
-  auto mix = audio::decode_file((dir / c["track"].get<std::string>()).string(), 44100, 2);
-  ASSERT_EQ(mix.frames, c["frames"].get<int64_t>()) << "floor(44100 * length / rate) frames";
-  SeparationOptions o;
-  o.shifts = 0;
-  o.threads = 2;
-  auto out = sep->separate(mix.samples.data(), mix.frames, o);
-  auto reference = read_f32(dir / c["reference"].get<std::string>());
-  int64_t frames = c["excerpt_frames"];
-  ASSERT_EQ(reference.size(), size_t(4 * 2 * frames));
-  expect_stems_match(out, reference.data(), 4, 2, frames, mix.frames, c["excerpt_start"]);
+  RealCase real(c);
+  ASSERT_EQ(real.mix.frames, c["frames"].get<int64_t>()) << "floor(44100 * length / rate) frames";
+  real.expect_excerpt_matches(c, c["reference"]);
 }
 
 INSTANTIATE_TEST_SUITE_P(Rates, RealHtdemucsOtherRates, testing::Values(0, 1),

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <numeric>
 #include <stdexcept>
 
@@ -98,6 +97,8 @@ SincResampler::SincResampler(int from_rate, int to_rate, int channels)
     phase.first_tap = static_cast<int>(lo);
     phase.taps.reserve(taps.size());
     for (double v : taps) phase.taps.push_back(static_cast<float>(v / sum));
+    reach_back_ = std::min<int64_t>(reach_back_, phase.first_tap);
+    reach_ahead_ = std::max<int64_t>(reach_ahead_, phase.first_tap + phase.taps.size());
   }
 }
 
@@ -105,10 +106,8 @@ void SincResampler::push(const float* const* planes, int64_t frames, const Emit&
   if (frames <= 0) return;
   if (!started_) {
     // julius pads the start by repeating the first frame: enough for the widest reach back.
-    int64_t pad = 0;
-    for (const Phase& p : phases_) pad = std::max<int64_t>(pad, -p.first_tap);
-    for (int c = 0; c < channels_; ++c) held_[c].assign(pad, planes[c][0]);
-    held_start_ = -pad;
+    for (int c = 0; c < channels_; ++c) held_[c].assign(-reach_back_, planes[c][0]);
+    held_start_ = reach_back_;
     started_ = true;
   }
   for (int c = 0; c < channels_; ++c)
@@ -122,10 +121,8 @@ void SincResampler::push(const float* const* planes, int64_t frames, const Emit&
 void SincResampler::finish(const Emit& emit) {
   if (!started_) return;
   // julius pads the end by repeating the last frame, further than any kernel reaches.
-  int64_t pad = 0;
-  for (const Phase& p : phases_)
-    pad = std::max<int64_t>(pad, p.first_tap + static_cast<int64_t>(p.taps.size()));
-  for (int c = 0; c < channels_; ++c) held_[c].insert(held_[c].end(), pad + old_, held_[c].back());
+  for (int c = 0; c < channels_; ++c)
+    held_[c].insert(held_[c].end(), reach_ahead_ + old_, held_[c].back());
   run(julius_length(new_, old_, received_), emit);
   // Ready for another stream.
   for (auto& h : held_) h.clear();
@@ -152,9 +149,7 @@ void SincResampler::run(int64_t output_limit, const Emit& emit) {
     emit(planes.data(), static_cast<int64_t>(out_[0].size()));
   }
   // Frames before the next output's reach are done with.
-  int64_t min_first = std::numeric_limits<int64_t>::max();
-  for (const Phase& p : phases_) min_first = std::min<int64_t>(min_first, p.first_tap);
-  int64_t keep_from = (produced_ / new_) * old_ + min_first;
+  int64_t keep_from = (produced_ / new_) * old_ + reach_back_;
   int64_t drop = std::clamp<int64_t>(keep_from - held_start_, 0, held_end - held_start_);
   if (drop > 0) {
     for (auto& h : held_) h.erase(h.begin(), h.begin() + drop);

@@ -40,6 +40,8 @@ class SincResampler {
   int64_t old_, new_;  // the rates divided by their gcd
   int channels_;
   std::vector<Phase> phases_;
+  // How far the kernels reach from a block's first input frame: back (<= 0) and past the end.
+  int64_t reach_back_ = 0, reach_ahead_ = 0;
   // Input not yet used up, per channel; held_[c][0] is input frame `held_start_` (negative at
   // the start: the first frame repeated, julius' replicate padding).
   std::vector<std::vector<float>> held_;
