@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -52,6 +53,13 @@ std::string slurp(const fs::path& path) {
 }
 
 }  // namespace
+
+std::string drop_blas_coretype() {
+  const char* set = std::getenv("OPENBLAS_CORETYPE");
+  std::string was = set ? set : "";
+  unsetenv("OPENBLAS_CORETYPE");
+  return was;
+}
 
 ChildResult run_child(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
   // Output goes to files: neither pipe can fill up and stall the child.

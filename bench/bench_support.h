@@ -19,6 +19,12 @@ struct ChildResult {
   double wall = 0;   // seconds from fork to exit
 };
 
+// Removes OPENBLAS_CORETYPE from this process's environment, and so from every run's, and
+// returns what it was ("" if unset). A fresh Debian has no such variable: OpenBLAS then picks
+// its kernels for the CPU (AVX-512 ones where there is AVX-512). Some machines set it to an
+// older core for every program, which slows ours and the official code alike.
+std::string drop_blas_coretype();
+
 // Runs argv (argv[0] a path) in a fresh process with `env` ("NAME=value") added to this one's,
 // capturing stdout and stderr.
 ChildResult run_child(const std::vector<std::string>& argv,

@@ -255,7 +255,8 @@ TEST(Cli, AFilenameWithoutStemIsRefused) {
   EXPECT_TRUE(tree(dir / "o").empty());
 }
 
-// --timings: one line saying where the wall time went, phase by phase; nothing without it.
+// --timings: a line saying where the wall time went, phase by phase, and one saying what
+// computed it; nothing without it.
 TEST(Cli, TimingsSayWhereTheTimeWent) {
   TempDir dir;
   auto track = make_tone(dir / "a.wav", 3.0, 8000, 2);
@@ -265,6 +266,7 @@ TEST(Cli, TimingsSayWhereTheTimeWent) {
   auto plain = run_msaas(args);
   ASSERT_EQ(plain.exit_code, 0) << plain.err;
   EXPECT_EQ(plain.err.find("Timings:"), std::string::npos);
+  EXPECT_EQ(plain.err.find("Compute:"), std::string::npos);
   args.insert(args.begin() + 1, "--timings");
   auto started = std::chrono::steady_clock::now();
   auto r = run_msaas(args);
@@ -281,6 +283,8 @@ TEST(Cli, TimingsSayWhereTheTimeWent) {
   EXPECT_GT(std::stod(m[1]), 0.0) << "loading the program's libraries takes time";
   EXPECT_GT(std::stod(m[4]), 0.0);
   EXPECT_LE(std::stod(m[6]), wall + 0.05) << "no phase is counted twice";
+  EXPECT_TRUE(std::regex_search(r.err, std::regex("Compute: libtorch [^\n]+ threads")))
+      << "and what computed it: " << r.err;
 }
 
 }  // namespace

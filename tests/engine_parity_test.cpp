@@ -1,13 +1,16 @@
 // The engine against the official Demucs: every case in tests/data/parity/manifest.json was
 // computed by tools/make_parity_data.py with the official code; each stem must reach 60 dB
 // signal-to-error.
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <latch>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <thread>
 
 #include "audio/decode.h"
@@ -224,6 +227,23 @@ TEST(EngineCompute, OpenBlasSharesLibtorchsThreads) {
   std::string summary = compute_summary();
   EXPECT_NE(summary.find("2 threads"), std::string::npos) << summary;
   EXPECT_NE(summary.find("shares libtorch's OpenMP threads"), std::string::npos) << summary;
+}
+
+// The summary names OpenBLAS's kernels: an OPENBLAS_CORETYPE in the environment (some machines
+// set one for every program) can hold a CPU with AVX-512 to AVX2 kernels, and this is how a
+// benchmark or a worker's log shows it. An OpenBLAS built for every CPU (DYNAMIC_ARCH, as
+// Debian's) takes the variable's core when the CPU can run it: Haswell (AVX2), as set here.
+TEST(EngineCompute, SummaryNamesOpenBlasKernels) {
+  std::string summary = compute_summary();
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(summary, m, std::regex("OpenBLAS [0-9.]+ (\\S+) kernels")))
+      << summary;
+  const char* forced = std::getenv("OPENBLAS_CORETYPE");
+  auto config = reinterpret_cast<const char* (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_config"));
+  bool dynamic = config && std::string(config()).find("DYNAMIC_ARCH") != std::string::npos;
+  if (forced && dynamic && std::string(forced) == "Haswell" && __builtin_cpu_supports("avx2")) {
+    EXPECT_EQ(m[1], "Haswell") << summary;
+  }
 }
 
 // Why a real-model case of the manifest cannot run here ("" when it can).

@@ -120,8 +120,9 @@ class Separator {
                                const ProgressCallback& progress = nullptr) const = 0;
 };
 
-// How the engine computes on this machine, for logs and benchmarks, e.g. "libtorch 1.13.1,
-// 2 threads, OpenBLAS 0.3.21 (shares libtorch's OpenMP threads)".
+// How the engine computes on this machine, for logs and benchmarks, e.g. "libtorch 1.13.0,
+// 2 threads, ATen kernels: avx512, OpenBLAS 0.3.21 Cooperlake kernels (shares libtorch's OpenMP
+// threads)".
 std::string compute_summary();
 
 }  // namespace msaas

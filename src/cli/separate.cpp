@@ -35,7 +35,8 @@ CLI::App* add_separate_command(CLI::App& app, SeparateOptions& o) {
                   "~/.cache/msaas/models)");
   cmd->add_flag("--list-models", o.list_models, "List the models in the repo and exit");
   cmd->add_flag("--timings", o.timings,
-                "Print where the time went (start, model, decode, separate, encode)");
+                "Print where the time went (start, model, decode, separate, encode) and "
+                "what computed it");
   cmd->add_option("-o,--out", o.out, "Output folder; a subfolder named after the model is made")
       ->capture_default_str();
   cmd->add_option("--filename", o.filename,
@@ -220,7 +221,10 @@ int run_separate(const SeparateOptions& options) {
   std::cerr << "Separated tracks will be stored in " << fs::absolute(out_dir).string() << "\n";
   int failed = 0;
   for (const auto& track : o.tracks) failed += !separate_track(o, *model, track, out_dir, timings);
-  if (o.timings) std::cerr << "Timings: " << timings.line() << "\n";
+  if (o.timings) {
+    std::cerr << "Timings: " << timings.line() << "\n";
+    std::cerr << "Compute: " << compute_summary() << "\n";
+  }
   if (failed) std::cerr << "msaas: " << failed << " of " << o.tracks.size() << " tracks failed\n";
   return failed ? 1 : 0;
 }

@@ -31,6 +31,9 @@ std::string compute_summary() {
   if (!config || !parallel) return out + ", BLAS: not OpenBLAS";
   std::string blas = config();
   blas = blas.substr(0, blas.find(' ', blas.find(' ') + 1));  // "OpenBLAS 0.3.21"
+  auto corename = reinterpret_cast<const char* (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  if (const char* core = corename ? corename() : nullptr)
+    blas += " " + std::string(core) + " kernels";
   switch (parallel()) {
     case 0:
       return out + ", " + blas + " (single-threaded)";
