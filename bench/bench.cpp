@@ -114,11 +114,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--threads", threads, "Compute threads")->capture_default_str();
   std::string modes = "exact,fast";
-  app.add_option("--modes", modes, "Engine modes to run")
-      ->check(CLI::IsMember({"exact", "fast", "exact,fast"}))
-      ->capture_default_str();
+  auto* modes_option = app.add_option("--modes", modes, "Engine modes to run")
+                           ->check(CLI::IsMember({"exact", "fast", "exact,fast", "fast,exact"}))
+                           ->capture_default_str();
   bool fast = false;
-  app.add_flag("--fast", fast, "The fast mode only (same as --modes fast)");
+  app.add_flag("--fast", fast, "The fast mode only (same as --modes fast)")->excludes(modes_option);
   app.add_option("--json", json_out, "Also write the results here");
   app.add_option("--one", one, "(internal) separate this file and print timings");
   bool end_to_end = false;
@@ -148,6 +148,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     if (!one.empty()) return run_one(one, repo, name, threads, fast);
+    const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+    std::string in_effect = coretype ? coretype : "";
     std::string removed = keep_blas_coretype ? "" : msaas::bench::drop_blas_coretype();
     if (!removed.empty())
       std::printf(
@@ -176,7 +178,7 @@ int main(int argc, char** argv) {
       bench.repo = repo;
       bench.name = name;
       bench.threads = threads;
-      bench.exact = !fast && modes.find("exact") != std::string::npos;
+      bench.exact = !fast && modes.find("exact") != std::string::npos;  // the words IsMember let in
       bench.fast = fast || modes.find("fast") != std::string::npos;
       bench.official_lengths = parse_lengths(official_lengths);
       bench.demucs_src = src ? src : "";
@@ -185,6 +187,7 @@ int main(int argc, char** argv) {
     }
     // Which kernels the figures were made with: see drop_blas_coretype.
     results["openblas_coretype_removed"] = removed;
+    results["openblas_coretype_in_runs"] = removed.empty() ? in_effect : "";
     if (!json_out.empty()) std::ofstream(json_out) << results.dump(2) << "\n";
     return 0;
   } catch (const std::exception& e) {

@@ -54,6 +54,11 @@ std::string slurp(const fs::path& path) {
 
 }  // namespace
 
+fs::path source_file(const std::string& relative) {
+  fs::path beside = fs::canonical("/proc/self/exe").parent_path().parent_path() / relative;
+  return fs::exists(beside) ? beside : fs::path(MSAAS_SOURCE_DIR) / relative;
+}
+
 std::string drop_blas_coretype() {
   const char* set = std::getenv("OPENBLAS_CORETYPE");
   std::string was = set ? set : "";

@@ -19,6 +19,9 @@ struct ChildResult {
   double wall = 0;   // seconds from fork to exit
 };
 
+// A file of the source tree: next to the build folder, else where this program was built from.
+std::filesystem::path source_file(const std::string& relative);
+
 // Removes OPENBLAS_CORETYPE from this process's environment, and so from every run's, and
 // returns what it was ("" if unset). A fresh Debian has no such variable: OpenBLAS then picks
 // its kernels for the CPU (AVX-512 ones where there is AVX-512). Some machines set it to an

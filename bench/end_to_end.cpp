@@ -100,7 +100,15 @@ double median(std::vector<double> v) {
 }
 
 double fastest(const std::vector<double>& v) {
-  return *std::min_element(v.begin(), v.end());
+  return v.empty() ? 0 : *std::min_element(v.begin(), v.end());
+}
+
+// The rest of the line that starts with `prefix` in a program's output ("" if none).
+std::string line_after(const std::string& text, const std::string& prefix) {
+  auto at = text.find(prefix);
+  if (at == std::string::npos) return "";
+  at += prefix.size();
+  return text.substr(at, text.find('\n', at) - at);
 }
 
 // Start, model load, decode and encode: all but the separation, on a 10 s song, WAV and MP3.
@@ -112,18 +120,15 @@ json fixed_cost(const EndToEndOptions& o, const fs::path& dir) {
     std::vector<std::string> extra{song.string()};
     if (std::string(format) == "mp3") extra.insert(extra.begin(), "--mp3");
     std::vector<double> fixed;
-    std::string line, last;
+    std::string last;  // the last run's --timings output
     for (int r = 0; r < std::max(1, o.rounds); ++r) {
       auto res = run_checked({"msaas", ours(o, dir / "out", extra), {}});
       fixed.push_back(res.wall - timing(res.err, "separate"));
       last = res.err;
-      auto at = res.err.find("Timings: ");
-      line = at == std::string::npos ? "" : res.err.substr(at + 9, res.err.find('\n', at) - at - 9);
     }
+    std::string line = line_after(last, "Timings: ");
     if (!out.contains("compute")) {
-      auto at = last.find("Compute: ");
-      out["compute"] =
-          at == std::string::npos ? "" : last.substr(at + 9, last.find('\n', at) - at - 9);
+      out["compute"] = line_after(last, "Compute: ");
       std::printf("compute: %s\n", out["compute"].get<std::string>().c_str());
     }
     std::printf(
@@ -147,7 +152,9 @@ json run_end_to_end(const EndToEndOptions& o) {
   if (!o.demucs_src.empty())
     std::printf("official MP3 runs: lameenc from %s (a stand-in on the system's LAME)\n",
                 o.lameenc.c_str());
-  json results = {{"fixed_cost", fixed_cost(o, dir)}, {"lengths", json::array()}};
+  json fixed = fixed_cost(o, dir);
+  json results = {{"compute", fixed["compute"]}, {"fixed_cost", fixed}, {"lengths", json::array()}};
+  results["fixed_cost"].erase("compute");
   for (double seconds : o.lengths) {
     fs::path song = dir / ("song-" + std::to_string(int(seconds)) + ".wav");
     write_song(song, seconds);

@@ -125,7 +125,7 @@ std::string ratios(const json& run) {
 // The temporary song goes whatever happens (ten minutes of float WAV is 200 MB).
 struct TemporarySong {
   fs::path path;
-  TemporarySong(double seconds)
+  explicit TemporarySong(double seconds)
       : path(fs::temp_directory_path() / ("msaas-bench-" + std::to_string(getpid()) + "-" +
                                           std::to_string(int(seconds)) + ".wav")) {
     write_song(path, seconds);
@@ -162,7 +162,7 @@ json run_length(const EngineBenchOptions& o, double seconds, double flops, doubl
   bool official = !o.demucs_src.empty() && std::find(set.begin(), set.end(), seconds) != set.end();
   if (official) {
     run["official"] = run_official(o, song.path, seconds, {});
-    run["official_tuned"] = run_official(o, song.path, seconds, o.tuned_env);
+    run["official_tuned"] = run_official(o, song.path, seconds, o.tuned_env);  // "" env: as is
     row += "  | official " + wall_and_peak(run["official"]) + "  tuned " +
            wall_and_peak(run["official_tuned"]);
   }
@@ -174,14 +174,9 @@ json run_length(const EngineBenchOptions& o, double seconds, double flops, doubl
 
 }  // namespace
 
-fs::path source_file(const std::string& relative) {
-  fs::path beside = fs::canonical("/proc/self/exe").parent_path().parent_path() / relative;
-  return fs::exists(beside) ? beside : fs::path(MSAAS_SOURCE_DIR) / relative;
-}
-
 json run_engine_bench(const EngineBenchOptions& o, const std::vector<double>& lengths) {
-  auto model = Separator::from_repo(o.name, o.repo);
-  double flops = model->flops_per_segment();
+  // Only for its FLOP count: not kept while the runs are measured.
+  double flops = Separator::from_repo(o.name, o.repo)->flops_per_segment();
   double peak = machine_peak_gflops(o.threads);
   std::printf("model %s: %.1f GFLOP per segment; machine peak %.0f GFLOP/s (%d threads)\n",
               o.name.c_str(), flops / 1e9, peak, o.threads);

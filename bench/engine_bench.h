@@ -23,7 +23,4 @@ struct EngineBenchOptions {
 nlohmann::json run_engine_bench(const EngineBenchOptions& options,
                                 const std::vector<double>& lengths);
 
-// A file of the source tree: next to the build folder, else where this program was built from.
-std::filesystem::path source_file(const std::string& relative);
-
 }  // namespace msaas::bench

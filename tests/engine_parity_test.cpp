@@ -232,7 +232,8 @@ TEST(EngineCompute, OpenBlasSharesLibtorchsThreads) {
 // The summary names OpenBLAS's kernels: an OPENBLAS_CORETYPE in the environment (some machines
 // set one for every program) can hold a CPU with AVX-512 to AVX2 kernels, and this is how a
 // benchmark or a worker's log shows it. An OpenBLAS built for every CPU (DYNAMIC_ARCH, as
-// Debian's) takes the variable's core when the CPU can run it: Haswell (AVX2), as set here.
+// Debian's) takes the variable's core when the CPU can run it; checked for Haswell (AVX2), the
+// value some machines set.
 TEST(EngineCompute, SummaryNamesOpenBlasKernels) {
   std::string summary = compute_summary();
   std::smatch m;
