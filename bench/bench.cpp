@@ -7,21 +7,15 @@
 // figure is that run's alone) with the defaults (shifts 1, overlap 0.25), and run the official
 // code on the same files when $DEMUCS_SRC (a PYTHONPATH holding the official sources) is set.
 // Figures and how to read them: docs/benchmarks.md.
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <thread>
 
 #include "audio/mix_spool.h"
 #include "bench_support.h"
@@ -148,8 +142,6 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     if (!one.empty()) return run_one(one, repo, name, threads, fast);
-    const char* coretype = std::getenv("OPENBLAS_CORETYPE");
-    std::string in_effect = coretype ? coretype : "";
     std::string removed = keep_blas_coretype ? "" : msaas::bench::drop_blas_coretype();
     if (!removed.empty())
       std::printf(
@@ -187,7 +179,8 @@ int main(int argc, char** argv) {
     }
     // Which kernels the figures were made with: see drop_blas_coretype.
     results["openblas_coretype_removed"] = removed;
-    results["openblas_coretype_in_runs"] = removed.empty() ? in_effect : "";
+    const char* kept = std::getenv("OPENBLAS_CORETYPE");  // what the runs saw
+    results["openblas_coretype_in_runs"] = kept ? kept : "";
     if (!json_out.empty()) std::ofstream(json_out) << results.dump(2) << "\n";
     return 0;
   } catch (const std::exception& e) {

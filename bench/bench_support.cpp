@@ -54,6 +54,15 @@ std::string slurp(const fs::path& path) {
 
 }  // namespace
 
+ScratchFolder::ScratchFolder(fs::path p) : path(std::move(p)) {
+  fs::create_directories(path);
+}
+
+ScratchFolder::~ScratchFolder() {
+  std::error_code ec;
+  fs::remove_all(path, ec);
+}
+
 fs::path source_file(const std::string& relative) {
   fs::path beside = fs::canonical("/proc/self/exe").parent_path().parent_path() / relative;
   return fs::exists(beside) ? beside : fs::path(MSAAS_SOURCE_DIR) / relative;

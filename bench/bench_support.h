@@ -19,6 +19,14 @@ struct ChildResult {
   double wall = 0;   // seconds from fork to exit
 };
 
+// A folder that goes with everything in it whatever happens (songs of minutes are hundreds of
+// MB).
+struct ScratchFolder {
+  std::filesystem::path path;
+  explicit ScratchFolder(std::filesystem::path p);
+  ~ScratchFolder();
+};
+
 // A file of the source tree: next to the build folder, else where this program was built from.
 std::filesystem::path source_file(const std::string& relative);
 

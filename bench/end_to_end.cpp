@@ -75,16 +75,6 @@ double timing(const std::string& err, const std::string& phase) {
   return std::stod(m[1]);
 }
 
-// The scratch folder goes whatever happens (songs of minutes are hundreds of MB).
-struct ScratchFolder {
-  fs::path path;
-  explicit ScratchFolder(fs::path p) : path(std::move(p)) { fs::create_directories(path); }
-  ~ScratchFolder() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
 ChildResult run_checked(const Command& c) {
   auto r = run_child(c.argv, c.env);
   if (r.exit_code != 0)
@@ -111,8 +101,9 @@ std::string line_after(const std::string& text, const std::string& prefix) {
   return text.substr(at, text.find('\n', at) - at);
 }
 
-// Start, model load, decode and encode: all but the separation, on a 10 s song, WAV and MP3.
-json fixed_cost(const EndToEndOptions& o, const fs::path& dir) {
+// Start, model load, decode and encode: all but the separation, on a 10 s song, WAV and MP3;
+// also notes in `results` what computed them (the `Compute:` line of --timings).
+json fixed_cost(const EndToEndOptions& o, const fs::path& dir, json& results) {
   fs::path song = dir / "ten-seconds.wav";
   write_song(song, 10);
   json out = json::object();
@@ -127,9 +118,9 @@ json fixed_cost(const EndToEndOptions& o, const fs::path& dir) {
       last = res.err;
     }
     std::string line = line_after(last, "Timings: ");
-    if (!out.contains("compute")) {
-      out["compute"] = line_after(last, "Compute: ");
-      std::printf("compute: %s\n", out["compute"].get<std::string>().c_str());
+    if (!results.contains("compute")) {
+      results["compute"] = line_after(last, "Compute: ");
+      std::printf("compute: %s\n", results["compute"].get<std::string>().c_str());
     }
     std::printf(
         "fixed cost, 10 s song, %s out: %.2f s (median of %zu, fastest %.2f s; last run: "
@@ -152,9 +143,9 @@ json run_end_to_end(const EndToEndOptions& o) {
   if (!o.demucs_src.empty())
     std::printf("official MP3 runs: lameenc from %s (a stand-in on the system's LAME)\n",
                 o.lameenc.c_str());
-  json fixed = fixed_cost(o, dir);
-  json results = {{"compute", fixed["compute"]}, {"fixed_cost", fixed}, {"lengths", json::array()}};
-  results["fixed_cost"].erase("compute");
+  json results = json::object();
+  results["fixed_cost"] = fixed_cost(o, dir, results);
+  results["lengths"] = json::array();
   for (double seconds : o.lengths) {
     fs::path song = dir / ("song-" + std::to_string(int(seconds)) + ".wav");
     write_song(song, seconds);

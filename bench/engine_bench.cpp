@@ -122,29 +122,17 @@ std::string ratios(const json& run) {
   return out;
 }
 
-// The temporary song goes whatever happens (ten minutes of float WAV is 200 MB).
-struct TemporarySong {
-  fs::path path;
-  explicit TemporarySong(double seconds)
-      : path(fs::temp_directory_path() / ("msaas-bench-" + std::to_string(getpid()) + "-" +
-                                          std::to_string(int(seconds)) + ".wav")) {
-    write_song(path, seconds);
-  }
-  ~TemporarySong() {
-    std::error_code ec;
-    fs::remove(path, ec);
-  }
-};
-
 // One length: ours in each mode, then the official code as installed and tuned.
 json run_length(const EngineBenchOptions& o, double seconds, double flops, double peak,
                 json& results) {
-  TemporarySong song(seconds);
+  ScratchFolder scratch(fs::temp_directory_path() / ("msaas-bench-" + std::to_string(getpid())));
+  fs::path song = scratch.path / ("song-" + std::to_string(int(seconds)) + ".wav");
+  write_song(song, seconds);
   json run = {{"seconds", seconds}};
   std::string row;
   for (bool fast : {false, true}) {
     if (!(fast ? o.fast : o.exact)) continue;
-    json ours = run_ours(o, song.path, seconds, fast, flops);
+    json ours = run_ours(o, song, seconds, fast, flops);
     if (!results.contains("compute")) {
       results["compute"] = ours["compute"];
       std::printf("compute: %s; %.0f MB resident once the model is loaded\n",
@@ -161,8 +149,8 @@ json run_length(const EngineBenchOptions& o, double seconds, double flops, doubl
   const auto& set = o.official_lengths;
   bool official = !o.demucs_src.empty() && std::find(set.begin(), set.end(), seconds) != set.end();
   if (official) {
-    run["official"] = run_official(o, song.path, seconds, {});
-    run["official_tuned"] = run_official(o, song.path, seconds, o.tuned_env);  // "" env: as is
+    run["official"] = run_official(o, song, seconds, {});
+    run["official_tuned"] = run_official(o, song, seconds, o.tuned_env);  // "" env: as is
     row += "  | official " + wall_and_peak(run["official"]) + "  tuned " +
            wall_and_peak(run["official_tuned"]);
   }

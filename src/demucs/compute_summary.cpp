@@ -14,6 +14,12 @@ namespace msaas {
 
 namespace {
 
+// One of OpenBLAS's own C entry points, or nullptr where the BLAS is another library.
+template <typename Result>
+auto openblas_function(const char* name) {
+  return reinterpret_cast<Result (*)()>(dlsym(RTLD_DEFAULT, name));
+}
+
 // As set for ATen, which reads it once, at its first operator.
 std::string aten_kernels() {
   const char* chosen = std::getenv("ATEN_CPU_CAPABILITY");
@@ -26,12 +32,12 @@ std::string compute_summary() {
   std::string out = "libtorch " + std::string(TORCH_VERSION) + ", " +
                     std::to_string(at::get_num_threads()) +
                     " threads, ATen kernels: " + aten_kernels();
-  auto config = reinterpret_cast<const char* (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_config"));
-  auto parallel = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_parallel"));
+  auto config = openblas_function<const char*>("openblas_get_config");
+  auto parallel = openblas_function<int>("openblas_get_parallel");
   if (!config || !parallel) return out + ", BLAS: not OpenBLAS";
   std::string blas = config();
   blas = blas.substr(0, blas.find(' ', blas.find(' ') + 1));  // "OpenBLAS 0.3.21"
-  auto corename = reinterpret_cast<const char* (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  auto corename = openblas_function<const char*>("openblas_get_corename");
   if (const char* core = corename ? corename() : nullptr)
     blas += " " + std::string(core) + " kernels";
   switch (parallel()) {
