@@ -1,6 +1,6 @@
 // The engine's own CPU kernels against the ATen operators they stand in for (the official code's
-// arithmetic): fused DConv, 1x1 and transposed convolutions as matrix products, attention by
-// blocks of query rows, inverse STFT.
+// arithmetic): fused DConv, 1x1 and transposed convolutions as matrix products, Winograd 3x3
+// convolutions, attention by blocks of query rows, inverse STFT.
 // Random weights and inputs, shapes as the hybrid models use them, long sequences included.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -17,6 +17,7 @@
 #include "demucs/conv_cpu.h"
 #include "demucs/demucs.h"
 #include "demucs/spec.h"
+#include "demucs/winograd_cpu.h"
 
 namespace msaas::test {
 namespace {
@@ -113,6 +114,44 @@ TEST(EngineKernels, PointwiseConvolutionsAreMatrixProducts) {
   EXPECT_FALSE(demucs::conv_cpu(x1, at::randn({12, 8, 3}), b, {1}, {1}, {1}, false));
 }
 
+TEST(EngineKernels, Winograd3x3ConvolutionsMatchAten) {
+  c10::InferenceMode guard;
+  at::manual_seed(11);
+  // The decoders' rewrite shapes (narrower in time: several rows of blocks per work item; 336
+  // wide: one row each, as in the model), odd sizes whose last 2x2 blocks hang over the image's
+  // bottom or right edge, a batch of two, no bias.
+  struct Case {
+    std::vector<int64_t> input;
+    bool bias;
+  };
+  for (const auto& c : std::vector<Case>{{{1, 48, 512, 24}, true},
+                                         {{1, 96, 128, 64}, true},
+                                         {{1, 48, 32, 336}, true},
+                                         {{2, 5, 101, 83}, true},
+                                         {{1, 16, 101, 84}, true},
+                                         {{1, 7, 128, 65}, false}}) {
+    int64_t ci = c.input[1];
+    auto x = at::randn(c.input), w = at::randn({2 * ci, ci, 3, 3});
+    auto b = c.bias ? at::randn({2 * ci}) : at::Tensor();
+    auto mine = demucs::conv_cpu(x, w, b, {1, 1}, {1, 1}, {1, 1}, false);
+    ASSERT_TRUE(mine) << x.sizes();
+    auto reference = at::conv2d(x, w, b, 1, 1);
+    ASSERT_EQ(mine->sizes(), reference.sizes());
+    EXPECT_GT(snr_db(*mine, reference), 110.0) << x.sizes();
+  }
+  // Too few blocks for the transforms to pay (the innermost decoder's 384 x 8 x 336), another
+  // padding, a stride: ATen's.
+  auto w = at::randn({8, 4, 3, 3});
+  EXPECT_FALSE(demucs::winograd_conv3x3(at::randn({1, 4, 8, 336}), w, {}));
+  EXPECT_FALSE(demucs::conv_cpu(at::randn({1, 4, 200, 100}), w, {}, {1, 1}, {0, 0}, {1, 1}, false));
+  EXPECT_FALSE(demucs::conv_cpu(at::randn({1, 4, 200, 100}), w, {}, {2, 2}, {1, 1}, {1, 1}, false));
+  EXPECT_FALSE(demucs::conv_cpu(at::randn({1, 4, 200, 100}), w, {}, {1, 1}, {1, 1}, {2, 2}, false));
+  EXPECT_FALSE(demucs::winograd_conv3x3(at::randn({1, 4, 200, 100}, at::kDouble), w, {}));
+  at::autocast::set_cpu_enabled(true);
+  EXPECT_FALSE(demucs::winograd_conv3x3(at::randn({1, 4, 200, 100}), w, {})) << "fast mode";
+  at::autocast::set_cpu_enabled(false);
+}
+
 TEST(EngineKernels, TransposedConvolutionsOverlapAddLikeAten) {
   c10::InferenceMode guard;
   at::manual_seed(5);
@@ -141,9 +180,10 @@ TEST(EngineKernels, AttentionByBlocksMatchesBmmSoftmaxBmm) {
   c10::InferenceMode guard;
   at::manual_seed(13);
   int64_t heads = 4, C = 32, d = C / heads;
-  // Self and cross attention, query counts that do not fill the last block, two batch items.
-  for (auto [B, Tq, Tk] :
-       std::vector<std::tuple<int64_t, int64_t, int64_t>>{{1, 200, 200}, {2, 70, 130}, {1, 1, 9}}) {
+  // Self and cross attention, query counts that do not fill the last block (600: three blocks of
+  // 256 rows, the last one partial), two batch items.
+  for (auto [B, Tq, Tk] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
+           {1, 200, 200}, {2, 70, 130}, {1, 1, 9}, {2, 600, 300}}) {
     auto q = at::randn({B, Tq, C}) * 0.5, k = at::randn({B, Tk, C}), v = at::randn({B, Tk, C});
     auto mine = demucs::attention_cpu(q, k, v, heads);
     ASSERT_TRUE(mine);

@@ -2,7 +2,8 @@
 // Through ATen the first go to oneDNN, which runs these shapes at a third of BLAS's speed, and
 // the second (kernel K, stride S along one axis) end in a single-threaded col2im; here they are
 // 2-4x faster. Same sums, in another order. The strided encoder convolutions were tried the same
-// way (regrouped input, ceil(K / S) products) and stay with oneDNN, which was as fast.
+// way (regrouped input, ceil(K / S) products) and stay with oneDNN, which was as fast. 3x3
+// convolutions (stride 1, padding 1) are handed to winograd_cpu.h.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -13,8 +14,9 @@ namespace msaas::demucs {
 
 // x: [B, Cin, L] with a conv1d weight, or [B, Cin, L, T] with a conv2d weight whose second
 // kernel axis is 1 (stride 1, no padding there); a kernel of 1, or transposed with K <= 2 * S
-// and no padding. Returns nullopt where the shape is not one of
-// those, the input is not float32 on the CPU, or autocast (fast mode) is on: ATen then runs it.
+// and no padding; or [B, Cin, H, W] with a 3x3 kernel, stride 1, padding 1 (winograd_conv3x3's
+// rules). Returns nullopt where the shape is not one of those, the input is not float32 on the
+// CPU, or autocast (fast mode) is on: ATen then runs it.
 std::optional<at::Tensor> conv_cpu(const at::Tensor& x, const at::Tensor& weight,
                                    const at::Tensor& bias, at::IntArrayRef stride,
                                    at::IntArrayRef padding, at::IntArrayRef dilation,

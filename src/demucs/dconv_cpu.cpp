@@ -7,15 +7,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "demucs/vector_clones.h"
+
 namespace msaas::demucs {
 namespace {
-
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define MSAAS_VECTOR_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define MSAAS_VECTOR_CLONES
-#endif
 
 constexpr int64_t kChunk = 2048;  // time steps per work item when one sequence is long
 

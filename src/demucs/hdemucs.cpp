@@ -137,7 +137,10 @@ std::pair<at::Tensor, at::Tensor> HDecLayer::operator()(at::Tensor x,
     z = z.slice(-1, pad_, pad_ + length);
     TORCH_CHECK(z.size(-1) == length, "decoder output length mismatch");
   }
-  if (!c_.last) z = at::gelu(z);
+  // z is this layer's own (the transposed convolution's output). In place, GELU keeps z's type
+  // under autocast: libtorch 1.13's CPU autocast leaves gelu alone either way (versions that
+  // listed it as float32 would differ here in fast mode).
+  if (!c_.last) at::gelu_(z);
   return {z, y};
 }
 

@@ -123,31 +123,32 @@ TransformerLayer::TransformerLayer(Weights& w, const std::string& p, const Trans
 }
 
 at::Tensor TransformerLayer::feed_forward(const at::Tensor& x) const {
-  auto h = linear1_(x);
-  return linear2_(gelu_ ? at::gelu(h) : at::relu(h));
+  auto h = linear1_(x);  // ours: activated in place (see HDecLayer on autocast and gelu_)
+  return linear2_(gelu_ ? at::gelu_(h) : at::relu_(h));
 }
 
 at::Tensor TransformerLayer::operator()(const at::Tensor& x, const at::Tensor& other) const {
-  auto scale = [](const at::Tensor& gamma, const at::Tensor& y) {
-    return gamma.defined() ? gamma * y : y;
+  // x + gamma * y (LayerScale) in one pass over the tokens.
+  auto residual = [](const at::Tensor& stream, const at::Tensor& gamma, const at::Tensor& y) {
+    return gamma.defined() ? at::addcmul(stream, gamma, y) : stream + y;
   };
   at::Tensor out;
   if (!cross_) {
     if (norm_first_) {
       auto n = norm1_(x);
-      out = x + scale(gamma1_, attn_(n, n));
-      out = out + scale(gamma2_, feed_forward(norm2_(out)));
+      out = residual(x, gamma1_, attn_(n, n));
+      out = residual(out, gamma2_, feed_forward(norm2_(out)));
     } else {
-      out = norm1_(x + scale(gamma1_, attn_(x, x)));
-      out = norm2_(out + scale(gamma2_, feed_forward(out)));
+      out = norm1_(residual(x, gamma1_, attn_(x, x)));
+      out = norm2_(residual(out, gamma2_, feed_forward(out)));
     }
   } else {
     if (norm_first_) {
-      out = x + scale(gamma1_, attn_(norm1_(x), norm2_(other)));
-      out = out + scale(gamma2_, feed_forward(norm3_(out)));
+      out = residual(x, gamma1_, attn_(norm1_(x), norm2_(other)));
+      out = residual(out, gamma2_, feed_forward(norm3_(out)));
     } else {
-      out = norm1_(x + scale(gamma1_, attn_(x, other)));
-      out = norm2_(out + scale(gamma2_, feed_forward(out)));
+      out = norm1_(residual(x, gamma1_, attn_(x, other)));
+      out = norm2_(residual(out, gamma2_, feed_forward(out)));
     }
   }
   if (norm_out_) out = (*norm_out_)(out);

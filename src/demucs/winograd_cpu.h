@@ -1,0 +1,19 @@
+// demucs/winograd_cpu.h: the decoders' 3x3 convolutions (the frequency branch's `rewrite`, stride
+// 1, padding 1) by Winograd's F(2x2, 3x3): each 2x2 block of output from a 4x4 block of input in
+// 16 multiplications per channel pair instead of 36. Through ATen these go to oneDNN, which runs
+// the wide, few-channel ones (48 channels, 512 x 336) at about 40 % of the machine's peak.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <optional>
+
+namespace msaas::demucs {
+
+// x: [B, Cin, H, W] float32, weight [Cout, Cin, 3, 3], bias [Cout] or undefined; stride 1,
+// padding 1. Returns nullopt where the image is too small for the transforms to pay (ATen then
+// runs it) or the input is not float32 on the CPU, or autocast (fast mode) is on.
+std::optional<at::Tensor> winograd_conv3x3(const at::Tensor& x, const at::Tensor& weight,
+                                           const at::Tensor& bias);
+
+}  // namespace msaas::demucs
