@@ -165,9 +165,9 @@ std::optional<at::Tensor> winograd_conv3x3(const at::Tensor& x, const at::Tensor
       weight.size(2) != 3 || weight.size(3) != 3 || weight.size(1) != x.size(1))
     return std::nullopt;
   if (bias.defined() && (!bias.is_cpu() || bias.numel() != weight.size(0))) return std::nullopt;
+  Shape s{x.size(1), weight.size(0), x.size(2), x.size(3)};
+  if (s.block_rows() * s.blocks() < kMinBlocks) return std::nullopt;  // before any copy
   auto in = x.contiguous();
-  Shape s{in.size(1), weight.size(0), in.size(2), in.size(3)};
-  if (s.block_rows() * s.blocks() < kMinBlocks) return std::nullopt;
   auto u = transform_weight(weight);
   auto b = bias.defined() ? bias.to(at::kFloat).contiguous() : at::Tensor();
   int64_t B = in.size(0), th = s.block_rows(), tw = s.blocks();
