@@ -93,6 +93,8 @@ try {
   await waitFor(page, () => document.body.dataset.stemsReady === "true", "the job to finish", 240000);
   assert.equal(await page.textContent("#job-status"), "done");
   assert.equal(await page.isVisible("li[data-stem=vocals] .download"), true);
+  assert.ok(await page.evaluate(() => window.msaas.mixer === window.msaas.liveMixer),
+            "the page dropped the audio it had heard and loaded the files again");
   const compared = await page.evaluate(async () => {
     const live = window.msaas.liveMixer;
     const out = {};
