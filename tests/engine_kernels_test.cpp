@@ -6,6 +6,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
 #include <c10/core/InferenceMode.h>
+#include <c10/core/impl/LocalDispatchKeySet.h>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -185,6 +186,7 @@ TEST(EngineKernels, AttentionByBlocksMatchesBmmSoftmaxBmm) {
   for (auto [B, Tq, Tk] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
            {1, 200, 200}, {2, 70, 130}, {1, 1, 9}, {2, 600, 300}}) {
     auto q = at::randn({B, Tq, C}) * 0.5, k = at::randn({B, Tk, C}), v = at::randn({B, Tk, C});
+    if (Tq == 200) q *= 40;  // scores 100 and more apart: weights that underflow to 0
     auto mine = demucs::attention_cpu(q, k, v, heads);
     ASSERT_TRUE(mine);
     auto split = [&](const at::Tensor& t) { return t.view({B, -1, heads, d}).transpose(1, 2); };
@@ -202,8 +204,34 @@ TEST(EngineKernels, AttentionByBlocksMatchesBmmSoftmaxBmm) {
   EXPECT_GT(snr_db(*strided, *packed), 120.0);
   at::autocast::set_cpu_enabled(true);
   bool under_autocast = demucs::attention_cpu(q, k, v, heads).has_value();
+  bool autocast_left_out = [&] {
+    c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
+    return demucs::attention_cpu(q, k, v, heads).has_value();
+  }();
   at::autocast::set_cpu_enabled(false);
-  EXPECT_FALSE(under_autocast) << "fast mode runs attention through ATen";
+  EXPECT_FALSE(under_autocast) << "under autocast, bfloat16 products are ATen's";
+  EXPECT_TRUE(autocast_left_out) << "fast mode's float32 attention takes the own kernel";
+}
+
+// The softmax's exp (attention_cpu.cpp) against double precision, across the range it is given
+// (x - max <= 0) and past where float32 underflows: each query row scores two keys, x and 0, so
+// the first key's weight is exp(x) / (exp(x) + 1), which one value column of 1 and 0 reads out.
+TEST(EngineKernels, AttentionWeightsMatchDoublePrecision) {
+  c10::InferenceMode guard;
+  auto x = at::linspace(-120, 0, 4097);
+  auto q = x.view({1, -1, 1});
+  auto k = at::tensor({1.0f, 0.0f}).view({1, 2, 1}), v = k.clone();
+  auto weights = demucs::attention_cpu(q, k, v, 1);
+  ASSERT_TRUE(weights);
+  auto expected = at::sigmoid(x.to(at::kDouble));
+  auto got = weights->view({-1}).to(at::kDouble);
+  for (int64_t i = 0; i < x.size(0); ++i) {
+    double want = expected[i].item<double>(), have = got[i].item<double>();
+    if (x[i].item<float>() < -87)  // under 1.7e-38: flushed to 0 (or kept, were it exact)
+      EXPECT_LE(have, want * (1 + 5e-7)) << "at x = " << x[i].item<float>();
+    else
+      EXPECT_NEAR(have, want, want * 5e-7) << "at x = " << x[i].item<float>();
+  }
 }
 
 TEST(EngineKernels, OwnLoopsRunOnEveryThread) {

@@ -4,9 +4,13 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "demucs/backend.h"
+#include "demucs/vector_clones.h"
 
 namespace msaas::demucs {
 namespace {
@@ -28,16 +32,67 @@ struct Head {
   }
 };
 
-// Rows [r0, r1) of one head. Inside parallel_for each ATen call (the BLAS products, the softmax)
-// runs on the calling thread.
+// exp(x) for x <= 0, within 2 ulp of the true value: exp(x) = 2^n exp(r), n = round(x / ln 2),
+// |r| <= ln 2 / 2, exp(r) by a degree-7 Taylor-like polynomial fitted for floats. Written as plain
+// arithmetic so that the loops around it vectorise. Below -87 (weights under 1e-38 next to the
+// row's largest, 1) it gives 0: such weights would only make subnormal products in the BLAS
+// kernel, which some CPUs run a hundred times slower.
+inline float exp_nonpositive(float x) {
+  bool negligible = x < -87.0f;
+  x = std::max(x, -87.0f);
+  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+  float n = (x * 1.44269504f + kRound) - kRound;
+  // ln 2 in two parts, the first exact in few bits, so that n * ln 2 loses nothing.
+  float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  auto scale = std::bit_cast<float>(static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23);
+  return negligible ? 0.0f : p * scale;
+}
+
+// Softmax's numerators, row by row: each row becomes exp(x - its max) in place and `sums` gets
+// its total. The division waits for the weighted values (d wide, not Tk). A row (10 KB for
+// 2688 keys) is read from the L3 cache once and stays in L1 for its second pass, where ATen's
+// softmax makes three passes over the whole block.
+MSAAS_VECTOR_CLONES
+void exponentiate_rows(float* scores, int64_t rows, int64_t cols, float* sums) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* x = scores + r * cols;
+    float most = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : most)
+    for (int64_t j = 0; j < cols; ++j) most = x[j] > most ? x[j] : most;
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < cols; ++j) {
+      float e = exp_nonpositive(x[j] - most);
+      x[j] = e;
+      sum += e;
+    }
+    sums[r] = sum;
+  }
+}
+
+// Rows [r0, r1) of one head. Inside parallel_for each BLAS product runs on the calling thread.
 void attend_block(const Head& q, const Head& k, const Head& v, const Head& y, int64_t r0,
                   int64_t r1, std::vector<float>& scratch) {
-  scratch.resize((r1 - r0) * k.rows);
-  auto scores = at::from_blob(scratch.data(), {r1 - r0, k.rows}, at::kFloat);
+  int64_t rows = r1 - r0;
+  scratch.resize(rows * (k.rows + 1));
+  float* sums = scratch.data() + rows * k.rows;
+  auto scores = at::from_blob(scratch.data(), {rows, k.rows}, at::kFloat);
   at::mm_out(scores, q.view(r0, r1), k.view(0, k.rows).t());
-  at::_softmax_out(scores, scores, -1, false);
+  exponentiate_rows(scratch.data(), rows, k.rows, sums);
   auto out = y.view(r0, r1);
   at::mm_out(out, scores, v.view(0, v.rows));
+  float* o = y.data + r0 * y.stride;
+  for (int64_t r = 0; r < rows; ++r) {
+    float inverse = 1.0f / sums[r];
+    for (int64_t c = 0; c < y.d; ++c) o[r * y.stride + c] *= inverse;
+  }
 }
 
 }  // namespace

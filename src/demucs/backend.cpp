@@ -3,6 +3,7 @@
 
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
+#include <c10/core/impl/LocalDispatchKeySet.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -10,7 +11,10 @@
 namespace msaas::demucs {
 
 bool own_cpu_kernels_apply(const at::Tensor& t) {
-  return t.is_cpu() && t.scalar_type() == at::kFloat && !at::autocast::is_cpu_enabled();
+  // Autocast is in effect unless a caller has left its dispatch out (float32 on purpose).
+  bool autocast = at::autocast::is_cpu_enabled() &&
+                  !c10::impl::tls_is_dispatch_key_excluded(c10::DispatchKey::AutocastCPU);
+  return t.is_cpu() && t.scalar_type() == at::kFloat && !autocast;
 }
 
 void prefer_avx512_kernels() {

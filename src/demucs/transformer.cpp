@@ -2,6 +2,8 @@
 // (dropout off, dense attention).
 #include "demucs/transformer.h"
 
+#include <c10/core/impl/LocalDispatchKeySet.h>
+
 #include <cmath>
 
 #include "demucs/attention_cpu.h"
@@ -39,10 +41,21 @@ TransformerConfig read_transformer_config(const Kwargs& k, int64_t dim) {
 }
 
 at::Tensor Attention::operator()(const at::Tensor& q, const at::Tensor& kv) const {
+  return out(attend(q, kv));
+}
+
+// Fast mode (CPU autocast) leaves the projections to queries, keys and values and their products
+// in float32: in bfloat16 their rounding moves the softmax's weights enough to cost up to 0.3 dB
+// on a stem (docs/quality.md), and float32 here brings that back to a few thousandths.
+at::Tensor Attention::attend(const at::Tensor& q_in, const at::Tensor& kv_in) const {
+  c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
+  bool self = q_in.is_same(kv_in);
+  auto q = q_in.is_cpu() ? q_in.to(at::kFloat) : q_in;
+  auto kv = self ? q : kv_in.is_cpu() ? kv_in.to(at::kFloat) : kv_in;
   int64_t B = q.size(0), Tq = q.size(1), Tk = kv.size(1), C = q.size(2), d = C / heads;
   auto weight = as_float(in_weight);
   at::Tensor query, key, value;
-  if (q.is_same(kv)) {  // self-attention: the three projections as one product
+  if (self) {  // self-attention: the three projections as one product
     auto qkv = at::linear(q, weight, in_bias).chunk(3, -1);
     query = qkv[0], key = qkv[1], value = qkv[2];
   } else {
@@ -53,8 +66,8 @@ at::Tensor Attention::operator()(const at::Tensor& q, const at::Tensor& kv) cons
   query = query / std::sqrt(static_cast<double>(d));
   flop_counter().add(double(B) * (Tq + 2 * Tk) * C * C  // q, k, v projections
                      + 2.0 * B * heads * Tq * Tk * d);  // scores and weighted values
-  if (auto y = attention_cpu(query, key, value, heads)) return out(*y);
-  // Elsewhere (GPU, fast mode) one head at a time: the same arithmetic as all heads at once,
+  if (auto y = attention_cpu(query, key, value, heads)) return *y;
+  // Elsewhere (GPU) one head at a time: the same arithmetic as all heads at once,
   // with an eighth of the memory for the (Tq, Tk) score matrix, the model's largest tensor.
   auto split = [&](const at::Tensor& t, int64_t T) {
     return t.view({B, T, heads, d}).transpose(1, 2);
@@ -66,7 +79,7 @@ at::Tensor Attention::operator()(const at::Tensor& q, const at::Tensor& kv) cons
     auto scores = at::matmul(query.select(1, h), key.select(1, h).transpose(-2, -1));
     y.select(1, h).copy_(at::matmul(at::softmax(scores, -1), value.select(1, h)));
   }
-  return out(y.transpose(1, 2).reshape({B, Tq, C}));
+  return y.transpose(1, 2).reshape({B, Tq, C});
 }
 
 at::Tensor TokenNorm::operator()(const at::Tensor& x) const {

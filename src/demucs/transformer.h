@@ -30,6 +30,10 @@ struct Attention {
   Linear out;
   int64_t heads = 8;
   at::Tensor operator()(const at::Tensor& q, const at::Tensor& kv) const;
+
+ private:
+  // Everything before the output projection: the heads' outputs, (B, Tq, C).
+  at::Tensor attend(const at::Tensor& q, const at::Tensor& kv) const;
 };
 
 // LayerNorm over channels, or MyGroupNorm (GroupNorm over time and channels of a (B, T, C)).
