@@ -32,16 +32,19 @@ struct Head {
   }
 };
 
-// exp(x) for x <= 0, within 2 ulp of the true value: exp(x) = 2^n exp(r), n = round(x / ln 2),
-// |r| <= ln 2 / 2, exp(r) by a degree-7 Taylor-like polynomial fitted for floats. Written as plain
-// arithmetic so that the loops around it vectorise. Below -87 (weights under 1e-38 next to the
-// row's largest, 1) it gives 0: such weights would only make subnormal products in the BLAS
-// kernel, which some CPUs run a hundred times slower.
+// exp(x) for x <= 0, to a few ulp: exp(x) = 2^n exp(r), n = round(x / ln 2), |r| <= ln 2 / 2,
+// exp(r) by a degree-7 polynomial fitted for floats. Written as plain arithmetic so that the
+// loops around it vectorise; NaN (from a score of +inf or NaN) stays NaN, as in ATen's softmax.
+// Below -87 it gives 0: weights under 1.7e-38 next to the row's largest (1) change no sum, and
+// the BLAS kernel need not multiply numbers that small.
 inline float exp_nonpositive(float x) {
   bool negligible = x < -87.0f;
   x = std::max(x, -87.0f);
-  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  float n = (x * 1.44269504f + kRound) - kRound;
+  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer...
+  float shifted = x * 1.44269504f + kRound;
+  float n = shifted - kRound;
+  // ...which its low bits then hold (no float-to-int conversion, undefined for NaN).
+  uint32_t n_bits = std::bit_cast<uint32_t>(shifted) - std::bit_cast<uint32_t>(kRound);
   // ln 2 in two parts, the first exact in few bits, so that n * ln 2 loses nothing.
   float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
@@ -51,7 +54,7 @@ inline float exp_nonpositive(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  auto scale = std::bit_cast<float>(static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23);
+  auto scale = std::bit_cast<float>((n_bits + 127u) << 23);  // 2^n, n >= -126
   return negligible ? 0.0f : p * scale;
 }
 

@@ -2,7 +2,8 @@
 // query rows at a time. Through ATen each head's (Tq, Tk) score matrix (29 MB for the spectral
 // branch's 2688 tokens) makes several trips to memory and every product waits for both threads;
 // here each thread takes whole blocks (scores, softmax, weighted values) while they sit in its
-// cache. Same sums as the official code's bmm, softmax, bmm.
+// cache. The official code's bmm, softmax, bmm, to rounding: the softmax uses its own exp and
+// divides after the weighted values.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -14,8 +15,8 @@ namespace msaas::demucs {
 // query: [B, Tq, C] (already scaled by 1 / sqrt(C / heads)), key and value: [B, Tk, C], any row
 // stride (e.g. slices of one packed projection); head h is columns [h * d, (h + 1) * d),
 // d = C / heads. Returns [B, Tq, C], the heads side by side as
-// out_proj reads them. nullopt where the inputs are not float32 on the CPU or autocast (fast
-// mode) is on: ATen then runs it.
+// out_proj reads them. nullopt where the inputs are not float32 on the CPU, or autocast (fast
+// mode) is on and not left out on this thread: ATen then runs it.
 std::optional<at::Tensor> attention_cpu(const at::Tensor& query, const at::Tensor& key,
                                         const at::Tensor& value, int64_t heads);
 

@@ -3,7 +3,6 @@
 
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
-#include <c10/core/impl/LocalDispatchKeySet.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -11,10 +10,7 @@
 namespace msaas::demucs {
 
 bool own_cpu_kernels_apply(const at::Tensor& t) {
-  // Autocast is in effect unless a caller has left its dispatch out (float32 on purpose).
-  bool autocast = at::autocast::is_cpu_enabled() &&
-                  !c10::impl::tls_is_dispatch_key_excluded(c10::DispatchKey::AutocastCPU);
-  return t.is_cpu() && t.scalar_type() == at::kFloat && !autocast;
+  return t.is_cpu() && t.scalar_type() == at::kFloat && !at::autocast::is_cpu_enabled();
 }
 
 void prefer_avx512_kernels() {

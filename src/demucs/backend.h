@@ -7,7 +7,7 @@
 namespace msaas::demucs {
 
 // Where the engine's own float32 CPU kernels (conv_cpu.h, attention_cpu.h) take over from ATen:
-// a float32 tensor on the CPU, with fast mode (autocast) off or left out by the caller.
+// a float32 tensor on the CPU, with fast mode (autocast) off.
 bool own_cpu_kernels_apply(const at::Tensor& t);
 
 // libtorch 1.13 runs its element-wise kernels (softmax's exp, GELU, norms) in AVX2 unless told
