@@ -125,11 +125,13 @@ function showJob(job, name) {
   $("job-stage").textContent = stage;
 }
 
+// How long a finished job waits for the tail of its live streams before loading the files.
+const liveTailWaitMs = 15000;
+
 // The stems as they are separated: the live player takes the transport until the job is done.
 // A stream that breaks off (the job went back to the queue, a worker stopped) is opened again
 // when the next run's stems come, from where the listener was.
 let liveBroken = false;
-let liveStreams = null;  // settles once every stem's stream has ended (or broken off)
 function listenLive(job) {
   if ((player === liveMixer && !liveBroken) || !canListenLive(job)) return;
   const resume = player === liveMixer ? { time: liveMixer.time(), playing: liveMixer.playing } : null;
@@ -142,7 +144,6 @@ function listenLive(job) {
   showClock(0, job.live.seconds, false);
   document.body.dataset.live = "true";
   const started = liveMixer.start(job.live, withKey, authHeaders());
-  liveStreams = started;
   if (resume) liveMixer.resumeAt(resume.time, resume.playing);
   started.then(
     () => (document.body.dataset.liveComplete = "true"),
@@ -165,14 +166,12 @@ async function finish(job, name) {
   $("zip").href = withKey(job.zip_url);
   $("zip").hidden = false;
   const stems = job.stems.map((s) => ({ ...s, url: withKey(s.url) }));
-  if (player === liveMixer && listenedLive && !liveBroken && !liveMixer.complete()) {
-    // "done" can come before the last of the streamed audio: let it arrive rather than throw
-    // away what was heard and load the files again.
-    const following = events;
-    await settledWithin(liveStreams, liveTailWaitMs);
-    if (events !== following) return;  // another song was opened meanwhile
-  }
-  if (player === liveMixer && listenedLive && liveMixer.complete()) {
+  // Let the tail of the streamed audio arrive rather than throw away what was heard.
+  const following = events;
+  const heardWhole =
+    player === liveMixer && listenedLive && (await liveMixer.completeWithin(liveTailWaitMs));
+  if (events !== following) return;  // another song was opened meanwhile
+  if (heardWhole) {
     // Heard while it separated, and all of it came: the same audio goes on; the downloads are
     // offered now.
     liveMixer.offerDownloads(stems);
@@ -193,14 +192,6 @@ async function finish(job, name) {
   } catch {
     showError("The stems could not be loaded for listening; the download links still work.");
   }
-}
-
-// How long a finished job waits for the tail of its live streams before loading the files.
-const liveTailWaitMs = 15000;
-function settledWithin(promise, ms) {
-  let timer;
-  const timeout = new Promise((resolve) => (timer = setTimeout(resolve, ms)));
-  return Promise.race([promise.catch(() => {}), timeout]).finally(() => clearTimeout(timer));
 }
 
 // The job failed or went: what the live player held is of no more use.

@@ -34,7 +34,8 @@ export class LiveMixer {
     this.waiting = false;
     this.t0 = 0;           // context time at which the song's time 0 plays
     this.timer = setInterval(() => this.tick(), 100);
-    return Promise.all(live.stems.map((stem) => this.addRow(stem, urlFor(stem.url), headers)));
+    this.streams = Promise.all(live.stems.map((stem) => this.addRow(stem, urlFor(stem.url), headers)));
+    return this.streams;
   }
 
   addRow(stem, url, headers) {
@@ -111,6 +112,16 @@ export class LiveMixer {
 
   complete() {
     return this.rows.length > 0 && this.rows.every((r) => r.totalFrames > 0 && r.frames >= r.totalFrames);
+  }
+
+  // Whether every stem arrives whole, waiting at most `ms` for the streams still open (a job's
+  // "done" can come before the last of its audio); at once where a stream broke off.
+  async completeWithin(ms) {
+    if (this.complete() || !this.streams) return this.complete();
+    let timer;
+    const timeout = new Promise((resolve) => (timer = setTimeout(resolve, ms)));
+    await Promise.race([this.streams.catch(() => {}), timeout]).finally(() => clearTimeout(timer));
+    return this.complete();
   }
 
   duration() {
@@ -312,6 +323,7 @@ export class LiveMixer {
       this.context.close();
     }
     this.context = null;
+    this.streams = null;
     this.rows = [];
     this.list.replaceChildren();
   }
