@@ -1,9 +1,14 @@
 // Audio I/O on files made by the real ffmpeg encoders: every input format, channel handling,
 // resampling, lossless and lossy round trips, bad files, clipping.
 #include <gtest/gtest.h>
+#include <sched.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <fstream>
+#include <sstream>
+#include <thread>
 
 #include "audio/clip.h"
 #include "audio/decode.h"
@@ -116,31 +121,206 @@ TEST(Decode, ARateWithoutPracticalSincKernelsStillResamples) {
   EXPECT_NEAR(tone_frequency(b.channel(0) + 1000, b.frames - 2000, 44100), 440, 2);
 }
 
+// Stems as the engine hands them over: pieces of uneven sizes, most longer than the spool's
+// blocks and not multiples of them, so blocks start part-way through pieces.
+const int64_t kPieceFrames[] = {10000, 3000, 7001, 4608, 12345, 1, 9000, 5000, 8000, 6000};
+constexpr int kPieces = 10;
+
+int64_t frames_in_pieces(int count) {
+  int64_t frames = 0;
+  for (int p = 0; p < count; ++p) frames += kPieceFrames[p];
+  return frames;
+}
+
+std::vector<fs::path> stem_paths(const fs::path& folder, const std::string& ext = "mp3") {
+  std::vector<fs::path> paths;
+  for (const char* name : {"drums", "bass", "other", "vocals"})
+    paths.push_back(folder / (std::string(name) + "." + ext));
+  return paths;
+}
+
+// Piece `piece` of every stem: a tone per stem, `loud` times as strong in stem 2's last piece.
+void append_piece(audio::StemSpool& spool, int piece, float loud = 1.0f) {
+  int64_t frames = kPieceFrames[piece], start = frames_in_pieces(piece);
+  std::vector<float> planar(2 * frames);
+  for (size_t s = 0; s < 4; ++s) {
+    float gain = (s == 2 && piece == kPieces - 1) ? loud : 1.0f;
+    for (int c = 0; c < 2; ++c)
+      for (int64_t i = 0; i < frames; ++i)
+        planar[c * frames + i] = gain * 0.3f * std::sin(0.01f * (s + 1) * (start + i) + c);
+    spool.append(s, planar.data(), frames);
+  }
+}
+
+enum class Background { none, normal_priority, idle_priority };
+
+// MP3 stems. At idle priority the background encoders would get next to no time while other
+// tests keep the cores busy: the tests that need their progress run them at normal priority.
+audio::StemEncoding mp3_encoding(int threads, Background background,
+                                 audio::ClipMode clip = audio::ClipMode::rescale) {
+  audio::StemEncoding e;
+  e.format.format = audio::Format::mp3;
+  e.clip = clip;
+  e.threads = threads;
+  e.in_background = background != Background::none;
+  e.idle_priority = background == Background::idle_priority;
+  return e;
+}
+
+// Waits (up to 30 s) for the background encoders to catch up with `frames` frames of every stem.
+bool background_reaches(const audio::StemSpool& spool, int64_t frames) {
+  for (int tries = 0; tries < 3000; ++tries) {
+    bool all = true;
+    for (size_t s = 0; s < 4; ++s) all = all && spool.frames_encoded(s) >= frames;
+    if (all) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+std::vector<fs::path> encode_after_separation(const fs::path& folder, int threads, float loud,
+                                              audio::ClipMode clip = audio::ClipMode::rescale) {
+  auto paths = stem_paths(folder);
+  audio::StemSpool spool(paths, 2, mp3_encoding(threads, Background::none, clip));
+  for (int piece = 0; piece < kPieces; ++piece) append_piece(spool, piece, loud);
+  EXPECT_EQ(spool.frames_encoded(0), 0);
+  spool.encode_all();
+  return paths;
+}
+
+// The names in `folder`, sorted.
+std::vector<std::string> names_in(const fs::path& folder) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(folder))
+    names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+const std::vector<std::string> kStemFiles = {"bass.mp3", "drums.mp3", "other.mp3", "vocals.mp3"};
+
+// How many of this process's threads run under SCHED_IDLE: field 41 ("policy") of each
+// /proc/self/task/TID/stat, counted from field 3, which follows the ") " that ends the name.
+int idle_priority_threads() {
+  int count = 0;
+  for (const auto& task : fs::directory_iterator("/proc/self/task")) {
+    std::string stat = read_text(task.path() / "stat");
+    auto name_end = stat.rfind(") ");
+    if (name_end == std::string::npos) continue;  // the thread ended while we looked
+    std::istringstream fields(stat.substr(name_end + 2));
+    std::string field;
+    int number = 2;
+    while (number < 41 && fields >> field) ++number;
+    if (number == 41 && field == std::to_string(SCHED_IDLE)) ++count;
+  }
+  return count;
+}
+
+bool idle_priority_threads_become(int expected) {
+  for (int tries = 0; tries < 1000; ++tries) {
+    if (idle_priority_threads() == expected) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
 // Stems encoded on several threads at once are the files one thread writes, byte for byte.
 TEST(StemSpool, EncodingOnSeveralThreadsGivesTheSameFiles) {
   TempDir dir;
-  auto encode = [&](const std::string& folder, int threads) {
-    std::vector<fs::path> paths;
-    for (const char* name : {"drums", "bass", "other", "vocals"})
-      paths.push_back(dir / folder / (std::string(name) + ".mp3"));
-    audio::StemSpool spool(paths, 2);
-    std::vector<float> chunk(2 * 4410);
-    for (int piece = 0; piece < 10; ++piece)
-      for (size_t s = 0; s < paths.size(); ++s) {
-        for (size_t i = 0; i < chunk.size(); ++i)
-          chunk[i] = 0.3f * std::sin(0.01f * (s + 1) * (piece * chunk.size() + i));
-        spool.append(s, chunk.data(), 4410);
-      }
-    audio::EncodeOptions mp3;
-    mp3.format = audio::Format::mp3;
-    spool.encode_all(44100, audio::ClipMode::rescale, mp3, threads);
-    return paths;
-  };
-  auto one = encode("one", 1), four = encode("four", 4);
+  auto one = encode_after_separation(dir / "one", 1, 1.0f);
+  auto four = encode_after_separation(dir / "four", 4, 1.0f);
+  EXPECT_EQ(names_in(dir / "four"), kStemFiles);
   for (size_t s = 0; s < one.size(); ++s) {
     EXPECT_GT(fs::file_size(one[s]), 1000u);
     EXPECT_EQ(read_text(one[s]), read_text(four[s])) << one[s].filename();
   }
+}
+
+// Encoding while the pieces arrive gives the files that encoding at the end gives: with every
+// stem quiet; with stem 2's last piece loud enough to be rescaled (its early work is thrown away
+// and done again); and clamped instead (the early work stands).
+TEST(StemSpool, EncodingInTheBackgroundGivesTheSameFiles) {
+  TempDir dir;
+  struct Case {
+    audio::ClipMode clip;
+    float loud;
+    const char* name;
+  };
+  for (Case c : {Case{audio::ClipMode::rescale, 1.0f, "quiet"},
+                 Case{audio::ClipMode::rescale, 5.0f, "rescaled"},
+                 Case{audio::ClipMode::clamp, 5.0f, "clamped"}}) {
+    SCOPED_TRACE(c.name);
+    auto expected = encode_after_separation(dir / "end" / c.name, 2, c.loud, c.clip);
+    auto paths = stem_paths(dir / "early" / c.name);
+    audio::StemSpool spool(paths, 2, mp3_encoding(2, Background::normal_priority, c.clip));
+    for (int piece = 0; piece < kPieces - 1; ++piece) append_piece(spool, piece, c.loud);
+    ASSERT_TRUE(background_reaches(spool, frames_in_pieces(kPieces - 1)));
+    EXPECT_FALSE(fs::exists(paths[0]));  // not before encode_all()
+    append_piece(spool, kPieces - 1, c.loud);
+    spool.encode_all();
+    EXPECT_EQ(names_in(dir / "early" / c.name), kStemFiles);  // no spool, no temporary file
+    for (size_t s = 0; s < 4; ++s) {
+      EXPECT_EQ(spool.frames_encoded(s), frames_in_pieces(kPieces));
+      EXPECT_GT(fs::file_size(paths[s]), 1000u);
+      EXPECT_EQ(read_text(paths[s]), read_text(expected[s])) << paths[s].filename();
+    }
+  }
+}
+
+// The background encoders run at idle priority (so they take next to no time from separation),
+// no more of them than stems, and are gone with the spool.
+TEST(StemSpool, BackgroundEncodersRunAtIdlePriority) {
+  TempDir dir;
+  ASSERT_EQ(idle_priority_threads(), 0);
+  {
+    std::vector<fs::path> two_stems = {dir / "stems" / "vocals.mp3", dir / "stems" / "no.mp3"};
+    audio::StemSpool spool(two_stems, 2, mp3_encoding(8, Background::idle_priority));
+    EXPECT_TRUE(idle_priority_threads_become(2)) << idle_priority_threads();
+    std::vector<float> planar(2 * 4410, 0.1f);
+    for (size_t s = 0; s < 2; ++s) spool.append(s, planar.data(), 4410);
+    spool.encode_all();
+    EXPECT_EQ(spool.frames_encoded(0), 4410);
+  }
+  EXPECT_TRUE(idle_priority_threads_become(0)) << idle_priority_threads();
+}
+
+// An encoder that cannot start (FLAC cannot hold float32) fails in the background, then again
+// in encode_all(), which reports it; nothing is left in the folder.
+TEST(StemSpool, AnEncoderThatCannotStartIsAnErrorAndLeavesNothing) {
+  TempDir dir;
+  {
+    auto encoding = mp3_encoding(2, Background::normal_priority);
+    encoding.format.format = audio::Format::flac;
+    encoding.format.depth = audio::SampleDepth::float32;
+    audio::StemSpool spool(stem_paths(dir / "stems", "flac"), 2, encoding);
+    for (int piece = 0; piece < 3; ++piece) append_piece(spool, piece);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // time to fail in the background
+    EXPECT_THROW(spool.encode_all(), audio::AudioError);
+    EXPECT_EQ(spool.frames_encoded(0), 0);
+  }
+  EXPECT_TRUE(fs::is_empty(dir / "stems"));
+}
+
+// Stems that received nothing still get their (empty) files.
+TEST(StemSpool, EmptyStemsStillGetTheirFiles) {
+  TempDir dir;
+  audio::StemSpool spool(stem_paths(dir / "stems"), 2,
+                         mp3_encoding(2, Background::normal_priority));
+  spool.encode_all();
+  EXPECT_EQ(names_in(dir / "stems"), kStemFiles);
+}
+
+// A spool dropped before encode_all() (a cancelled job) stops its encoders and leaves nothing:
+// no stem, no temporary file, no spool file.
+TEST(StemSpool, DroppedSpoolLeavesNoFile) {
+  TempDir dir;
+  {
+    audio::StemSpool spool(stem_paths(dir / "stems"), 2,
+                           mp3_encoding(2, Background::normal_priority));
+    for (int piece = 0; piece < 5; ++piece) append_piece(spool, piece);
+    ASSERT_TRUE(background_reaches(spool, frames_in_pieces(5)));
+  }
+  EXPECT_TRUE(fs::is_empty(dir / "stems"));
 }
 
 // The spool holds exactly what decode_file returns, windows read back from anywhere, and leaves

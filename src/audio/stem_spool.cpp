@@ -1,77 +1,296 @@
 // audio/stem_spool.cpp: see stem_spool.h.
 #include "audio/stem_spool.h"
 
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <exception>
 #include <stdexcept>
 #include <system_error>
-#include <thread>
 
 namespace msaas::audio {
 namespace fs = std::filesystem;
 
-StemSpool::StemSpool(std::vector<fs::path> paths, int channels)
-    : stems_(paths.size()), channels_(channels) {
-  for (size_t i = 0; i < paths.size(); ++i) {
-    Stem& s = stems_[i];
-    s.final_path = paths[i];
-    fs::create_directories(s.final_path.parent_path());
-    s.spool_path = s.final_path.parent_path() /
-                   ("." + s.final_path.filename().string() + ".spool-" + std::to_string(getpid()));
-    s.file.open(s.spool_path, std::ios::in | std::ios::out | std::ios::trunc | std::ios::binary);
-    if (!s.file) throw std::runtime_error("cannot write " + s.spool_path.string());
+struct StemSpool::Stem {
+  size_t index = 0;
+  fs::path final_path, spool_path;
+  int fd = -1;
+  float peak = 0;  // of every frame written
+  int64_t frames_written = 0;
+  std::atomic<int64_t> frames_encoded{0};  // read by frames_encoded() without the lock
+  std::unique_ptr<Encoder> encoder;        // used only by the thread that set `busy`
+  bool busy = false;
+  bool taken = false;              // by an encode_all() thread
+  bool background_failed = false;  // encode_all() starts it again (and meets the error itself)
+
+  ~Stem() {
+    encoder.reset();  // removes its unfinished temporary file
+    drop_spool();
+  }
+  void drop_spool() {
+    if (fd >= 0) close(fd);
+    fd = -1;
+    std::error_code ec;
+    if (!spool_path.empty()) fs::remove(spool_path, ec);
+  }
+};
+
+struct StemSpool::Range {
+  int64_t first = 0, frames = 0;              // the stem's frames [first, first + frames)
+  int64_t piece_start = 0, piece_frames = 0;  // the appended piece that holds them
+};
+
+struct StemSpool::Claim {
+  Stem* stem;
+  Range range;
+};
+
+namespace {
+
+// Frames encoded at a time: four MP3 frames (36 KB of stereo floats, a few milliseconds of LAME),
+// so a background encoder soon lets go of its stem when encode_all() wants it.
+constexpr int64_t kBlockFrames = 4608;
+
+void write_all(int fd, const char* data, size_t size, const fs::path& path) {
+  while (size > 0) {
+    ssize_t n = write(fd, data, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      throw std::runtime_error("cannot write " + path.string() + ": " +
+                               (n < 0 ? std::strerror(errno) : "disk full?"));
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+}
+
+void read_all(int fd, char* data, size_t size, off_t offset, const fs::path& path) {
+  while (size > 0) {
+    ssize_t n = pread(fd, data, size, offset);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw std::runtime_error("cannot read back " + path.string());
+    data += n;
+    size -= static_cast<size_t>(n);
+    offset += n;
+  }
+}
+
+}  // namespace
+
+StemSpool::StemSpool(std::vector<fs::path> paths, int channels, StemEncoding encoding)
+    : encoding_(encoding), channels_(channels) {
+  if (encoding_.threads <= 0)
+    encoding_.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (const auto& path : paths) {
+    auto s = std::make_unique<Stem>();
+    s->index = stems_.size();
+    s->final_path = path;
+    fs::create_directories(path.parent_path());
+    s->spool_path = path.parent_path() /
+                    ("." + path.filename().string() + ".spool-" + std::to_string(getpid()));
+    s->fd = open(s->spool_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (s->fd < 0) throw std::runtime_error("cannot write " + s->spool_path.string());
+    stems_.push_back(std::move(s));
+  }
+  if (!encoding_.in_background) return;
+  // No more than one per stem: a stem is encoded by one thread at a time.
+  size_t count = std::min(stems_.size(), static_cast<size_t>(encoding_.threads));
+  background_.reserve(count);
+  for (size_t t = 0; t < count; ++t) {
+    try {
+      background_.emplace_back(&StemSpool::encode_in_background, this);
+    } catch (...) {
+      break;  // no thread to be had: encode_all() does the rest
+    }
   }
 }
 
 StemSpool::~StemSpool() {
-  for (auto& s : stems_) {
-    s.file.close();
-    std::error_code ec;
-    fs::remove(s.spool_path, ec);
-  }
+  request_stop();
+  for (auto& t : background_) t.join();
 }
 
 void StemSpool::append(size_t index, const float* planar, int64_t frames) {
-  Stem& s = stems_.at(index);
-  if (index == 0) chunks_.push_back(frames);
-  for (int64_t i = 0; i < channels_ * frames; ++i) s.peak = std::max(s.peak, std::fabs(planar[i]));
-  s.file.write(reinterpret_cast<const char*>(planar), channels_ * frames * sizeof(float));
-  if (!s.file) throw std::runtime_error("cannot write " + s.spool_path.string() + " (disk full?)");
-}
-
-void StemSpool::encode_one(Stem& s, int sample_rate, ClipMode clip, const EncodeOptions& format) {
-  std::vector<float> block;
-  float divisor = audio::clip_divisor(clip, s.peak);
-  audio::Encoder encoder(s.final_path.string(), sample_rate, channels_, format);
-  s.file.seekg(0);
-  for (int64_t frames : chunks_) {
-    block.resize(channels_ * frames);
-    s.file.read(reinterpret_cast<char*>(block.data()), block.size() * sizeof(float));
-    if (!s.file) throw std::runtime_error("cannot read back " + s.spool_path.string());
-    audio::apply_clip(block.data(), block.size(), clip, divisor);
-    encoder.write(block.data(), frames, frames);
+  Stem& s = *stems_.at(index);
+  float peak = 0;
+  for (int64_t i = 0; i < channels_ * frames; ++i) peak = std::max(peak, std::fabs(planar[i]));
+  write_all(s.fd, reinterpret_cast<const char*>(planar), channels_ * frames * sizeof(float),
+            s.spool_path);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (s.frames_written == pieces_end_) {  // the first stem to reach a new piece records it
+      piece_start_.push_back(pieces_end_);
+      piece_frames_.push_back(frames);
+      pieces_end_ += frames;
+    }
+    s.frames_written += frames;
+    s.peak = std::max(s.peak, peak);
   }
-  encoder.finish();
+  changed_.notify_all();
 }
 
-void StemSpool::encode_all(int sample_rate, ClipMode clip, const EncodeOptions& format,
-                           int threads) {
-  // Each stem has its own spool file and encoder: with more cores they encode at once (MP3's
-  // encoder runs on one core, four stems of a long song take seconds each).
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  size_t workers = std::min(stems_.size(), static_cast<size_t>(threads));
-  std::atomic<size_t> next{0};
+int64_t StemSpool::frames_encoded(size_t index) const {
+  return stems_.at(index)->frames_encoded;
+}
+
+// The next run of stem `s` to encode: at most kBlockFrames, inside one piece, before `limit`.
+// Called with mutex_ held, or once appending is over (the table no longer changes).
+StemSpool::Range StemSpool::range_from(const Stem& s, int64_t limit) const {
+  int64_t first = s.frames_encoded;
+  auto after = std::upper_bound(piece_start_.begin(), piece_start_.end(), first);
+  size_t piece = static_cast<size_t>(after - piece_start_.begin()) - 1;
+  Range r;
+  r.first = first;
+  r.piece_start = piece_start_[piece];
+  r.piece_frames = piece_frames_[piece];
+  r.frames = std::min({r.piece_start + r.piece_frames, limit, first + kBlockFrames}) - first;
+  return r;
+}
+
+Encoder& StemSpool::encoder_for(Stem& s) {
+  if (!s.encoder)
+    s.encoder = std::make_unique<Encoder>(s.final_path.string(), encoding_.sample_rate, channels_,
+                                          encoding_.format);
+  return *s.encoder;
+}
+
+void StemSpool::encode_range(Stem& s, const Range& range, float divisor,
+                             std::vector<float>& block) {
+  block.resize(channels_ * range.frames);
+  for (int c = 0; c < channels_; ++c) {  // a piece lies channel after channel in the file
+    int64_t at =
+        channels_ * range.piece_start + c * range.piece_frames + (range.first - range.piece_start);
+    read_all(s.fd, reinterpret_cast<char*>(block.data() + c * range.frames),
+             range.frames * sizeof(float), static_cast<off_t>(at * sizeof(float)), s.spool_path);
+  }
+  apply_clip(block.data(), block.size(), encoding_.clip, divisor);
+  encoder_for(s).write(block.data(), range.frames, range.frames);
+}
+
+// The least advanced stem with frames waiting whose early work can stand (no rescaling so far).
+// Called with mutex_ held.
+std::optional<StemSpool::Claim> StemSpool::claim_for_background() {
+  Stem* best = nullptr;
+  for (auto& s : stems_) {
+    if (s->busy || s->background_failed || s->frames_encoded >= s->frames_written) continue;
+    if (clip_divisor(encoding_.clip, s->peak) != 1.0f) continue;
+    if (!best || s->frames_encoded < best->frames_encoded) best = s.get();
+  }
+  if (!best) return std::nullopt;
+  best->busy = true;
+  return Claim{best, range_from(*best, best->frames_written)};
+}
+
+void StemSpool::encode_in_background() {
+  // Idle priority or nothing: at normal priority this thread would take cores from separation.
+  sched_param none{};
+  if (encoding_.idle_priority && pthread_setschedparam(pthread_self(), SCHED_IDLE, &none) != 0)
+    return;
+  std::vector<float> block;
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!stopping_) {
+    auto claim = claim_for_background();
+    if (!claim) {
+      changed_.wait(lock);
+      continue;
+    }
+    lock.unlock();
+    Stem& s = *claim->stem;
+    bool ok = true;
+    try {
+      encode_range(s, claim->range, 1.0f, block);
+      s.frames_encoded += claim->range.frames;
+    } catch (...) {
+      ok = false;
+      s.encoder.reset();  // before taking the lock: at idle priority, hold it as briefly as can be
+      s.frames_encoded = 0;
+    }
+    lock.lock();
+    s.busy = false;
+    if (!ok) s.background_failed = true;
+    lock.unlock();
+    changed_.notify_all();  // encode_all() may be waiting for this stem
+    lock.lock();
+  }
+}
+
+void StemSpool::request_stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+}
+
+// The stem encode_all() should do next: the first in `order` that nobody has, waiting only when
+// background encoders hold all that are left (each lets go after its block). nullptr: all done.
+StemSpool::Stem* StemSpool::take_for_end(const std::vector<size_t>& order) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    bool any_left = false;
+    for (size_t i : order) {
+      Stem& s = *stems_[i];
+      if (s.taken) continue;
+      any_left = true;
+      if (s.busy) continue;
+      s.taken = s.busy = true;
+      return &s;
+    }
+    if (!any_left) return nullptr;
+    changed_.wait(lock);
+  }
+}
+
+// Stems with the most left to encode first, so the last one to finish is a short one.
+std::vector<size_t> StemSpool::most_work_left_first() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto left = [&](size_t i) {
+    const Stem& s = *stems_[i];
+    bool void_work = clip_divisor(encoding_.clip, s.peak) != 1.0f;
+    return s.frames_written - (void_work ? 0 : s.frames_encoded.load());
+  };
+  std::vector<size_t> order(stems_.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return left(a) > left(b); });
+  return order;
+}
+
+// Appending is over and this thread owns `s`: its peak and the pieces no longer change, so the
+// blocks go without the lock (a background encoder holding it can be slow to let go).
+void StemSpool::finish_stem(Stem& s, std::vector<float>& block) {
+  float divisor = clip_divisor(encoding_.clip, s.peak);
+  if (divisor != 1.0f && s.frames_encoded > 0) {  // rescaling after all: the early work is void
+    s.encoder.reset();
+    s.frames_encoded = 0;
+  }
+  while (s.frames_encoded < s.frames_written) {
+    Range range = range_from(s, s.frames_written);
+    encode_range(s, range, divisor, block);
+    s.frames_encoded += range.frames;
+  }
+  encoder_for(s).finish();  // an empty stem still gets its (empty) file
+  s.drop_spool();
+}
+
+void StemSpool::encode_all() {
+  request_stop();  // the background encoders finish the block they hold and stop
+  auto order = most_work_left_first();
+  size_t workers = std::min(stems_.size(), static_cast<size_t>(encoding_.threads));
   std::vector<std::exception_ptr> errors(stems_.size());
   auto work = [&] {
-    for (size_t i; (i = next++) < stems_.size();) {
+    std::vector<float> block;
+    while (Stem* s = take_for_end(order)) {
       try {
-        encode_one(stems_[i], sample_rate, clip, format);
+        finish_stem(*s, block);
       } catch (...) {
-        errors[i] = std::current_exception();
+        errors[s->index] = std::current_exception();
       }
     }
   };

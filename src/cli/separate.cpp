@@ -152,7 +152,7 @@ bool separate_track(const SeparateOptions& o, const Separator& model, const std:
     auto recipes = audio::stem_recipes(names, model.sources());
     bool needs_mix = std::any_of(recipes.begin(), recipes.end(),
                                  [](const audio::StemRecipe& r) { return r.from_mix; });
-    audio::StemSpool spool(paths, mix.channels());
+    audio::StemSpool spool(paths, mix.channels(), {mix.sample_rate(), clip, format, so.threads});
     ProgressReport report(track_file, mix.seconds());
     int64_t done = 0;
     std::vector<float> mix_piece;
@@ -174,7 +174,7 @@ bool separate_track(const SeparateOptions& o, const Separator& model, const std:
         });
     report.done();
     timings.mark("separate");
-    spool.encode_all(mix.sample_rate(), clip, format, so.threads);
+    spool.encode_all();
     timings.mark("encode");
     return true;
   } catch (const std::exception& e) {

@@ -85,7 +85,8 @@ JobResult separate_job(const Separator& model, const std::filesystem::path& inpu
   std::string ext = audio::extension(encoding.format);
   std::vector<std::filesystem::path> paths;
   for (const auto& name : names) paths.push_back(out_dir / (name + "." + ext));
-  audio::StemSpool spool(paths, mix.channels());
+  audio::StemSpool spool(paths, mix.channels(),
+                         {mix.sample_rate(), audio::ClipMode::rescale, encoding, options.threads});
   if (listener) listener->begin(names, mix.sample_rate(), mix.channels(), mix.frames());
   int last_percent = -1;
   auto started = std::chrono::steady_clock::now();
@@ -109,7 +110,7 @@ JobResult separate_job(const Separator& model, const std::filesystem::path& inpu
   result.separation_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (!progress("encoding", 90)) throw Cancelled();
-  spool.encode_all(mix.sample_rate(), audio::ClipMode::rescale, encoding, options.threads);
+  spool.encode_all();
   for (size_t i = 0; i < names.size(); ++i)
     result.stems.push_back(
         {names[i], paths[i], queue::content_type(settings.format), file_crc32(paths[i])});
