@@ -4,8 +4,10 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -284,8 +286,9 @@ TEST(StemSpool, BackgroundEncodersRunAtIdlePriority) {
   EXPECT_TRUE(idle_priority_threads_become(0)) << idle_priority_threads();
 }
 
-// An encoder that cannot start (FLAC cannot hold float32) fails in the background, then again
-// in encode_all(), which reports it; nothing is left in the folder.
+// An encoder that cannot start (FLAC cannot hold float32) fails in the background, which does
+// not try again (that would keep a core busy for nothing), then again in encode_all(), which
+// reports it; nothing is left in the folder.
 TEST(StemSpool, AnEncoderThatCannotStartIsAnErrorAndLeavesNothing) {
   TempDir dir;
   {
@@ -294,7 +297,13 @@ TEST(StemSpool, AnEncoderThatCannotStartIsAnErrorAndLeavesNothing) {
     encoding.format.depth = audio::SampleDepth::float32;
     audio::StemSpool spool(stem_paths(dir / "stems", "flac"), 2, encoding);
     for (int piece = 0; piece < 3; ++piece) append_piece(spool, piece);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // time to fail in the background
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // time to fail
+    timespec before{}, after{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &before);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &after);
+    double cpu = (after.tv_sec - before.tv_sec) + 1e-9 * (after.tv_nsec - before.tv_nsec);
+    EXPECT_LT(cpu, 0.1) << "the process kept a core busy while nothing was left to do";
     EXPECT_THROW(spool.encode_all(), audio::AudioError);
     EXPECT_EQ(spool.frames_encoded(0), 0);
   }
@@ -308,6 +317,81 @@ TEST(StemSpool, EmptyStemsStillGetTheirFiles) {
                          mp3_encoding(2, Background::normal_priority));
   spool.encode_all();
   EXPECT_EQ(names_in(dir / "stems"), kStemFiles);
+}
+
+// The stems are what writing each whole stem at once gives (decode_file's reference path:
+// prevent_clip, then write_file), channels and pieces in their places.
+TEST(StemSpool, StemsAreTheWholeStemsWrittenAtOnce) {
+  TempDir dir;
+  auto paths = stem_paths(dir / "stems");
+  std::vector<audio::Buffer> whole(4);
+  {
+    audio::StemSpool spool(paths, 2, mp3_encoding(2, Background::normal_priority));
+    for (int piece = 0; piece < kPieces; ++piece) append_piece(spool, piece, 5.0f);
+    spool.encode_all();
+  }
+  // The same tones, built whole.
+  int64_t frames = frames_in_pieces(kPieces);
+  for (size_t s = 0; s < 4; ++s) {
+    audio::Buffer& b = whole[s];
+    b.sample_rate = 44100;
+    b.channels = 2;
+    b.frames = frames;
+    b.samples.resize(2 * frames);
+    for (int c = 0; c < 2; ++c)
+      for (int64_t i = 0; i < frames; ++i) {
+        float gain = (s == 2 && i >= frames_in_pieces(kPieces - 1)) ? 5.0f : 1.0f;
+        b.samples[c * frames + i] = gain * 0.3f * std::sin(0.01f * (s + 1) * i + c);
+      }
+    audio::prevent_clip(b, audio::ClipMode::rescale);
+    auto reference = dir / "reference" / paths[s].filename();
+    fs::create_directories(reference.parent_path());
+    audio::EncodeOptions mp3;
+    mp3.format = audio::Format::mp3;
+    audio::write_file(reference.string(), b, mp3);
+    EXPECT_EQ(read_text(paths[s]), read_text(reference)) << paths[s].filename();
+  }
+}
+
+// With every core busy at normal priority, the idle-priority encoders barely run: encode_all()
+// takes over (starting a stem again when its background encoder does not let go in time), and
+// the files are the same.
+TEST(StemSpool, EncodingOnABusyMachineGivesTheSameFiles) {
+  TempDir dir;
+  auto expected = encode_after_separation(dir / "end", 2, 1.0f);
+  std::atomic<bool> busy{true};
+  std::vector<std::thread> hogs;
+  for (unsigned t = 0; t < std::max(2u, std::thread::hardware_concurrency()); ++t)
+    hogs.emplace_back([&] {
+      while (busy) {
+      }
+    });
+  auto paths = stem_paths(dir / "busy");
+  {
+    audio::StemSpool spool(paths, 2, mp3_encoding(2, Background::idle_priority));
+    for (int piece = 0; piece < kPieces; ++piece) append_piece(spool, piece);
+    spool.encode_all();
+  }
+  busy = false;
+  for (auto& h : hogs) h.join();
+  EXPECT_EQ(names_in(dir / "busy"), kStemFiles);
+  for (size_t s = 0; s < 4; ++s)
+    EXPECT_EQ(read_text(paths[s]), read_text(expected[s])) << paths[s].filename();
+}
+
+// Stems may arrive in any order within a piece, but every stem gets the same pieces; and
+// encode_all() runs once.
+TEST(StemSpool, PiecesMustMatchAndEncodingRunsOnce) {
+  TempDir dir;
+  audio::StemSpool spool(stem_paths(dir / "stems"), 2, mp3_encoding(2, Background::none));
+  std::vector<float> planar(2 * 5000, 0.1f);
+  for (size_t s : {2, 0, 3, 1}) spool.append(s, planar.data(), 5000);
+  spool.append(1, planar.data(), 3000);
+  EXPECT_THROW(spool.append(0, planar.data(), 4000), std::invalid_argument);
+  for (size_t s : {0, 2, 3}) spool.append(s, planar.data(), 3000);
+  spool.encode_all();
+  for (size_t s = 0; s < 4; ++s) EXPECT_EQ(spool.frames_encoded(s), 8000);
+  EXPECT_THROW(spool.encode_all(), std::logic_error);
 }
 
 // A spool dropped before encode_all() (a cancelled job) stops its encoders and leaves nothing:

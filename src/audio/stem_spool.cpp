@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <exception>
@@ -21,22 +22,24 @@ namespace fs = std::filesystem;
 struct StemSpool::Stem {
   size_t index = 0;
   fs::path final_path, spool_path;
-  int fd = -1;
+  int fd = -1;     // closed only with the Stem: an abandoned background block may still read it
   float peak = 0;  // of every frame written
+  size_t pieces = 0;
   int64_t frames_written = 0;
   std::atomic<int64_t> frames_encoded{0};  // read by frames_encoded() without the lock
-  std::unique_ptr<Encoder> encoder;        // used only by the thread that set `busy`
-  bool busy = false;
+  // Held here between blocks; a background encoder takes it for its block and gives it back.
+  std::unique_ptr<Encoder> encoder;
+  bool busy = false;               // a background encoder has it
   bool taken = false;              // by an encode_all() thread
+  bool abandoned = false;          // taken while busy: the background block's work is dropped
   bool background_failed = false;  // encode_all() starts it again (and meets the error itself)
 
   ~Stem() {
     encoder.reset();  // removes its unfinished temporary file
-    drop_spool();
-  }
-  void drop_spool() {
     if (fd >= 0) close(fd);
-    fd = -1;
+    remove_spool_file();
+  }
+  void remove_spool_file() {
     std::error_code ec;
     if (!spool_path.empty()) fs::remove(spool_path, ec);
   }
@@ -54,9 +57,14 @@ struct StemSpool::Claim {
 
 namespace {
 
-// Frames encoded at a time: four MP3 frames (36 KB of stereo floats, a few milliseconds of LAME),
-// so a background encoder soon lets go of its stem when encode_all() wants it.
-constexpr int64_t kBlockFrames = 4608;
+// Frames a background encoder takes at a time: one MP3 frame, well under a millisecond of LAME,
+// so that even starved by other work at idle priority it soon lets go of its stem.
+constexpr int64_t kBackgroundBlock = 1152;
+// Frames encode_all() encodes at a time.
+constexpr int64_t kBlock = 44100;
+// How long encode_all() waits for a background encoder to let go of a stem before it starts
+// that stem again from the beginning with an encoder of its own.
+constexpr auto kTakeOverWait = std::chrono::milliseconds(20);
 
 void write_all(int fd, const char* data, size_t size, const fs::path& path) {
   while (size > 0) {
@@ -118,17 +126,25 @@ StemSpool::~StemSpool() {
 
 void StemSpool::append(size_t index, const float* planar, int64_t frames) {
   Stem& s = *stems_.at(index);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (s.pieces == piece_frames_.size()) {  // the first stem to reach a new piece records it
+      piece_start_.push_back(pieces_end_);
+      piece_frames_.push_back(frames);
+      pieces_end_ += frames;
+    } else if (piece_frames_[s.pieces] != frames) {
+      throw std::invalid_argument("stem " + std::to_string(index) + " got a piece of " +
+                                  std::to_string(frames) + " frames where another stem got " +
+                                  std::to_string(piece_frames_[s.pieces]));
+    }
+    ++s.pieces;
+  }
   float peak = 0;
   for (int64_t i = 0; i < channels_ * frames; ++i) peak = std::max(peak, std::fabs(planar[i]));
   write_all(s.fd, reinterpret_cast<const char*>(planar), channels_ * frames * sizeof(float),
             s.spool_path);
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (s.frames_written == pieces_end_) {  // the first stem to reach a new piece records it
-      piece_start_.push_back(pieces_end_);
-      piece_frames_.push_back(frames);
-      pieces_end_ += frames;
-    }
     s.frames_written += frames;
     s.peak = std::max(s.peak, peak);
   }
@@ -139,9 +155,9 @@ int64_t StemSpool::frames_encoded(size_t index) const {
   return stems_.at(index)->frames_encoded;
 }
 
-// The next run of stem `s` to encode: at most kBlockFrames, inside one piece, before `limit`.
+// The next run of stem `s` to encode: at most `block` frames, inside one piece, before `limit`.
 // Called with mutex_ held, or once appending is over (the table no longer changes).
-StemSpool::Range StemSpool::range_from(const Stem& s, int64_t limit) const {
+StemSpool::Range StemSpool::range_from(const Stem& s, int64_t limit, int64_t block) const {
   int64_t first = s.frames_encoded;
   auto after = std::upper_bound(piece_start_.begin(), piece_start_.end(), first);
   size_t piece = static_cast<size_t>(after - piece_start_.begin()) - 1;
@@ -149,19 +165,18 @@ StemSpool::Range StemSpool::range_from(const Stem& s, int64_t limit) const {
   r.first = first;
   r.piece_start = piece_start_[piece];
   r.piece_frames = piece_frames_[piece];
-  r.frames = std::min({r.piece_start + r.piece_frames, limit, first + kBlockFrames}) - first;
+  r.frames = std::min({r.piece_start + r.piece_frames, limit, first + block}) - first;
   return r;
 }
 
-Encoder& StemSpool::encoder_for(Stem& s) {
-  if (!s.encoder)
-    s.encoder = std::make_unique<Encoder>(s.final_path.string(), encoding_.sample_rate, channels_,
-                                          encoding_.format);
-  return *s.encoder;
+void StemSpool::start_encoder(const Stem& s, std::unique_ptr<Encoder>& encoder) const {
+  if (!encoder)
+    encoder = std::make_unique<Encoder>(s.final_path.string(), encoding_.sample_rate, channels_,
+                                        encoding_.format);
 }
 
-void StemSpool::encode_range(Stem& s, const Range& range, float divisor,
-                             std::vector<float>& block) {
+void StemSpool::encode_range(const Stem& s, const Range& range, float divisor, Encoder& encoder,
+                             std::vector<float>& block) const {
   block.resize(channels_ * range.frames);
   for (int c = 0; c < channels_; ++c) {  // a piece lies channel after channel in the file
     int64_t at =
@@ -170,7 +185,7 @@ void StemSpool::encode_range(Stem& s, const Range& range, float divisor,
              range.frames * sizeof(float), static_cast<off_t>(at * sizeof(float)), s.spool_path);
   }
   apply_clip(block.data(), block.size(), encoding_.clip, divisor);
-  encoder_for(s).write(block.data(), range.frames, range.frames);
+  encoder.write(block.data(), range.frames, range.frames);
 }
 
 // The least advanced stem with frames waiting whose early work can stand (no rescaling so far).
@@ -184,7 +199,7 @@ std::optional<StemSpool::Claim> StemSpool::claim_for_background() {
   }
   if (!best) return std::nullopt;
   best->busy = true;
-  return Claim{best, range_from(*best, best->frames_written)};
+  return Claim{best, range_from(*best, best->frames_written, kBackgroundBlock)};
 }
 
 void StemSpool::encode_in_background() {
@@ -200,21 +215,27 @@ void StemSpool::encode_in_background() {
       changed_.wait(lock);
       continue;
     }
-    lock.unlock();
     Stem& s = *claim->stem;
+    std::unique_ptr<Encoder> encoder = std::move(s.encoder);
+    lock.unlock();
     bool ok = true;
     try {
-      encode_range(s, claim->range, 1.0f, block);
-      s.frames_encoded += claim->range.frames;
+      start_encoder(s, encoder);
+      encode_range(s, claim->range, 1.0f, *encoder, block);
     } catch (...) {
       ok = false;
-      s.encoder.reset();  // before taking the lock: at idle priority, hold it as briefly as can be
-      s.frames_encoded = 0;
     }
     lock.lock();
-    s.busy = false;
-    if (!ok) s.background_failed = true;
+    if (!s.abandoned) s.busy = false;  // else encode_all() has it now
+    if (ok && !s.abandoned) {
+      s.encoder = std::move(encoder);
+      s.frames_encoded += claim->range.frames;
+    } else if (!ok && !s.abandoned) {
+      s.frames_encoded = 0;
+      s.background_failed = true;
+    }
     lock.unlock();
+    encoder.reset();        // a dropped one removes its temporary file; outside the lock
     changed_.notify_all();  // encode_all() may be waiting for this stem
     lock.lock();
   }
@@ -228,22 +249,32 @@ void StemSpool::request_stop() {
   changed_.notify_all();
 }
 
-// The stem encode_all() should do next: the first in `order` that nobody has, waiting only when
-// background encoders hold all that are left (each lets go after its block). nullptr: all done.
+// The stem encode_all() should do next: the first in `order` that nobody has. When background
+// encoders hold all that are left, it waits for one to let go; past kTakeOverWait (they can be
+// starved at idle priority) it takes a held stem anyway and starts it again from the beginning.
+// nullptr: all done.
 StemSpool::Stem* StemSpool::take_for_end(const std::vector<size_t>& order) {
   std::unique_lock<std::mutex> lock(mutex_);
+  auto deadline = std::chrono::steady_clock::now() + kTakeOverWait;
   for (;;) {
-    bool any_left = false;
+    Stem* held = nullptr;
     for (size_t i : order) {
       Stem& s = *stems_[i];
       if (s.taken) continue;
-      any_left = true;
-      if (s.busy) continue;
-      s.taken = s.busy = true;
-      return &s;
+      if (!s.busy) {
+        s.taken = s.busy = true;
+        return &s;
+      }
+      if (!held) held = &s;
     }
-    if (!any_left) return nullptr;
-    changed_.wait(lock);
+    if (!held) return nullptr;
+    // Decided on what was just seen: during the wait another thread may have taken it.
+    if (std::chrono::steady_clock::now() >= deadline) {
+      held->taken = held->abandoned = true;  // its background block will be thrown away
+      held->frames_encoded = 0;  // its encoder is with that block: this one starts afresh
+      return held;
+    }
+    changed_.wait_until(lock, deadline);
   }
 }
 
@@ -270,16 +301,19 @@ void StemSpool::finish_stem(Stem& s, std::vector<float>& block) {
     s.encoder.reset();
     s.frames_encoded = 0;
   }
+  start_encoder(s, s.encoder);  // an empty stem still gets its (empty) file
   while (s.frames_encoded < s.frames_written) {
-    Range range = range_from(s, s.frames_written);
-    encode_range(s, range, divisor, block);
+    Range range = range_from(s, s.frames_written, kBlock);
+    encode_range(s, range, divisor, *s.encoder, block);
     s.frames_encoded += range.frames;
   }
-  encoder_for(s).finish();  // an empty stem still gets its (empty) file
-  s.drop_spool();
+  s.encoder->finish();
+  s.remove_spool_file();
 }
 
 void StemSpool::encode_all() {
+  if (encoding_started_) throw std::logic_error("StemSpool::encode_all() runs once");
+  encoding_started_ = true;
   request_stop();  // the background encoders finish the block they hold and stop
   auto order = most_work_left_first();
   size_t workers = std::min(stems_.size(), static_cast<size_t>(encoding_.threads));
@@ -299,7 +333,7 @@ void StemSpool::encode_all() {
   for (size_t w = 1; w < workers; ++w) {
     try {
       helpers.emplace_back(work);
-    } catch (const std::system_error&) {
+    } catch (...) {
       break;  // no more threads to be had: the ones running (and this one) do the rest
     }
   }

@@ -43,11 +43,11 @@ class StemSpool {
   StemSpool& operator=(const StemSpool&) = delete;
 
   // Appends `frames` frames of stem `index`, planar (channel c at planar[c * frames]). Every
-  // stem receives the same pieces, in the same order.
+  // stem receives the same pieces, in the same order (std::invalid_argument otherwise).
   void append(size_t index, const float* planar, int64_t frames);
-  // Call once, after the last append(): encodes the rest of every stem to its final path
-  // (temporary name, then rename) on up to `StemEncoding::threads` threads; the first stem's
-  // error, if any, is thrown once all are done.
+  // Call once (std::logic_error otherwise), after the last append(): encodes the rest of every stem
+  // to its final path (temporary name, then rename) on up to `StemEncoding::threads` threads; the
+  // first stem's error, if any, is thrown once all are done.
   void encode_all();
   // Frames of stem `index` encoded so far, early work included (even work that a later peak
   // voids, until encode_all() starts the stem again).
@@ -60,9 +60,10 @@ class StemSpool {
   void encode_in_background();
   std::optional<Claim> claim_for_background();
   Stem* take_for_end(const std::vector<size_t>& order);
-  Range range_from(const Stem& s, int64_t limit) const;
-  Encoder& encoder_for(Stem& s);
-  void encode_range(Stem& s, const Range& range, float divisor, std::vector<float>& block);
+  Range range_from(const Stem& s, int64_t limit, int64_t block) const;
+  void start_encoder(const Stem& s, std::unique_ptr<Encoder>& encoder) const;
+  void encode_range(const Stem& s, const Range& range, float divisor, Encoder& encoder,
+                    std::vector<float>& block) const;
   void finish_stem(Stem& s, std::vector<float>& block);
   std::vector<size_t> most_work_left_first() const;
   void request_stop();
@@ -70,14 +71,15 @@ class StemSpool {
   StemEncoding encoding_;
   int channels_;
   std::vector<std::unique_ptr<Stem>> stems_;
-  // Guards the pieces' table, stopping_, and each stem's peak, frames_written, busy, taken and
-  // background_failed. A stem's encoder belongs to whoever set its `busy`.
+  // Guards the pieces' table, stopping_, and each stem's fields but its fd, paths and (once
+  // encode_all() has it) the encoder.
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::vector<int64_t> piece_start_;  // first frame of each appended piece
   std::vector<int64_t> piece_frames_;
   int64_t pieces_end_ = 0;
   bool stopping_ = false;
+  bool encoding_started_ = false;
   std::vector<std::thread> background_;
 };
 
