@@ -190,15 +190,6 @@ std::vector<fs::path> encode_after_separation(const fs::path& folder, int thread
   return paths;
 }
 
-// The names in `folder`, sorted.
-std::vector<std::string> names_in(const fs::path& folder) {
-  std::vector<std::string> names;
-  for (const auto& entry : fs::directory_iterator(folder))
-    names.push_back(entry.path().filename().string());
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
 const std::vector<std::string> kStemFiles = {"bass.mp3", "drums.mp3", "other.mp3", "vocals.mp3"};
 
 // How many of this process's threads run under SCHED_IDLE: field 41 ("policy") of each

@@ -18,13 +18,6 @@ std::string file_of(const std::string& sig) {
   return parity_checkpoint(sig).filename();
 }
 
-std::vector<std::string> names_in(const fs::path& dir) {
-  std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename());
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
 NamedModel tiny_model() {
   return {"tiny", {file_of("tinyht1")}, "models: ['tinyht1']\n", ""};
 }

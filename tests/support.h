@@ -45,6 +45,8 @@ fs::path make_tone(const fs::path& path, double seconds, int rate, int channels,
 
 std::vector<float> read_f32(const fs::path& path);
 std::string read_text(const fs::path& path);
+// The names of the entries in `dir` (not below), sorted.
+std::vector<std::string> names_in(const fs::path& dir);
 // Hex SHA-224 of `bytes` (the original API's song hash), computed here independently of the
 // product's code.
 std::string sha224_hex(const std::string& bytes);

@@ -10,6 +10,7 @@
 
 #include "audio/audio.h"
 #include "audio/decode.h"
+#include "audio/spool_file.h"
 
 namespace msaas::audio {
 namespace {
@@ -22,17 +23,6 @@ int open_unnamed(const std::string& folder) {
     throw AudioError("cannot create a temporary file in " + folder + ": " + std::strerror(errno));
   unlink(pattern.c_str());
   return fd;
-}
-
-void write_all(int fd, const char* data, size_t bytes) {
-  while (bytes > 0) {
-    ssize_t n = ::write(fd, data, bytes);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0)
-      throw AudioError(std::string("cannot spool the decoded audio: ") + std::strerror(errno));
-    data += n;
-    bytes -= static_cast<size_t>(n);
-  }
 }
 
 }  // namespace
@@ -48,7 +38,8 @@ MixSpool::MixSpool(const std::string& path, int sample_rate, int channels,
           block.resize(static_cast<size_t>(n * channels));
           for (int64_t i = 0; i < n; ++i)
             for (int c = 0; c < channels; ++c) block[i * channels + c] = planes[c][i];
-          write_all(fd_, reinterpret_cast<const char*>(block.data()), block.size() * sizeof(float));
+          write_all(fd_, reinterpret_cast<const char*>(block.data()), block.size() * sizeof(float),
+                    "cannot spool the decoded audio");
         },
         max_seconds);
   } catch (...) {
@@ -65,15 +56,9 @@ void MixSpool::read(int64_t offset, int64_t frames, float* out) const {
   if (offset < 0 || frames < 0 || offset + frames > frames_)
     throw AudioError("read outside the decoded audio");
   interleaved_.resize(static_cast<size_t>(frames * channels_));
-  size_t bytes = interleaved_.size() * sizeof(float), done = 0;
-  off_t at = static_cast<off_t>(offset * channels_ * sizeof(float));
-  auto* dst = reinterpret_cast<char*>(interleaved_.data());
-  while (done < bytes) {
-    ssize_t n = pread(fd_, dst + done, bytes - done, at + static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw AudioError("cannot read back the decoded audio");
-    done += static_cast<size_t>(n);
-  }
+  read_all_at(
+      fd_, reinterpret_cast<char*>(interleaved_.data()), interleaved_.size() * sizeof(float),
+      static_cast<off_t>(offset * channels_ * sizeof(float)), "cannot read back the decoded audio");
   for (int64_t i = 0; i < frames; ++i)
     for (int c = 0; c < channels_; ++c) out[c * frames + i] = interleaved_[i * channels_ + c];
 }

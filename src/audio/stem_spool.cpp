@@ -8,13 +8,13 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <cstring>
 #include <exception>
 #include <stdexcept>
 #include <system_error>
+
+#include "audio/spool_file.h"
 
 namespace msaas::audio {
 namespace fs = std::filesystem;
@@ -66,29 +66,6 @@ constexpr int64_t kBlock = 44100;
 // that stem again from the beginning with an encoder of its own.
 constexpr auto kTakeOverWait = std::chrono::milliseconds(20);
 
-void write_all(int fd, const char* data, size_t size, const fs::path& path) {
-  while (size > 0) {
-    ssize_t n = write(fd, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0)
-      throw std::runtime_error("cannot write " + path.string() + ": " +
-                               (n < 0 ? std::strerror(errno) : "disk full?"));
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-}
-
-void read_all(int fd, char* data, size_t size, off_t offset, const fs::path& path) {
-  while (size > 0) {
-    ssize_t n = pread(fd, data, size, offset);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw std::runtime_error("cannot read back " + path.string());
-    data += n;
-    size -= static_cast<size_t>(n);
-    offset += n;
-  }
-}
-
 }  // namespace
 
 StemSpool::StemSpool(std::vector<fs::path> paths, int channels, StemEncoding encoding)
@@ -129,9 +106,8 @@ void StemSpool::append(size_t index, const float* planar, int64_t frames) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (s.pieces == piece_frames_.size()) {  // the first stem to reach a new piece records it
-      piece_start_.push_back(pieces_end_);
+      piece_start_.push_back(piece_start_.empty() ? 0 : piece_start_.back() + piece_frames_.back());
       piece_frames_.push_back(frames);
-      pieces_end_ += frames;
     } else if (piece_frames_[s.pieces] != frames) {
       throw std::invalid_argument("stem " + std::to_string(index) + " got a piece of " +
                                   std::to_string(frames) + " frames where another stem got " +
@@ -142,7 +118,7 @@ void StemSpool::append(size_t index, const float* planar, int64_t frames) {
   float peak = 0;
   for (int64_t i = 0; i < channels_ * frames; ++i) peak = std::max(peak, std::fabs(planar[i]));
   write_all(s.fd, reinterpret_cast<const char*>(planar), channels_ * frames * sizeof(float),
-            s.spool_path);
+            "cannot write " + s.spool_path.string());
   {
     std::lock_guard<std::mutex> lock(mutex_);
     s.frames_written += frames;
@@ -181,8 +157,9 @@ void StemSpool::encode_range(const Stem& s, const Range& range, float divisor, E
   for (int c = 0; c < channels_; ++c) {  // a piece lies channel after channel in the file
     int64_t at =
         channels_ * range.piece_start + c * range.piece_frames + (range.first - range.piece_start);
-    read_all(s.fd, reinterpret_cast<char*>(block.data() + c * range.frames),
-             range.frames * sizeof(float), static_cast<off_t>(at * sizeof(float)), s.spool_path);
+    read_all_at(s.fd, reinterpret_cast<char*>(block.data() + c * range.frames),
+                range.frames * sizeof(float), static_cast<off_t>(at * sizeof(float)),
+                "cannot read back " + s.spool_path.string());
   }
   apply_clip(block.data(), block.size(), encoding_.clip, divisor);
   encoder.write(block.data(), range.frames, range.frames);
@@ -241,12 +218,15 @@ void StemSpool::encode_in_background() {
   }
 }
 
-void StemSpool::request_stop() {
+bool StemSpool::request_stop() {
+  bool already;
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    already = stopping_;
     stopping_ = true;
   }
   changed_.notify_all();
+  return already;
 }
 
 // The stem encode_all() should do next: the first in `order` that nobody has. When background
@@ -312,9 +292,8 @@ void StemSpool::finish_stem(Stem& s, std::vector<float>& block) {
 }
 
 void StemSpool::encode_all() {
-  if (encoding_started_) throw std::logic_error("StemSpool::encode_all() runs once");
-  encoding_started_ = true;
-  request_stop();  // the background encoders finish the block they hold and stop
+  // The background encoders finish the block they hold and stop.
+  if (request_stop()) throw std::logic_error("StemSpool::encode_all() runs once");
   auto order = most_work_left_first();
   size_t workers = std::min(stems_.size(), static_cast<size_t>(encoding_.threads));
   std::vector<std::exception_ptr> errors(stems_.size());

@@ -66,7 +66,7 @@ class StemSpool {
                     std::vector<float>& block) const;
   void finish_stem(Stem& s, std::vector<float>& block);
   std::vector<size_t> most_work_left_first() const;
-  void request_stop();
+  bool request_stop();  // true where it had been asked already
 
   StemEncoding encoding_;
   int channels_;
@@ -77,9 +77,7 @@ class StemSpool {
   std::condition_variable changed_;
   std::vector<int64_t> piece_start_;  // first frame of each appended piece
   std::vector<int64_t> piece_frames_;
-  int64_t pieces_end_ = 0;
   bool stopping_ = false;
-  bool encoding_started_ = false;
   std::vector<std::thread> background_;
 };
 
