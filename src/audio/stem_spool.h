@@ -6,6 +6,8 @@
 // what has arrived when a core has nothing else to run, so they take next to no time from
 // separation. That early work stands only if the stem needs no rescaling (its peak at most
 // 1/1.01, as with most songs); a stem whose peak later passes that is encoded again from the start.
+// On a machine busy with other work the background threads get next to no time: encode_all()
+// then takes their stems over after a short wait, starting them again with encoders of its own.
 #pragma once
 
 #include <condition_variable>
