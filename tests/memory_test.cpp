@@ -1,6 +1,8 @@
 // Peak memory does not grow with the song: `msaas separate` with the real htdemucs on 3 minutes
 // peaks within 30 MB of its peak on 30 s (the song is read from a spool on disk a window at a
-// time and the stems are streamed out, docs/benchmarks.md). Not timed: only memory is asserted.
+// time and the stems are streamed out, docs/benchmarks.md), and both stay under issue 20's
+// 512 MB target (MB as the bench prints them: MiB of the kernel's maximum resident set). Not
+// timed: only memory is asserted.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -31,7 +33,7 @@ double separate_peak_mb(const fs::path& song, const fs::path& out) {
   return r.peak_rss_kb / 1024.0;
 }
 
-TEST(MemoryRealHtdemucs, PeakOnThreeMinutesIsWithin30MBOfThatOn30Seconds) {
+TEST(MemoryRealHtdemucs, PeakIsFlatInSongLengthAndUnder512MB) {
   if (real_htdemucs().empty()) GTEST_SKIP() << "no real htdemucs in " << shared_models();
   TempDir dir;
   double short_peak = separate_peak_mb(make_song(dir / "short.wav", 30), dir / "out");
@@ -42,6 +44,8 @@ TEST(MemoryRealHtdemucs, PeakOnThreeMinutesIsWithin30MBOfThatOn30Seconds) {
   testing::Test::RecordProperty("peak_mb_180s", std::to_string(long_peak));
   EXPECT_GT(short_peak, 100) << "the measurement itself";
   EXPECT_LE(long_peak - short_peak, 30.0) << "MB more for a song six times as long";
+  EXPECT_LT(short_peak, 512.0) << "MB on 30 s";
+  EXPECT_LT(long_peak, 512.0) << "MB on 3 min";
 }
 
 }  // namespace

@@ -42,8 +42,9 @@ class HEncLayer {
 class HDecLayer {
  public:
   HDecLayer(Weights& w, const std::string& prefix, const LayerConfig& c);
-  // Returns (output, pre-transposed-conv activations) like the Python forward.
-  std::pair<at::Tensor, at::Tensor> operator()(at::Tensor x, const std::optional<at::Tensor>& skip,
+  // Returns (output, pre-transposed-conv activations) like the Python forward. Takes x and skip
+  // by value: moved in, they are freed as soon as they are summed (ours; see decode()).
+  std::pair<at::Tensor, at::Tensor> operator()(at::Tensor x, std::optional<at::Tensor> skip,
                                                int64_t length) const;
   bool empty() const { return c_.empty; }
 

@@ -50,8 +50,8 @@ at::Tensor HTDemucs::forward(const at::Tensor& input) const {
     length_pre_pad = length;
     mix = at::constant_pad_nd(mix, {0, training_length - length});
   }
-  auto z = hybrid_spec(mix, c_.nfft, SpecPadding::hybrid);
-  auto x = cac_magnitude(z);
+  // The complex spectrogram is not needed again: cac_mask() reads only x (ours: Python keeps z).
+  auto x = cac_magnitude(hybrid_spec(mix, c_.nfft, SpecPadding::hybrid));
   int64_t B = x.size(0), Fq = x.size(2), T = x.size(3);
   auto mean = x.mean({1, 2, 3}, true);
   auto std = x.std({1, 2, 3}, true, true);

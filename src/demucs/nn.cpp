@@ -1,10 +1,28 @@
 // demucs/nn.cpp: see nn.h.
 #include "demucs/nn.h"
 
+#include <ATen/autocast_mode.h>
+#include <c10/core/impl/LocalDispatchKeySet.h>
+
+#include <optional>
+
 #include "demucs/conv_cpu.h"
 #include "msaas/engine.h"
 
 namespace msaas::demucs {
+namespace {
+
+// Fast mode leaves the 1x1 convolutions (the rewrites) and the transposed ones in float32, on the
+// engine's own kernels (conv_cpu.h). In bfloat16 oneDNN and ATen ran them no faster and made
+// large float32 buffers of their own (126 MB at the outer encoder's rewrite, 84 MB at the outer
+// decoder): the fast mode's memory peak. Measured: peak 524 -> 475 MB on 30 s, and 10 % less
+// time on 60 s (docs/benchmarks.md, point 22).
+bool runs_float32_in_fast_mode(const at::Tensor& weight, bool transposed) {
+  bool one_by_one = weight.numel() == weight.size(0) * weight.size(1);
+  return transposed || one_by_one;
+}
+
+}  // namespace
 
 at::Tensor Weights::take(const std::string& name, std::vector<int64_t> shape) {
   return as_float(take_stored(name, std::move(shape)));
@@ -104,14 +122,22 @@ FlopCounter& flop_counter() {
 at::Tensor Conv::operator()(const at::Tensor& x) const {
   bool two_d = weight.dim() == 4;
   auto w = as_float(weight);
+  // Fast mode: see runs_float32_in_fast_mode().
+  std::optional<c10::impl::ExcludeDispatchKeyGuard> keep_float32;
+  at::Tensor input = x;
+  if (at::autocast::is_cpu_enabled() && runs_float32_in_fast_mode(weight, transposed)) {
+    keep_float32.emplace(c10::DispatchKey::AutocastCPU);
+    if (input.scalar_type() != at::kFloat) input = input.to(at::kFloat);
+  }
   at::Tensor y;
-  if (auto fast = conv_cpu(x, w, bias, stride, padding, dilation, transposed))
+  if (auto fast = conv_cpu(input, w, bias, stride, padding, dilation, transposed))
     y = std::move(*fast);
   else if (transposed)
-    y = two_d ? at::conv_transpose2d(x, w, bias, stride) : at::conv_transpose1d(x, w, bias, stride);
+    y = two_d ? at::conv_transpose2d(input, w, bias, stride)
+              : at::conv_transpose1d(input, w, bias, stride);
   else
-    y = two_d ? at::conv2d(x, w, bias, stride, padding, dilation)
-              : at::conv1d(x, w, bias, stride, padding, dilation);
+    y = two_d ? at::conv2d(input, w, bias, stride, padding, dilation)
+              : at::conv1d(input, w, bias, stride, padding, dilation);
   // Each output (input, when transposed) position costs one weight's worth of multiply-adds
   // per batch item and output channel group.
   const at::Tensor& positions = transposed ? x : y;
