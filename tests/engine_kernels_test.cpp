@@ -20,6 +20,7 @@
 #include "demucs/backend.h"
 #include "demucs/conv_cpu.h"
 #include "demucs/demucs.h"
+#include "demucs/nn.h"
 #include "demucs/spec.h"
 #include "demucs/transformer.h"
 #include "demucs/winograd_cpu.h"
@@ -117,6 +118,44 @@ TEST(EngineKernels, PointwiseConvolutionsAreMatrixProducts) {
   EXPECT_GT(snr_db(*y2, at::conv2d(x2, w2, b)), 120.0);
   // Wider kernels and padded ones are left to ATen.
   EXPECT_FALSE(demucs::conv_cpu(x1, at::randn({12, 8, 3}), b, {1}, {1}, {1}, false));
+}
+
+// Fast mode (autocast) leaves 1x1 and transposed convolutions in float32 on the engine's own
+// kernels (docs/benchmarks.md, point 22), whatever the input's type; 3x3 ones go to bfloat16.
+TEST(EngineKernels, FastModeKeepsPointwiseAndTransposedConvolutionsInFloat32) {
+  c10::InferenceMode guard;
+  at::manual_seed(5);
+  auto conv = [](at::Tensor weight, std::vector<int64_t> stride, std::vector<int64_t> padding,
+                 bool transposed) {
+    demucs::Conv c;
+    c.weight = weight.to(at::kHalf);  // stored as the checkpoints store it
+    c.bias = at::randn({transposed ? weight.size(1) : weight.size(0)});
+    c.stride = stride;
+    c.padding = padding;
+    c.dilation = std::vector<int64_t>(stride.size(), 1);
+    c.transposed = transposed;
+    return c;
+  };
+  auto pointwise = conv(at::randn({16, 8, 1, 1}), {1, 1}, {0, 0}, false);
+  auto transposed = conv(at::randn({8, 16, 8, 1}), {4, 1}, {0, 0}, true);
+  auto three = conv(at::randn({16, 8, 3, 3}), {1, 1}, {1, 1}, false);
+  auto x = at::randn({1, 8, 32, 40});
+  auto exact_pointwise = pointwise(x), exact_transposed = transposed(x);
+  at::autocast::set_cpu_enabled(true);
+  auto fast_pointwise = pointwise(x), fast_transposed = transposed(x);
+  auto from_bf16 = transposed(x.to(at::kBFloat16));
+  auto fast_three = three(x);
+  bool still_on = at::autocast::is_cpu_enabled();
+  at::autocast::set_cpu_enabled(false);
+  at::autocast::clear_cache();
+  EXPECT_TRUE(still_on) << "fast mode must be back on after the convolution";
+  EXPECT_EQ(fast_pointwise.scalar_type(), at::kFloat);
+  EXPECT_EQ(fast_transposed.scalar_type(), at::kFloat);
+  EXPECT_EQ(from_bf16.scalar_type(), at::kFloat);
+  EXPECT_GT(snr_db(fast_pointwise, exact_pointwise), 120.0) << "the exact mode's arithmetic";
+  EXPECT_GT(snr_db(fast_transposed, exact_transposed), 120.0) << "the exact mode's arithmetic";
+  EXPECT_GT(snr_db(from_bf16, exact_transposed), 40.0) << "only the input's rounding";
+  EXPECT_EQ(fast_three.scalar_type(), at::kBFloat16) << "3x3 convolutions stay in bfloat16";
 }
 
 TEST(EngineKernels, Winograd3x3ConvolutionsMatchAten) {

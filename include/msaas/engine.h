@@ -53,9 +53,10 @@ struct SeparationOptions {
   // Explicit shift offsets in samples, each in [0, sample_rate / 2], used in turn for every
   // model and shift (reproducing another run exactly); overrides seed.
   std::vector<int64_t> shift_offsets;
-  int threads = 0;  // compute threads; 0 = all cores
-  // Fast mode (not in the official tool): linear layers, attention and the encoder/decoder
-  // convolutions in bfloat16 on CPUs that have it (DConv's residual branch, the normalisations
+  int threads = 0;  // compute threads; 0 = the CPUs it may use (affinity, cgroup CPU quota)
+  // Fast mode (not in the official tool): the feed-forward layers, attention's output projection
+  // and the strided and rewrite convolutions in bfloat16 on CPUs that have it (attention's
+  // products, the 1x1 and transposed convolutions, DConv's residual branch, the normalisations
   // and the spectrogram stay float32); slightly different stems (see docs/quality.md).
   bool fast = false;
 };

@@ -15,6 +15,7 @@
 #include <system_error>
 
 #include "audio/spool_file.h"
+#include "common/cpus.h"
 
 namespace msaas::audio {
 namespace fs = std::filesystem;
@@ -70,8 +71,7 @@ constexpr auto kTakeOverWait = std::chrono::milliseconds(20);
 
 StemSpool::StemSpool(std::vector<fs::path> paths, int channels, StemEncoding encoding)
     : encoding_(encoding), channels_(channels) {
-  if (encoding_.threads <= 0)
-    encoding_.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (encoding_.threads <= 0) encoding_.threads = common::usable_cpus();
   for (const auto& path : paths) {
     auto s = std::make_unique<Stem>();
     s->index = stems_.size();

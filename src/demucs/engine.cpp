@@ -10,8 +10,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <thread>
 
+#include "common/cpus.h"
 #include "demucs/apply.h"
 #include "demucs/backend.h"
 #include "demucs/nn.h"
@@ -101,8 +101,7 @@ class BagSeparator : public Separator {
     struct TrimOnExit {
       ~TrimOnExit() { demucs::trim_tensor_cache(); }
     } trim;
-    at::set_num_threads(options.threads > 0 ? options.threads
-                                            : std::max(1u, std::thread::hardware_concurrency()));
+    at::set_num_threads(options.threads > 0 ? options.threads : common::usable_cpus());
     c10::InferenceMode guard;
     FastMode fast(options.fast, bag_.first().device.is_cuda());
     int64_t channels = audio_channels();

@@ -28,9 +28,9 @@ at::Tensor pad1d(const at::Tensor& x, int64_t left, int64_t right, bool reflect)
 namespace {
 
 // DConv works on time: in the frequency branch every frequency row is a batch item of its own.
-// On the CPU the fused kernel (dconv_cpu.h) reads the rows where they lie. Otherwise (fast mode,
-// a GPU, LSTM or attention in the branches) rows go through ATen in groups, so DConv's wide
-// intermediate tensors (up to 4x its input) exist for one group at a time.
+// On the CPU the fused kernel (dconv_cpu.h, in fast mode too) reads the rows where they lie.
+// Otherwise (a GPU, LSTM or attention in the branches) rows go through ATen in groups, so DConv's
+// wide intermediate tensors (up to 4x its input) exist for one group at a time.
 at::Tensor apply_dconv(const DConv& dconv, const at::Tensor& y, bool freq) {
   if (dconv.can_fuse(y)) return dconv.fused(y);
   if (!freq) return dconv(y);

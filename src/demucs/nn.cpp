@@ -12,11 +12,11 @@
 namespace msaas::demucs {
 namespace {
 
-// Fast mode leaves the 1x1 convolutions (the rewrites) and the transposed ones in float32, on the
-// engine's own kernels (conv_cpu.h). In bfloat16 oneDNN and ATen ran them no faster and made
-// large float32 buffers of their own (126 MB at the outer encoder's rewrite, 84 MB at the outer
-// decoder): the fast mode's memory peak. Measured: peak 524 -> 475 MB on 30 s, and 10 % less
-// time on 60 s (docs/benchmarks.md, point 22).
+// Fast mode leaves the 1x1 convolutions (the encoders' rewrites, channel up/down-sampling) and
+// the transposed ones in float32, on the engine's own kernels (conv_cpu.h). In bfloat16 oneDNN and
+// ATen ran them no faster and made large float32 buffers of their own (126 MB at the outer
+// encoder's rewrite, 84 MB at the outer decoder): the fast mode's memory peak. Measured: peak
+// 524 to 475 MB on 30 s, and 10 % less time on 60 s (docs/benchmarks.md, point 22).
 bool runs_float32_in_fast_mode(const at::Tensor& weight, bool transposed) {
   bool one_by_one = weight.numel() == weight.size(0) * weight.size(1);
   return transposed || one_by_one;

@@ -38,7 +38,7 @@ struct ServiceConfig {
   int max_event_streams_per_client = 32;  // MSAAS_MAX_EVENT_STREAMS_PER_CLIENT: key or address
   std::string spool_dir = "var/spool";    // MSAAS_SPOOL_DIR: uploads on their way in
   // Worker
-  int threads = 0;                    // MSAAS_THREADS: compute threads (0: all cores)
+  int threads = 0;                    // MSAAS_THREADS: compute threads (0: usable CPUs)
   int grace_s = 60;                   // MSAAS_GRACE_SECONDS: time to finish a job after SIGTERM
   std::string work_dir = "var/work";  // MSAAS_WORK_DIR: a job's files while it runs
   bool fast = false;  // MSAAS_FAST=1: workers separate in fast mode (bfloat16; docs/quality.md)
