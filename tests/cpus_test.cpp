@@ -7,10 +7,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
 #include <tuple>
 
 #include "support.h"
@@ -45,8 +48,14 @@ TEST(UsableCpus, FollowsTheAffinityMask) {
   CPU_SET(first, &one);
   ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
   int pinned = usable_cpus();
+  // OpenMP's binding pins the thread that loads libgomp: its mask then says nothing.
+  setenv("OMP_PROC_BIND", "true", 1);
+  int bound = usable_cpus();
+  unsetenv("OMP_PROC_BIND");
   ASSERT_EQ(sched_setaffinity(0, sizeof before, &before), 0);
   EXPECT_EQ(pinned, 1);
+  int machine = static_cast<int>(std::thread::hardware_concurrency());
+  EXPECT_EQ(bound, std::min(machine, cgroup_cpu_limit().value_or(machine)));
   EXPECT_GE(usable_cpus(), 1);
   EXPECT_LE(usable_cpus(), CPU_COUNT(&before));
 }
@@ -58,23 +67,43 @@ void write_file(const std::filesystem::path& path, const std::string& text) {
 
 TEST(UsableCpus, TakesTheSmallestQuotaOnTheWayUpFromItsCgroup) {
   test::TempDir dir;
-  auto mount = dir / "cgroup";
-  // cgroup v2, a pod's quota on the parent of the container's cgroup.
-  write_file(dir / "v2", "0::/kubepods/pod1/ctr\n");
-  write_file(mount / "kubepods/pod1/cpu.max", "200000 100000\n");
-  write_file(mount / "kubepods/pod1/ctr/cpu.max", "max 100000\n");
-  EXPECT_EQ(cgroup_cpu_limit((dir / "v2").string(), mount.string()), 2);
-  write_file(mount / "kubepods/pod1/ctr/cpu.max", "100000 100000\n");
-  EXPECT_EQ(cgroup_cpu_limit((dir / "v2").string(), mount.string()), 1);
-  // cgroup v1 inside a container: the host's path is not mounted, the container's own cgroup
-  // is the mount's root.
-  write_file(dir / "v1", "5:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n");
-  write_file(mount / "cpu,cpuacct/cpu.cfs_quota_us", "300000\n");
-  write_file(mount / "cpu,cpuacct/cpu.cfs_period_us", "100000\n");
-  EXPECT_EQ(cgroup_cpu_limit((dir / "v1").string(), mount.string()), 3);
-  write_file(mount / "cpu,cpuacct/cpu.cfs_quota_us", "-1\n");
-  EXPECT_EQ(cgroup_cpu_limit((dir / "v1").string(), mount.string()), std::nullopt);
-  EXPECT_EQ(cgroup_cpu_limit((dir / "missing").string(), mount.string()), std::nullopt);
+  auto v2 = dir / "v2", v1 = dir / "v1";
+  auto limit = [&](const std::string& proc_cgroup, const std::string& mountinfo) {
+    write_file(dir / "cgroup", proc_cgroup);
+    write_file(dir / "mountinfo", mountinfo);
+    return cgroup_cpu_limit((dir / "cgroup").string(), (dir / "mountinfo").string());
+  };
+  // cgroup v2 on a host: a pod's quota on the parent of the container's cgroup.
+  std::string host_v2 = "30 20 0:26 / " + v2.string() + " rw - cgroup2 cgroup2 rw\n";
+  write_file(v2 / "kubepods/pod1/cpu.max", "200000 100000\n");
+  write_file(v2 / "kubepods/pod1/ctr/cpu.max", "max 100000\n");
+  EXPECT_EQ(limit("0::/kubepods/pod1/ctr\n", host_v2), 2);
+  write_file(v2 / "kubepods/pod1/ctr/cpu.max", "100000 100000\n");
+  EXPECT_EQ(limit("0::/kubepods/pod1/ctr\n", host_v2), 1);
+  EXPECT_EQ(limit("0::/kubepods\n", host_v2), std::nullopt) << "quotas below do not count";
+  // cgroup v1 bind-mounted into a container: the mount shows the container's own cgroup
+  // (/docker/abc) at its point, and a process in a cgroup of its own below it.
+  std::string container_v1 = "31 20 0:27 /docker/abc " + v1.string() +
+                             " rw,nosuid - cgroup cgroup rw,cpu,cpuacct\n"
+                             "32 20 0:28 / /nowhere rw - cgroup cgroup rw,memory\n";
+  write_file(v1 / "cpu.cfs_quota_us", "300000\n");
+  write_file(v1 / "cpu.cfs_period_us", "100000\n");
+  write_file(v1 / "job/cpu.cfs_quota_us", "100000\n");
+  write_file(v1 / "job/cpu.cfs_period_us", "100000\n");
+  EXPECT_EQ(limit("5:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n", container_v1), 3);
+  EXPECT_EQ(limit("4:cpuacct,cpu:/docker/abc/job\n", container_v1), 1);
+  EXPECT_EQ(limit("4:cpu,cpuacct:/elsewhere\n", container_v1), 3) << "outside: the mount point";
+  EXPECT_EQ(limit("4:cpu,cpuacct:/docker/abc/../x\n", container_v1), 3) << "no climbing out";
+  write_file(v1 / "cpu.cfs_quota_us", "-1\n");
+  EXPECT_EQ(limit("4:cpu,cpuacct:/docker/abc\n", container_v1), std::nullopt);
+  EXPECT_EQ(limit("4:memory:/docker/abc/job\n", container_v1), std::nullopt) << "not cpu's";
+  EXPECT_EQ(limit("", container_v1), std::nullopt);
+  EXPECT_EQ(limit("0::relative/path\n", host_v2), std::nullopt) << "ends, reads the mount point";
+}
+
+TEST(UsableCpus, HugeQuotasAreManyCpusNotAnOverflow) {
+  EXPECT_EQ(cpus_of_quota(4294967297000LL, 1000), 1 << 20);
+  EXPECT_EQ(cpus_of_cgroup_v2("9223372036854775807 1000"), 1 << 20);
 }
 
 // The machine's own cgroups: a child process moved into a new cgroup with a quota of one CPU
@@ -101,6 +130,13 @@ TEST(UsableCpus, ARealCgroupQuotaOfOneCpuGivesOne) {
     fs::remove(root / name, error);
   }
   if (group.empty()) GTEST_SKIP() << "no cgroup with a CPU quota can be made here";
+  struct RemoveAtTheEnd {  // whatever way the test ends
+    fs::path group;
+    ~RemoveAtTheEnd() {
+      std::error_code error;
+      if (!fs::remove(group, error) && error) ADD_FAILURE() << "left " << group << ": " << error;
+    }
+  } remove_at_the_end{group};
   pid_t child = fork();
   constexpr int kNotMoved = 200;  // the machine would not take the child into the cgroup
   if (child == 0) {
@@ -111,7 +147,6 @@ TEST(UsableCpus, ARealCgroupQuotaOfOneCpuGivesOne) {
   }
   int status = 0;
   ASSERT_EQ(waitpid(child, &status, 0), child);
-  fs::remove(group, error);
   ASSERT_TRUE(WIFEXITED(status));
   if (WEXITSTATUS(status) == kNotMoved) GTEST_SKIP() << "could not move a process into " << group;
   EXPECT_EQ(WEXITSTATUS(status), 1) << "usable CPUs under a quota of one (in " << group << ")";

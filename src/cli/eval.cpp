@@ -31,7 +31,7 @@ CLI::App* add_eval_command(CLI::App& app, EvalOptions& o) {
   cmd->add_flag("--fast", o.fast, "Fast mode (bfloat16), to measure its cost in SDR");
   cmd->add_option("--seed", o.seed, "Seed of the shift offsets (recorded in the results)")
       ->capture_default_str();
-  cmd->add_option("-j,--jobs", o.jobs, "Compute threads (0: all cores)");
+  cmd->add_option("-j,--jobs", o.jobs, "Compute threads (0: all usable CPUs)");
   cmd->add_option("--estimates", o.estimates,
                   "Score stems made elsewhere: <folder>/<mixture>/<stem>.wav (no separation)");
   cmd->add_option("--json", o.json, "Write the results as JSON here");

@@ -69,7 +69,7 @@ CLI::App* add_separate_command(CLI::App& app, SeparateOptions& o) {
   cmd->add_option("--clip-mode", o.clip_mode, "Avoid clipping: rescale, clamp or none")
       ->check(CLI::IsMember({"rescale", "clamp", "none"}))
       ->capture_default_str();
-  cmd->add_option("-j,--jobs", o.jobs, "Compute threads (0: all cores)")
+  cmd->add_option("-j,--jobs", o.jobs, "Compute threads (0: all usable CPUs)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed", o.seed, "Seed for the random shifts (reproducible output)");

@@ -39,7 +39,7 @@ CLI::App* add_up_command(CLI::App& app, UpOptions& o) {
       ->capture_default_str();
   cmd->add_option("--grace", o.config.grace_s, "Seconds a worker may finish its job on stop")
       ->capture_default_str();
-  cmd->add_option("--threads", o.config.threads, "Compute threads per worker (0: all cores)")
+  cmd->add_option("--threads", o.config.threads, "Compute threads per worker (0: all usable CPUs)")
       ->capture_default_str();
   return cmd;
 }

@@ -16,7 +16,8 @@ int main(int argc, char** argv) {
   service::ServiceConfig config = service::config_from_environment_or_exit("msaas-worker");
   CLI::App app{"msaas-worker: takes separation jobs off the Redis queue"};
   service::add_common_flags(app, config);
-  app.add_option("--threads", config.threads, "Compute threads, 0 = all cores ($MSAAS_THREADS)")
+  app.add_option("--threads", config.threads,
+                 "Compute threads, 0 = all usable CPUs ($MSAAS_THREADS)")
       ->capture_default_str();
   app.add_option("--grace", config.grace_s,
                  "Seconds to finish a job after SIGTERM "
