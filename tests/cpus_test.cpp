@@ -60,9 +60,10 @@ TEST(UsableCpus, FollowsTheAffinityMask) {
   EXPECT_LE(usable_cpus(), CPU_COUNT(&before));
 }
 
+// support.h's write_text, into folders made as needed (a fake cgroup tree).
 void write_file(const std::filesystem::path& path, const std::string& text) {
   std::filesystem::create_directories(path.parent_path());
-  std::ofstream(path) << text;
+  test::write_text(path, text);
 }
 
 TEST(UsableCpus, TakesTheSmallestQuotaOnTheWayUpFromItsCgroup) {

@@ -47,9 +47,9 @@ inline std::string first_line_of(const std::string& path) {
   return line;
 }
 
-// The quota one cgroup folder states: v2's cpu.max, else v1's cfs files.
-inline std::optional<int> cpus_of_cgroup_folder(const std::string& folder) {
-  if (auto v2 = first_line_of(folder + "/cpu.max"); !v2.empty()) return cpus_of_cgroup_v2(v2);
+// The quota one cgroup folder states: v2's cpu.max, or v1's cfs files.
+inline std::optional<int> cpus_of_cgroup_folder(const std::string& folder, bool v2) {
+  if (v2) return cpus_of_cgroup_v2(first_line_of(folder + "/cpu.max"));
   auto quota = first_line_of(folder + "/cpu.cfs_quota_us");
   auto period = first_line_of(folder + "/cpu.cfs_period_us");
   try {
@@ -115,7 +115,7 @@ inline std::optional<int> cgroup_cpu_limit(const std::string& proc_cgroup = "/pr
       if (mount.v2 != v2) continue;
       // The cgroup's folder, then each parent, then the mount point.
       for (std::string below = folder_below(mount, path);;) {
-        auto cpus = cpus_of_cgroup_folder(mount.point + below);
+        auto cpus = cpus_of_cgroup_folder(mount.point + below, v2);
         if (cpus && (!limit || *cpus < *limit)) limit = cpus;
         auto slash = below.find_last_of('/');
         if (slash == std::string::npos) break;
