@@ -18,6 +18,7 @@
 
 #include "demucs/attention_cpu.h"
 #include "demucs/backend.h"
+#include "demucs/bf16_cpu.h"
 #include "demucs/conv_cpu.h"
 #include "demucs/demucs.h"
 #include "demucs/nn.h"
@@ -237,6 +238,16 @@ TEST(EngineKernels, AttentionByBlocksMatchesBmmSoftmaxBmm) {
     auto reference = at::matmul(probabilities, split(v)).transpose(1, 2).reshape({B, Tq, C});
     ASSERT_EQ(mine->sizes(), reference.sizes());
     EXPECT_GT(snr_db(*mine, reference), 120.0) << Tq << "x" << Tk;
+    // Fast mode's weighted values in bfloat16 (float32 where the CPU lacks AVX-512 BF16).
+    auto rounded = demucs::attention_cpu(q, k, v, heads, true);
+    ASSERT_TRUE(rounded);
+    double snr = snr_db(*rounded, reference);
+    if (demucs::bf16_products_available()) {
+      EXPECT_GT(snr, 40.0) << Tq << "x" << Tk;
+      EXPECT_LT(snr, 80.0) << "no rounding seen: the float32 products ran";
+    } else {
+      EXPECT_GT(snr, 120.0) << Tq << "x" << Tk;
+    }
   }
   // Heads read in place from a wider tensor (the columns of one projection among several).
   auto qkv = at::randn({1, 100, 3 * C});
@@ -284,10 +295,11 @@ TEST(EngineKernels, AttentionWeightsMatchDoublePrecision) {
   EXPECT_NEAR(rows[2].item<float>(), 1 / (1 + std::exp(1.0)), 1e-7) << "other rows untouched";
 }
 
-// Fast mode's attention module: float32 up to the output projection, bfloat16 from there on.
+// Fast mode's attention module: projections and scores in float32, the weighted values from
+// bfloat16 factors (where the CPU has AVX-512 BF16), bfloat16 from the output projection on.
 // Against the exact module, it is far closer than the same attention through autocast whole
 // (bfloat16 queries and keys move the softmax's weights).
-TEST(EngineKernels, FastModeAttentionIsFloat32UpToItsOutputProjection) {
+TEST(EngineKernels, FastModeAttentionKeepsItsScoresInFloat32) {
   c10::InferenceMode guard;
   at::manual_seed(21);
   int64_t T = 300, C = 64, heads = 4, d = C / heads;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "demucs/backend.h"
+#include "demucs/bf16_cpu.h"
 #include "demucs/vector_clones.h"
 
 namespace msaas::demucs {
@@ -61,9 +62,11 @@ inline float exp_nonpositive(float x) {
 // Softmax's numerators, row by row: each row becomes exp(x - its max) in place and `sums` gets
 // its total. The division waits for the weighted values (d wide, not Tk). A row (10 KB for
 // 2688 keys) is read from the L3 cache once and stays in L1 for its second pass, where ATen's
-// softmax makes three passes over the whole block.
+// softmax makes three passes over the whole block. With `rounded`, each row is also written
+// there in bfloat16 while still in L1 (row r at rounded + r * rounded_stride, zero-padded).
 MSAAS_VECTOR_CLONES
-void exponentiate_rows(float* scores, int64_t rows, int64_t cols, float* sums) {
+void exponentiate_rows(float* scores, int64_t rows, int64_t cols, float* sums,
+                       uint16_t* rounded = nullptr, int64_t rounded_stride = 0) {
   for (int64_t r = 0; r < rows; ++r) {
     float* x = scores + r * cols;
     float most = -std::numeric_limits<float>::infinity();
@@ -77,21 +80,48 @@ void exponentiate_rows(float* scores, int64_t rows, int64_t cols, float* sums) {
       sum += e;
     }
     sums[r] = sum;
+    if (rounded) {
+      round_to_bf16(x, rounded + r * rounded_stride, cols);
+      std::fill(rounded + r * rounded_stride + cols, rounded + (r + 1) * rounded_stride, 0);
+    }
   }
 }
 
+// Fast mode's values: each head's packed by pairs of rows in bfloat16 (bf16_cpu.h), once per
+// call, for every block of its queries to read.
+struct ValuePairs {
+  std::vector<uint16_t> numbers;
+  int64_t keys_even = 0;  // keys rounded up to even: the products' depth
+  const uint16_t* head(int64_t index, int64_t d) const {
+    return numbers.data() + index * keys_even * d;
+  }
+};
+
+struct Scratch {
+  std::vector<float> scores;      // a block's scores, then its weights, and their sums
+  std::vector<uint16_t> rounded;  // the weights in bfloat16, in fast mode
+};
+
 // Rows [r0, r1) of one head. Inside parallel_for each BLAS product runs on the calling thread.
-void attend_block(const Head& q, const Head& k, const Head& v, const Head& y, int64_t r0,
-                  int64_t r1, std::vector<float>& scratch) {
+// With `value_pairs` (fast mode) the weights and values meet in bfloat16 with float32 sums.
+void attend_block(const Head& q, const Head& k, const Head& v, const uint16_t* value_pairs,
+                  const Head& y, int64_t r0, int64_t r1, Scratch& scratch) {
   int64_t rows = r1 - r0;
-  scratch.resize(rows * (k.rows + 1));
-  float* sums = scratch.data() + rows * k.rows;
-  auto scores = at::from_blob(scratch.data(), {rows, k.rows}, at::kFloat);
+  scratch.scores.resize(rows * (k.rows + 1));
+  float* sums = scratch.scores.data() + rows * k.rows;
+  auto scores = at::from_blob(scratch.scores.data(), {rows, k.rows}, at::kFloat);
   at::mm_out(scores, q.view(r0, r1), k.view(0, k.rows).t());
-  exponentiate_rows(scratch.data(), rows, k.rows, sums);
-  auto out = y.view(r0, r1);
-  at::mm_out(out, scores, v.view(0, v.rows));
   float* o = y.data + r0 * y.stride;
+  if (value_pairs) {
+    int64_t depth = (k.rows + 1) / 2 * 2;
+    scratch.rounded.resize(rows * depth);
+    exponentiate_rows(scratch.scores.data(), rows, k.rows, sums, scratch.rounded.data(), depth);
+    gemm_bf16(scratch.rounded.data(), depth, value_pairs, o, y.stride, rows, y.d, depth);
+  } else {
+    exponentiate_rows(scratch.scores.data(), rows, k.rows, sums);
+    auto out = y.view(r0, r1);
+    at::mm_out(out, scores, v.view(0, v.rows));
+  }
   for (int64_t r = 0; r < rows; ++r) {
     float inverse = 1.0f / sums[r];
     for (int64_t c = 0; c < y.d; ++c) o[r * y.stride + c] *= inverse;
@@ -101,7 +131,8 @@ void attend_block(const Head& q, const Head& k, const Head& v, const Head& y, in
 }  // namespace
 
 std::optional<at::Tensor> attention_cpu(const at::Tensor& query, const at::Tensor& key,
-                                        const at::Tensor& value, int64_t heads) {
+                                        const at::Tensor& value, int64_t heads,
+                                        bool bf16_weighted_values) {
   for (const auto* t : {&query, &key, &value})
     if (!own_cpu_kernels_apply(*t)) return std::nullopt;
   // Heads are read in place wherever each row's values lie side by side.
@@ -109,16 +140,31 @@ std::optional<at::Tensor> attention_cpu(const at::Tensor& query, const at::Tenso
   auto q = rows(query), k = rows(key), v = rows(value);
   int64_t B = q.size(0), Tq = q.size(1), C = q.size(2), d = C / heads;
   int64_t blocks = (Tq + kRows - 1) / kRows;
+  int64_t Tk = k.size(1);
   auto y = at::empty({B, Tq, C}, q.options());
+  ValuePairs pairs;
+  if (bf16_weighted_values && bf16_products_available()) {
+    pairs.keys_even = (Tk + 1) / 2 * 2;
+    pairs.numbers.resize(B * heads * pairs.keys_even * d);
+    at::parallel_for(0, B * heads, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t item = begin; item < end; ++item) {
+        const float* head = v.data_ptr<float>() + item / heads * v.stride(0) + item % heads * d;
+        pack_bf16_pairs(head, Tk, d, v.stride(1),
+                        pairs.numbers.data() + item * pairs.keys_even * d);
+      }
+    });
+  }
   // Work items run head by head, so that neighbouring items share one head's keys and values.
   at::parallel_for(0, B * heads * blocks, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> scratch;
+    Scratch scratch;
     for (int64_t item = begin; item < end; ++item) {
       int64_t b = item / (heads * blocks), h = item / blocks % heads, r0 = item % blocks * kRows;
       auto head = [&](const at::Tensor& t) {
         return Head{t.data_ptr<float>() + b * t.stride(0) + h * d, t.size(1), d, t.stride(1)};
       };
-      attend_block(head(q), head(k), head(v), head(y), r0, std::min(Tq, r0 + kRows), scratch);
+      const uint16_t* value_pairs = pairs.keys_even ? pairs.head(b * heads + h, d) : nullptr;
+      attend_block(head(q), head(k), head(v), value_pairs, head(y), r0, std::min(Tq, r0 + kRows),
+                   scratch);
     }
   });
   return y;

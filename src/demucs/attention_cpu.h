@@ -17,7 +17,13 @@ namespace msaas::demucs {
 // d = C / heads. Returns [B, Tq, C], the heads side by side as
 // out_proj reads them. nullopt where the inputs are not float32 on the CPU, or autocast (fast
 // mode) is on and not left out on this thread: ATen then runs it.
+//
+// bf16_weighted_values (fast mode): the softmax's weights and the values are rounded to
+// bfloat16 for their product (float32 sums), where the CPU has AVX-512 BF16 (bf16_cpu.h);
+// elsewhere it changes nothing. The scores stay float32: rounding queries and keys moves the
+// weights themselves (docs/quality.md).
 std::optional<at::Tensor> attention_cpu(const at::Tensor& query, const at::Tensor& key,
-                                        const at::Tensor& value, int64_t heads);
+                                        const at::Tensor& value, int64_t heads,
+                                        bool bf16_weighted_values = false);
 
 }  // namespace msaas::demucs

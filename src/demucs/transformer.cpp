@@ -2,6 +2,7 @@
 // (dropout off, dense attention).
 #include "demucs/transformer.h"
 
+#include <ATen/autocast_mode.h>
 #include <c10/core/impl/LocalDispatchKeySet.h>
 
 #include <cmath>
@@ -44,11 +45,13 @@ at::Tensor Attention::operator()(const at::Tensor& q, const at::Tensor& kv) cons
   return out(attend(q, kv));
 }
 
-// Fast mode (CPU autocast) leaves the projections to queries, keys and values and their products
-// in float32: in bfloat16 their rounding moved the softmax's weights enough to cost a stem up to
-// 0.56 dB of SDR; in float32 the largest cost is 0.03 dB (docs/quality.md). The output
+// Fast mode (CPU autocast) leaves the projections to queries, keys and values and the scores in
+// float32: in bfloat16 their rounding moved the softmax's weights enough to cost a stem up to
+// 0.56 dB of SDR; in float32 the largest cost is 0.03 dB (docs/quality.md). Only the weighted
+// values, which take rounding well, are bfloat16 products (attention_cpu). The output
 // projection, after this, is bfloat16 again. (A GPU's autocast is not left out here.)
 at::Tensor Attention::attend(const at::Tensor& q_in, const at::Tensor& kv_in) const {
+  bool fast_mode = at::autocast::is_cpu_enabled();
   c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
   bool self = q_in.is_same(kv_in);
   auto q = q_in.is_cpu() ? q_in.to(at::kFloat) : q_in;
@@ -67,7 +70,7 @@ at::Tensor Attention::attend(const at::Tensor& q_in, const at::Tensor& kv_in) co
   query = query / std::sqrt(static_cast<double>(d));
   flop_counter().add(double(B) * (Tq + 2 * Tk) * C * C  // q, k, v projections
                      + 2.0 * B * heads * Tq * Tk * d);  // scores and weighted values
-  if (auto y = attention_cpu(query, key, value, heads)) return *y;
+  if (auto y = attention_cpu(query, key, value, heads, fast_mode)) return *y;
   // Elsewhere (GPU) one head at a time: the same arithmetic as all heads at once,
   // with an eighth of the memory for the (Tq, Tk) score matrix, the model's largest tensor.
   auto split = [&](const at::Tensor& t, int64_t T) {

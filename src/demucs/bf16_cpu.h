@@ -1,0 +1,31 @@
+// demucs/bf16_cpu.h: matrix products with bfloat16 inputs and float32 sums, on CPUs with AVX-512
+// BF16 (vdpbf16ps: two products per lane per instruction, twice float32's FMA rate). Fast mode
+// uses them where bfloat16's rounding costs nothing measurable (attention's weighted values,
+// docs/benchmarks.md point 23). Debian's OpenBLAS is built without its bfloat16 product
+// (sbgemm), and libtorch's bfloat16 matrix products round their outputs to bfloat16.
+//
+// Layouts. A matrix `a` (m x k) is bfloat16 row-major with k even (pad an odd k with a zero
+// column). The other factor (k x n) is packed by pairs of rows: element (i, j) sits at
+// [(i / 2) * n + j] * 2 + i % 2, so one 32-bit word holds the two numbers of consecutive rows that
+// one vdpbf16ps lane multiplies.
+#pragma once
+
+#include <cstdint>
+
+namespace msaas::demucs {
+
+// True where this CPU runs AVX-512 BF16, which gemm_bf16 needs.
+bool bf16_products_available();
+
+// out[i] = in[i] rounded to bfloat16 (to nearest, ties to even), for n floats.
+void round_to_bf16(const float* in, uint16_t* out, int64_t n);
+
+// Packs b (k rows of n floats, row i at b + i * ldb) by pairs of rows into `pairs`, which holds
+// (k + 1) / 2 * n * 2 numbers; an odd k gets a zero row.
+void pack_bf16_pairs(const float* b, int64_t k, int64_t n, int64_t ldb, uint16_t* pairs);
+
+// c (m x n, row stride ldc) = a (m x k, row stride lda, k even) times packed b (k x n).
+void gemm_bf16(const uint16_t* a, int64_t lda, const uint16_t* b_pairs, float* c, int64_t ldc,
+               int64_t m, int64_t n, int64_t k);
+
+}  // namespace msaas::demucs
