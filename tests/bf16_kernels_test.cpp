@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
@@ -61,7 +60,8 @@ TEST(Bf16Kernels, ProductIsExactOnNumbersBfloat16Holds) {
   std::mt19937 random(7);
   std::uniform_int_distribution<int> small(-8, 8);
   for (int64_t m : {1, 5, 6, 13})
-    for (int64_t n : {3, 16, 64, 70, 130})
+    // Last tiles of 1 to 4 vectors, full or partial: 3, 16, 20, 40, 64, 64+6, 64+26, 64+36, 128+2.
+    for (int64_t n : {3, 16, 20, 40, 64, 70, 90, 100, 130})
       for (int64_t k : {1, 2, 9, 64}) {
         int64_t lda = k + 3, ldb = n + 2, ldc = n + 5;
         std::vector<float> a(m * lda), b(k * ldb);

@@ -252,10 +252,13 @@ TEST(EngineKernels, AttentionByBlocksMatchesBmmSoftmaxBmm) {
   // Heads read in place from a wider tensor (the columns of one projection among several).
   auto qkv = at::randn({1, 100, 3 * C});
   auto q = qkv.slice(2, 0, C), k = qkv.slice(2, C, 2 * C), v = qkv.slice(2, 2 * C);
-  auto strided = demucs::attention_cpu(q, k, v, heads);
-  auto packed = demucs::attention_cpu(q.contiguous(), k.contiguous(), v.contiguous(), heads);
-  ASSERT_TRUE(strided && packed);
-  EXPECT_GT(snr_db(*strided, *packed), 120.0);
+  for (bool bf16 : {false, true}) {
+    auto strided = demucs::attention_cpu(q, k, v, heads, bf16);
+    auto packed =
+        demucs::attention_cpu(q.contiguous(), k.contiguous(), v.contiguous(), heads, bf16);
+    ASSERT_TRUE(strided && packed);
+    EXPECT_GT(snr_db(*strided, *packed), 120.0) << "bfloat16 products: " << bf16;
+  }
   at::autocast::set_cpu_enabled(true);
   bool under_autocast = demucs::attention_cpu(q, k, v, heads).has_value();
   bool autocast_left_out = [&] {
@@ -317,8 +320,10 @@ TEST(EngineKernels, FastModeAttentionKeepsItsScoresInFloat32) {
     auto y = at::matmul(at::softmax(scores, -1), split(qkv[2])).transpose(1, 2).reshape({1, T, C});
     return attention.out(y);
   };
+  auto exact_core = attention.attend(x, x);
   at::autocast::set_cpu_enabled(true);
   auto fast = attention(x, x);
+  auto fast_core = attention.attend(x, x);  // up to the output projection
   auto all_bfloat16 = whole();
   at::autocast::set_cpu_enabled(false);
   at::autocast::clear_cache();
@@ -329,6 +334,16 @@ TEST(EngineKernels, FastModeAttentionKeepsItsScoresInFloat32) {
   std::cout << "fast mode attention: " << fast_snr
             << " dB from exact; all in bfloat16: " << whole_snr << " dB\n";
   EXPECT_GT(fast_snr, whole_snr + 6.0);
+  // The module hands fast mode on to the kernel: its weighted values are bfloat16 products
+  // where the CPU has AVX-512 BF16 (about 50 dB from float32), float32 elsewhere.
+  EXPECT_EQ(fast_core.scalar_type(), at::kFloat);
+  double core_snr = snr_db(fast_core, exact_core);
+  if (demucs::bf16_products_available()) {
+    EXPECT_GT(core_snr, 40.0);
+    EXPECT_LT(core_snr, 80.0) << "fast mode did not reach attention_cpu";
+  } else {
+    EXPECT_GT(core_snr, 120.0);
+  }
 }
 
 TEST(EngineKernels, OwnLoopsRunOnEveryThread) {

@@ -4,6 +4,7 @@
 #include "demucs/bf16_cpu.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <stdexcept>
 
@@ -25,10 +26,8 @@ inline uint32_t rounded_high_half(uint32_t bits) {
   return nan ? (bits | 0x00400000u) & 0xffff0000u : rounded & 0xffff0000u;
 }
 
-inline uint32_t bits_of(float x) {
-  uint32_t bits;
-  std::memcpy(&bits, &x, sizeof bits);
-  return bits;
+inline uint16_t rounded(float x) {
+  return uint16_t(rounded_high_half(std::bit_cast<uint32_t>(x)) >> 16);
 }
 
 #ifdef MSAAS_HAVE_BF16_KERNEL
@@ -119,21 +118,18 @@ bool bf16_products_available() {
 
 MSAAS_VECTOR_CLONES
 void round_to_bf16(const float* in, uint16_t* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) out[i] = uint16_t(rounded_high_half(bits_of(in[i])) >> 16);
+  for (int64_t i = 0; i < n; ++i) out[i] = rounded(in[i]);
 }
 
 MSAAS_VECTOR_CLONES
 void pack_bf16_pairs(const float* b, int64_t k, int64_t n, int64_t ldb, uint16_t* pairs) {
-  auto* words = reinterpret_cast<uint32_t*>(pairs);  // one (even row, odd row) pair per word
   for (int64_t p = 0; p < (k + 1) / 2; ++p) {
     const float* even = b + 2 * p * ldb;
     const float* odd = 2 * p + 1 < k ? even + ldb : nullptr;
-    uint32_t* out = words + p * n;
-    if (odd) {
-      for (int64_t j = 0; j < n; ++j)
-        out[j] = rounded_high_half(bits_of(even[j])) >> 16 | rounded_high_half(bits_of(odd[j]));
-    } else {
-      for (int64_t j = 0; j < n; ++j) out[j] = rounded_high_half(bits_of(even[j])) >> 16;
+    uint16_t* out = pairs + p * n * 2;
+    for (int64_t j = 0; j < n; ++j) {
+      out[2 * j] = rounded(even[j]);
+      out[2 * j + 1] = odd ? rounded(odd[j]) : 0;
     }
   }
 }
@@ -153,6 +149,9 @@ void gemm_bf16(const uint16_t* a, int64_t lda, const uint16_t* b_pairs, float* c
                               ldc, k, last);
     }
   }
+#else
+  (void)a, (void)lda, (void)b_pairs, (void)c, (void)ldc, (void)m,
+      (void)n;  // unreachable: thrown above
 #endif
 }
 

@@ -7,14 +7,19 @@
 // Layouts. A matrix `a` (m x k) is bfloat16 row-major with k even (pad an odd k with a zero
 // column). The other factor (k x n) is packed by pairs of rows: element (i, j) sits at
 // [(i / 2) * n + j] * 2 + i % 2, so one 32-bit word holds the two numbers of consecutive rows that
-// one vdpbf16ps lane multiplies.
+// one vdpbf16ps lane multiplies. Like every vdpbf16ps user, the products treat subnormal
+// inputs as zero and flush subnormal sums to zero.
+//
+// The kernel is built with GCC on x86-64 (intrinsics behind a target attribute); elsewhere
+// bf16_products_available() is false and fast mode keeps these products in float32.
 #pragma once
 
 #include <cstdint>
 
 namespace msaas::demucs {
 
-// True where this CPU runs AVX-512 BF16, which gemm_bf16 needs.
+// True where this CPU runs AVX-512 BF16 and the kernel was built (GCC, x86-64); gemm_bf16
+// needs it.
 bool bf16_products_available();
 
 // out[i] = in[i] rounded to bfloat16 (to nearest, ties to even), for n floats.

@@ -47,9 +47,9 @@ at::Tensor Attention::operator()(const at::Tensor& q, const at::Tensor& kv) cons
 
 // Fast mode (CPU autocast) leaves the projections to queries, keys and values and the scores in
 // float32: in bfloat16 their rounding moved the softmax's weights enough to cost a stem up to
-// 0.56 dB of SDR; in float32 the largest cost is 0.03 dB (docs/quality.md). Only the weighted
-// values, which take rounding well, are bfloat16 products (attention_cpu). The output
-// projection, after this, is bfloat16 again. (A GPU's autocast is not left out here.)
+// 0.56 dB of SDR. Only the weighted values, which take rounding well, are bfloat16 products
+// (attention_cpu); the fast mode's largest cost on a stem is then 0.047 dB (docs/quality.md). The
+// output projection, after this, is bfloat16 again. (A GPU's autocast is not left out here.)
 at::Tensor Attention::attend(const at::Tensor& q_in, const at::Tensor& kv_in) const {
   bool fast_mode = at::autocast::is_cpu_enabled();
   c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
