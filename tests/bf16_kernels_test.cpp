@@ -67,7 +67,7 @@ TEST(Bf16Kernels, ProductIsExactOnNumbersBfloat16Holds) {
         std::vector<float> a(m * lda), b(k * ldb);
         for (auto& x : a) x = float(small(random));
         for (auto& x : b) x = float(small(random));
-        int64_t depth = (k + 1) / 2 * 2;  // an odd k gets a zero column
+        int64_t depth = demucs::bf16_depth(k);  // an odd k gets a zero column
         std::vector<uint16_t> rows(m * depth, 0);
         for (int64_t i = 0; i < m; ++i)
           demucs::round_to_bf16(a.data() + i * lda, rows.data() + i * depth, k);

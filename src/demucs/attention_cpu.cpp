@@ -91,10 +91,9 @@ void exponentiate_rows(float* scores, int64_t rows, int64_t cols, float* sums,
 // Fast mode's values: each head's packed by pairs of rows in bfloat16 (bf16_cpu.h), once per
 // call, for every block of its queries to read.
 struct ValuePairs {
-  std::vector<uint16_t> numbers;
-  int64_t keys_even = 0;  // keys rounded up to even: the products' depth
-  const uint16_t* head(int64_t index, int64_t d) const {
-    return numbers.data() + index * keys_even * d;
+  std::vector<uint16_t> numbers;  // empty: float32 products
+  const uint16_t* head(int64_t index, int64_t keys, int64_t d) const {
+    return numbers.empty() ? nullptr : numbers.data() + index * bf16_depth(keys) * d;
   }
 };
 
@@ -114,7 +113,7 @@ void attend_block(const Head& q, const Head& k, const Head& v, const uint16_t* v
   at::mm_out(scores, q.view(r0, r1), k.view(0, k.rows).t());
   float* o = y.data + r0 * y.stride;
   if (value_pairs) {
-    int64_t depth = (k.rows + 1) / 2 * 2;
+    int64_t depth = bf16_depth(k.rows);
     scratch.rounded.resize(rows * depth);
     exponentiate_rows(scratch.scores.data(), rows, k.rows, sums, scratch.rounded.data(), depth);
     gemm_bf16(scratch.rounded.data(), depth, value_pairs, o, y.stride, rows, y.d, depth);
@@ -145,13 +144,11 @@ std::optional<at::Tensor> attention_cpu(const at::Tensor& query, const at::Tenso
   auto y = at::empty({B, Tq, C}, q.options());
   ValuePairs pairs;
   if (bf16_weighted_values && bf16_products_available()) {
-    pairs.keys_even = (Tk + 1) / 2 * 2;
-    pairs.numbers.resize(B * heads * pairs.keys_even * d);
+    pairs.numbers.resize(B * heads * bf16_depth(Tk) * d);
     at::parallel_for(0, B * heads, 1, [&](int64_t begin, int64_t end) {
       for (int64_t item = begin; item < end; ++item) {
         const float* head = v.data_ptr<float>() + item / heads * v.stride(0) + item % heads * d;
-        pack_bf16_pairs(head, Tk, d, v.stride(1),
-                        pairs.numbers.data() + item * pairs.keys_even * d);
+        pack_bf16_pairs(head, Tk, d, v.stride(1), pairs.numbers.data() + item * bf16_depth(Tk) * d);
       }
     });
   }
@@ -163,9 +160,8 @@ std::optional<at::Tensor> attention_cpu(const at::Tensor& query, const at::Tenso
       auto head = [&](const at::Tensor& t) {
         return Head{t.data_ptr<float>() + b * t.stride(0) + h * d, t.size(1), d, t.stride(1)};
       };
-      const uint16_t* value_pairs = pairs.keys_even ? pairs.head(b * heads + h, d) : nullptr;
-      attend_block(head(q), head(k), head(v), value_pairs, head(y), r0, std::min(Tq, r0 + kRows),
-                   scratch);
+      attend_block(head(q), head(k), head(v), pairs.head(b * heads + h, Tk, d), head(y), r0,
+                   std::min(Tq, r0 + kRows), scratch);
     }
   });
   return y;

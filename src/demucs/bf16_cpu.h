@@ -18,6 +18,11 @@
 
 namespace msaas::demucs {
 
+// The depth of a product over k: k rounded up to even (the zero row or column that pads it).
+inline int64_t bf16_depth(int64_t k) {
+  return (k + 1) / 2 * 2;
+}
+
 // True where this CPU runs AVX-512 BF16 and the kernel was built (GCC, x86-64); gemm_bf16
 // needs it.
 bool bf16_products_available();
@@ -26,7 +31,7 @@ bool bf16_products_available();
 void round_to_bf16(const float* in, uint16_t* out, int64_t n);
 
 // Packs b (k rows of n floats, row i at b + i * ldb) by pairs of rows into `pairs`, which holds
-// (k + 1) / 2 * n * 2 numbers; an odd k gets a zero row.
+// bf16_depth(k) * n numbers; an odd k gets a zero row.
 void pack_bf16_pairs(const float* b, int64_t k, int64_t n, int64_t ldb, uint16_t* pairs);
 
 // c (m x n, row stride ldc) = a (m x k, row stride lda, k even) times packed b (k x n).
