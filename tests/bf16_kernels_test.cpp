@@ -1,17 +1,21 @@
-// Fast mode's bfloat16 products (demucs/bf16_cpu.h): the rounding against libtorch's own
-// float-to-bfloat16 conversion, and the product kernel against plain sums on inputs that
-// bfloat16 holds exactly (small integers), where every product and sum is exact in float32,
-// so the kernel must agree to the bit. Every shape's edge is covered: rows past a tile of 6,
-// columns past a vector of 16 and a tile of 64, an odd depth padded with zeros.
+// Fast mode's bfloat16 products (demucs/bf16_cpu.h, linear_bf16_cpu.h): the rounding against
+// libtorch's own float-to-bfloat16 conversion, the two packings against each other, the
+// projections against double-precision sums of rounded factors, and the product kernel against
+// plain sums on inputs that bfloat16 holds exactly (small integers), where every product and sum
+// is exact in float32, so the kernel must agree to the bit. Every shape's edge is covered: rows
+// past a tile of 6, columns past a vector of 16 and a tile of 64, an odd depth padded with zeros.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "demucs/bf16_cpu.h"
+#include "demucs/linear_bf16_cpu.h"
+#include "product_check.h"
 
 namespace msaas::test {
 namespace {
@@ -55,37 +59,70 @@ TEST(Bf16Kernels, PairsInterleaveConsecutiveRowsAndPadAnOddOne) {
     EXPECT_EQ(pairs[i], libtorch_rounding(expected[i])) << "position " << i;
 }
 
+TEST(Bf16Kernels, PairsOfATransposeMatchPairsOfTheMatrix) {
+  std::mt19937 random(5);
+  std::normal_distribution<float> normal;
+  // bt: n rows (b's columns) of k numbers (b's rows), row stride k + 2; an odd k pads b with a
+  // zero row; n past the packing's blocks of 16 columns, or short of one.
+  for (auto [k, n] : std::vector<std::pair<int64_t, int64_t>>{{5, 3}, {6, 37}, {64, 40}}) {
+    int64_t ldbt = k + 2;
+    std::vector<float> bt(n * ldbt), b(k * n);
+    for (auto& x : bt) x = normal(random);
+    for (int64_t i = 0; i < k; ++i)
+      for (int64_t j = 0; j < n; ++j) b[i * n + j] = bt[j * ldbt + i];
+    int64_t depth = demucs::bf16_depth(k), guard = 8;  // numbers past the packing's end
+    std::vector<uint16_t> from_transpose(depth * n + guard, 0xeeee),
+        from_matrix(depth * n + guard, 0xeeee);
+    demucs::pack_bf16_pairs_transposed(bt.data(), k, n, ldbt, from_transpose.data());
+    demucs::pack_bf16_pairs(b.data(), k, n, n, from_matrix.data());
+    EXPECT_EQ(from_transpose, from_matrix) << k << " x " << n;
+    EXPECT_EQ(from_transpose.back(), 0xeeee) << "wrote past the packing";
+  }
+}
+
+// Fast mode's projections: bfloat16 factors, float32 sums, the bias added in float32.
+TEST(Bf16Kernels, LinearTakesBfloat16FactorsAndSumsInFloat32) {
+  if (!bf16_products_available()) {
+    EXPECT_FALSE(demucs::linear_bf16_cpu(at::randn({2, 4}), at::randn({3, 4}), at::randn({3})));
+    GTEST_SKIP() << "this CPU has no AVX-512 BF16";
+  }
+  at::manual_seed(9);
+  // Tokens [B, T, C] with an odd width and a row count past the 48-row work items.
+  auto x = at::randn({2, 101, 33}), weight = at::randn({70, 33}) * 0.2, bias = at::randn({70});
+  auto y = demucs::linear_bf16_cpu(x, weight, bias);
+  ASSERT_TRUE(y);
+  ASSERT_EQ(y->sizes(), (std::vector<int64_t>{2, 101, 70}));
+  EXPECT_EQ(y->scalar_type(), at::kFloat);
+  auto rounded = [](const at::Tensor& t) { return t.to(at::kBFloat16).to(at::kDouble); };
+  auto expected = at::linear(rounded(x), rounded(weight), bias.to(at::kDouble));
+  auto error = (y->to(at::kDouble) - expected).abs().max().item<double>();
+  EXPECT_LT(error, 1e-5) << "not bfloat16 factors with float32 sums";
+  auto exact = at::linear(x, weight, bias);
+  EXPECT_GT((*y - exact).abs().max().item<float>(), 1e-4) << "no rounding seen";
+  // Column slices of a packed weight (the cross-attention's key and value rows).
+  auto sliced = demucs::linear_bf16_cpu(x, weight.slice(0, 30), bias.slice(0, 30));
+  ASSERT_TRUE(sliced);
+  EXPECT_TRUE(at::equal(*sliced, y->slice(2, 30))) << "a slice of the weight must give its columns";
+  EXPECT_FALSE(demucs::linear_bf16_cpu(x.to(at::kDouble), weight, bias)) << "float32 only";
+  EXPECT_FALSE(demucs::linear_bf16_cpu(x, weight.slice(1, 0, 16), bias))
+      << "a weight narrower than x's rows is at::linear's to refuse";
+  EXPECT_FALSE(demucs::linear_bf16_cpu(x, weight, bias.slice(0, 0, 69))) << "a short bias";
+}
+
 TEST(Bf16Kernels, ProductIsExactOnNumbersBfloat16Holds) {
   if (!bf16_products_available()) GTEST_SKIP() << "this CPU has no AVX-512 BF16";
-  std::mt19937 random(7);
-  std::uniform_int_distribution<int> small(-8, 8);
-  for (int64_t m : {1, 5, 6, 13})
-    // Last tiles of 1 to 4 vectors, full or partial: 3, 16, 20, 40, 64, 64+6, 64+26, 64+36, 128+2.
-    for (int64_t n : {3, 16, 20, 40, 64, 70, 90, 100, 130})
-      for (int64_t k : {1, 2, 9, 64}) {
-        int64_t lda = k + 3, ldb = n + 2, ldc = n + 5;
-        std::vector<float> a(m * lda), b(k * ldb);
-        for (auto& x : a) x = float(small(random));
-        for (auto& x : b) x = float(small(random));
-        int64_t depth = demucs::bf16_depth(k);  // an odd k gets a zero column
-        std::vector<uint16_t> rows(m * depth, 0);
-        for (int64_t i = 0; i < m; ++i)
-          demucs::round_to_bf16(a.data() + i * lda, rows.data() + i * depth, k);
-        std::vector<uint16_t> pairs(depth * n);
-        demucs::pack_bf16_pairs(b.data(), k, n, ldb, pairs.data());
-        std::vector<float> c(m * ldc, -1.0f);
-        demucs::gemm_bf16(rows.data(), depth, pairs.data(), c.data(), ldc, m, n, depth);
-        for (int64_t i = 0; i < m; ++i)
-          for (int64_t j = 0; j < ldc; ++j) {
-            if (j >= n) {
-              ASSERT_EQ(c[i * ldc + j], -1.0f) << "wrote past column " << n;
-              continue;
-            }
-            float sum = 0;
-            for (int64_t p = 0; p < k; ++p) sum += a[i * lda + p] * b[p * ldb + j];
-            ASSERT_EQ(c[i * ldc + j], sum) << m << "x" << n << "x" << k << " at " << i << "," << j;
-          }
-      }
+  auto product = [](const std::vector<float>& a, int64_t lda, const std::vector<float>& b,
+                    int64_t ldb, std::vector<float>& c, int64_t ldc, int64_t m, int64_t n,
+                    int64_t k) {
+    int64_t depth = demucs::bf16_depth(k);  // an odd k gets a zero column
+    std::vector<uint16_t> rows(m * depth, 0);
+    for (int64_t i = 0; i < m; ++i)
+      demucs::round_to_bf16(a.data() + i * lda, rows.data() + i * depth, k);
+    std::vector<uint16_t> pairs(depth * n);
+    demucs::pack_bf16_pairs(b.data(), k, n, ldb, pairs.data());
+    demucs::gemm_bf16(rows.data(), depth, pairs.data(), c.data(), ldc, m, n, depth);
+  };
+  expect_exact_products(product, 7);
 }
 
 TEST(Bf16Kernels, ProductNeedsAnEvenDepth) {

@@ -56,8 +56,8 @@ struct SeparationOptions {
   int threads = 0;  // compute threads; 0 = the CPUs it may use (affinity, cgroup CPU quota)
   // Fast mode (not in the official tool): the feed-forward layers, attention's output projection
   // and the strided and rewrite convolutions in bfloat16 on CPUs that have it, and attention's
-  // weighted values from bfloat16 factors (AVX-512 BF16); attention's projections and scores,
-  // the 1x1 and transposed convolutions, DConv's residual branch, the normalisations and the
+  // projections and products from bfloat16 factors with float32 sums (AVX-512 BF16); the 1x1
+  // and transposed convolutions, DConv's residual branch, the normalisations and the
   // spectrogram stay float32. Slightly different stems (see docs/quality.md).
   bool fast = false;
 };

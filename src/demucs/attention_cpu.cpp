@@ -11,17 +11,18 @@
 
 #include "demucs/backend.h"
 #include "demucs/bf16_cpu.h"
+#include "demucs/f32_cpu.h"
 #include "demucs/vector_clones.h"
 
 namespace msaas::demucs {
 namespace {
 
-// Query rows per work item. Each block's two products pack the head's keys and values anew
-// (OpenBLAS), so taller blocks pack them less often; the scores (kRows x Tk floats, 2.75 MB for
-// 2688 keys) then live in the L3 cache rather than L2. Measured on htdemucs (30 s, AVX-512
-// OpenBLAS): 64 rows 2.7-2.8 s of attention, 128 rows 2.5 s, 256 rows 2.25-2.35 s, 512 and
-// 1024 rows 2.3-2.8 s. (Measured on the float32 path; fast mode's bfloat16 one packs the values
-// once per call and was not measured apart.)
+// Query rows per work item. When OpenBLAS ran both products it packed the head's keys and values
+// anew for each block, so taller blocks packed them less often; the scores (kRows x Tk floats,
+// 2.75 MB for 2688 keys) then live in the L3 cache rather than L2. Measured then on htdemucs (30
+// s, AVX-512 OpenBLAS): 64 rows 2.7-2.8 s of attention, 128 rows 2.5 s, 256 rows 2.25-2.35 s, 512
+// and 1024 rows 2.3-2.8 s. Since the keys (and in fast mode the values) are laid out once per
+// call, only the exact mode's values are packed per block; 256 was not measured again.
 constexpr int64_t kRows = 256;
 
 // One head of one batch item: T rows of d values, each row `stride` floats after the previous.
@@ -88,37 +89,68 @@ void exponentiate_rows(float* scores, int64_t rows, int64_t cols, float* sums,
   }
 }
 
-// Fast mode's values: each head's packed by pairs of rows in bfloat16 (bf16_cpu.h), once per
-// call, for every block of its queries to read.
-struct ValuePairs {
-  std::vector<uint16_t> numbers;  // empty: float32 products
-  const uint16_t* head(int64_t index, int64_t keys, int64_t d) const {
-    return numbers.empty() ? nullptr : numbers.data() + index * bf16_depth(keys) * d;
+// A call's keys and values laid out once per head, for every block of its queries to read
+// (OpenBLAS would pack them again for each block). Float32 products: each head's keys transposed
+// (d rows of Tk) for gemm_f32, values read in place by OpenBLAS. Fast mode: keys transposed and
+// values, by pairs of rows in bfloat16 for gemm_bf16. Nothing where the CPU has neither kernel.
+struct HeadLayouts {
+  bool bf16 = false;
+  int64_t keys = 0, d = 0;
+  std::vector<float> key_columns;
+  std::vector<uint16_t> key_pairs, value_pairs;
+
+  const float* columns(int64_t head) const {
+    return key_columns.empty() ? nullptr : key_columns.data() + head * keys * d;
+  }
+  const uint16_t* keys_bf16(int64_t head) const {
+    return key_pairs.data() + head * bf16_depth(d) * keys;
+  }
+  const uint16_t* values_bf16(int64_t head) const {
+    return value_pairs.data() + head * bf16_depth(keys) * d;
   }
 };
 
 struct Scratch {
   std::vector<float> scores;      // a block's scores, then its weights, and their sums
-  std::vector<uint16_t> rounded;  // the weights in bfloat16, in fast mode
+  std::vector<uint16_t> queries;  // fast mode: the block's queries in bfloat16
+  std::vector<uint16_t> rounded;  // fast mode: the weights in bfloat16
 };
 
+// The block's scores, rows x Tk, into `scores`.
+void score_block(const Head& q, const Head& k, const HeadLayouts& layouts, int64_t head, int64_t r0,
+                 int64_t rows, Scratch& scratch) {
+  float* scores = scratch.scores.data();
+  if (layouts.bf16) {
+    int64_t depth = bf16_depth(q.d);
+    scratch.queries.resize(rows * depth);
+    round_rows_to_bf16(q.data + r0 * q.stride, q.stride, rows, q.d, scratch.queries.data(), depth);
+    gemm_bf16(scratch.queries.data(), depth, layouts.keys_bf16(head), scores, k.rows, rows, k.rows,
+              depth);
+  } else if (const float* columns = layouts.columns(head)) {
+    gemm_f32(q.data + r0 * q.stride, q.stride, columns, k.rows, scores, k.rows, rows, k.rows, q.d);
+  } else {
+    auto out = at::from_blob(scores, {rows, k.rows}, at::kFloat);
+    at::mm_out(out, q.view(r0, r0 + rows), k.view(0, k.rows).t());
+  }
+}
+
 // Rows [r0, r1) of one head. Inside parallel_for each BLAS product runs on the calling thread.
-// With `value_pairs` (fast mode) the weights and values meet in bfloat16 with float32 sums.
-void attend_block(const Head& q, const Head& k, const Head& v, const uint16_t* value_pairs,
-                  const Head& y, int64_t r0, int64_t r1, Scratch& scratch) {
+void attend_block(const Head& q, const Head& k, const Head& v, const HeadLayouts& layouts,
+                  int64_t head, const Head& y, int64_t r0, int64_t r1, Scratch& scratch) {
   int64_t rows = r1 - r0;
   scratch.scores.resize(rows * (k.rows + 1));
   float* sums = scratch.scores.data() + rows * k.rows;
-  auto scores = at::from_blob(scratch.scores.data(), {rows, k.rows}, at::kFloat);
-  at::mm_out(scores, q.view(r0, r1), k.view(0, k.rows).t());
+  score_block(q, k, layouts, head, r0, rows, scratch);
   float* o = y.data + r0 * y.stride;
-  if (value_pairs) {
+  if (layouts.bf16) {
     int64_t depth = bf16_depth(k.rows);
     scratch.rounded.resize(rows * depth);
     exponentiate_rows(scratch.scores.data(), rows, k.rows, sums, scratch.rounded.data(), depth);
-    gemm_bf16(scratch.rounded.data(), depth, value_pairs, o, y.stride, rows, y.d, depth);
+    gemm_bf16(scratch.rounded.data(), depth, layouts.values_bf16(head), o, y.stride, rows, y.d,
+              depth);
   } else {
     exponentiate_rows(scratch.scores.data(), rows, k.rows, sums);
+    auto scores = at::from_blob(scratch.scores.data(), {rows, k.rows}, at::kFloat);
     auto out = y.view(r0, r1);
     at::mm_out(out, scores, v.view(0, v.rows));
   }
@@ -128,11 +160,46 @@ void attend_block(const Head& q, const Head& k, const Head& v, const uint16_t* v
   }
 }
 
+// Lays out every head's keys (and in fast mode values) for `layouts`, the heads split over the
+// threads.
+void lay_out_heads(const at::Tensor& k, const at::Tensor& v, int64_t heads, bool bf16,
+                   HeadLayouts& layouts) {
+  int64_t items = k.size(0) * heads, Tk = k.size(1), d = k.size(2) / heads;
+  layouts.keys = Tk, layouts.d = d;
+  layouts.bf16 = bf16 && bf16_products_available();
+  if (layouts.bf16) {
+    layouts.key_pairs.resize(items * bf16_depth(d) * Tk);
+    layouts.value_pairs.resize(items * bf16_depth(Tk) * d);
+  } else if (f32_products_available()) {
+    layouts.key_columns.resize(items * Tk * d);
+  } else {
+    return;
+  }
+  auto head_of = [&](const at::Tensor& t, int64_t item) {
+    return t.data_ptr<float>() + item / heads * t.stride(0) + item % heads * d;
+  };
+  at::parallel_for(0, items, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const float* keys = head_of(k, item);
+      if (layouts.bf16) {
+        pack_bf16_pairs_transposed(keys, d, Tk, k.stride(1),
+                                   layouts.key_pairs.data() + item * bf16_depth(d) * Tk);
+        pack_bf16_pairs(head_of(v, item), Tk, d, v.stride(1),
+                        layouts.value_pairs.data() + item * bf16_depth(Tk) * d);
+      } else {
+        float* columns = layouts.key_columns.data() + item * Tk * d;
+        for (int64_t t = 0; t < Tk; ++t)
+          for (int64_t c = 0; c < d; ++c) columns[c * Tk + t] = keys[t * k.stride(1) + c];
+      }
+    }
+  });
+}
+
 }  // namespace
 
 std::optional<at::Tensor> attention_cpu(const at::Tensor& query, const at::Tensor& key,
                                         const at::Tensor& value, int64_t heads,
-                                        bool bf16_weighted_values) {
+                                        bool bf16_products) {
   for (const auto* t : {&query, &key, &value})
     if (!own_cpu_kernels_apply(*t)) return std::nullopt;
   // Heads are read in place wherever each row's values lie side by side.
@@ -140,18 +207,9 @@ std::optional<at::Tensor> attention_cpu(const at::Tensor& query, const at::Tenso
   auto q = rows(query), k = rows(key), v = rows(value);
   int64_t B = q.size(0), Tq = q.size(1), C = q.size(2), d = C / heads;
   int64_t blocks = (Tq + kRows - 1) / kRows;
-  int64_t Tk = k.size(1);
   auto y = at::empty({B, Tq, C}, q.options());
-  ValuePairs pairs;
-  if (bf16_weighted_values && bf16_products_available()) {
-    pairs.numbers.resize(B * heads * bf16_depth(Tk) * d);
-    at::parallel_for(0, B * heads, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t item = begin; item < end; ++item) {
-        const float* head = v.data_ptr<float>() + item / heads * v.stride(0) + item % heads * d;
-        pack_bf16_pairs(head, Tk, d, v.stride(1), pairs.numbers.data() + item * bf16_depth(Tk) * d);
-      }
-    });
-  }
+  HeadLayouts layouts;
+  lay_out_heads(k, v, heads, bf16_products, layouts);
   // Work items run head by head, so that neighbouring items share one head's keys and values.
   at::parallel_for(0, B * heads * blocks, 1, [&](int64_t begin, int64_t end) {
     Scratch scratch;
@@ -160,7 +218,7 @@ std::optional<at::Tensor> attention_cpu(const at::Tensor& query, const at::Tenso
       auto head = [&](const at::Tensor& t) {
         return Head{t.data_ptr<float>() + b * t.stride(0) + h * d, t.size(1), d, t.stride(1)};
       };
-      attend_block(head(q), head(k), head(v), pairs.head(b * heads + h, Tk, d), head(y), r0,
+      attend_block(head(q), head(k), head(v), layouts, b * heads + h, head(y), r0,
                    std::min(Tq, r0 + kRows), scratch);
     }
   });

@@ -18,12 +18,14 @@ namespace msaas::demucs {
 // out_proj reads them. nullopt where the inputs are not float32 on the CPU, or autocast (fast
 // mode) is on and not left out on this thread: ATen then runs it.
 //
-// bf16_weighted_values (fast mode): the softmax's weights and the values are rounded to
-// bfloat16 for their product (float32 sums), where the CPU has AVX-512 BF16 (bf16_cpu.h);
-// elsewhere it changes nothing. The scores stay float32: rounding queries and keys moves the
-// weights themselves (docs/quality.md).
+// bf16_products (fast mode): both products take bfloat16 factors with float32 sums, where the
+// CPU has AVX-512 BF16 (bf16_cpu.h): queries times keys, then the softmax's weights times the
+// values; elsewhere it changes nothing. (Autocast's bfloat16 products also round their outputs,
+// the scores among them, which moved the weights enough to cost a stem 0.45 dB: docs/quality.md.)
+// Float32 products (without it, or on a CPU with AVX-512 but not its BF16 extension) take their
+// scores from gemm_f32 (f32_cpu.h) where the CPU has AVX-512, else from OpenBLAS.
 std::optional<at::Tensor> attention_cpu(const at::Tensor& query, const at::Tensor& key,
                                         const at::Tensor& value, int64_t heads,
-                                        bool bf16_weighted_values = false);
+                                        bool bf16_products = false);
 
 }  // namespace msaas::demucs

@@ -7,11 +7,12 @@
 #include <bit>
 #include <cstring>
 #include <stdexcept>
+#include <vector>
 
 #include "demucs/vector_clones.h"
 
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#include <immintrin.h>
+#include "demucs/avx512_tiles.h"
 #define MSAAS_HAVE_BF16_KERNEL 1
 #endif
 
@@ -31,77 +32,40 @@ inline uint16_t rounded(float x) {
 }
 
 #ifdef MSAAS_HAVE_BF16_KERNEL
-#define MSAAS_BF16_TARGET __attribute__((target("avx512f,avx512bf16")))
+using namespace avx512;
 
-// One tile: R rows of c, J * 16 columns, summed over all k. R * J accumulators stay in registers
-// (at most 24 of the 32), each pair of a's row broadcast once and used J times. `last` masks the
-// columns of the last vector that lie past n.
+// One tile: R rows of c, J * 16 columns, summed over all k, each pair of a's row broadcast once
+// and used J times.
 template <int R, int J>
-MSAAS_BF16_TARGET void tile(const uint16_t* a, int64_t lda, const uint16_t* b, int64_t n, float* c,
-                            int64_t ldc, int64_t k, __mmask16 last) {
-  __m512 sum[R][J];
+struct ProductTile {
+  __attribute__((target("avx512f,avx512bf16"))) static void run(const uint16_t* a, int64_t lda,
+                                                                const uint16_t* b, int64_t n,
+                                                                float* c, int64_t ldc, int64_t k,
+                                                                __mmask16 last) {
+    Sums<R, J> sums;
+    sums.zero();
+    for (int64_t p = 0; p < k / 2; ++p) {
+      const uint16_t* row_pair = b + p * n * 2;
+      __m512bh columns[J];
+#pragma GCC unroll 4
+      for (int j = 0; j < J; ++j)
+        columns[j] = (__m512bh)_mm512_maskz_loadu_epi32(vector_mask(j, J, last), row_pair + 32 * j);
 #pragma GCC unroll 8
-  for (int r = 0; r < R; ++r)
+      for (int r = 0; r < R; ++r) {
+        int32_t pair;
+        std::memcpy(&pair, a + r * lda + 2 * p, sizeof pair);
+        auto both = (__m512bh)_mm512_set1_epi32(pair);
 #pragma GCC unroll 4
-    for (int j = 0; j < J; ++j) sum[r][j] = _mm512_setzero_ps();
-  for (int64_t p = 0; p < k / 2; ++p) {
-    const uint16_t* row_pair = b + p * n * 2;
-    __m512bh columns[J];
-#pragma GCC unroll 4
-    for (int j = 0; j < J; ++j)
-      columns[j] = (__m512bh)_mm512_maskz_loadu_epi32(j == J - 1 ? last : __mmask16(0xffff),
-                                                      row_pair + 32 * j);
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      int32_t pair;
-      std::memcpy(&pair, a + r * lda + 2 * p, sizeof pair);
-      auto both = (__m512bh)_mm512_set1_epi32(pair);
-#pragma GCC unroll 4
-      for (int j = 0; j < J; ++j) sum[r][j] = _mm512_dpbf16_ps(sum[r][j], both, columns[j]);
+        for (int j = 0; j < J; ++j) sums.v[r][j] = _mm512_dpbf16_ps(sums.v[r][j], both, columns[j]);
+      }
     }
+    sums.store(c, ldc, last);
   }
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-    for (int j = 0; j < J; ++j)
-      _mm512_mask_storeu_ps(c + r * ldc + 16 * j, j == J - 1 ? last : __mmask16(0xffff), sum[r][j]);
-}
+};
 
 using Tile = void (*)(const uint16_t*, int64_t, const uint16_t*, int64_t, float*, int64_t, int64_t,
                       __mmask16);
-constexpr int kRowsPerTile = 6;
-constexpr int kColumnVectors = 4;  // 64 columns per tile
-
-template <int R>
-constexpr Tile tile_of_width(int vectors) {
-  switch (vectors) {
-    case 1:
-      return tile<R, 1>;
-    case 2:
-      return tile<R, 2>;
-    case 3:
-      return tile<R, 3>;
-    default:
-      return tile<R, 4>;
-  }
-}
-
-Tile tile_for(int rows, int vectors) {
-  switch (rows) {
-    case 1:
-      return tile_of_width<1>(vectors);
-    case 2:
-      return tile_of_width<2>(vectors);
-    case 3:
-      return tile_of_width<3>(vectors);
-    case 4:
-      return tile_of_width<4>(vectors);
-    case 5:
-      return tile_of_width<5>(vectors);
-    default:
-      return tile_of_width<6>(vectors);
-  }
-}
+constexpr auto kTiles = tile_table<Tile, ProductTile>();
 #endif
 
 }  // namespace
@@ -121,6 +85,14 @@ void round_to_bf16(const float* in, uint16_t* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = rounded(in[i]);
 }
 
+void round_rows_to_bf16(const float* in, int64_t ld, int64_t rows, int64_t k, uint16_t* out,
+                        int64_t out_ld) {
+  for (int64_t r = 0; r < rows; ++r) {
+    round_to_bf16(in + r * ld, out + r * out_ld, k);
+    std::fill(out + r * out_ld + k, out + (r + 1) * out_ld, 0);
+  }
+}
+
 MSAAS_VECTOR_CLONES
 void pack_bf16_pairs(const float* b, int64_t k, int64_t n, int64_t ldb, uint16_t* pairs) {
   for (int64_t p = 0; p < (k + 1) / 2; ++p) {
@@ -134,21 +106,44 @@ void pack_bf16_pairs(const float* b, int64_t k, int64_t n, int64_t ldb, uint16_t
   }
 }
 
+// Sixteen of b's columns at a time: their pairs, rounded from bt's contiguous rows into a block
+// in L1, then written out one whole 64-byte line per pair of rows (scattered 2-byte writes took
+// 1.6 ms for a 512 x 1536 weight, four times longer).
+MSAAS_VECTOR_CLONES
+void pack_bf16_pairs_transposed(const float* bt, int64_t k, int64_t n, int64_t ldbt,
+                                uint16_t* pairs) {
+  constexpr int64_t kColumns = 16;
+  int64_t depth = bf16_depth(k);
+  std::vector<uint32_t> block(kColumns * depth / 2);  // block[c * depth / 2 + p]: a pair
+  for (int64_t j0 = 0; j0 < n; j0 += kColumns) {
+    int64_t columns = std::min(kColumns, n - j0);
+    for (int64_t c = 0; c < columns; ++c) {
+      const float* column = bt + (j0 + c) * ldbt;
+      uint32_t* out = block.data() + c * depth / 2;
+      for (int64_t p = 0; p < k / 2; ++p)
+        out[p] = uint32_t(rounded(column[2 * p])) | uint32_t(rounded(column[2 * p + 1])) << 16;
+      if (k % 2) out[k / 2] = rounded(column[k - 1]);
+    }
+    for (int64_t p = 0; p < depth / 2; ++p) {
+      uint16_t* line = pairs + (p * n + j0) * 2;
+      for (int64_t c = 0; c < columns; ++c) {
+        uint32_t pair = block[c * depth / 2 + p];
+        line[2 * c] = uint16_t(pair);
+        line[2 * c + 1] = uint16_t(pair >> 16);
+      }
+    }
+  }
+}
+
 void gemm_bf16(const uint16_t* a, int64_t lda, const uint16_t* b_pairs, float* c, int64_t ldc,
                int64_t m, int64_t n, int64_t k) {
   if (k % 2 != 0 || !bf16_products_available())
     throw std::logic_error("gemm_bf16: needs AVX-512 BF16 and an even k");
 #ifdef MSAAS_HAVE_BF16_KERNEL
-  for (int64_t column = 0; column < n; column += 16 * kColumnVectors) {
-    int64_t width = std::min<int64_t>(16 * kColumnVectors, n - column);
-    int vectors = int((width + 15) / 16);
-    auto last = __mmask16(width % 16 ? (1u << width % 16) - 1 : 0xffffu);
-    for (int64_t row = 0; row < m; row += kRowsPerTile) {
-      int rows = int(std::min<int64_t>(kRowsPerTile, m - row));
-      tile_for(rows, vectors)(a + row * lda, lda, b_pairs + column * 2, n, c + row * ldc + column,
-                              ldc, k, last);
-    }
-  }
+  for_each_tile(m, n, [&](int64_t row, int rows, int64_t column, int vectors, __mmask16 last) {
+    kTiles[rows - 1][vectors - 1](a + row * lda, lda, b_pairs + column * 2, n,
+                                  c + row * ldc + column, ldc, k, last);
+  });
 #else
   (void)a, (void)lda, (void)b_pairs, (void)c, (void)ldc, (void)m,
       (void)n;  // unreachable: thrown above

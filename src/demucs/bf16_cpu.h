@@ -1,8 +1,8 @@
 // demucs/bf16_cpu.h: matrix products with bfloat16 inputs and float32 sums, on CPUs with AVX-512
 // BF16 (vdpbf16ps: two products per lane per instruction, twice float32's FMA rate). Fast mode
-// uses them where bfloat16's rounding costs nothing measurable (attention's weighted values,
-// docs/benchmarks.md point 23). Debian's OpenBLAS is built without its bfloat16 product
-// (sbgemm), and libtorch's bfloat16 matrix products round their outputs to bfloat16.
+// uses them where bfloat16's rounding costs nothing measurable: attention's projections and
+// products (docs/benchmarks.md points 23-24). Debian's OpenBLAS is built without its bfloat16
+// product (sbgemm), and libtorch's bfloat16 matrix products round their outputs to bfloat16.
 //
 // Layouts. A matrix `a` (m x k) is bfloat16 row-major with k even (pad an odd k with a zero
 // column). The other factor (k x n) is packed by pairs of rows: element (i, j) sits at
@@ -30,9 +30,19 @@ bool bf16_products_available();
 // out[i] = in[i] rounded to bfloat16 (to nearest, ties to even), for n floats.
 void round_to_bf16(const float* in, uint16_t* out, int64_t n);
 
+// A matrix's rows rounded to bfloat16 (round_to_bf16): rows of k floats, ld apart, into rows
+// out_ld >= k apart, zero-padded past k (a gemm_bf16 factor: out_ld = bf16_depth(k)).
+void round_rows_to_bf16(const float* in, int64_t ld, int64_t rows, int64_t k, uint16_t* out,
+                        int64_t out_ld);
+
 // Packs b (k rows of n floats, row i at b + i * ldb) by pairs of rows into `pairs`, which holds
 // bf16_depth(k) * n numbers; an odd k gets a zero row.
 void pack_bf16_pairs(const float* b, int64_t k, int64_t n, int64_t ldb, uint16_t* pairs);
+
+// The same for b given as its transpose: bt holds n rows of k floats (row j at bt + j * ldbt),
+// b(i, j) = bt[j * ldbt + i]. For a weight matrix or a head's keys, whose rows are b's columns.
+void pack_bf16_pairs_transposed(const float* bt, int64_t k, int64_t n, int64_t ldbt,
+                                uint16_t* pairs);
 
 // c (m x n, row stride ldc) = a (m x k, row stride lda, k even) times packed b (k x n).
 void gemm_bf16(const uint16_t* a, int64_t lda, const uint16_t* b_pairs, float* c, int64_t ldc,

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "demucs/attention_cpu.h"
+#include "demucs/linear_bf16_cpu.h"
 #include "msaas/engine.h"
 
 namespace msaas::demucs {
@@ -45,11 +46,13 @@ at::Tensor Attention::operator()(const at::Tensor& q, const at::Tensor& kv) cons
   return out(attend(q, kv));
 }
 
-// Fast mode (CPU autocast) leaves the projections to queries, keys and values and the scores in
-// float32: in bfloat16 their rounding moved the softmax's weights enough to cost a stem up to
-// 0.56 dB of SDR. Only the weighted values, which take rounding well, are bfloat16 products
-// (attention_cpu); the fast mode's largest cost on a stem is then 0.047 dB (docs/quality.md). The
-// output projection, after this, is bfloat16 again. (A GPU's autocast is not left out here.)
+// Fast mode (CPU autocast) leaves autocast for attention up to its output projection: autocast's
+// bfloat16 products round their outputs, and rounded queries, keys and scores moved the
+// softmax's weights enough to cost a stem up to 0.56 dB of SDR. Here the projections and both
+// products take bfloat16 factors with float32 sums (linear_bf16_cpu, attention_cpu), where the
+// CPU has AVX-512 BF16, else float32; the fast mode's largest cost on a stem is then 0.05 dB
+// (docs/quality.md). The output projection is autocast's again. (A GPU's autocast is not left
+// out here.)
 at::Tensor Attention::attend(const at::Tensor& q_in, const at::Tensor& kv_in) const {
   bool fast_mode = at::autocast::is_cpu_enabled();
   c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
@@ -58,13 +61,18 @@ at::Tensor Attention::attend(const at::Tensor& q_in, const at::Tensor& kv_in) co
   auto kv = self ? q : kv_in.is_cpu() ? kv_in.to(at::kFloat) : kv_in;
   int64_t B = q.size(0), Tq = q.size(1), Tk = kv.size(1), C = q.size(2), d = C / heads;
   auto weight = as_float(in_weight);
+  auto linear = [&](const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+    if (fast_mode)
+      if (auto y = linear_bf16_cpu(x, w, b)) return *y;
+    return at::linear(x, w, b);
+  };
   at::Tensor query, key, value;
   if (self) {  // self-attention: the three projections as one product
-    auto qkv = at::linear(q, weight, in_bias).chunk(3, -1);
+    auto qkv = linear(q, weight, in_bias).chunk(3, -1);
     query = qkv[0], key = qkv[1], value = qkv[2];
   } else {
-    query = at::linear(q, weight.slice(0, 0, C), in_bias.slice(0, 0, C));
-    auto kv_proj = at::linear(kv, weight.slice(0, C), in_bias.slice(0, C)).chunk(2, -1);
+    query = linear(q, weight.slice(0, 0, C), in_bias.slice(0, 0, C));
+    auto kv_proj = linear(kv, weight.slice(0, C), in_bias.slice(0, C)).chunk(2, -1);
     key = kv_proj[0], value = kv_proj[1];
   }
   query = query / std::sqrt(static_cast<double>(d));
@@ -86,9 +94,17 @@ at::Tensor Attention::attend(const at::Tensor& q_in, const at::Tensor& kv_in) co
   return y.transpose(1, 2).reshape({B, Tq, C});
 }
 
+// MyGroupNorm transposes to (B, C, T) for nn.GroupNorm and back, which would leave the token
+// stream in a transposed layout that every later norm copies and every element-wise op strides
+// through. With one group (the only kind the models use) its statistics run over all of a batch
+// item's T x C numbers: the same as a layer norm over (T, C) of the tokens as they lie, followed
+// by the per-channel affine.
 at::Tensor TokenNorm::operator()(const at::Tensor& x) const {
   if (!group) return layer(x);
-  return group_norm(x.transpose(1, 2)).transpose(1, 2);
+  const GroupNorm& g = group_norm;
+  if (g.groups != 1 || g.identity) return g(x.transpose(1, 2)).transpose(1, 2);
+  auto normed = at::layer_norm(x.to(g.weight.scalar_type()), {x.size(1), x.size(2)}, {}, {}, g.eps);
+  return at::addcmul(g.bias, normed, g.weight);
 }
 
 namespace {

@@ -1,0 +1,53 @@
+// demucs/linear_bf16_cpu.cpp: see linear_bf16_cpu.h.
+#include "demucs/linear_bf16_cpu.h"
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "demucs/backend.h"
+#include "demucs/bf16_cpu.h"
+
+namespace msaas::demucs {
+namespace {
+
+// Rows of x per work item: 8 of the kernel's tiles of 6, whose bfloat16 rows (48 KB for 512
+// inputs) stay in cache while the weight's 64-column panels stream past.
+constexpr int64_t kRows = 48;
+
+}  // namespace
+
+std::optional<at::Tensor> linear_bf16_cpu(const at::Tensor& x, const at::Tensor& weight,
+                                          const at::Tensor& bias) {
+  if (!bf16_products_available()) return std::nullopt;
+  for (const auto* t : {&x, &weight, &bias})
+    if (!own_cpu_kernels_apply(*t)) return std::nullopt;
+  // Shapes at::linear would refuse are left to it, for its error message.
+  if (x.dim() < 1 || weight.dim() != 2 || bias.dim() != 1 || weight.size(1) != x.size(-1) ||
+      bias.size(0) != weight.size(0))
+    return std::nullopt;
+  auto rows = x.reshape({-1, x.size(-1)}).contiguous();
+  auto w = weight.contiguous();
+  int64_t m = rows.size(0), k = rows.size(1), n = w.size(0), depth = bf16_depth(k);
+  // The weight is packed on every call: about 0.3 ms for 512 x 1536, against 5-10 ms of product.
+  std::vector<uint16_t> a(m * depth), pairs(depth * n);
+  pack_bf16_pairs_transposed(w.data_ptr<float>(), k, n, k, pairs.data());
+  auto y = at::empty({m, n}, rows.options());
+  const float* in = rows.data_ptr<float>();
+  float* out = y.data_ptr<float>();
+  at::parallel_for(0, (m + kRows - 1) / kRows, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t block = begin; block < end; ++block) {
+      int64_t r0 = block * kRows, r1 = std::min(m, r0 + kRows);
+      round_rows_to_bf16(in + r0 * k, k, r1 - r0, k, a.data() + r0 * depth, depth);
+      gemm_bf16(a.data() + r0 * depth, depth, pairs.data(), out + r0 * n, n, r1 - r0, n, depth);
+    }
+  });
+  y.add_(bias);
+  auto sizes = x.sizes().vec();
+  sizes.back() = n;
+  return y.view(sizes);
+}
+
+}  // namespace msaas::demucs
