@@ -82,10 +82,7 @@ void exponentiate_rows(float* scores, int64_t rows, int64_t cols, float* sums,
       sum += e;
     }
     sums[r] = sum;
-    if (rounded) {
-      round_to_bf16(x, rounded + r * rounded_stride, cols);
-      std::fill(rounded + r * rounded_stride + cols, rounded + (r + 1) * rounded_stride, 0);
-    }
+    if (rounded) round_rows_to_bf16(x, cols, 1, cols, rounded + r * rounded_stride, rounded_stride);
   }
 }
 
