@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -123,6 +124,24 @@ TEST(Bf16Kernels, ProductIsExactOnNumbersBfloat16Holds) {
     demucs::gemm_bf16(rows.data(), depth, pairs.data(), c.data(), ldc, m, n, depth);
   };
   expect_exact_products(product, 7);
+}
+
+// The form the convolutions use (Bf16Rows, gemm_bf16_floats): a weight rounded once, float32
+// right factors packed on each call into scratch that is reused across shapes.
+TEST(Bf16Kernels, RoundedRowsTimesFloatsIsExactOnNumbersBfloat16Holds) {
+  if (!bf16_products_available()) GTEST_SKIP() << "this CPU has no AVX-512 BF16";
+  std::vector<uint16_t> pairs;  // shared by every call, as a work item shares it
+  auto product = [&](const std::vector<float>& a, int64_t lda, const std::vector<float>& b,
+                     int64_t ldb, std::vector<float>& c, int64_t ldc, int64_t m, int64_t n,
+                     int64_t k) {
+    std::vector<float> rows(m * k);  // a weight is contiguous
+    for (int64_t i = 0; i < m; ++i)
+      std::copy(a.begin() + i * lda, a.begin() + i * lda + k, rows.begin() + i * k);
+    demucs::Bf16Rows weight(rows.data(), m, k);
+    ASSERT_EQ(weight.depth, demucs::bf16_depth(k));
+    demucs::gemm_bf16_floats(weight, b.data(), ldb, n, c.data(), ldc, pairs);
+  };
+  expect_exact_products(product, 11);
 }
 
 TEST(Bf16Kernels, ProductNeedsAnEvenDepth) {

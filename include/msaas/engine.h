@@ -54,10 +54,10 @@ struct SeparationOptions {
   // model and shift (reproducing another run exactly); overrides seed.
   std::vector<int64_t> shift_offsets;
   int threads = 0;  // compute threads; 0 = the CPUs it may use (affinity, cgroup CPU quota)
-  // Fast mode (not in the official tool): the feed-forward layers, attention's output projection
-  // and the strided and rewrite convolutions in bfloat16 on CPUs that have it, and attention's
-  // projections and products from bfloat16 factors with float32 sums (AVX-512 BF16); the 1x1
-  // and transposed convolutions, DConv's residual branch, the normalisations and the
+  // Fast mode (not in the official tool): on CPUs with AVX-512 BF16 the transformer's linear
+  // layers, attention's products, DConv's first convolution, the transposed and the decoders' 3x3
+  // convolutions take bfloat16 factors with float32 sums; the encoders' strided convolutions run
+  // in bfloat16 (libtorch's autocast); the 1x1 convolutions, the normalisations and the
   // spectrogram stay float32. Slightly different stems (see docs/quality.md).
   bool fast = false;
 };

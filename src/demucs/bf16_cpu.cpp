@@ -150,4 +150,16 @@ void gemm_bf16(const uint16_t* a, int64_t lda, const uint16_t* b_pairs, float* c
 #endif
 }
 
+Bf16Rows::Bf16Rows(const float* a, int64_t rows_, int64_t k_)
+    : values(rows_ * bf16_depth(k_)), rows(rows_), k(k_), depth(bf16_depth(k_)) {
+  round_rows_to_bf16(a, k, rows, k, values.data(), depth);
+}
+
+void gemm_bf16_floats(const Bf16Rows& a, const float* b, int64_t ldb, int64_t n, float* c,
+                      int64_t ldc, std::vector<uint16_t>& pairs) {
+  pairs.resize(a.depth * n);
+  pack_bf16_pairs(b, a.k, n, ldb, pairs.data());
+  gemm_bf16(a.values.data(), a.depth, pairs.data(), c, ldc, a.rows, n, a.depth);
+}
+
 }  // namespace msaas::demucs

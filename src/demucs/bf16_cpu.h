@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace msaas::demucs {
 
@@ -47,5 +48,19 @@ void pack_bf16_pairs_transposed(const float* bt, int64_t k, int64_t n, int64_t l
 // c (m x n, row stride ldc) = a (m x k, row stride lda, k even) times packed b (k x n).
 void gemm_bf16(const uint16_t* a, int64_t lda, const uint16_t* b_pairs, float* c, int64_t ldc,
                int64_t m, int64_t n, int64_t k);
+
+// A weight matrix (rows x k floats, row-major) rounded once for products with it on the left:
+// rows of bf16_depth(k) bfloat16 numbers.
+struct Bf16Rows {
+  std::vector<uint16_t> values;
+  int64_t rows = 0, k = 0, depth = 0;
+  Bf16Rows() = default;
+  Bf16Rows(const float* a, int64_t rows, int64_t k);
+};
+
+// c (a.rows x n, row stride ldc) = a times b (a.k rows of n floats, row stride ldb): b rounded
+// and packed into `pairs` (scratch, resized as needed) first. On the calling thread.
+void gemm_bf16_floats(const Bf16Rows& a, const float* b, int64_t ldb, int64_t n, float* c,
+                      int64_t ldc, std::vector<uint16_t>& pairs);
 
 }  // namespace msaas::demucs

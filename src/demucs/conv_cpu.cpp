@@ -5,9 +5,11 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "demucs/backend.h"
+#include "demucs/bf16_cpu.h"
 #include "demucs/winograd_cpu.h"
 
 namespace msaas::demucs {
@@ -53,12 +55,14 @@ void overlap_add(const float* y, int64_t rows, int64_t K, int64_t S, int64_t T, 
 // into a buffer K times the chunk, then the overlap-add. Neighbouring chunks share K - S output
 // rows, so even chunks go first and odd ones after: no two threads add to the same row.
 at::Tensor transposed(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
-                      int64_t S) {
+                      int64_t S, bool bf16_products) {
   auto in = x.contiguous();
   int64_t B = in.size(0), Cin = in.size(1), L = in.size(2), T = in.dim() == 4 ? in.size(3) : 1;
   int64_t Cout = weight.size(1), K = weight.size(2), Lout = S * (L - 1) + K;
   // Row (co, k) of the product holds what input row f gives to output row S * f + k.
   auto w = weight.to(at::kFloat).reshape({Cin, Cout * K}).t().contiguous();
+  std::optional<Bf16Rows> rounded;
+  if (bf16_products) rounded.emplace(w.data_ptr<float>(), Cout * K, Cin);
   auto shape = in.sizes().vec();
   shape[1] = Cout, shape[2] = Lout;
   auto out = at::empty(shape, in.options());
@@ -74,11 +78,17 @@ at::Tensor transposed(const at::Tensor& x, const at::Tensor& weight, const at::T
     for (int64_t parity = 0; parity < 2; ++parity) {
       at::parallel_for(0, (chunks - parity + 1) / 2, 1, [&](int64_t begin, int64_t end) {
         std::vector<float> product;
+        std::vector<uint16_t> pairs;
         for (int64_t i = begin; i < end; ++i) {
           int64_t f0 = (2 * i + parity) * rows, n = std::min(rows, L - f0);
           product.resize(Cout * K * n * T);
-          auto y = at::from_blob(product.data(), {Cout * K, n * T}, at::kFloat);
-          at::mm_out(y, w, input.slice(1, f0 * T, (f0 + n) * T));
+          if (rounded) {
+            gemm_bf16_floats(*rounded, input.data_ptr<float>() + f0 * T, L * T, n * T,
+                             product.data(), n * T, pairs);
+          } else {
+            auto y = at::from_blob(product.data(), {Cout * K, n * T}, at::kFloat);
+            at::mm_out(y, w, input.slice(1, f0 * T, (f0 + n) * T));
+          }
           for (int64_t co = 0; co < Cout; ++co)
             overlap_add(product.data() + co * K * n * T, n, K, S, T,
                         plane + (co * Lout + S * f0) * T);
@@ -94,8 +104,9 @@ at::Tensor transposed(const at::Tensor& x, const at::Tensor& weight, const at::T
 std::optional<at::Tensor> conv_cpu(const at::Tensor& x, const at::Tensor& weight,
                                    const at::Tensor& bias, at::IntArrayRef stride,
                                    at::IntArrayRef padding, at::IntArrayRef dilation,
-                                   bool is_transposed) {
+                                   bool is_transposed, bool bf16_products) {
   if (!own_cpu_kernels_apply(x)) return std::nullopt;
+  bf16_products = bf16_products && bf16_products_available();
   if ((x.dim() != 3 && x.dim() != 4) || weight.dim() != x.dim()) return std::nullopt;
   auto at_or = [](at::IntArrayRef v, size_t i, int64_t fallback) {
     return i < v.size() ? v[i] : fallback;
@@ -104,7 +115,7 @@ std::optional<at::Tensor> conv_cpu(const at::Tensor& x, const at::Tensor& weight
                    at_or(stride, 0, 1) == 1 && at_or(stride, 1, 1) == 1 &&
                    at_or(padding, 0, 0) == 1 && at_or(padding, 1, 0) == 1 &&
                    at_or(dilation, 0, 1) == 1 && at_or(dilation, 1, 1) == 1;
-  if (plain_3x3 && !is_transposed) return winograd_conv3x3(x, weight, bias);
+  if (plain_3x3 && !is_transposed) return winograd_conv3x3(x, weight, bias, bf16_products);
   // Only the first spatial axis may stride, pad or span more than one step.
   if (x.dim() == 4 && (weight.size(3) != 1 || at_or(stride, 1, 1) != 1 ||
                        at_or(padding, 1, 0) != 0 || at_or(dilation, 1, 1) != 1))
@@ -113,9 +124,11 @@ std::optional<at::Tensor> conv_cpu(const at::Tensor& x, const at::Tensor& weight
   if (at_or(dilation, 0, 1) != 1 || S < 1) return std::nullopt;
   if (is_transposed) {
     if (x.size(1) != weight.size(0) || P != 0 || K > 2 * S) return std::nullopt;
-    return transposed(x, weight, bias, S);
+    return transposed(x, weight, bias, S, bf16_products);
   }
   if (x.size(1) != weight.size(1) || K != 1 || S != 1 || P != 0) return std::nullopt;
+  // Fast mode keeps these in float32: from bfloat16 factors they cost up to 0.2 dB on a stem
+  // of the evaluation set, for 3 % of the time (docs/benchmarks.md, point 26).
   return pointwise(x, weight, bias);
 }
 

@@ -16,10 +16,13 @@ namespace msaas::demucs {
 // kernel axis is 1 (stride 1, no padding there); a kernel of 1, or transposed with K <= 2 * S
 // and no padding; or [B, Cin, H, W] with a 3x3 kernel, stride 1, padding 1 (winograd_conv3x3's
 // rules). Returns nullopt where the shape is not one of those, the input is not float32 on the
-// CPU, or autocast (fast mode) is on: ATen then runs it.
+// CPU, or autocast (fast mode) is on: ATen then runs it. bf16_products (fast mode, with autocast
+// left out by the caller): the transposed and 3x3 products take bfloat16 factors with float32
+// sums (bf16_cpu.h) where the CPU has AVX-512 BF16; the 1x1 ones stay float32 (bfloat16 factors
+// there cost a stem of the evaluation set up to 0.2 dB).
 std::optional<at::Tensor> conv_cpu(const at::Tensor& x, const at::Tensor& weight,
                                    const at::Tensor& bias, at::IntArrayRef stride,
                                    at::IntArrayRef padding, at::IntArrayRef dilation,
-                                   bool transposed);
+                                   bool transposed, bool bf16_products = false);
 
 }  // namespace msaas::demucs

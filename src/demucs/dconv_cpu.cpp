@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
+#include "demucs/bf16_cpu.h"
 #include "demucs/vector_clones.h"
 
 namespace msaas::demucs {
@@ -77,6 +79,32 @@ void matmul(const at::Tensor& a, Rows b, int64_t n, Rows out, Product product) {
     at::mm_out(ot, a, bt);
 }
 
+// conv_in's weight as fast mode's product takes it: rounded to bfloat16 once per call (the sums
+// stay float32). conv_out keeps float32 factors: GELU's outputs lean positive and conv_out's
+// weights cancel that lean, so rounding them cost the parity test's quietest stem 11 dB of SNR
+// (docs/benchmarks.md, point 26). Absent in the exact mode.
+struct RoundedWeights {
+  Bf16Rows conv_in;
+  explicit RoundedWeights(const DConvBranch& br)
+      : conv_in(br.conv_in_weight.data_ptr<float>(), br.conv_in_weight.size(0),
+                br.conv_in_weight.size(1)) {}
+};
+using Precision = std::optional<RoundedWeights>;
+
+// Scratch for one work item: the taps' products, the hidden channels and the 1x1 output.
+struct Scratch {
+  std::vector<float> z, u;
+  std::vector<uint16_t> pairs;  // fast mode: a product's right factor, packed
+  Rows taps(const DConvBranch& br, int64_t n) {
+    z.resize(br.conv_in_weight.size(0) * n);
+    return {z.data(), n};
+  }
+  Rows wide(const DConvBranch& br, int64_t n) {
+    u.resize(br.conv_out_bias.numel() * n);
+    return {u.data(), n};
+  }
+};
+
 // conv_in for the steps [t0, t1) of one sequence of T steps, from z = (taps x hidden, C) @ x
 // over the columns [lo, hi) (which hold every step the taps reach):
 // h[o][t - t0] = bias[o] + sum over k of z[k * hidden + o][t + k * dilation - padding - lo].
@@ -103,6 +131,15 @@ std::pair<int64_t, int64_t> reach(const DConvBranch& br, int64_t T, int64_t t0, 
   int64_t K = br.conv_in_weight.size(0) / br.conv_in_bias.numel();
   return {std::max<int64_t>(0, t0 - br.padding),
           std::min(T, t1 + (K - 1) * br.dilation - br.padding)};
+}
+
+// z = conv_in's taps for the n columns of x: (taps x hidden, C) @ x, one matrix product.
+void conv_in_taps(const DConvBranch& br, const Precision& rounded, Rows x, int64_t n, Rows z,
+                  Scratch& scratch) {
+  if (rounded)
+    gemm_bf16_floats(rounded->conv_in, x.data, x.stride, n, z.data, z.stride, scratch.pairs);
+  else
+    matmul(br.conv_in_weight, x, n, z, Product::overwrite);
 }
 
 // u = conv_out(h) for n steps: the bias, then the 1x1 convolution as one matrix product.
@@ -146,31 +183,20 @@ void finish(const DConvBranch& br, Rows src, Rows u, int64_t n, Rows dst) {
   }
 }
 
-// Scratch for one work item: the taps' products, the hidden channels and the 1x1 output.
-struct Scratch {
-  std::vector<float> z, u;
-  Rows taps(const DConvBranch& br, int64_t n) {
-    z.resize(br.conv_in_weight.size(0) * n);
-    return {z.data(), n};
-  }
-  Rows wide(const DConvBranch& br, int64_t n) {
-    u.resize(br.conv_out_bias.numel() * n);
-    return {u.data(), n};
-  }
-};
-
 // `count` whole sequences of T steps lying side by side in memory (neighbouring frequency rows),
 // on one thread: one matrix product per convolution for all of them, everything in the cache.
-void run_sequences(const std::vector<DConvBranch>& branches, bool gelu, Rows x, Rows out,
-                   int64_t count, int64_t T, Scratch& scratch, std::vector<float>& hidden_values) {
+void run_sequences(const std::vector<DConvBranch>& branches, const std::vector<Precision>& rounded,
+                   bool gelu, Rows x, Rows out, int64_t count, int64_t T, Scratch& scratch,
+                   std::vector<float>& hidden_values) {
   int64_t n = count * T;
   Rows src = x;
-  for (const auto& br : branches) {
+  for (size_t i = 0; i < branches.size(); ++i) {
+    const DConvBranch& br = branches[i];
     int64_t hidden = br.conv_in_bias.numel(), outs = br.conv_out_bias.numel();
     Rows z = scratch.taps(br, n), u = scratch.wide(br, n);
     hidden_values.resize(hidden * n);
     Rows h{hidden_values.data(), n};
-    matmul(br.conv_in_weight, src, n, z, Product::overwrite);
+    conv_in_taps(br, rounded[i], src, n, z, scratch);
     for (int64_t s = 0; s < count; ++s) {
       Rows hs{h.data + s * T, n};
       gather_taps(br, Rows{z.data + s * T, n}, 0, T, 0, T, hs);
@@ -191,7 +217,8 @@ void run_sequences(const std::vector<DConvBranch>& branches, bool gelu, Rows x, 
 // One long sequence, its time cut in chunks shared by the threads. GroupNorm needs statistics of
 // the whole sequence first, so each branch takes three passes; the 1x1 convolution's output (2C
 // channels, the largest) is made twice rather than stored.
-void run_long_sequence(const std::vector<DConvBranch>& branches, bool gelu, Rows x, Rows out,
+void run_long_sequence(const std::vector<DConvBranch>& branches,
+                       const std::vector<Precision>& rounded, bool gelu, Rows x, Rows out,
                        int64_t T) {
   int64_t chunks = (T + kChunk - 1) / kChunk;
   std::vector<Moments> parts(chunks);
@@ -209,14 +236,15 @@ void run_long_sequence(const std::vector<DConvBranch>& branches, bool gelu, Rows
   };
   Rows src = x;
   std::vector<float> hidden_values;
-  for (const auto& br : branches) {
+  for (size_t i = 0; i < branches.size(); ++i) {
+    const DConvBranch& br = branches[i];
     int64_t hidden = br.conv_in_bias.numel(), outs = br.conv_out_bias.numel();
     hidden_values.resize(hidden * T);
     Rows h{hidden_values.data(), T};
     each_chunk([&](int64_t t0, int64_t t1, Moments& m, Scratch& scratch) {
       auto [lo, hi] = reach(br, T, t0, t1);
       Rows z = scratch.taps(br, hi - lo);
-      matmul(br.conv_in_weight, Rows{src.data + lo, src.stride}, hi - lo, z, Product::overwrite);
+      conv_in_taps(br, rounded[i], Rows{src.data + lo, src.stride}, hi - lo, z, scratch);
       Rows part{h.data + t0, T};
       gather_taps(br, z, lo, T, t0, t1, part);
       m = moments(part, hidden, t1 - t0);
@@ -242,11 +270,15 @@ void run_long_sequence(const std::vector<DConvBranch>& branches, bool gelu, Rows
 
 }  // namespace
 
-at::Tensor dconv_cpu(const std::vector<DConvBranch>& branches, bool gelu, const at::Tensor& input) {
+at::Tensor dconv_cpu(const std::vector<DConvBranch>& branches, bool gelu, const at::Tensor& input,
+                     bool bf16_products) {
   TORCH_CHECK(input.is_cpu() && input.scalar_type() == at::kFloat, "dconv_cpu: float32 CPU input");
   TORCH_CHECK(input.dim() == 3 || input.dim() == 4, "dconv_cpu: [B, C, T] or [B, C, F, T]");
   auto x = input.contiguous();
   auto out = at::empty_like(x);
+  std::vector<Precision> rounded(branches.size());
+  if (bf16_products && bf16_products_available())
+    for (size_t i = 0; i < branches.size(); ++i) rounded[i].emplace(branches[i]);
   int64_t B = x.size(0), C = x.size(1), T = x.size(-1);
   int64_t F = x.dim() == 4 ? x.size(2) : 1, sequences = B * F;
   auto rows = [&](at::Tensor& t, int64_t s) {
@@ -263,13 +295,13 @@ at::Tensor dconv_cpu(const std::vector<DConvBranch>& branches, bool gelu, const 
       for (int64_t g = begin; g < end; ++g) {
         int64_t b = g / groups_per_item, f = g % groups_per_item * group;
         int64_t count = std::min(group, F - f);
-        run_sequences(branches, gelu, rows(x, b * F + f), rows(out, b * F + f), count, T, scratch,
-                      hidden_values);
+        run_sequences(branches, rounded, gelu, rows(x, b * F + f), rows(out, b * F + f), count, T,
+                      scratch, hidden_values);
       }
     });
   } else {
     for (int64_t s = 0; s < sequences; ++s)
-      run_long_sequence(branches, gelu, rows(x, s), rows(out, s), T);
+      run_long_sequence(branches, rounded, gelu, rows(x, s), rows(out, s), T);
   }
   return out;
 }

@@ -136,9 +136,11 @@ at::Tensor DConv::fused(const at::Tensor& x) const {
   double per_position = 0;  // both convolutions' multiply-adds, as Conv counts them
   for (const auto& b : fused_) per_position += b.conv_in_weight.numel() + b.conv_out_weight.numel();
   flop_counter().add(per_position * static_cast<double>(x.numel() / x.size(1)));
-  // Its products stay float32 in fast mode too: autocast's dispatch is skipped while it runs.
+  // Fast mode: bfloat16 factors with float32 sums for its first convolution (dconv_cpu.h),
+  // never autocast's (which would round every output to bfloat16).
+  bool fast_mode = at::autocast::is_cpu_enabled();
   c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
-  return dconv_cpu(fused_, gelu_, x.to(at::kFloat));
+  return dconv_cpu(fused_, gelu_, x.to(at::kFloat), fast_mode);
 }
 
 bool DConv::can_fuse(const at::Tensor& x) const {

@@ -56,8 +56,8 @@ class DConv {
   at::Tensor operator()(at::Tensor x) const;
   // The fused CPU kernel (dconv_cpu.h) takes CPU input of [B, C, T] or [B, C, F, T] when the
   // branches hold neither LSTM nor attention: float32, or in fast mode (autocast) also bfloat16.
-  // It always computes in float32 and returns float32: in fast mode that beats ATen's bfloat16
-  // operators here, and is the exact arithmetic (docs/benchmarks.md).
+  // It returns float32. In fast mode its first convolution takes bfloat16 factors with float32
+  // sums where the CPU has AVX-512 BF16; everything else stays float32 (docs/benchmarks.md).
   bool can_fuse(const at::Tensor& x) const;
   at::Tensor fused(const at::Tensor& x) const;
 

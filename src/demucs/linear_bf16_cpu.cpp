@@ -21,7 +21,7 @@ constexpr int64_t kRows = 48;
 
 std::optional<at::Tensor> linear_bf16_cpu(const at::Tensor& x, const at::Tensor& weight,
                                           const at::Tensor& bias) {
-  if (!bf16_products_available()) return std::nullopt;
+  if (!bf16_products_available() || !bias.defined()) return std::nullopt;
   for (const auto* t : {&x, &weight, &bias})
     if (!own_cpu_kernels_apply(*t)) return std::nullopt;
   // Shapes at::linear would refuse are left to it, for its error message.

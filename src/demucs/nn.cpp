@@ -7,16 +7,19 @@
 #include <optional>
 
 #include "demucs/conv_cpu.h"
+#include "demucs/linear_bf16_cpu.h"
 #include "msaas/engine.h"
 
 namespace msaas::demucs {
 namespace {
 
-// Fast mode leaves the 1x1 convolutions (the encoders' rewrites, channel up/down-sampling) and
-// the transposed ones in float32, on the engine's own kernels (conv_cpu.h). In bfloat16 oneDNN and
-// ATen ran them no faster and made large float32 buffers of their own (126 MB at the outer
-// encoder's rewrite, 84 MB at the outer decoder): the fast mode's memory peak. Measured: peak
-// 524 to 475 MB on 30 s, and 10 % less time on 60 s (docs/benchmarks.md, point 22).
+// Fast mode runs the convolutions the engine's kernels take (conv_cpu.h) on them: the transposed
+// and the decoders' 3x3 ones with bfloat16 factors and float32 sums, as fast as oneDNN's
+// bfloat16 and without its output rounding, the 1x1 ones in float32 (docs/benchmarks.md, point
+// 26). Those kernels refuse few 1x1 and transposed shapes; these stay float32 through ATen: in
+// bfloat16 oneDNN ran them no faster and made large float32 buffers of its own (126 MB at the
+// outer encoder's rewrite, 84 MB at the outer decoder), the fast mode's memory peak (point 22).
+// The rest (the encoders' strided convolutions, small 3x3 ones) are autocast's.
 bool runs_float32_in_fast_mode(const at::Tensor& weight, bool transposed) {
   bool one_by_one = weight.numel() == weight.size(0) * weight.size(1);
   return transposed || one_by_one;
@@ -119,25 +122,26 @@ FlopCounter& flop_counter() {
   return counter;
 }
 
+at::Tensor Conv::aten(const at::Tensor& x, const at::Tensor& w) const {
+  if (transposed)
+    return weight.dim() == 4 ? at::conv_transpose2d(x, w, bias, stride)
+                             : at::conv_transpose1d(x, w, bias, stride);
+  return weight.dim() == 4 ? at::conv2d(x, w, bias, stride, padding, dilation)
+                           : at::conv1d(x, w, bias, stride, padding, dilation);
+}
+
 at::Tensor Conv::operator()(const at::Tensor& x) const {
-  bool two_d = weight.dim() == 4;
   auto w = as_float(weight);
-  // Fast mode: see runs_float32_in_fast_mode().
-  std::optional<c10::impl::ExcludeDispatchKeyGuard> keep_float32;
-  at::Tensor input = x;
-  if (at::autocast::is_cpu_enabled() && runs_float32_in_fast_mode(weight, transposed)) {
-    keep_float32.emplace(c10::DispatchKey::AutocastCPU);
-    if (input.scalar_type() != at::kFloat) input = input.to(at::kFloat);
+  std::optional<at::Tensor> own;
+  if (at::autocast::is_cpu_enabled() && x.is_cpu()) {  // fast mode: see runs_float32_in_fast_mode
+    c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
+    auto input = x.to(at::kFloat);
+    own = conv_cpu(input, w, bias, stride, padding, dilation, transposed, true);
+    if (!own && runs_float32_in_fast_mode(weight, transposed)) own = aten(input, w);
+  } else {
+    own = conv_cpu(x, w, bias, stride, padding, dilation, transposed);
   }
-  at::Tensor y;
-  if (auto fast = conv_cpu(input, w, bias, stride, padding, dilation, transposed))
-    y = std::move(*fast);
-  else if (transposed)
-    y = two_d ? at::conv_transpose2d(input, w, bias, stride)
-              : at::conv_transpose1d(input, w, bias, stride);
-  else
-    y = two_d ? at::conv2d(input, w, bias, stride, padding, dilation)
-              : at::conv1d(input, w, bias, stride, padding, dilation);
+  at::Tensor y = own ? std::move(*own) : aten(x, w);
   // Each output (input, when transposed) position costs one weight's worth of multiply-adds
   // per batch item and output channel group.
   const at::Tensor& positions = transposed ? x : y;
@@ -200,8 +204,15 @@ LayerNorm make_layer_norm(Weights& w, const std::string& prefix, int64_t dim, do
   return {w.take(prefix + ".weight", {dim}), w.take(prefix + ".bias", {dim}), eps};
 }
 
+// Fast mode on the CPU: bfloat16 factors with float32 sums and a float32 output
+// (linear_bf16_cpu), as fast as autocast's bfloat16 product, which rounds its output to bfloat16
+// and makes every next element-wise op cast it back.
 at::Tensor Linear::operator()(const at::Tensor& x) const {
   flop_counter().add(static_cast<double>(x.numel()) / x.size(-1) * weight.numel());
+  if (at::autocast::is_cpu_enabled() && x.is_cpu()) {
+    c10::impl::ExcludeDispatchKeyGuard keep_float32(c10::DispatchKey::AutocastCPU);
+    if (auto y = linear_bf16_cpu(x.to(at::kFloat), as_float(weight), bias)) return *y;
+  }
   return at::linear(x, as_float(weight), bias);
 }
 

@@ -79,6 +79,9 @@ struct Conv {
   std::vector<int64_t> stride, padding, dilation;
   bool transposed = false;
   at::Tensor operator()(const at::Tensor& x) const;
+
+ private:
+  at::Tensor aten(const at::Tensor& x, const at::Tensor& w) const;  // ATen's convolution
 };
 
 enum class ConvKind { forward, transposed };  // nn.Conv*d or nn.ConvTranspose*d

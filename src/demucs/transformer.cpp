@@ -50,9 +50,9 @@ at::Tensor Attention::operator()(const at::Tensor& q, const at::Tensor& kv) cons
 // bfloat16 products round their outputs, and rounded queries, keys and scores moved the
 // softmax's weights enough to cost a stem up to 0.56 dB of SDR. Here the projections and both
 // products take bfloat16 factors with float32 sums (linear_bf16_cpu, attention_cpu), where the
-// CPU has AVX-512 BF16, else float32; the fast mode's largest cost on a stem is then 0.05 dB
-// (docs/quality.md). The output projection is autocast's again. (A GPU's autocast is not left
-// out here.)
+// CPU has AVX-512 BF16, else float32 (docs/quality.md). The output projection and the
+// feed-forward layers are Linear's, which does the same in fast mode (nn.cpp). (A GPU's autocast
+// is not left out here.)
 at::Tensor Attention::attend(const at::Tensor& q_in, const at::Tensor& kv_in) const {
   bool fast_mode = at::autocast::is_cpu_enabled();
   c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);

@@ -12,8 +12,10 @@ namespace msaas::demucs {
 
 // x: [B, Cin, H, W] float32, weight [Cout, Cin, 3, 3], bias [Cout] or undefined; stride 1,
 // padding 1. Returns nullopt where the image is too small for the transforms to pay (ATen then
-// runs it) or the input is not float32 on the CPU, or autocast (fast mode) is on.
+// runs it) or the input is not float32 on the CPU, or autocast (fast mode) is on. bf16_products
+// (fast mode, autocast left out by the caller): the 16 products take bfloat16 factors with
+// float32 sums (bf16_cpu.h) where the CPU has AVX-512 BF16.
 std::optional<at::Tensor> winograd_conv3x3(const at::Tensor& x, const at::Tensor& weight,
-                                           const at::Tensor& bias);
+                                           const at::Tensor& bias, bool bf16_products = false);
 
 }  // namespace msaas::demucs
