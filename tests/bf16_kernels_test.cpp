@@ -104,6 +104,10 @@ TEST(Bf16Kernels, LinearTakesBfloat16FactorsAndSumsInFloat32) {
   auto sliced = demucs::linear_bf16_cpu(x, weight.slice(0, 30), bias.slice(0, 30));
   ASSERT_TRUE(sliced);
   EXPECT_TRUE(at::equal(*sliced, y->slice(2, 30))) << "a slice of the weight must give its columns";
+  auto no_bias = demucs::linear_bf16_cpu(x, weight, at::Tensor());
+  ASSERT_TRUE(no_bias) << "a linear layer without a bias";
+  EXPECT_LT((no_bias->to(at::kDouble) + bias.to(at::kDouble) - expected).abs().max().item<double>(),
+            1e-5);
   EXPECT_FALSE(demucs::linear_bf16_cpu(x.to(at::kDouble), weight, bias)) << "float32 only";
   EXPECT_FALSE(demucs::linear_bf16_cpu(x, weight.slice(1, 0, 16), bias))
       << "a weight narrower than x's rows is at::linear's to refuse";

@@ -54,11 +54,14 @@ struct SeparationOptions {
   // model and shift (reproducing another run exactly); overrides seed.
   std::vector<int64_t> shift_offsets;
   int threads = 0;  // compute threads; 0 = the CPUs it may use (affinity, cgroup CPU quota)
-  // Fast mode (not in the official tool): on CPUs with AVX-512 BF16 the transformer's linear
-  // layers, attention's products, DConv's first convolution, the transposed and the decoders' 3x3
-  // convolutions take bfloat16 factors with float32 sums; the encoders' strided convolutions run
-  // in bfloat16 (libtorch's autocast); the 1x1 convolutions, the normalisations and the
-  // spectrogram stay float32. Slightly different stems (see docs/quality.md).
+  // Fast mode (not in the official tool): on CPUs with AVX-512 BF16 the linear layers,
+  // attention's products, DConv's first convolution, the transposed convolutions and the
+  // frequency decoders' 3x3 ones (all but the innermost) take bfloat16 factors with float32 sums;
+  // the other convolutions but the 1x1 ones (the encoders' strided ones, the time decoders'
+  // 3-tap ones, the innermost 3x3) run in bfloat16 through libtorch's autocast, and so does the
+  // rest of the list above on CPUs without AVX-512 BF16. The 1x1 convolutions, DConv's second
+  // convolution, the normalisations and the spectrogram stay float32. Slightly different stems
+  // (see docs/quality.md).
   bool fast = false;
 };
 

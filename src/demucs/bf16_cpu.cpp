@@ -150,8 +150,8 @@ void gemm_bf16(const uint16_t* a, int64_t lda, const uint16_t* b_pairs, float* c
 #endif
 }
 
-Bf16Rows::Bf16Rows(const float* a, int64_t rows_, int64_t k_)
-    : values(rows_ * bf16_depth(k_)), rows(rows_), k(k_), depth(bf16_depth(k_)) {
+Bf16Rows::Bf16Rows(const float* a, int64_t row_count, int64_t width)
+    : values(row_count * bf16_depth(width)), rows(row_count), k(width), depth(bf16_depth(width)) {
   round_rows_to_bf16(a, k, rows, k, values.data(), depth);
 }
 

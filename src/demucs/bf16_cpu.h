@@ -1,8 +1,10 @@
 // demucs/bf16_cpu.h: matrix products with bfloat16 inputs and float32 sums, on CPUs with AVX-512
 // BF16 (vdpbf16ps: two products per lane per instruction, twice float32's FMA rate). Fast mode
-// uses them where bfloat16's rounding costs nothing measurable: attention's projections and
-// products (docs/benchmarks.md points 23-24). Debian's OpenBLAS is built without its bfloat16
-// product (sbgemm), and libtorch's bfloat16 matrix products round their outputs to bfloat16.
+// uses them where bfloat16's rounding costs a stem at most hundredths of a dB of SDR: the linear
+// layers, attention's products, the transposed and 3x3 convolutions and DConv's first one
+// (docs/benchmarks.md points 23, 24 and 26; docs/quality.md). Debian's OpenBLAS is built
+// without its bfloat16 product (sbgemm), and libtorch's bfloat16 matrix products round their
+// outputs to bfloat16.
 //
 // Layouts. A matrix `a` (m x k) is bfloat16 row-major with k even (pad an odd k with a zero
 // column). The other factor (k x n) is packed by pairs of rows: element (i, j) sits at
@@ -55,7 +57,7 @@ struct Bf16Rows {
   std::vector<uint16_t> values;
   int64_t rows = 0, k = 0, depth = 0;
   Bf16Rows() = default;
-  Bf16Rows(const float* a, int64_t rows, int64_t k);
+  Bf16Rows(const float* a, int64_t row_count, int64_t width);
 };
 
 // c (a.rows x n, row stride ldc) = a times b (a.k rows of n floats, row stride ldb): b rounded

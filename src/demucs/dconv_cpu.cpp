@@ -80,21 +80,16 @@ void matmul(const at::Tensor& a, Rows b, int64_t n, Rows out, Product product) {
 }
 
 // conv_in's weight as fast mode's product takes it: rounded to bfloat16 once per call (the sums
-// stay float32). conv_out keeps float32 factors: GELU's outputs lean positive and conv_out's
-// weights cancel that lean, so rounding them cost the parity test's quietest stem 11 dB of SNR
-// (docs/benchmarks.md, point 26). Absent in the exact mode.
-struct RoundedWeights {
-  Bf16Rows conv_in;
-  explicit RoundedWeights(const DConvBranch& br)
-      : conv_in(br.conv_in_weight.data_ptr<float>(), br.conv_in_weight.size(0),
-                br.conv_in_weight.size(1)) {}
-};
-using Precision = std::optional<RoundedWeights>;
+// stay float32); empty in the exact mode. conv_out keeps float32 factors: GELU's outputs lean
+// positive and conv_out's weights cancel that lean, so rounding them cost the parity test's
+// quietest stem 14 dB of SNR (docs/benchmarks.md, point 26).
+using RoundedConvIn = std::optional<Bf16Rows>;
 
-// Scratch for one work item: the taps' products, the hidden channels and the 1x1 output.
+// Scratch for one work item: the taps' products, the 1x1 output and (fast mode) conv_in's right
+// factor, packed.
 struct Scratch {
   std::vector<float> z, u;
-  std::vector<uint16_t> pairs;  // fast mode: a product's right factor, packed
+  std::vector<uint16_t> pairs;
   Rows taps(const DConvBranch& br, int64_t n) {
     z.resize(br.conv_in_weight.size(0) * n);
     return {z.data(), n};
@@ -134,10 +129,10 @@ std::pair<int64_t, int64_t> reach(const DConvBranch& br, int64_t T, int64_t t0, 
 }
 
 // z = conv_in's taps for the n columns of x: (taps x hidden, C) @ x, one matrix product.
-void conv_in_taps(const DConvBranch& br, const Precision& rounded, Rows x, int64_t n, Rows z,
+void conv_in_taps(const DConvBranch& br, const RoundedConvIn& rounded, Rows x, int64_t n, Rows z,
                   Scratch& scratch) {
   if (rounded)
-    gemm_bf16_floats(rounded->conv_in, x.data, x.stride, n, z.data, z.stride, scratch.pairs);
+    gemm_bf16_floats(*rounded, x.data, x.stride, n, z.data, z.stride, scratch.pairs);
   else
     matmul(br.conv_in_weight, x, n, z, Product::overwrite);
 }
@@ -185,9 +180,9 @@ void finish(const DConvBranch& br, Rows src, Rows u, int64_t n, Rows dst) {
 
 // `count` whole sequences of T steps lying side by side in memory (neighbouring frequency rows),
 // on one thread: one matrix product per convolution for all of them, everything in the cache.
-void run_sequences(const std::vector<DConvBranch>& branches, const std::vector<Precision>& rounded,
-                   bool gelu, Rows x, Rows out, int64_t count, int64_t T, Scratch& scratch,
-                   std::vector<float>& hidden_values) {
+void run_sequences(const std::vector<DConvBranch>& branches,
+                   const std::vector<RoundedConvIn>& rounded, bool gelu, Rows x, Rows out,
+                   int64_t count, int64_t T, Scratch& scratch, std::vector<float>& hidden_values) {
   int64_t n = count * T;
   Rows src = x;
   for (size_t i = 0; i < branches.size(); ++i) {
@@ -218,7 +213,7 @@ void run_sequences(const std::vector<DConvBranch>& branches, const std::vector<P
 // the whole sequence first, so each branch takes three passes; the 1x1 convolution's output (2C
 // channels, the largest) is made twice rather than stored.
 void run_long_sequence(const std::vector<DConvBranch>& branches,
-                       const std::vector<Precision>& rounded, bool gelu, Rows x, Rows out,
+                       const std::vector<RoundedConvIn>& rounded, bool gelu, Rows x, Rows out,
                        int64_t T) {
   int64_t chunks = (T + kChunk - 1) / kChunk;
   std::vector<Moments> parts(chunks);
@@ -276,9 +271,12 @@ at::Tensor dconv_cpu(const std::vector<DConvBranch>& branches, bool gelu, const 
   TORCH_CHECK(input.dim() == 3 || input.dim() == 4, "dconv_cpu: [B, C, T] or [B, C, F, T]");
   auto x = input.contiguous();
   auto out = at::empty_like(x);
-  std::vector<Precision> rounded(branches.size());
+  std::vector<RoundedConvIn> rounded(branches.size());
   if (bf16_products && bf16_products_available())
-    for (size_t i = 0; i < branches.size(); ++i) rounded[i].emplace(branches[i]);
+    for (size_t i = 0; i < branches.size(); ++i) {
+      auto w = branches[i].conv_in_weight.contiguous();
+      rounded[i].emplace(w.data_ptr<float>(), w.size(0), w.size(1));
+    }
   int64_t B = x.size(0), C = x.size(1), T = x.size(-1);
   int64_t F = x.dim() == 4 ? x.size(2) : 1, sequences = B * F;
   auto rows = [&](at::Tensor& t, int64_t s) {

@@ -21,13 +21,12 @@ constexpr int64_t kRows = 48;
 
 std::optional<at::Tensor> linear_bf16_cpu(const at::Tensor& x, const at::Tensor& weight,
                                           const at::Tensor& bias) {
-  if (!bf16_products_available() || !bias.defined()) return std::nullopt;
-  for (const auto* t : {&x, &weight, &bias})
-    if (!own_cpu_kernels_apply(*t)) return std::nullopt;
+  if (!bf16_products_available()) return std::nullopt;
+  if (!own_cpu_kernels_apply(x) || !own_cpu_kernels_apply(weight)) return std::nullopt;
+  if (bias.defined() && !own_cpu_kernels_apply(bias)) return std::nullopt;
   // Shapes at::linear would refuse are left to it, for its error message.
-  if (x.dim() < 1 || weight.dim() != 2 || bias.dim() != 1 || weight.size(1) != x.size(-1) ||
-      bias.size(0) != weight.size(0))
-    return std::nullopt;
+  if (x.dim() < 1 || weight.dim() != 2 || weight.size(1) != x.size(-1)) return std::nullopt;
+  if (bias.defined() && (bias.dim() != 1 || bias.size(0) != weight.size(0))) return std::nullopt;
   auto rows = x.reshape({-1, x.size(-1)}).contiguous();
   auto w = weight.contiguous();
   int64_t m = rows.size(0), k = rows.size(1), n = w.size(0), depth = bf16_depth(k);
@@ -44,7 +43,7 @@ std::optional<at::Tensor> linear_bf16_cpu(const at::Tensor& x, const at::Tensor&
       gemm_bf16(a.data() + r0 * depth, depth, pairs.data(), out + r0 * n, n, r1 - r0, n, depth);
     }
   });
-  y.add_(bias);
+  if (bias.defined()) y.add_(bias);
   auto sizes = x.sizes().vec();
   sizes.back() = n;
   return y.view(sizes);

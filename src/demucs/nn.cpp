@@ -6,6 +6,7 @@
 
 #include <optional>
 
+#include "demucs/bf16_cpu.h"
 #include "demucs/conv_cpu.h"
 #include "demucs/linear_bf16_cpu.h"
 #include "msaas/engine.h"
@@ -13,13 +14,10 @@
 namespace msaas::demucs {
 namespace {
 
-// Fast mode runs the convolutions the engine's kernels take (conv_cpu.h) on them: the transposed
-// and the decoders' 3x3 ones with bfloat16 factors and float32 sums, as fast as oneDNN's
-// bfloat16 and without its output rounding, the 1x1 ones in float32 (docs/benchmarks.md, point
-// 26). Those kernels refuse few 1x1 and transposed shapes; these stay float32 through ATen: in
-// bfloat16 oneDNN ran them no faster and made large float32 buffers of its own (126 MB at the
-// outer encoder's rewrite, 84 MB at the outer decoder), the fast mode's memory peak (point 22).
-// The rest (the encoders' strided convolutions, small 3x3 ones) are autocast's.
+// In fast mode, the 1x1 and transposed convolutions the engine's kernels refuse run in float32
+// through ATen: in bfloat16 oneDNN ran them no faster and made large float32 buffers of its own
+// (126 MB at the outer encoder's rewrite, 84 MB at the outer decoder), the fast mode's memory
+// peak (docs/benchmarks.md, point 22).
 bool runs_float32_in_fast_mode(const at::Tensor& weight, bool transposed) {
   bool one_by_one = weight.numel() == weight.size(0) * weight.size(1);
   return transposed || one_by_one;
@@ -130,18 +128,27 @@ at::Tensor Conv::aten(const at::Tensor& x, const at::Tensor& w) const {
                            : at::conv1d(x, w, bias, stride, padding, dilation);
 }
 
+// Fast mode (CPU autocast on) runs the convolutions the engine's kernels take (conv_cpu.h) on
+// them, where the CPU has AVX-512 BF16: the transposed and the large 3x3 ones from bfloat16
+// factors with float32 sums, as fast as oneDNN's bfloat16 and without its output rounding, the
+// 1x1 ones in float32 (docs/benchmarks.md, point 26). Autocast keeps the rest: the encoders'
+// strided convolutions, the 3x3 ones too small for Winograd, the time branch's 3-tap rewrites,
+// and, on CPUs without AVX-512 BF16, every convolution but the 1x1 and transposed ones.
 at::Tensor Conv::operator()(const at::Tensor& x) const {
   auto w = as_float(weight);
-  std::optional<at::Tensor> own;
-  if (at::autocast::is_cpu_enabled() && x.is_cpu()) {  // fast mode: see runs_float32_in_fast_mode
-    c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
-    auto input = x.to(at::kFloat);
-    own = conv_cpu(input, w, bias, stride, padding, dilation, transposed, true);
-    if (!own && runs_float32_in_fast_mode(weight, transposed)) own = aten(input, w);
+  std::optional<at::Tensor> computed;
+  if (at::autocast::is_cpu_enabled() && x.is_cpu()) {
+    bool float32 = runs_float32_in_fast_mode(weight, transposed);
+    if (float32 || bf16_products_available()) {
+      c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
+      auto input = x.to(at::kFloat);
+      computed = conv_cpu(input, w, bias, stride, padding, dilation, transposed, true);
+      if (!computed && float32) computed = aten(input, w);
+    }
   } else {
-    own = conv_cpu(x, w, bias, stride, padding, dilation, transposed);
+    computed = conv_cpu(x, w, bias, stride, padding, dilation, transposed);
   }
-  at::Tensor y = own ? std::move(*own) : aten(x, w);
+  at::Tensor y = computed ? std::move(*computed) : aten(x, w);
   // Each output (input, when transposed) position costs one weight's worth of multiply-adds
   // per batch item and output channel group.
   const at::Tensor& positions = transposed ? x : y;
@@ -204,12 +211,12 @@ LayerNorm make_layer_norm(Weights& w, const std::string& prefix, int64_t dim, do
   return {w.take(prefix + ".weight", {dim}), w.take(prefix + ".bias", {dim}), eps};
 }
 
-// Fast mode on the CPU: bfloat16 factors with float32 sums and a float32 output
+// Fast mode on a CPU with AVX-512 BF16: bfloat16 factors with float32 sums and a float32 output
 // (linear_bf16_cpu), as fast as autocast's bfloat16 product, which rounds its output to bfloat16
-// and makes every next element-wise op cast it back.
+// and makes every next element-wise op cast it back. Elsewhere autocast's.
 at::Tensor Linear::operator()(const at::Tensor& x) const {
   flop_counter().add(static_cast<double>(x.numel()) / x.size(-1) * weight.numel());
-  if (at::autocast::is_cpu_enabled() && x.is_cpu()) {
+  if (at::autocast::is_cpu_enabled() && x.is_cpu() && bf16_products_available()) {
     c10::impl::ExcludeDispatchKeyGuard keep_float32(c10::DispatchKey::AutocastCPU);
     if (auto y = linear_bf16_cpu(x.to(at::kFloat), as_float(weight), bias)) return *y;
   }

@@ -147,13 +147,16 @@ void run_item(const Shape& s, const float* u, const std::vector<Bf16Rows>& round
       input_blocks(rows, tw, v + c * n + (r - r0) * tw, s.ci * n);
     }
   }
-  for (int64_t k = 0; k < 16 && !rounded.empty(); ++k)
-    gemm_bf16_floats(rounded[k], v + k * s.ci * n, n, n, m + k * s.co * n, n, pairs);
-  for (int64_t k = 0; k < 16 && rounded.empty(); ++k) {
+  for (int64_t k = 0; k < 16; ++k) {  // point k's product: [co, ci] by [ci, n]
+    float* mk = m + k * s.co * n;
+    if (!rounded.empty()) {
+      gemm_bf16_floats(rounded[k], v + k * s.ci * n, n, n, mk, n, pairs);
+      continue;
+    }
     auto uk = at::from_blob(const_cast<float*>(u) + k * s.co * s.ci, {s.co, s.ci}, at::kFloat);
     auto vk = at::from_blob(v + k * s.ci * n, {s.ci, n}, at::kFloat);
-    auto mk = at::from_blob(m + k * s.co * n, {s.co, n}, at::kFloat);
-    at::mm_out(mk, uk, vk);
+    auto product = at::from_blob(mk, {s.co, n}, at::kFloat);
+    at::mm_out(product, uk, vk);
   }
   float* spare = pad;  // two output rows where the image ends inside a block
   for (int64_t o = 0; o < s.co; ++o) {
