@@ -9,6 +9,7 @@
 #include <c10/core/impl/LocalDispatchKeySet.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
@@ -169,12 +170,13 @@ TEST(EngineKernels, FusedDConvTakesBfloat16FactorsInFastMode) {
     EXPECT_LT(exact_snr, 80.0) << "no rounding seen, T " << T;
   }
   // Frequency rows (B, C, F, T), each its own sequence, several to a product: the frequency
-  // branch's path.
-  auto x = at::randn({2, 24, 40, 60});
+  // branch's path, taken when there are at least two rows per thread.
+  int64_t F = std::max<int64_t>(40, at::get_num_threads());
+  auto x = at::randn({2, 24, F, 60});
   auto rows = x.permute({0, 2, 1, 3}).reshape({-1, 24, 60});
   auto expected = rows.to(at::kDouble);
   for (const auto& br : branches) expected = branch_in_bf16_factors(br, expected.to(at::kFloat));
-  expected = expected.view({2, 40, 24, 60}).permute({0, 2, 1, 3});
+  expected = expected.view({2, F, 24, 60}).permute({0, 2, 1, 3});
   auto fast = demucs::dconv_cpu(branches, true, x, true);
   if (demucs::bf16_products_available()) {
     EXPECT_GT(snr_db(fast - x, expected - x.to(at::kDouble)), 80.0) << "frequency rows";
@@ -305,7 +307,7 @@ TEST(EngineKernels, Winograd3x3ConvolutionsMatchAten) {
     ASSERT_EQ(mine->sizes(), reference.sizes());
     EXPECT_GT(snr_db(*mine, reference), 110.0) << x.sizes();
     // Fast mode: the transforms' bfloat16 rounding costs at most 6 dB against a direct
-    // convolution's (measured 1-2 dB), and some rounding is seen.
+    // convolution's (measured 4.2-4.7 dB on these shapes), and some rounding is seen.
     if (!demucs::bf16_products_available()) continue;
     auto rounded = demucs::conv_cpu(x, w, b, {1, 1}, {1, 1}, {1, 1}, false, true);
     ASSERT_TRUE(rounded) << x.sizes();

@@ -58,10 +58,12 @@ struct SeparationOptions {
   // attention's products, DConv's first convolution, the transposed convolutions and the
   // frequency decoders' 3x3 ones (all but the innermost) take bfloat16 factors with float32 sums;
   // the other convolutions but the 1x1 ones (the encoders' strided ones, the time decoders'
-  // 3-tap ones, the innermost 3x3) run in bfloat16 through libtorch's autocast, and so does the
-  // rest of the list above on CPUs without AVX-512 BF16. The 1x1 convolutions, DConv's second
-  // convolution, the normalisations and the spectrogram stay float32. Slightly different stems
-  // (see docs/quality.md).
+  // 3-tap ones, the innermost 3x3) run in bfloat16 through libtorch's autocast. On CPUs without
+  // AVX-512 BF16, autocast also runs the 3x3 convolutions and the linear layers other than
+  // attention's projections; attention's projections and products, DConv and the transposed
+  // convolutions stay float32 there. The 1x1 convolutions, DConv's second convolution, the
+  // normalisations and the spectrogram stay float32 everywhere. Slightly different stems (see
+  // docs/quality.md).
   bool fast = false;
 };
 

@@ -1,6 +1,7 @@
 // demucs/bf16_cpu.h: matrix products with bfloat16 inputs and float32 sums, on CPUs with AVX-512
 // BF16 (vdpbf16ps: two products per lane per instruction, twice float32's FMA rate). Fast mode
-// uses them where bfloat16's rounding costs a stem at most hundredths of a dB of SDR: the linear
+// uses them where bfloat16's rounding costs hundredths of a dB on the median SDR, at most about
+// 0.1 dB on one stem of the evaluation set: the linear
 // layers, attention's products, the transposed and 3x3 convolutions and DConv's first one
 // (docs/benchmarks.md points 23, 24 and 26; docs/quality.md). Debian's OpenBLAS is built
 // without its bfloat16 product (sbgemm), and libtorch's bfloat16 matrix products round their

@@ -130,7 +130,8 @@ at::Tensor Conv::aten(const at::Tensor& x, const at::Tensor& w) const {
 
 // Fast mode (CPU autocast on) runs the convolutions the engine's kernels take (conv_cpu.h) on
 // them, where the CPU has AVX-512 BF16: the transposed and the large 3x3 ones from bfloat16
-// factors with float32 sums, as fast as oneDNN's bfloat16 and without its output rounding, the
+// factors with float32 sums, about as fast as oneDNN's bfloat16 overall and without its output
+// rounding, the
 // 1x1 ones in float32 (docs/benchmarks.md, point 26). Autocast keeps the rest: the encoders'
 // strided convolutions, the 3x3 ones too small for Winograd, the time branch's 3-tap rewrites,
 // and, on CPUs without AVX-512 BF16, every convolution but the 1x1 and transposed ones.
