@@ -10,6 +10,7 @@
 
 #include "demucs/backend.h"
 #include "demucs/bf16_cpu.h"
+#include "demucs/weight_product_cpu.h"
 #include "demucs/winograd_cpu.h"
 
 namespace msaas::demucs {
@@ -60,9 +61,7 @@ at::Tensor transposed(const at::Tensor& x, const at::Tensor& weight, const at::T
   int64_t B = in.size(0), Cin = in.size(1), L = in.size(2), T = in.dim() == 4 ? in.size(3) : 1;
   int64_t Cout = weight.size(1), K = weight.size(2), Lout = S * (L - 1) + K;
   // Row (co, k) of the product holds what input row f gives to output row S * f + k.
-  auto w = weight.to(at::kFloat).reshape({Cin, Cout * K}).t().contiguous();
-  std::optional<Bf16Rows> rounded;
-  if (bf16_products) rounded.emplace(w.data_ptr<float>(), Cout * K, Cin);
+  WeightProduct times_weight(weight.to(at::kFloat).reshape({Cin, Cout * K}).t(), bf16_products);
   auto shape = in.sizes().vec();
   shape[1] = Cout, shape[2] = Lout;
   auto out = at::empty(shape, in.options());
@@ -82,13 +81,8 @@ at::Tensor transposed(const at::Tensor& x, const at::Tensor& weight, const at::T
         for (int64_t i = begin; i < end; ++i) {
           int64_t f0 = (2 * i + parity) * rows, n = std::min(rows, L - f0);
           product.resize(Cout * K * n * T);
-          if (rounded) {
-            gemm_bf16_floats(*rounded, input.data_ptr<float>() + f0 * T, L * T, n * T,
-                             product.data(), n * T, pairs);
-          } else {
-            auto y = at::from_blob(product.data(), {Cout * K, n * T}, at::kFloat);
-            at::mm_out(y, w, input.slice(1, f0 * T, (f0 + n) * T));
-          }
+          times_weight(input.data_ptr<float>() + f0 * T, L * T, n * T, product.data(), n * T,
+                       pairs);
           for (int64_t co = 0; co < Cout; ++co)
             overlap_add(product.data() + co * K * n * T, n, K, S, T,
                         plane + (co * Lout + S * f0) * T);

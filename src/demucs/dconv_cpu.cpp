@@ -6,10 +6,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <optional>
 
-#include "demucs/bf16_cpu.h"
 #include "demucs/vector_clones.h"
+#include "demucs/weight_product_cpu.h"
 
 namespace msaas::demucs {
 namespace {
@@ -66,24 +65,13 @@ struct Affine {
   }
 };
 
-enum class Product { overwrite, accumulate };
-
-// out[m][j] = sum over k of a[m][k] * b[k][j] (+ out[m][j] when accumulating): one BLAS call, on
-// the calling thread inside a parallel_for.
-void matmul(const at::Tensor& a, Rows b, int64_t n, Rows out, Product product) {
+// out[m][j] += sum over k of a[m][k] * b[k][j]: one BLAS call, on the calling thread inside a
+// parallel_for.
+void accumulate_product(const at::Tensor& a, Rows b, int64_t n, Rows out) {
   auto bt = at::from_blob(b.data, {a.size(1), n}, {b.stride, 1}, at::kFloat);
   auto ot = at::from_blob(out.data, {a.size(0), n}, {out.stride, 1}, at::kFloat);
-  if (product == Product::accumulate)
-    ot.addmm_(a, bt);
-  else
-    at::mm_out(ot, a, bt);
+  ot.addmm_(a, bt);
 }
-
-// conv_in's weight as fast mode's product takes it: rounded to bfloat16 once per call (the sums
-// stay float32); empty in the exact mode. conv_out keeps float32 factors: GELU's outputs lean
-// positive and conv_out's weights cancel that lean, so rounding them cost the parity test's
-// quietest stem 14 dB of SNR (docs/benchmarks.md, point 26).
-using RoundedConvIn = std::optional<Bf16Rows>;
 
 // Scratch for one work item: the taps' products, the 1x1 output and (fast mode) conv_in's right
 // factor, packed.
@@ -128,20 +116,11 @@ std::pair<int64_t, int64_t> reach(const DConvBranch& br, int64_t T, int64_t t0, 
           std::min(T, t1 + (K - 1) * br.dilation - br.padding)};
 }
 
-// z = conv_in's taps for the n columns of x: (taps x hidden, C) @ x, one matrix product.
-void conv_in_taps(const DConvBranch& br, const RoundedConvIn& rounded, Rows x, int64_t n, Rows z,
-                  Scratch& scratch) {
-  if (rounded)
-    gemm_bf16_floats(*rounded, x.data, x.stride, n, z.data, z.stride, scratch.pairs);
-  else
-    matmul(br.conv_in_weight, x, n, z, Product::overwrite);
-}
-
 // u = conv_out(h) for n steps: the bias, then the 1x1 convolution as one matrix product.
 void conv_out(const DConvBranch& br, Rows h, int64_t n, Rows u) {
   const float* bias = br.conv_out_bias.data_ptr<float>();
   for (int64_t o = 0; o < br.conv_out_bias.numel(); ++o) std::fill(u.row(o), u.row(o) + n, bias[o]);
-  matmul(br.conv_out_weight, h, n, u, Product::accumulate);
+  accumulate_product(br.conv_out_weight, h, n, u);
 }
 
 MSAAS_VECTOR_CLONES
@@ -181,7 +160,7 @@ void finish(const DConvBranch& br, Rows src, Rows u, int64_t n, Rows dst) {
 // `count` whole sequences of T steps lying side by side in memory (neighbouring frequency rows),
 // on one thread: one matrix product per convolution for all of them, everything in the cache.
 void run_sequences(const std::vector<DConvBranch>& branches,
-                   const std::vector<RoundedConvIn>& rounded, bool gelu, Rows x, Rows out,
+                   const std::vector<WeightProduct>& conv_in, bool gelu, Rows x, Rows out,
                    int64_t count, int64_t T, Scratch& scratch, std::vector<float>& hidden_values) {
   int64_t n = count * T;
   Rows src = x;
@@ -191,7 +170,7 @@ void run_sequences(const std::vector<DConvBranch>& branches,
     Rows z = scratch.taps(br, n), u = scratch.wide(br, n);
     hidden_values.resize(hidden * n);
     Rows h{hidden_values.data(), n};
-    conv_in_taps(br, rounded[i], src, n, z, scratch);
+    conv_in[i](src.data, src.stride, n, z.data, z.stride, scratch.pairs);
     for (int64_t s = 0; s < count; ++s) {
       Rows hs{h.data + s * T, n};
       gather_taps(br, Rows{z.data + s * T, n}, 0, T, 0, T, hs);
@@ -213,7 +192,7 @@ void run_sequences(const std::vector<DConvBranch>& branches,
 // the whole sequence first, so each branch takes three passes; the 1x1 convolution's output (2C
 // channels, the largest) is made twice rather than stored.
 void run_long_sequence(const std::vector<DConvBranch>& branches,
-                       const std::vector<RoundedConvIn>& rounded, bool gelu, Rows x, Rows out,
+                       const std::vector<WeightProduct>& conv_in, bool gelu, Rows x, Rows out,
                        int64_t T) {
   int64_t chunks = (T + kChunk - 1) / kChunk;
   std::vector<Moments> parts(chunks);
@@ -239,7 +218,7 @@ void run_long_sequence(const std::vector<DConvBranch>& branches,
     each_chunk([&](int64_t t0, int64_t t1, Moments& m, Scratch& scratch) {
       auto [lo, hi] = reach(br, T, t0, t1);
       Rows z = scratch.taps(br, hi - lo);
-      conv_in_taps(br, rounded[i], Rows{src.data + lo, src.stride}, hi - lo, z, scratch);
+      conv_in[i](src.data + lo, src.stride, hi - lo, z.data, z.stride, scratch.pairs);
       Rows part{h.data + t0, T};
       gather_taps(br, z, lo, T, t0, t1, part);
       m = moments(part, hidden, t1 - t0);
@@ -271,12 +250,11 @@ at::Tensor dconv_cpu(const std::vector<DConvBranch>& branches, bool gelu, const 
   TORCH_CHECK(input.dim() == 3 || input.dim() == 4, "dconv_cpu: [B, C, T] or [B, C, F, T]");
   auto x = input.contiguous();
   auto out = at::empty_like(x);
-  std::vector<RoundedConvIn> rounded(branches.size());
-  if (bf16_products && bf16_products_available())
-    for (size_t i = 0; i < branches.size(); ++i) {
-      auto w = branches[i].conv_in_weight.contiguous();
-      rounded[i].emplace(w.data_ptr<float>(), w.size(0), w.size(1));
-    }
+  // conv_in's products: z = (taps x hidden, C) @ x. conv_out keeps float32 factors in fast mode
+  // too: GELU's outputs lean positive and conv_out's weights cancel that lean, so rounding them
+  // cost the parity test's quietest stem 14 dB of SNR (docs/benchmarks.md, point 26).
+  std::vector<WeightProduct> conv_in;
+  for (const auto& br : branches) conv_in.emplace_back(br.conv_in_weight, bf16_products);
   int64_t B = x.size(0), C = x.size(1), T = x.size(-1);
   int64_t F = x.dim() == 4 ? x.size(2) : 1, sequences = B * F;
   auto rows = [&](at::Tensor& t, int64_t s) {
@@ -293,13 +271,13 @@ at::Tensor dconv_cpu(const std::vector<DConvBranch>& branches, bool gelu, const 
       for (int64_t g = begin; g < end; ++g) {
         int64_t b = g / groups_per_item, f = g % groups_per_item * group;
         int64_t count = std::min(group, F - f);
-        run_sequences(branches, rounded, gelu, rows(x, b * F + f), rows(out, b * F + f), count, T,
+        run_sequences(branches, conv_in, gelu, rows(x, b * F + f), rows(out, b * F + f), count, T,
                       scratch, hidden_values);
       }
     });
   } else {
     for (int64_t s = 0; s < sequences; ++s)
-      run_long_sequence(branches, rounded, gelu, rows(x, s), rows(out, s), T);
+      run_long_sequence(branches, conv_in, gelu, rows(x, s), rows(out, s), T);
   }
   return out;
 }

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "demucs/backend.h"
-#include "demucs/bf16_cpu.h"
 #include "demucs/vector_clones.h"
+#include "demucs/weight_product_cpu.h"
 
 namespace msaas::demucs {
 namespace {
@@ -114,20 +114,10 @@ struct Shape {
   int64_t padded() const { return 2 * blocks() + 2; }
 };
 
-// The 16 points' weights as fast mode's products take them: rounded to bfloat16 once per call
-// (the sums stay float32). Empty in the exact mode, whose products run on BLAS.
-std::vector<Bf16Rows> rounded_points(const at::Tensor& u, bool bf16_products) {
-  std::vector<Bf16Rows> points;
-  if (!bf16_products) return points;
-  int64_t co = u.size(1), ci = u.size(2);
-  for (int64_t k = 0; k < 16; ++k) points.emplace_back(u.data_ptr<float>() + k * co * ci, co, ci);
-  return points;
-}
-
 // One work item: block rows [r0, r1) of one image. `scratch` holds its V, its products and four
 // padded input rows, `image` and `out` the image's first channel.
-void run_item(const Shape& s, const float* u, const std::vector<Bf16Rows>& rounded,
-              const float* bias, const float* image, int64_t r0, int64_t r1, float* scratch,
+void run_item(const Shape& s, const std::vector<WeightProduct>& points, const float* bias,
+              const float* image, int64_t r0, int64_t r1, float* scratch,
               std::vector<uint16_t>& pairs, float* out) {
   int64_t tw = s.blocks(), n = (r1 - r0) * tw, pw = s.padded();
   float* v = scratch;
@@ -147,17 +137,8 @@ void run_item(const Shape& s, const float* u, const std::vector<Bf16Rows>& round
       input_blocks(rows, tw, v + c * n + (r - r0) * tw, s.ci * n);
     }
   }
-  for (int64_t k = 0; k < 16; ++k) {  // point k's product: [co, ci] by [ci, n]
-    float* mk = m + k * s.co * n;
-    if (!rounded.empty()) {
-      gemm_bf16_floats(rounded[k], v + k * s.ci * n, n, n, mk, n, pairs);
-      continue;
-    }
-    auto uk = at::from_blob(const_cast<float*>(u) + k * s.co * s.ci, {s.co, s.ci}, at::kFloat);
-    auto vk = at::from_blob(v + k * s.ci * n, {s.ci, n}, at::kFloat);
-    auto product = at::from_blob(mk, {s.co, n}, at::kFloat);
-    at::mm_out(product, uk, vk);
-  }
+  for (int64_t k = 0; k < 16; ++k)  // point k's product: [co, ci] by [ci, n]
+    points[k](v + k * s.ci * n, n, n, m + k * s.co * n, n, pairs);
   float* spare = pad;  // two output rows where the image ends inside a block
   for (int64_t o = 0; o < s.co; ++o) {
     float* y = out + o * s.H * s.W;
@@ -187,7 +168,8 @@ std::optional<at::Tensor> winograd_conv3x3(const at::Tensor& x, const at::Tensor
   if (s.block_rows() * s.blocks() < kMinBlocks) return std::nullopt;  // before any copy
   auto in = x.contiguous();
   auto u = transform_weight(weight);
-  auto rounded = rounded_points(u, bf16_products && bf16_products_available());
+  std::vector<WeightProduct> points;
+  for (int64_t k = 0; k < 16; ++k) points.emplace_back(u[k], bf16_products);
   auto b = bias.defined() ? bias.to(at::kFloat).contiguous() : at::Tensor();
   int64_t B = in.size(0), th = s.block_rows(), tw = s.blocks();
   int64_t per_block = 16 * (s.ci + s.co) * static_cast<int64_t>(sizeof(float));
@@ -202,7 +184,7 @@ std::optional<at::Tensor> winograd_conv3x3(const at::Tensor& x, const at::Tensor
     std::vector<uint16_t> pairs;
     for (int64_t i = begin; i < end; ++i) {
       int64_t batch = i / items_per_image, r0 = (i % items_per_image) * rows_per_item;
-      run_item(s, u.data_ptr<float>(), rounded, b.defined() ? b.data_ptr<float>() : nullptr,
+      run_item(s, points, b.defined() ? b.data_ptr<float>() : nullptr,
                image + batch * s.ci * s.H * s.W, r0, std::min(th, r0 + rows_per_item),
                scratch.data_ptr<float>(), pairs, out + batch * s.co * s.H * s.W);
     }
