@@ -93,6 +93,30 @@ double fastest(const std::vector<double>& v) {
   return v.empty() ? 0 : *std::min_element(v.begin(), v.end());
 }
 
+// Round by round: f(a[r], b[r]) for the runs of one round, which ran minutes apart at most,
+// so that a drift of the machine between rounds moves both alike.
+template <typename F>
+std::vector<double> by_round(const std::vector<double>& a, const std::vector<double>& b, F f) {
+  std::vector<double> out;
+  for (size_t r = 0; r < std::min(a.size(), b.size()); ++r) out.push_back(f(a[r], b[r]));
+  return out;
+}
+
+// What MP3 out costs over WAV out, round by round, for ours and each official command: the
+// LAME encoding of the stems (ours encodes them on every core, the official code one at a time).
+json mp3_costs(const std::map<std::string, std::vector<double>>& walls) {
+  json costs = json::object();
+  for (std::string who : {"msaas", "official", "official tuned"}) {
+    auto wav = walls.find(who + " WAV"), mp3 = walls.find(who + " MP3");
+    if (wav == walls.end() || mp3 == walls.end()) continue;
+    auto extra = by_round(mp3->second, wav->second, [](double m, double w) { return m - w; });
+    std::printf("  MP3 over WAV, %s: %+.1f s (median of the rounds' differences)\n", who.c_str(),
+                median(extra));
+    costs[who] = {{"median_seconds", median(extra)}, {"by_round", extra}};
+  }
+  return costs;
+}
+
 // The rest of the line that starts with `prefix` in a program's output ("" if none).
 std::string line_after(const std::string& text, const std::string& prefix) {
   auto at = text.find(prefix);
@@ -179,12 +203,18 @@ json run_end_to_end(const EndToEndOptions& o) {
           // Best of the rounds too: on a shared machine the fastest run is the one least slowed
           // by its neighbours (steal time), for both sides alike.
           double best = fastest(walls[theirs]) / fastest(walls[mine]);
-          std::printf("  %s / %s: %.2fx (medians), %.2fx (fastest runs)\n", theirs.c_str(),
-                      mine.c_str(), ratio, best);
+          double paired = median(
+              by_round(walls[theirs], walls[mine], [](double t, double m) { return t / m; }));
+          std::printf(
+              "  %s / %s: %.2fx (medians), %.2fx (fastest runs), %.2fx (median of the "
+              "rounds' ratios)\n",
+              theirs.c_str(), mine.c_str(), ratio, best, paired);
           row["ratios"][theirs + " / " + mine] = ratio;
           row["best_ratios"][theirs + " / " + mine] = best;
+          row["paired_ratios"][theirs + " / " + mine] = paired;
         }
     }
+    row["mp3_over_wav"] = mp3_costs(walls);
     results["lengths"].push_back(row);
   }
   return results;
