@@ -93,17 +93,19 @@ double fastest(const std::vector<double>& v) {
   return v.empty() ? 0 : *std::min_element(v.begin(), v.end());
 }
 
-// Round by round: f(a[r], b[r]) for the runs of one round, which ran minutes apart at most,
-// so that a drift of the machine between rounds moves both alike.
+// Round by round: f(a[r], b[r]) for the runs of one round. This takes out the machine's drift
+// between rounds, not within one (a 60 s round lasts about four minutes, ours always first).
 template <typename F>
 std::vector<double> by_round(const std::vector<double>& a, const std::vector<double>& b, F f) {
+  if (a.size() != b.size()) throw std::logic_error("by_round: runs missing from some rounds");
   std::vector<double> out;
-  for (size_t r = 0; r < std::min(a.size(), b.size()); ++r) out.push_back(f(a[r], b[r]));
+  for (size_t r = 0; r < a.size(); ++r) out.push_back(f(a[r], b[r]));
   return out;
 }
 
-// What MP3 out costs over WAV out, round by round, for ours and each official command: the
-// LAME encoding of the stems (ours encodes them on every core, the official code one at a time).
+// What MP3 out costs over WAV out, round by round, for ours and each official command: mostly
+// LAME's work on the stems (ours on its -j threads, the official code one stem at a time), plus
+// the runs' noise, so a round can even come out negative.
 json mp3_costs(const std::map<std::string, std::vector<double>>& walls) {
   json costs = json::object();
   for (std::string who : {"msaas", "official", "official tuned"}) {
@@ -199,12 +201,12 @@ json run_end_to_end(const EndToEndOptions& o) {
       for (std::string mine : {"msaas WAV", "msaas MP3", "msaas fast WAV"})
         for (std::string theirs : {"official", "official tuned"}) {
           theirs += mine.find("MP3") != std::string::npos ? " MP3" : " WAV";
-          double ratio = median(walls[theirs]) / median(walls[mine]);
+          double ratio = median(walls.at(theirs)) / median(walls.at(mine));
           // Best of the rounds too: on a shared machine the fastest run is the one least slowed
           // by its neighbours (steal time), for both sides alike.
-          double best = fastest(walls[theirs]) / fastest(walls[mine]);
+          double best = fastest(walls.at(theirs)) / fastest(walls.at(mine));
           double paired = median(
-              by_round(walls[theirs], walls[mine], [](double t, double m) { return t / m; }));
+              by_round(walls.at(theirs), walls.at(mine), [](double t, double m) { return t / m; }));
           std::printf(
               "  %s / %s: %.2fx (medians), %.2fx (fastest runs), %.2fx (median of the "
               "rounds' ratios)\n",
