@@ -112,9 +112,10 @@ json mp3_costs(const std::map<std::string, std::vector<double>>& walls) {
     auto wav = walls.find(who + " WAV"), mp3 = walls.find(who + " MP3");
     if (wav == walls.end() || mp3 == walls.end()) continue;
     auto extra = by_round(mp3->second, wav->second, [](double m, double w) { return m - w; });
+    double typical = median(extra);
     std::printf("  MP3 over WAV, %s: %+.1f s (median of the rounds' differences)\n", who.c_str(),
-                median(extra));
-    costs[who] = {{"median_seconds", median(extra)}, {"by_round", extra}};
+                typical);
+    costs[who] = {{"median_seconds", typical}, {"by_round", extra}};
   }
   return costs;
 }
@@ -201,19 +202,21 @@ json run_end_to_end(const EndToEndOptions& o) {
       for (std::string mine : {"msaas WAV", "msaas MP3", "msaas fast WAV"})
         for (std::string theirs : {"official", "official tuned"}) {
           theirs += mine.find("MP3") != std::string::npos ? " MP3" : " WAV";
-          double ratio = median(walls.at(theirs)) / median(walls.at(mine));
+          const auto &their_walls = walls.at(theirs), &my_walls = walls.at(mine);
+          std::string pair = theirs + " / " + mine;
+          double ratio = median(their_walls) / median(my_walls);
           // Best of the rounds too: on a shared machine the fastest run is the one least slowed
           // by its neighbours (steal time), for both sides alike.
-          double best = fastest(walls.at(theirs)) / fastest(walls.at(mine));
-          double paired = median(
-              by_round(walls.at(theirs), walls.at(mine), [](double t, double m) { return t / m; }));
+          double best = fastest(their_walls) / fastest(my_walls);
+          double paired =
+              median(by_round(their_walls, my_walls, [](double t, double m) { return t / m; }));
           std::printf(
               "  %s / %s: %.2fx (medians), %.2fx (fastest runs), %.2fx (median of the "
               "rounds' ratios)\n",
               theirs.c_str(), mine.c_str(), ratio, best, paired);
-          row["ratios"][theirs + " / " + mine] = ratio;
-          row["best_ratios"][theirs + " / " + mine] = best;
-          row["paired_ratios"][theirs + " / " + mine] = paired;
+          row["ratios"][pair] = ratio;
+          row["best_ratios"][pair] = best;
+          row["paired_ratios"][pair] = paired;
         }
     }
     row["mp3_over_wav"] = mp3_costs(walls);
