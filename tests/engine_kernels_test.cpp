@@ -22,6 +22,7 @@
 #include "demucs/bf16_cpu.h"
 #include "demucs/conv_cpu.h"
 #include "demucs/demucs.h"
+#include "demucs/exp_cpu.h"
 #include "demucs/nn.h"
 #include "demucs/spec.h"
 #include "demucs/transformer.h"
@@ -418,7 +419,30 @@ TEST(EngineKernels, AttentionByBlocksMatchesBmmSoftmaxBmm) {
   EXPECT_TRUE(autocast_left_out) << "fast mode's float32 attention takes the own kernel";
 }
 
-// The softmax's exp (attention_cpu.cpp) against double precision, across the range it is given
+// DConv's GLU sigmoid (exp_cpu.h) against double precision over the whole float range it may
+// meet, the tails and the special values included: a few ulp where the value is a normal float,
+// 0 below -87 (true value under 1.7e-38), 1 far right, NaN kept.
+TEST(EngineKernels, SigmoidMatchesDoublePrecision) {
+  double worst = 0;
+  for (double x = -120; x <= 120; x += 0.0137) {
+    float got = demucs::sigmoid(static_cast<float>(x));
+    double want = 1 / (1 + std::exp(-static_cast<double>(static_cast<float>(x))));
+    if (x < -87.0) {
+      EXPECT_EQ(got, 0.0f) << x;
+      continue;
+    }
+    worst = std::max(worst, std::abs(got - want) / want);
+  }
+  EXPECT_LT(worst, 4e-7) << "relative error, a few float ulp";
+  float inf = std::numeric_limits<float>::infinity();
+  EXPECT_EQ(demucs::sigmoid(inf), 1.0f);
+  EXPECT_EQ(demucs::sigmoid(-inf), 0.0f);
+  EXPECT_EQ(demucs::sigmoid(0.0f), 0.5f);
+  EXPECT_EQ(demucs::sigmoid(-0.0f), 0.5f);
+  EXPECT_TRUE(std::isnan(demucs::sigmoid(std::numeric_limits<float>::quiet_NaN())));
+}
+
+// The softmax's exp (exp_cpu.h) against double precision, across the range it is given
 // (x - max <= 0) and past where float32 underflows: each query row scores two keys, x and 0, so
 // the first key's weight is exp(x) / (exp(x) + 1), which one value column of 1 and 0 reads out.
 TEST(EngineKernels, AttentionWeightsMatchDoublePrecision) {

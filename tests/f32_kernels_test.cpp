@@ -1,6 +1,6 @@
-// The float32 product kernel behind attention's scores (demucs/f32_cpu.h): exact to the bit on
-// small integers over every edge of its tiles (product_check.h), and within float32's rounding of
-// a double-precision product on random numbers.
+// The float32 product kernel behind attention's scores and DConv's 1x1 (demucs/f32_cpu.h): exact to
+// the bit on small integers over every edge of its tiles (product_check.h), and within float32's
+// rounding of a double-precision product on random numbers.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 

@@ -4,13 +4,13 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
-#include <bit>
 #include <cstdint>
 #include <limits>
 #include <vector>
 
 #include "demucs/backend.h"
 #include "demucs/bf16_cpu.h"
+#include "demucs/exp_cpu.h"
 #include "demucs/f32_cpu.h"
 #include "demucs/vector_clones.h"
 
@@ -34,32 +34,6 @@ struct Head {
     return at::from_blob(data + r0 * stride, {r1 - r0, d}, {stride, 1}, at::kFloat);
   }
 };
-
-// exp(x) for x <= 0, to a few ulp: exp(x) = 2^n exp(r), n = round(x / ln 2), |r| <= ln 2 / 2,
-// exp(r) by a degree-7 polynomial fitted for floats. Written as plain arithmetic so that the
-// loops around it vectorise; NaN (from a score of +inf or NaN) stays NaN, as in ATen's softmax.
-// Below -87 it gives 0: weights under 1.7e-38 next to the row's largest (1) change no sum, and
-// the product need not multiply numbers that small (nor, in bfloat16, subnormal ones).
-inline float exp_nonpositive(float x) {
-  bool negligible = x < -87.0f;
-  x = std::max(x, -87.0f);
-  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer...
-  float shifted = x * 1.44269504f + kRound;
-  float n = shifted - kRound;
-  // ...which its low bits then hold (no float-to-int conversion, undefined for NaN).
-  uint32_t n_bits = std::bit_cast<uint32_t>(shifted) - std::bit_cast<uint32_t>(kRound);
-  // ln 2 in two parts, the first exact in few bits, so that n * ln 2 loses nothing.
-  float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  auto scale = std::bit_cast<float>((n_bits + 127u) << 23);  // 2^n, n >= -126
-  return negligible ? 0.0f : p * scale;
-}
 
 // Softmax's numerators, row by row: each row becomes exp(x - its max) in place and `sums` gets
 // its total. The division waits for the weighted values (d wide, not Tk). A row (10 KB for

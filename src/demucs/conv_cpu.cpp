@@ -10,6 +10,7 @@
 
 #include "demucs/backend.h"
 #include "demucs/bf16_cpu.h"
+#include "demucs/vector_clones.h"
 #include "demucs/weight_product_cpu.h"
 #include "demucs/winograd_cpu.h"
 
@@ -42,12 +43,15 @@ at::Tensor pointwise(const at::Tensor& x, const at::Tensor& weight, const at::Te
   return y;
 }
 
-// out[S * f + k][t] += y[k][f][t] for one output channel: the overlap-add of a chunk.
+// out[S * f + k][t] += y[k][f][t] for one output channel: the overlap-add of a chunk. `omp simd`
+// and -O3 (src/CMakeLists.txt): GCC had left it scalar (docs/benchmarks.md, point 27).
+MSAAS_VECTOR_CLONES
 void overlap_add(const float* y, int64_t rows, int64_t K, int64_t S, int64_t T, float* out) {
   for (int64_t k = 0; k < K; ++k)
     for (int64_t f = 0; f < rows; ++f) {
       const float* src = y + (k * rows + f) * T;
       float* dst = out + (S * f + k) * T;
+#pragma omp simd
       for (int64_t t = 0; t < T; ++t) dst[t] += src[t];
     }
 }

@@ -1,5 +1,7 @@
 // demucs/dconv_cpu.cpp: see dconv_cpu.h. Built with -O3 -fopenmp-simd (src/CMakeLists.txt); the
 // per-sequence work is compiled for AVX-512, AVX2 and plain x86-64, picked when the program starts.
+// conv_in runs on WeightProduct (BLAS, or bfloat16 factors in fast mode), conv_out on f32_cpu.h's
+// kernel where the CPU has AVX-512F (else ATen's mm).
 #include "demucs/dconv_cpu.h"
 
 #include <ATen/Parallel.h>
@@ -7,6 +9,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "demucs/exp_cpu.h"
+#include "demucs/f32_cpu.h"
 #include "demucs/vector_clones.h"
 #include "demucs/weight_product_cpu.h"
 
@@ -56,6 +60,12 @@ struct Affine {
       b.push_back(-a.back() * static_cast<float>(mean) + c[i]);
     }
   }
+  // Makes it apply to inputs missing `offset` (per channel): (x + o) * a + b = x * a + (b + a * o).
+  void fold_input_offset(const at::Tensor& offset) {
+    TORCH_CHECK(offset.numel() == static_cast<int64_t>(b.size()), "dconv_cpu: offset size");
+    const float* o = offset.data_ptr<float>();
+    for (size_t c = 0; c < b.size(); ++c) b[c] += a[c] * o[c];
+  }
   MSAAS_VECTOR_CLONES
   void apply(Rows x, int64_t channels, int64_t n) const {
     for (int64_t c = 0; c < channels; ++c) {
@@ -64,14 +74,6 @@ struct Affine {
     }
   }
 };
-
-// out[m][j] += sum over k of a[m][k] * b[k][j]: one BLAS call, on the calling thread inside a
-// parallel_for.
-void accumulate_product(const at::Tensor& a, Rows b, int64_t n, Rows out) {
-  auto bt = at::from_blob(b.data, {a.size(1), n}, {b.stride, 1}, at::kFloat);
-  auto ot = at::from_blob(out.data, {a.size(0), n}, {out.stride, 1}, at::kFloat);
-  ot.addmm_(a, bt);
-}
 
 // Scratch for one work item: the taps' products, the 1x1 output and (fast mode) conv_in's right
 // factor, packed.
@@ -116,11 +118,20 @@ std::pair<int64_t, int64_t> reach(const DConvBranch& br, int64_t T, int64_t t0, 
           std::min(T, t1 + (K - 1) * br.dilation - br.padding)};
 }
 
-// u = conv_out(h) for n steps: the bias, then the 1x1 convolution as one matrix product.
-void conv_out(const DConvBranch& br, Rows h, int64_t n, Rows u) {
-  const float* bias = br.conv_out_bias.data_ptr<float>();
-  for (int64_t o = 0; o < br.conv_out_bias.numel(); ++o) std::fill(u.row(o), u.row(o) + n, bias[o]);
-  accumulate_product(br.conv_out_weight, h, n, u);
+// u = conv_out(h) for n steps without its bias (add_bias_and_measure() adds it): the 1x1
+// convolution as one matrix product, on the calling thread. Its depth is the hidden width (6 to 48
+// on htdemucs), too thin for OpenBLAS, which packs both factors on every call; f32_cpu.h's kernel
+// reads them in place (docs/benchmarks.md, point 27). Without AVX-512F, ATen's mm.
+void conv_out_unbiased(const DConvBranch& br, Rows h, int64_t n, Rows u) {
+  const at::Tensor& w = br.conv_out_weight;
+  int64_t outs = w.size(0), hidden = w.size(1);
+  if (f32_products_available()) {
+    gemm_f32(w.data_ptr<float>(), hidden, h.data, h.stride, u.data, u.stride, outs, n, hidden);
+    return;
+  }
+  auto ht = at::from_blob(h.data, {hidden, n}, {h.stride, 1}, at::kFloat);
+  auto ut = at::from_blob(u.data, {outs, n}, {u.stride, 1}, at::kFloat);
+  at::mm_out(ut, w, ht);
 }
 
 MSAAS_VECTOR_CLONES
@@ -130,8 +141,22 @@ Moments moments(Rows x, int64_t channels, int64_t n) {
   return m;
 }
 
-// ATen's own kernels for the transcendental parts (the official code's GELU and sigmoid); inside
-// a parallel_for they run on the calling thread.
+// Adds conv_out's bias to u in place and returns the moments of the result (norm_out's
+// statistics).
+MSAAS_VECTOR_CLONES
+Moments add_bias_and_measure(const DConvBranch& br, Rows u, int64_t n) {
+  const float* bias = br.conv_out_bias.data_ptr<float>();
+  int64_t channels = br.conv_out_bias.numel();
+  for (int64_t c = 0; c < channels; ++c) {
+    float* p = u.row(c);
+    float b = bias[c];
+    for (int64_t t = 0; t < n; ++t) p[t] += b;
+  }
+  return moments(u, channels, n);
+}
+
+// ATen's GELU (the GLU's sigmoid is finish()'s own, exp_cpu.h); inside a parallel_for it runs on
+// the calling thread.
 at::Tensor view(Rows x, int64_t channels, int64_t n) {
   return at::from_blob(x.data, {channels, n}, {x.stride, 1}, at::kFloat);
 }
@@ -142,18 +167,17 @@ void activate(Rows h, int64_t channels, int64_t n, bool gelu) {
 }
 
 // dst[c][t] = src[c][t] + scale[c] * (u[c][t] * sigmoid(u[C + c][t])): the GLU, LayerScale and
-// residual sum. dst may be src.
+// residual sum in one pass. dst may be src.
 MSAAS_VECTOR_CLONES
 void finish(const DConvBranch& br, Rows src, Rows u, int64_t n, Rows dst) {
   int64_t C = br.scale.numel();
-  Rows gate{u.row(C), u.stride};
-  auto gates = view(gate, C, n);
-  at::sigmoid_(gates);
   const float* scale = br.scale.data_ptr<float>();
   for (int64_t c = 0; c < C; ++c) {
-    const float *a = u.row(c), *g = gate.row(c), *s = src.row(c);
+    const float *a = u.row(c), *g = u.row(C + c), *s = src.row(c);
     float* d = dst.row(c);
-    for (int64_t t = 0; t < n; ++t) d[t] = s[t] + scale[c] * (a[t] * g[t]);
+    float k = scale[c];
+#pragma omp simd
+    for (int64_t t = 0; t < n; ++t) d[t] = s[t] + k * (a[t] * sigmoid(g[t]));
   }
 }
 
@@ -178,10 +202,11 @@ void run_sequences(const std::vector<DConvBranch>& branches,
           .apply(hs, hidden, T);
     }
     activate(h, hidden, n, gelu);
-    conv_out(br, h, n, u);
+    conv_out_unbiased(br, h, n, u);
     for (int64_t s = 0; s < count; ++s) {
       Rows us{u.data + s * T, n};
-      Affine(moments(us, outs, T), br.norm_out_weight, br.norm_out_bias, br.eps).apply(us, outs, T);
+      Affine(add_bias_and_measure(br, us, T), br.norm_out_weight, br.norm_out_bias, br.eps)
+          .apply(us, outs, T);
     }
     finish(br, src, u, n, out);
     src = out;
@@ -228,14 +253,17 @@ void run_long_sequence(const std::vector<DConvBranch>& branches,
       Rows part{h.data + t0, T}, u = scratch.wide(br, t1 - t0);
       norm_in.apply(part, hidden, t1 - t0);
       activate(part, hidden, t1 - t0, gelu);
-      conv_out(br, part, t1 - t0, u);
-      m = moments(u, outs, t1 - t0);
+      conv_out_unbiased(br, part, t1 - t0, u);
+      m = add_bias_and_measure(br, u, t1 - t0);
     });
-    Affine norm_out(total(), br.norm_out_weight, br.norm_out_bias, br.eps);
+    // The third pass makes conv_out's output again; the norm takes the bias in, which saves one
+    // more pass over that output, the widest of the branch (2C rows).
+    Affine norm_out_of_unbiased(total(), br.norm_out_weight, br.norm_out_bias, br.eps);
+    norm_out_of_unbiased.fold_input_offset(br.conv_out_bias);
     each_chunk([&](int64_t t0, int64_t t1, Moments&, Scratch& scratch) {
       Rows u = scratch.wide(br, t1 - t0);
-      conv_out(br, Rows{h.data + t0, T}, t1 - t0, u);
-      norm_out.apply(u, outs, t1 - t0);
+      conv_out_unbiased(br, Rows{h.data + t0, T}, t1 - t0, u);
+      norm_out_of_unbiased.apply(u, outs, t1 - t0);
       finish(br, Rows{src.data + t0, src.stride}, u, t1 - t0, Rows{out.data + t0, out.stride});
     });
     src = out;

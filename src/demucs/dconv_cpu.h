@@ -1,7 +1,8 @@
 // demucs/dconv_cpu.h: DConv's residual branches (conv, GroupNorm, GELU, 1x1 conv, GroupNorm, GLU,
 // LayerScale, add) fused on the CPU. ATen runs them as a dozen passes over tensors up to twice the
 // input's size; here each sequence (a frequency row, or a stretch of time) goes through all of
-// them while it sits in the cache. Same arithmetic, summed in another order.
+// them while it sits in the cache. Same arithmetic, summed in another order, the GLU's sigmoid
+// from an exp of our own (exp_cpu.h, a few ulp from ATen's).
 #pragma once
 
 #include <ATen/ATen.h>
