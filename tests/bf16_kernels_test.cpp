@@ -88,11 +88,12 @@ TEST(Bf16Kernels, LinearTakesBfloat16FactorsAndSumsInFloat32) {
     GTEST_SKIP() << "this CPU has no AVX-512 BF16";
   }
   at::manual_seed(9);
-  // Tokens [B, T, C] with an odd width and a row count past the 48-row work items.
-  auto x = at::randn({2, 101, 33}), weight = at::randn({70, 33}) * 0.2, bias = at::randn({70});
+  // Tokens [B, T, C] with an odd width and a row count past the 48-row work items; outputs past
+  // the weight's 128-column packing items, the last one partial.
+  auto x = at::randn({2, 101, 33}), weight = at::randn({300, 33}) * 0.2, bias = at::randn({300});
   auto y = demucs::linear_bf16_cpu(x, weight, bias);
   ASSERT_TRUE(y);
-  ASSERT_EQ(y->sizes(), (std::vector<int64_t>{2, 101, 70}));
+  ASSERT_EQ(y->sizes(), (std::vector<int64_t>{2, 101, 300}));
   EXPECT_EQ(y->scalar_type(), at::kFloat);
   auto rounded = [](const at::Tensor& t) { return t.to(at::kBFloat16).to(at::kDouble); };
   auto expected = at::linear(rounded(x), rounded(weight), bias.to(at::kDouble));
@@ -111,7 +112,7 @@ TEST(Bf16Kernels, LinearTakesBfloat16FactorsAndSumsInFloat32) {
   EXPECT_FALSE(demucs::linear_bf16_cpu(x.to(at::kDouble), weight, bias)) << "float32 only";
   EXPECT_FALSE(demucs::linear_bf16_cpu(x, weight.slice(1, 0, 16), bias))
       << "a weight narrower than x's rows is at::linear's to refuse";
-  EXPECT_FALSE(demucs::linear_bf16_cpu(x, weight, bias.slice(0, 0, 69))) << "a short bias";
+  EXPECT_FALSE(demucs::linear_bf16_cpu(x, weight, bias.slice(0, 0, 299))) << "a short bias";
 }
 
 TEST(Bf16Kernels, ProductIsExactOnNumbersBfloat16Holds) {

@@ -12,6 +12,7 @@
 #include "demucs/bf16_cpu.h"
 #include "demucs/exp_cpu.h"
 #include "demucs/f32_cpu.h"
+#include "demucs/parallel_items.h"
 #include "demucs/vector_clones.h"
 
 namespace msaas::demucs {
@@ -181,17 +182,15 @@ std::optional<at::Tensor> attention_cpu(const at::Tensor& query, const at::Tenso
   auto y = at::empty({B, Tq, C}, q.options());
   HeadLayouts layouts;
   lay_out_heads(k, v, heads, bf16_products, layouts);
-  // Work items run head by head, so that neighbouring items share one head's keys and values.
-  at::parallel_for(0, B * heads * blocks, 1, [&](int64_t begin, int64_t end) {
-    Scratch scratch;
-    for (int64_t item = begin; item < end; ++item) {
-      int64_t b = item / (heads * blocks), h = item / blocks % heads, r0 = item % blocks * kRows;
-      auto head = [&](const at::Tensor& t) {
-        return Head{t.data_ptr<float>() + b * t.stride(0) + h * d, t.size(1), d, t.stride(1)};
-      };
-      attend_block(head(q), head(k), head(v), layouts, b * heads + h, head(y), r0,
-                   std::min(Tq, r0 + kRows), scratch);
-    }
+  // Work items run head by head, so that the items running at once share one head's keys and
+  // values.
+  parallel_items<Scratch>(B * heads * blocks, [&](Scratch& scratch, int64_t item) {
+    int64_t b = item / (heads * blocks), h = item / blocks % heads, r0 = item % blocks * kRows;
+    auto head = [&](const at::Tensor& t) {
+      return Head{t.data_ptr<float>() + b * t.stride(0) + h * d, t.size(1), d, t.stride(1)};
+    };
+    attend_block(head(q), head(k), head(v), layouts, b * heads + h, head(y), r0,
+                 std::min(Tq, r0 + kRows), scratch);
   });
   return y;
 }

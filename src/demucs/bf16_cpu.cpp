@@ -111,7 +111,7 @@ void pack_bf16_pairs(const float* b, int64_t k, int64_t n, int64_t ldb, uint16_t
 // 1.6 ms for a 512 x 1536 weight, four times longer).
 MSAAS_VECTOR_CLONES
 void pack_bf16_pairs_transposed(const float* bt, int64_t k, int64_t n, int64_t ldbt,
-                                uint16_t* pairs) {
+                                uint16_t* pairs, int64_t ldp) {
   constexpr int64_t kColumns = 16;
   int64_t depth = bf16_depth(k);
   std::vector<uint32_t> block(kColumns * depth / 2);  // block[c * depth / 2 + p]: a pair
@@ -125,7 +125,7 @@ void pack_bf16_pairs_transposed(const float* bt, int64_t k, int64_t n, int64_t l
       if (k % 2) out[k / 2] = rounded(column[k - 1]);
     }
     for (int64_t p = 0; p < depth / 2; ++p) {
-      uint16_t* line = pairs + (p * n + j0) * 2;
+      uint16_t* line = pairs + (p * ldp + j0) * 2;
       for (int64_t c = 0; c < columns; ++c) {
         uint32_t pair = block[c * depth / 2 + p];
         line[2 * c] = uint16_t(pair);

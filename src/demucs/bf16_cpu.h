@@ -45,8 +45,14 @@ void pack_bf16_pairs(const float* b, int64_t k, int64_t n, int64_t ldb, uint16_t
 
 // The same for b given as its transpose: bt holds n rows of k floats (row j at bt + j * ldbt),
 // b(i, j) = bt[j * ldbt + i]. For a weight matrix or a head's keys, whose rows are b's columns.
+// ldp: the packed matrix's width when these n columns are part of a wider one (columns j0 on
+// go to pairs + 2 * j0), else n.
 void pack_bf16_pairs_transposed(const float* bt, int64_t k, int64_t n, int64_t ldbt,
-                                uint16_t* pairs);
+                                uint16_t* pairs, int64_t ldp);
+inline void pack_bf16_pairs_transposed(const float* bt, int64_t k, int64_t n, int64_t ldbt,
+                                       uint16_t* pairs) {
+  pack_bf16_pairs_transposed(bt, k, n, ldbt, pairs, n);
+}
 
 // c (m x n, row stride ldc) = a (m x k, row stride lda, k even) times packed b (k x n).
 void gemm_bf16(const uint16_t* a, int64_t lda, const uint16_t* b_pairs, float* c, int64_t ldc,

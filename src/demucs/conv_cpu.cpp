@@ -10,6 +10,7 @@
 
 #include "demucs/backend.h"
 #include "demucs/bf16_cpu.h"
+#include "demucs/parallel_items.h"
 #include "demucs/vector_clones.h"
 #include "demucs/weight_product_cpu.h"
 #include "demucs/winograd_cpu.h"
@@ -56,6 +57,12 @@ void overlap_add(const float* y, int64_t rows, int64_t K, int64_t S, int64_t T, 
     }
 }
 
+// A thread's scratch for transposed(): a chunk's product and its packed columns (fast mode).
+struct ChunkScratch {
+  std::vector<float> product;
+  std::vector<uint16_t> pairs;
+};
+
 // out[S * f + k] += w[k]^T x[f] for every input row f: one product per chunk of input rows,
 // into a buffer K times the chunk, then the overlap-add. Neighbouring chunks share K - S output
 // rows, so even chunks go first and odd ones after: no two threads add to the same row.
@@ -79,18 +86,14 @@ at::Tensor transposed(const at::Tensor& x, const at::Tensor& weight, const at::T
     auto input = in[b].view({Cin, L * T});
     float* plane = out.data_ptr<float>() + b * Cout * Lout * T;
     for (int64_t parity = 0; parity < 2; ++parity) {
-      at::parallel_for(0, (chunks - parity + 1) / 2, 1, [&](int64_t begin, int64_t end) {
-        std::vector<float> product;
-        std::vector<uint16_t> pairs;
-        for (int64_t i = begin; i < end; ++i) {
-          int64_t f0 = (2 * i + parity) * rows, n = std::min(rows, L - f0);
-          product.resize(Cout * K * n * T);
-          times_weight(input.data_ptr<float>() + f0 * T, L * T, n * T, product.data(), n * T,
-                       pairs);
-          for (int64_t co = 0; co < Cout; ++co)
-            overlap_add(product.data() + co * K * n * T, n, K, S, T,
-                        plane + (co * Lout + S * f0) * T);
-        }
+      parallel_items<ChunkScratch>((chunks - parity + 1) / 2, [&](ChunkScratch& s, int64_t i) {
+        int64_t f0 = (2 * i + parity) * rows, n = std::min(rows, L - f0);
+        s.product.resize(Cout * K * n * T);
+        times_weight(input.data_ptr<float>() + f0 * T, L * T, n * T, s.product.data(), n * T,
+                     s.pairs);
+        for (int64_t co = 0; co < Cout; ++co)
+          overlap_add(s.product.data() + co * K * n * T, n, K, S, T,
+                      plane + (co * Lout + S * f0) * T);
       });
     }
   }

@@ -11,6 +11,7 @@
 
 #include "demucs/exp_cpu.h"
 #include "demucs/f32_cpu.h"
+#include "demucs/parallel_items.h"
 #include "demucs/vector_clones.h"
 #include "demucs/weight_product_cpu.h"
 
@@ -75,10 +76,10 @@ struct Affine {
   }
 };
 
-// Scratch for one work item: the taps' products, the 1x1 output and (fast mode) conv_in's right
-// factor, packed.
+// A thread's scratch for its work items: the taps' products, the hidden layer's values (whole
+// sequences only), the 1x1 output and (fast mode) conv_in's right factor, packed.
 struct Scratch {
-  std::vector<float> z, u;
+  std::vector<float> z, u, hidden_values;
   std::vector<uint16_t> pairs;
   Rows taps(const DConvBranch& br, int64_t n) {
     z.resize(br.conv_in_weight.size(0) * n);
@@ -185,7 +186,8 @@ void finish(const DConvBranch& br, Rows src, Rows u, int64_t n, Rows dst) {
 // on one thread: one matrix product per convolution for all of them, everything in the cache.
 void run_sequences(const std::vector<DConvBranch>& branches,
                    const std::vector<WeightProduct>& conv_in, bool gelu, Rows x, Rows out,
-                   int64_t count, int64_t T, Scratch& scratch, std::vector<float>& hidden_values) {
+                   int64_t count, int64_t T, Scratch& scratch) {
+  std::vector<float>& hidden_values = scratch.hidden_values;
   int64_t n = count * T;
   Rows src = x;
   for (size_t i = 0; i < branches.size(); ++i) {
@@ -227,10 +229,8 @@ void run_long_sequence(const std::vector<DConvBranch>& branches,
     return m;
   };
   auto each_chunk = [&](auto&& work) {
-    at::parallel_for(0, chunks, 1, [&](int64_t begin, int64_t end) {
-      Scratch scratch;
-      for (int64_t i = begin; i < end; ++i)
-        work(i * kChunk, std::min(T, (i + 1) * kChunk), parts[i], scratch);
+    parallel_items<Scratch>(chunks, [&](Scratch& scratch, int64_t i) {
+      work(i * kChunk, std::min(T, (i + 1) * kChunk), parts[i], scratch);
     });
   };
   Rows src = x;
@@ -293,15 +293,11 @@ at::Tensor dconv_cpu(const std::vector<DConvBranch>& branches, bool gelu, const 
     // Neighbouring frequency rows of one batch item go together, up to about kChunk steps.
     int64_t group = std::max<int64_t>(1, std::min(F, kChunk / T));
     int64_t groups_per_item = (F + group - 1) / group;
-    at::parallel_for(0, B * groups_per_item, 1, [&](int64_t begin, int64_t end) {
-      Scratch scratch;
-      std::vector<float> hidden_values;
-      for (int64_t g = begin; g < end; ++g) {
-        int64_t b = g / groups_per_item, f = g % groups_per_item * group;
-        int64_t count = std::min(group, F - f);
-        run_sequences(branches, conv_in, gelu, rows(x, b * F + f), rows(out, b * F + f), count, T,
-                      scratch, hidden_values);
-      }
+    parallel_items<Scratch>(B * groups_per_item, [&](Scratch& scratch, int64_t g) {
+      int64_t b = g / groups_per_item, f = g % groups_per_item * group;
+      int64_t count = std::min(group, F - f);
+      run_sequences(branches, conv_in, gelu, rows(x, b * F + f), rows(out, b * F + f), count, T,
+                    scratch);
     });
   } else {
     for (int64_t s = 0; s < sequences; ++s)

@@ -5,6 +5,8 @@
 
 #include <vector>
 
+#include "demucs/parallel_items.h"
+
 namespace msaas::demucs {
 
 at::Tensor spectro(const at::Tensor& x, int64_t n_fft, int64_t hop_length) {
@@ -60,22 +62,19 @@ at::Tensor ispectro(const at::Tensor& z, int64_t hop_length, std::optional<int64
   for (int64_t f = 0; f < frames; ++f)
     for (int64_t i = 0; i < n_fft; ++i) envelope[f * hop_length + i] += w[i] * w[i];
   auto out = at::empty({signals, out_length}, at::kFloat);
-  at::parallel_for(0, signals, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> sum(full);
-    for (int64_t s = begin; s < end; ++s) {
-      // Inside parallel_for ATen runs single-threaded: one signal's inverse FFTs per call.
-      auto y = at::fft_irfft(flat[s], n_fft, -1, "ortho").contiguous();
-      const float* frame = y.data_ptr<float>();
-      std::fill(sum.begin(), sum.end(), 0.f);
-      for (int64_t f = 0; f < frames; ++f, frame += n_fft) {
-        float* dst = sum.data() + f * hop_length;
-        for (int64_t i = 0; i < n_fft; ++i) dst[i] += frame[i] * w[i];
-      }
-      float* o = out[s].data_ptr<float>();
-      for (int64_t t = 0; t < out_length; ++t) {
-        int64_t j = start + t;
-        o[t] = j < full ? sum[j] / envelope[j] : 0.f;  // torch.istft pads with zeros past the end
-      }
+  parallel_items<std::vector<float>>(signals, [&](std::vector<float>& sum, int64_t s) {
+    // Inside the parallel loop ATen runs single-threaded: one signal's inverse FFTs per call.
+    auto y = at::fft_irfft(flat[s], n_fft, -1, "ortho").contiguous();
+    const float* frame = y.data_ptr<float>();
+    sum.assign(full, 0.f);
+    for (int64_t f = 0; f < frames; ++f, frame += n_fft) {
+      float* dst = sum.data() + f * hop_length;
+      for (int64_t i = 0; i < n_fft; ++i) dst[i] += frame[i] * w[i];
+    }
+    float* o = out[s].data_ptr<float>();
+    for (int64_t t = 0; t < out_length; ++t) {
+      int64_t j = start + t;
+      o[t] = j < full ? sum[j] / envelope[j] : 0.f;  // torch.istft pads with zeros past the end
     }
   });
   shape.pop_back();

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "demucs/backend.h"
+#include "demucs/parallel_items.h"
 #include "demucs/vector_clones.h"
 #include "demucs/weight_product_cpu.h"
 
@@ -156,6 +157,12 @@ void run_item(const Shape& s, const std::vector<WeightProduct>& points, const fl
   }
 }
 
+// A thread's scratch: its items' transformed input and products, and packed columns (fast mode).
+struct ItemScratch {
+  at::Tensor floats;
+  std::vector<uint16_t> pairs;
+};
+
 }  // namespace
 
 std::optional<at::Tensor> winograd_conv3x3(const at::Tensor& x, const at::Tensor& weight,
@@ -179,15 +186,13 @@ std::optional<at::Tensor> winograd_conv3x3(const at::Tensor& x, const at::Tensor
   auto y = at::empty({B, s.co, s.H, s.W}, in.options());
   const float* image = in.data_ptr<float>();
   float* out = y.data_ptr<float>();
-  at::parallel_for(0, B * items_per_image, 1, [&](int64_t begin, int64_t end) {
-    auto scratch = at::empty({scratch_floats}, in.options());  // from the arena, not zero-filled
-    std::vector<uint16_t> pairs;
-    for (int64_t i = begin; i < end; ++i) {
-      int64_t batch = i / items_per_image, r0 = (i % items_per_image) * rows_per_item;
-      run_item(s, points, b.defined() ? b.data_ptr<float>() : nullptr,
-               image + batch * s.ci * s.H * s.W, r0, std::min(th, r0 + rows_per_item),
-               scratch.data_ptr<float>(), pairs, out + batch * s.co * s.H * s.W);
-    }
+  parallel_items<ItemScratch>(B * items_per_image, [&](ItemScratch& scratch, int64_t i) {
+    if (!scratch.floats.defined())  // from the arena, not zero-filled
+      scratch.floats = at::empty({scratch_floats}, in.options());
+    int64_t batch = i / items_per_image, r0 = (i % items_per_image) * rows_per_item;
+    run_item(s, points, b.defined() ? b.data_ptr<float>() : nullptr,
+             image + batch * s.ci * s.H * s.W, r0, std::min(th, r0 + rows_per_item),
+             scratch.floats.data_ptr<float>(), scratch.pairs, out + batch * s.co * s.H * s.W);
   });
   return y;
 }
