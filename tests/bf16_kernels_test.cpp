@@ -60,6 +60,25 @@ TEST(Bf16Kernels, PairsInterleaveConsecutiveRowsAndPadAnOddOne) {
     EXPECT_EQ(pairs[i], libtorch_rounding(expected[i])) << "position " << i;
 }
 
+// Column ranges packed into a wider matrix (ldp): the linear layers pack their weight that way,
+// a range per work item, the last one partial; the same numbers as one pack of the whole.
+TEST(Bf16Kernels, PairsOfColumnRangesFillTheWholePacking) {
+  std::mt19937 random(8);
+  std::normal_distribution<float> normal;
+  int64_t k = 7, n = 45, ldbt = k;
+  std::vector<float> bt(n * ldbt);
+  for (auto& x : bt) x = normal(random);
+  int64_t depth = demucs::bf16_depth(k);
+  std::vector<uint16_t> whole(depth * n, 0xeeee), by_ranges(depth * n, 0xeeee);
+  demucs::pack_bf16_pairs_transposed(bt.data(), k, n, ldbt, whole.data());
+  for (int64_t j0 = 0; j0 < n; j0 += 20)  // ranges of 20 columns: 16-column blocks cut inside
+    demucs::pack_bf16_pairs_transposed(bt.data() + j0 * ldbt, k, std::min<int64_t>(20, n - j0),
+                                       ldbt, by_ranges.data() + 2 * j0, n);
+  EXPECT_EQ(by_ranges, whole);
+  EXPECT_THROW(demucs::pack_bf16_pairs_transposed(bt.data(), k, n, ldbt, whole.data(), n - 1),
+               std::invalid_argument);
+}
+
 TEST(Bf16Kernels, PairsOfATransposeMatchPairsOfTheMatrix) {
   std::mt19937 random(5);
   std::normal_distribution<float> normal;

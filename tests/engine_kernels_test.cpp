@@ -10,11 +10,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
 #include <limits>
 #include <map>
+#include <stdexcept>
 #include <tuple>
 
 #include "demucs/attention_cpu.h"
@@ -23,7 +25,9 @@
 #include "demucs/conv_cpu.h"
 #include "demucs/demucs.h"
 #include "demucs/exp_cpu.h"
+#include "demucs/linear_bf16_cpu.h"
 #include "demucs/nn.h"
+#include "demucs/parallel_items.h"
 #include "demucs/spec.h"
 #include "demucs/transformer.h"
 #include "demucs/winograd_cpu.h"
@@ -343,7 +347,10 @@ TEST(EngineKernels, TransposedConvolutionsOverlapAddLikeAten) {
   for (const auto& c : std::vector<Case>{{{1, 6, 40, 30}, {6, 4, 8, 1}, {4, 1}},
                                          {{2, 6, 9, 7}, {6, 3, 4, 1}, {4, 1}},
                                          {{1, 6, 3000}, {6, 5, 8}, {4}},
-                                         {{1, 384, 8, 20}, {384, 192, 8, 1}, {4, 1}}}) {
+                                         {{1, 384, 8, 20}, {384, 192, 8, 1}, {4, 1}},
+                                         // 4 input rows a chunk: 16 chunks, both parity passes
+                                         // and a partial last chunk
+                                         {{1, 48, 63, 336}, {48, 24, 8, 1}, {4, 1}}}) {
     auto x = at::randn(c.input), w = at::randn(c.weight), b = at::randn({c.weight[1]});
     auto mine = demucs::conv_cpu(x, w, b, c.stride, {}, {}, true);
     ASSERT_TRUE(mine);
@@ -565,6 +572,73 @@ TEST(EngineKernels, OwnLoopsRunOnEveryThread) {
   int before = at::get_num_threads();
   at::set_num_threads(2);
   EXPECT_EQ(demucs::parallel_loop_threads(), 2);
+  at::set_num_threads(before);
+}
+
+// parallel_items: every item exactly once, whatever the threads, fewer items than threads, inside
+// another parallel loop; a thrown exception reaches the caller.
+TEST(EngineKernels, ParallelItemsRunEachItemOnce) {
+  int before = at::get_num_threads();
+  for (int threads : {1, 2, 8}) {
+    at::set_num_threads(threads);
+    for (int64_t items : {0, 1, 3, 100}) {
+      std::vector<std::atomic<int>> runs(items);
+      demucs::parallel_items<demucs::NoState>(items,
+                                              [&](demucs::NoState&, int64_t i) { ++runs[i]; });
+      for (int64_t i = 0; i < items; ++i)
+        EXPECT_EQ(runs[i], 1) << threads << " threads, item " << i;
+    }
+  }
+  std::vector<std::atomic<int>> nested(40);
+  at::parallel_for(0, 4, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t part = begin; part < end; ++part)
+      demucs::parallel_items<demucs::NoState>(
+          10, [&](demucs::NoState&, int64_t i) { ++nested[part * 10 + i]; });
+  });
+  for (auto& n : nested) EXPECT_EQ(n, 1) << "inside another parallel loop";
+  EXPECT_THROW(demucs::parallel_items<demucs::NoState>(50,
+                                                       [](demucs::NoState&, int64_t i) {
+                                                         if (i == 17)
+                                                           throw std::runtime_error("item 17");
+                                                       }),
+               std::runtime_error);
+  at::set_num_threads(before);
+}
+
+// The kernels whose items parallel_items shares give the same bits on 1 thread and on 4 (more
+// threads than cores: the items land on threads differently from run to run).
+TEST(EngineKernels, OwnKernelsGiveTheSameBitsOnAnyNumberOfThreads) {
+  c10::InferenceMode guard;
+  at::manual_seed(21);
+  auto transposed_in = at::randn({1, 48, 63, 336}), transposed_w = at::randn({48, 24, 8, 1});
+  auto winograd_in = at::randn({1, 8, 64, 128}), winograd_w = at::randn({16, 8, 3, 3});
+  auto q = at::randn({1, 600, 64}), k = at::randn({1, 500, 64}), v = at::randn({1, 500, 64});
+  std::vector<demucs::DConvBranch> branches{random_branch(16, 2, 1), random_branch(16, 2, 2)};
+  auto rows = at::randn({1, 16, 12, 40}), long_sequence = at::randn({1, 16, 9000});
+  auto spectrum = at::randn({4, 2049, 60, 2}), weight = at::randn({300, 64}) * 0.1;
+  auto bias = at::randn({300});
+  auto run_all = [&](bool fast) {
+    std::vector<at::Tensor> out;
+    out.push_back(*demucs::conv_cpu(transposed_in, transposed_w, {}, {4, 1}, {}, {}, true, fast));
+    out.push_back(*demucs::winograd_conv3x3(winograd_in, winograd_w, {}, fast));
+    out.push_back(*demucs::attention_cpu(q, k, v, 4, fast));
+    out.push_back(demucs::dconv_cpu(branches, true, rows, fast));
+    out.push_back(demucs::dconv_cpu(branches, true, long_sequence, fast));
+    out.push_back(demucs::ispectro(at::view_as_complex(spectrum), 1024, std::nullopt));
+    if (fast && demucs::bf16_products_available())
+      out.push_back(*demucs::linear_bf16_cpu(q.reshape({-1, 64}), weight, bias));
+    return out;
+  };
+  int before = at::get_num_threads();
+  for (bool fast : {false, true}) {
+    at::set_num_threads(1);
+    auto one = run_all(fast);
+    at::set_num_threads(4);
+    auto four = run_all(fast);
+    ASSERT_EQ(one.size(), four.size());
+    for (size_t i = 0; i < one.size(); ++i)
+      EXPECT_TRUE(at::equal(one[i], four[i])) << "kernel " << i << (fast ? ", fast mode" : "");
+  }
   at::set_num_threads(before);
 }
 

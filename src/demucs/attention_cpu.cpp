@@ -106,7 +106,8 @@ void score_block(const Head& q, const Head& k, const HeadLayouts& layouts, int64
   }
 }
 
-// Rows [r0, r1) of one head. Inside parallel_for each BLAS product runs on the calling thread.
+// Rows [r0, r1) of one head. Inside the parallel loop each BLAS product runs on the calling
+// thread.
 void attend_block(const Head& q, const Head& k, const Head& v, const HeadLayouts& layouts,
                   int64_t head, const Head& y, int64_t r0, int64_t r1, Scratch& scratch) {
   int64_t rows = r1 - r0;

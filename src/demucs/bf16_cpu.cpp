@@ -112,6 +112,7 @@ void pack_bf16_pairs(const float* b, int64_t k, int64_t n, int64_t ldb, uint16_t
 MSAAS_VECTOR_CLONES
 void pack_bf16_pairs_transposed(const float* bt, int64_t k, int64_t n, int64_t ldbt,
                                 uint16_t* pairs, int64_t ldp) {
+  if (ldp < n) throw std::invalid_argument("pack_bf16_pairs_transposed: ldp < n");
   constexpr int64_t kColumns = 16;
   int64_t depth = bf16_depth(k);
   std::vector<uint32_t> block(kColumns * depth / 2);  // block[c * depth / 2 + p]: a pair

@@ -45,8 +45,9 @@ void pack_bf16_pairs(const float* b, int64_t k, int64_t n, int64_t ldb, uint16_t
 
 // The same for b given as its transpose: bt holds n rows of k floats (row j at bt + j * ldbt),
 // b(i, j) = bt[j * ldbt + i]. For a weight matrix or a head's keys, whose rows are b's columns.
-// ldp: the packed matrix's width when these n columns are part of a wider one (columns j0 on
-// go to pairs + 2 * j0), else n.
+// ldp >= n: the packed matrix's width. Pair p of column j goes to pairs[2 * (p * ldp + j)] (and
+// pairs[2 * (p * ldp + j) + 1]), so columns j0 on of a wider matrix are packed by passing
+// pairs + 2 * j0 and that matrix's width.
 void pack_bf16_pairs_transposed(const float* bt, int64_t k, int64_t n, int64_t ldbt,
                                 uint16_t* pairs, int64_t ldp);
 inline void pack_bf16_pairs_transposed(const float* bt, int64_t k, int64_t n, int64_t ldbt,

@@ -1,5 +1,6 @@
 // demucs/conv_cpu.cpp: see conv_cpu.h. Work is cut in chunks of the strided axis sized for a
-// core's cache; inside at::parallel_for each BLAS call runs on the calling thread.
+// core's cache, shared over the threads as they go (parallel_items.h); inside the parallel loop
+// each BLAS call runs on the calling thread.
 #include "demucs/conv_cpu.h"
 
 #include <ATen/Parallel.h>

@@ -156,12 +156,13 @@ Moments add_bias_and_measure(const DConvBranch& br, Rows u, int64_t n) {
   return moments(u, channels, n);
 }
 
-// ATen's GELU (the GLU's sigmoid is finish()'s own, exp_cpu.h); inside a parallel_for it runs on
-// the calling thread.
+// ATen's view of channels x n numbers of x, for its GELU and matrix product.
 at::Tensor view(Rows x, int64_t channels, int64_t n) {
   return at::from_blob(x.data, {channels, n}, {x.stride, 1}, at::kFloat);
 }
 
+// ATen's GELU (the GLU's sigmoid is finish()'s own, exp_cpu.h); inside the parallel loop it runs
+// on the calling thread.
 void activate(Rows h, int64_t channels, int64_t n, bool gelu) {
   auto t = view(h, channels, n);
   gelu ? at::gelu_(t) : at::relu_(t);

@@ -1,8 +1,11 @@
 // demucs/parallel_items.h: the engine's own kernels' work items shared over the threads as they
 // go. at::parallel_for cuts a range into one fixed share per thread, so a thread whose share
 // is heavier, or whose core the hypervisor takes for a while, leaves the other spinning at the
-// end: in fast mode about a tenth of the second thread's samples were that wait
+// end: in fast mode a sixth (16 %) of the second thread's samples were that wait
 // (docs/benchmarks.md, point 28). Here each thread takes the next item when it finishes one.
+// Which items a thread runs changes from run to run, so an item's result must depend on nothing
+// per thread: like at::parallel_for's workers, the other threads do not share the caller's
+// thread-local settings (autocast, InferenceMode), so work bodies must not rely on them.
 #pragma once
 
 #include <ATen/Parallel.h>
