@@ -79,7 +79,7 @@ struct Affine {
 // A thread's scratch for its work items: the taps' products, the hidden layer's values (whole
 // sequences only), the 1x1 output and (fast mode) conv_in's right factor, packed.
 struct Scratch {
-  std::vector<float> z, u, hidden_values;
+  std::vector<float> z, u, h;
   std::vector<uint16_t> pairs;
   Rows taps(const DConvBranch& br, int64_t n) {
     z.resize(br.conv_in_weight.size(0) * n);
@@ -88,6 +88,10 @@ struct Scratch {
   Rows wide(const DConvBranch& br, int64_t n) {
     u.resize(br.conv_out_bias.numel() * n);
     return {u.data(), n};
+  }
+  Rows hidden(const DConvBranch& br, int64_t n) {
+    h.resize(br.conv_in_bias.numel() * n);
+    return {h.data(), n};
   }
 };
 
@@ -119,6 +123,11 @@ std::pair<int64_t, int64_t> reach(const DConvBranch& br, int64_t T, int64_t t0, 
           std::min(T, t1 + (K - 1) * br.dilation - br.padding)};
 }
 
+// ATen's view of channels x n numbers of x, for its GELU and matrix product.
+at::Tensor view(Rows x, int64_t channels, int64_t n) {
+  return at::from_blob(x.data, {channels, n}, {x.stride, 1}, at::kFloat);
+}
+
 // u = conv_out(h) for n steps without its bias (add_bias_and_measure() adds it): the 1x1
 // convolution as one matrix product, on the calling thread. Its depth is the hidden width (6 to 48
 // on htdemucs), too thin for OpenBLAS, which packs both factors on every call; f32_cpu.h's kernel
@@ -130,9 +139,8 @@ void conv_out_unbiased(const DConvBranch& br, Rows h, int64_t n, Rows u) {
     gemm_f32(w.data_ptr<float>(), hidden, h.data, h.stride, u.data, u.stride, outs, n, hidden);
     return;
   }
-  auto ht = at::from_blob(h.data, {hidden, n}, {h.stride, 1}, at::kFloat);
-  auto ut = at::from_blob(u.data, {outs, n}, {u.stride, 1}, at::kFloat);
-  at::mm_out(ut, w, ht);
+  auto ut = view(u, outs, n);
+  at::mm_out(ut, w, view(h, hidden, n));
 }
 
 MSAAS_VECTOR_CLONES
@@ -154,11 +162,6 @@ Moments add_bias_and_measure(const DConvBranch& br, Rows u, int64_t n) {
     for (int64_t t = 0; t < n; ++t) p[t] += b;
   }
   return moments(u, channels, n);
-}
-
-// ATen's view of channels x n numbers of x, for its GELU and matrix product.
-at::Tensor view(Rows x, int64_t channels, int64_t n) {
-  return at::from_blob(x.data, {channels, n}, {x.stride, 1}, at::kFloat);
 }
 
 // ATen's GELU (the GLU's sigmoid is finish()'s own, exp_cpu.h); inside the parallel loop it runs
@@ -188,15 +191,12 @@ void finish(const DConvBranch& br, Rows src, Rows u, int64_t n, Rows dst) {
 void run_sequences(const std::vector<DConvBranch>& branches,
                    const std::vector<WeightProduct>& conv_in, bool gelu, Rows x, Rows out,
                    int64_t count, int64_t T, Scratch& scratch) {
-  std::vector<float>& hidden_values = scratch.hidden_values;
   int64_t n = count * T;
   Rows src = x;
   for (size_t i = 0; i < branches.size(); ++i) {
     const DConvBranch& br = branches[i];
     int64_t hidden = br.conv_in_bias.numel(), outs = br.conv_out_bias.numel();
-    Rows z = scratch.taps(br, n), u = scratch.wide(br, n);
-    hidden_values.resize(hidden * n);
-    Rows h{hidden_values.data(), n};
+    Rows z = scratch.taps(br, n), u = scratch.wide(br, n), h = scratch.hidden(br, n);
     conv_in[i](src.data, src.stride, n, z.data, z.stride, scratch.pairs);
     for (int64_t s = 0; s < count; ++s) {
       Rows hs{h.data + s * T, n};
