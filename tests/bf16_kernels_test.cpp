@@ -1,9 +1,10 @@
-// Fast mode's bfloat16 products (demucs/bf16_cpu.h, linear_bf16_cpu.h): the rounding against
-// libtorch's own float-to-bfloat16 conversion, the two packings against each other, the
-// projections against double-precision sums of rounded factors, and the product kernel against
-// plain sums on inputs that bfloat16 holds exactly (small integers), where every product and sum
-// is exact in float32, so the kernel must agree to the bit. Every shape's edge is covered: rows
-// past a tile of 6, columns past a vector of 16 and a tile of 64, an odd depth padded with zeros.
+// Fast mode's bfloat16 products (demucs/bf16_cpu.h, linear_bf16_cpu.h, feed_forward_bf16_cpu.h):
+// the rounding against libtorch's own float-to-bfloat16 conversion, the two packings against each
+// other, the projections against double-precision sums of rounded factors, and the product kernel
+// against plain sums on inputs that bfloat16 holds exactly (small integers), where every product
+// and sum is exact in float32, so the kernel must agree to the bit. Every shape's edge is covered:
+// rows past a tile of 6, columns past a vector of 16 and a tile of 64, an odd depth padded with
+// zeros.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -15,6 +16,8 @@
 #include <vector>
 
 #include "demucs/bf16_cpu.h"
+#include "demucs/exp_cpu.h"
+#include "demucs/feed_forward_bf16_cpu.h"
 #include "demucs/linear_bf16_cpu.h"
 #include "product_check.h"
 
@@ -132,6 +135,54 @@ TEST(Bf16Kernels, LinearTakesBfloat16FactorsAndSumsInFloat32) {
   EXPECT_FALSE(demucs::linear_bf16_cpu(x, weight.slice(1, 0, 16), bias))
       << "a weight narrower than x's rows is at::linear's to refuse";
   EXPECT_FALSE(demucs::linear_bf16_cpu(x, weight, bias.slice(0, 0, 299))) << "a short bias";
+}
+
+// The feed-forward block in one pass gives the bits of its two layers one after the other,
+// with the same GELU between them: the hidden layer's blocks change nothing but where it lies.
+// Token counts past and short of the 48-token blocks, an odd width, a hidden width past the
+// packing's 128-column items.
+TEST(Bf16Kernels, FeedForwardInOnePassGivesTheBitsOfItsLayers) {
+  using demucs::Activation;
+  auto x = at::randn({2, 101, 33}), w1 = at::randn({300, 33}) * 0.3, b1 = at::randn({300});
+  auto w2 = at::randn({40, 300}) * 0.1, b2 = at::randn({40});
+  if (!bf16_products_available()) {
+    EXPECT_FALSE(demucs::feed_forward_bf16_cpu(x, w1, b1, w2, b2, Activation::gelu));
+    GTEST_SKIP() << "this CPU has no AVX-512 BF16";
+  }
+  at::manual_seed(10);
+  for (auto activation : {Activation::gelu, Activation::relu}) {
+    for (int64_t tokens : {101, 5}) {
+      auto in = x.slice(1, 0, tokens);
+      auto y = demucs::feed_forward_bf16_cpu(in, w1, b1, w2, b2, activation);
+      ASSERT_TRUE(y);
+      ASSERT_EQ(y->sizes(), (std::vector<int64_t>{2, tokens, 40}));
+      auto hidden = *demucs::linear_bf16_cpu(in, w1, b1);
+      if (activation == Activation::gelu) {
+        float* h = hidden.data_ptr<float>();
+        for (int64_t i = 0; i < hidden.numel(); ++i) h[i] = demucs::gelu(h[i]);
+      } else {
+        hidden.relu_();
+      }
+      auto expected = *demucs::linear_bf16_cpu(hidden, w2, b2);
+      EXPECT_TRUE(at::equal(*y, expected))
+          << "largest difference " << (*y - expected).abs().max().item<float>();
+    }
+  }
+  auto gelu_in_double = [](const at::Tensor& t) { return at::gelu(t.to(at::kDouble)); };
+  auto rounded = [](const at::Tensor& t) { return t.to(at::kBFloat16).to(at::kDouble); };
+  auto hidden = gelu_in_double(at::linear(rounded(x), rounded(w1), b1.to(at::kDouble)));
+  auto expected = at::linear(rounded(hidden), rounded(w2), b2.to(at::kDouble));
+  auto y = *demucs::feed_forward_bf16_cpu(x, w1, b1, w2, b2, Activation::gelu);
+  auto error = (y.to(at::kDouble) - expected).abs();
+  // A hidden value near a rounding boundary may round the other way (1 in 256 steps of w2).
+  EXPECT_LT(error.max().item<double>(), 0.01) << "not the feed-forward block";
+  EXPECT_LT(error.mean().item<double>(), 1e-4) << "not bfloat16 factors with float32 sums";
+  EXPECT_FALSE(demucs::feed_forward_bf16_cpu(x.to(at::kDouble), w1, b1, w2, b2, Activation::gelu))
+      << "float32 only";
+  EXPECT_FALSE(demucs::feed_forward_bf16_cpu(x, w1, b1, w2.slice(1, 1), b2, Activation::gelu))
+      << "the second layer must take the hidden width";
+  EXPECT_FALSE(demucs::feed_forward_bf16_cpu(x, w1, at::Tensor(), w2, b2, Activation::gelu))
+      << "the transformer's layers have biases";
 }
 
 TEST(Bf16Kernels, ProductIsExactOnNumbersBfloat16Holds) {

@@ -25,6 +25,7 @@
 #include "demucs/conv_cpu.h"
 #include "demucs/demucs.h"
 #include "demucs/exp_cpu.h"
+#include "demucs/feed_forward_bf16_cpu.h"
 #include "demucs/linear_bf16_cpu.h"
 #include "demucs/nn.h"
 #include "demucs/parallel_items.h"
@@ -449,6 +450,27 @@ TEST(EngineKernels, SigmoidMatchesDoublePrecision) {
   EXPECT_TRUE(std::isnan(demucs::sigmoid(std::numeric_limits<float>::quiet_NaN())));
 }
 
+// Fast mode's GELU (exp_cpu.h) against x Phi(x) in double precision: within the formula's 2.2e-7
+// and a float ulp of the result over the range the feed-forward layers meet and past it, x
+// itself far right, 0 far left, NaN kept.
+TEST(EngineKernels, GeluMatchesDoublePrecision) {
+  double worst = 0;
+  for (double x = -30; x <= 30; x += 0.00071) {
+    float in = static_cast<float>(x);
+    double want = 0.5 * in * std::erfc(-in / std::sqrt(2.0));
+    double ulp = std::abs(want) * std::numeric_limits<float>::epsilon();
+    worst = std::max(worst, std::abs(demucs::gelu(in) - want) - ulp);
+  }
+  EXPECT_LT(worst, 2.5e-7) << "absolute error past a float ulp";
+  EXPECT_GT(worst, 0.0) << "an approximation, not the double-precision one";
+  float inf = std::numeric_limits<float>::infinity();
+  EXPECT_EQ(demucs::gelu(inf), inf);
+  EXPECT_EQ(demucs::gelu(30.0f), 30.0f);
+  EXPECT_EQ(demucs::gelu(-14.0f), 0.0f);
+  EXPECT_EQ(demucs::gelu(0.0f), 0.0f);
+  EXPECT_TRUE(std::isnan(demucs::gelu(std::numeric_limits<float>::quiet_NaN())));
+}
+
 // The softmax's exp (exp_cpu.h) against double precision, across the range it is given
 // (x - max <= 0) and past where float32 underflows: each query row scores two keys, x and 0, so
 // the first key's weight is exp(x) / (exp(x) + 1), which one value column of 1 and 0 reads out.
@@ -625,8 +647,11 @@ TEST(EngineKernels, OwnKernelsGiveTheSameBitsOnAnyNumberOfThreads) {
     out.push_back(demucs::dconv_cpu(branches, true, rows, fast));
     out.push_back(demucs::dconv_cpu(branches, true, long_sequence, fast));
     out.push_back(demucs::ispectro(at::view_as_complex(spectrum), 1024, std::nullopt));
-    if (fast && demucs::bf16_products_available())
+    if (fast && demucs::bf16_products_available()) {
       out.push_back(*demucs::linear_bf16_cpu(q.reshape({-1, 64}), weight, bias));
+      out.push_back(*demucs::feed_forward_bf16_cpu(q, weight, bias, weight.t() * 0.5, q[0][0],
+                                                   demucs::Activation::gelu));
+    }
     return out;
   };
   int before = at::get_num_threads();

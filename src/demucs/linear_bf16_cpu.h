@@ -8,7 +8,9 @@
 
 #include <ATen/ATen.h>
 
+#include <cstdint>
 #include <optional>
+#include <vector>
 
 namespace msaas::demucs {
 
@@ -17,5 +19,13 @@ namespace msaas::demucs {
 // caller's own product then runs.
 std::optional<at::Tensor> linear_bf16_cpu(const at::Tensor& x, const at::Tensor& weight,
                                           const at::Tensor& bias);
+
+// weight [n, k] (float32, contiguous, on the CPU) packed as gemm_bf16's right-hand factor, its
+// transpose by pairs of rows: bf16_depth(k) * n numbers. Packed on all threads, on every call
+// (about 0.3 ms for 512 x 1536, against 5-10 ms of product).
+std::vector<uint16_t> pack_weight_bf16(const at::Tensor& weight);
+
+// rows x n floats, row r at out + r * n: each row += bias (n floats, or nullptr for none).
+void add_bias_to_rows(float* out, int64_t rows, int64_t n, const float* bias);
 
 }  // namespace msaas::demucs

@@ -2,6 +2,9 @@
 #include "demucs/tensor_cache.h"
 
 #include <c10/core/CPUAllocator.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -163,11 +166,27 @@ class TensorCache final : public c10::Allocator {
 
 TensorCache* TensorCache::instance = nullptr;
 
+// The engine's own scratch (its kernels' std::vector buffers, a few MB each, made and freed on
+// every call) and libtorch's blocks under 1 MiB come from malloc. By default glibc maps blocks
+// past a threshold (dynamic, up to 32 MiB) afresh and unmaps them when freed, and gives the
+// heap's free top back to the system once it passes another (128 KiB at first): either way the
+// next call's pages are faulted and zeroed again, which took 8 % of fast mode's time on a
+// 21 s song (docs/benchmarks.md, point 29). Here both stay with the process until the song
+// ends (trim_tensor_cache).
+void keep_malloc_memory_between_calls() {
+#if defined(__GLIBC__)
+  constexpr int kNever = 1 << 30;  // 1 GiB: more than the engine's largest scratch
+  mallopt(M_MMAP_THRESHOLD, kNever);
+  mallopt(M_TRIM_THRESHOLD, kNever);
+#endif
+}
+
 }  // namespace
 
 void install_tensor_cache() {
   static std::once_flag once;
   std::call_once(once, [] {
+    keep_malloc_memory_between_calls();
     // Never destroyed: tensors may outlive every other object.
     TensorCache::instance = new TensorCache(c10::GetCPUAllocator());
     c10::SetCPUAllocator(TensorCache::instance, /*priority=*/1);
@@ -176,6 +195,9 @@ void install_tensor_cache() {
 
 void trim_tensor_cache() {
   if (TensorCache::instance) TensorCache::instance->trim();
+#if defined(__GLIBC__)
+  malloc_trim(0);  // and malloc's free memory, kept during the song
+#endif
 }
 
 }  // namespace msaas::demucs

@@ -7,15 +7,17 @@
 // are merged when freed; freed memory stays mapped for the next segment, so after the first one
 // nearly nothing is faulted again, and the resident size stays near the most ever in use at
 // once. trim_tensor_cache() gives the unused part back (the engine calls it after each song).
-// Smaller blocks go to malloc as before.
+// Smaller blocks go to malloc, told to keep its freed memory too until trim_tensor_cache().
 #pragma once
 
 namespace msaas::demucs {
 
-// Installs the cache as libtorch's CPU allocator (once per process; later calls do nothing).
+// Installs the cache as libtorch's CPU allocator and sets malloc to keep freed memory (once per
+// process; later calls do nothing).
 void install_tensor_cache();
 
-// Returns the arena's pages past its topmost block in use to the system.
+// Returns the arena's pages past its topmost block in use, and malloc's free memory, to the
+// system.
 void trim_tensor_cache();
 
 }  // namespace msaas::demucs

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "demucs/attention_cpu.h"
+#include "demucs/feed_forward_bf16_cpu.h"
 #include "demucs/linear_bf16_cpu.h"
 #include "msaas/engine.h"
 
@@ -50,9 +51,9 @@ at::Tensor Attention::operator()(const at::Tensor& q, const at::Tensor& kv) cons
 // bfloat16 products round their outputs, and rounded queries, keys and scores moved the
 // softmax's weights enough to cost a stem up to 0.56 dB of SDR. Here the projections and both
 // products take bfloat16 factors with float32 sums (linear_bf16_cpu, attention_cpu), where the
-// CPU has AVX-512 BF16, else float32 (docs/quality.md). The output projection and the
-// feed-forward layers are Linear's, which does the same in fast mode (nn.cpp). (A GPU's autocast
-// is not left out here.)
+// CPU has AVX-512 BF16, else float32 (docs/quality.md). The output projection is Linear's,
+// which does the same in fast mode (nn.cpp); the feed-forward layers are feed_forward_bf16_cpu's.
+// (A GPU's autocast is not left out here.)
 at::Tensor Attention::attend(const at::Tensor& q_in, const at::Tensor& kv_in) const {
   bool fast_mode = at::autocast::is_cpu_enabled();
   c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
@@ -156,6 +157,16 @@ TransformerLayer::TransformerLayer(Weights& w, const std::string& p, const Trans
 }
 
 at::Tensor TransformerLayer::feed_forward(const at::Tensor& x) const {
+  if (at::autocast::is_cpu_enabled() && x.is_cpu()) {  // fast mode: both layers in one pass
+    c10::impl::ExcludeDispatchKeyGuard keep_float32(c10::DispatchKey::AutocastCPU);
+    auto activation = gelu_ ? Activation::gelu : Activation::relu;
+    if (auto y = feed_forward_bf16_cpu(x.to(at::kFloat), as_float(linear1_.weight), linear1_.bias,
+                                       as_float(linear2_.weight), linear2_.bias, activation)) {
+      flop_counter().add(static_cast<double>(x.numel()) / x.size(-1) *
+                         (linear1_.weight.numel() + linear2_.weight.numel()));
+      return *y;
+    }
+  }
   auto h = linear1_(x);  // ours: activated in place (see HDecLayer on autocast and gelu_)
   return linear2_(gelu_ ? at::gelu_(h) : at::relu_(h));
 }
