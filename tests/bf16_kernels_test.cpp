@@ -143,46 +143,91 @@ TEST(Bf16Kernels, LinearTakesBfloat16FactorsAndSumsInFloat32) {
 // packing's 128-column items.
 TEST(Bf16Kernels, FeedForwardInOnePassGivesTheBitsOfItsLayers) {
   using demucs::Activation;
-  auto x = at::randn({2, 101, 33}), w1 = at::randn({300, 33}) * 0.3, b1 = at::randn({300});
-  auto w2 = at::randn({40, 300}) * 0.1, b2 = at::randn({40});
+  at::manual_seed(10);
+  auto x = at::randn({2, 101, 33});
+  demucs::FeedForwardWeights ff{at::randn({300, 33}) * 0.3, at::randn({300}),
+                                at::randn({40, 300}) * 0.1, at::randn({40})};
   if (!bf16_products_available()) {
-    EXPECT_FALSE(demucs::feed_forward_bf16_cpu(x, w1, b1, w2, b2, Activation::gelu));
+    EXPECT_FALSE(demucs::feed_forward_bf16_cpu(x, ff));
     GTEST_SKIP() << "this CPU has no AVX-512 BF16";
   }
-  at::manual_seed(10);
   for (auto activation : {Activation::gelu, Activation::relu}) {
+    ff.activation = activation;
     for (int64_t tokens : {101, 5}) {
       auto in = x.slice(1, 0, tokens);
-      auto y = demucs::feed_forward_bf16_cpu(in, w1, b1, w2, b2, activation);
+      auto y = demucs::feed_forward_bf16_cpu(in, ff);
       ASSERT_TRUE(y);
       ASSERT_EQ(y->sizes(), (std::vector<int64_t>{2, tokens, 40}));
-      auto hidden = *demucs::linear_bf16_cpu(in, w1, b1);
+      auto hidden = *demucs::linear_bf16_cpu(in, ff.w1, ff.b1);
       if (activation == Activation::gelu) {
         float* h = hidden.data_ptr<float>();
         for (int64_t i = 0; i < hidden.numel(); ++i) h[i] = demucs::gelu(h[i]);
       } else {
         hidden.relu_();
       }
-      auto expected = *demucs::linear_bf16_cpu(hidden, w2, b2);
+      auto expected = *demucs::linear_bf16_cpu(hidden, ff.w2, ff.b2);
       EXPECT_TRUE(at::equal(*y, expected))
           << "largest difference " << (*y - expected).abs().max().item<float>();
     }
   }
-  auto gelu_in_double = [](const at::Tensor& t) { return at::gelu(t.to(at::kDouble)); };
+  ff.activation = Activation::gelu;
   auto rounded = [](const at::Tensor& t) { return t.to(at::kBFloat16).to(at::kDouble); };
-  auto hidden = gelu_in_double(at::linear(rounded(x), rounded(w1), b1.to(at::kDouble)));
-  auto expected = at::linear(rounded(hidden), rounded(w2), b2.to(at::kDouble));
-  auto y = *demucs::feed_forward_bf16_cpu(x, w1, b1, w2, b2, Activation::gelu);
-  auto error = (y.to(at::kDouble) - expected).abs();
+  auto hidden =
+      at::gelu(at::linear(rounded(x), rounded(ff.w1), ff.b1.to(at::kDouble)));  // in double
+  auto expected = at::linear(rounded(hidden), rounded(ff.w2), ff.b2.to(at::kDouble));
+  auto error = (demucs::feed_forward_bf16_cpu(x, ff)->to(at::kDouble) - expected).abs();
   // A hidden value near a rounding boundary may round the other way (1 in 256 steps of w2).
   EXPECT_LT(error.max().item<double>(), 0.01) << "not the feed-forward block";
   EXPECT_LT(error.mean().item<double>(), 1e-4) << "not bfloat16 factors with float32 sums";
-  EXPECT_FALSE(demucs::feed_forward_bf16_cpu(x.to(at::kDouble), w1, b1, w2, b2, Activation::gelu))
-      << "float32 only";
-  EXPECT_FALSE(demucs::feed_forward_bf16_cpu(x, w1, b1, w2.slice(1, 1), b2, Activation::gelu))
+  EXPECT_FALSE(demucs::feed_forward_bf16_cpu(x.to(at::kDouble), ff)) << "float32 only";
+  auto narrow = ff;
+  narrow.w2 = ff.w2.slice(1, 1);
+  EXPECT_FALSE(demucs::feed_forward_bf16_cpu(x, narrow))
       << "the second layer must take the hidden width";
-  EXPECT_FALSE(demucs::feed_forward_bf16_cpu(x, w1, at::Tensor(), w2, b2, Activation::gelu))
-      << "the transformer's layers have biases";
+  auto no_bias = ff;
+  no_bias.b1 = at::Tensor();
+  EXPECT_FALSE(demucs::feed_forward_bf16_cpu(x, no_bias)) << "the transformer's layers have biases";
+}
+
+// A norm-first layer's feed-forward half, x + gamma * feed_forward(layer_norm(x)), against
+// ATen's layer norm, the block alone and the sum: each token's norm is its own (two passes in
+// float), so a hidden value near a bfloat16 rounding boundary may round the other way.
+TEST(Bf16Kernels, FeedForwardHalfAddsTheNormAndTheResidual) {
+  if (!bf16_products_available()) GTEST_SKIP() << "this CPU has no AVX-512 BF16";
+  at::manual_seed(12);
+  int64_t width = 37;  // odd: the bfloat16 rows padded; x a slice, not contiguous
+  auto x = (at::randn({2, 101, width + 3}) * 3 + 1).slice(2, 1, width + 1);
+  demucs::FeedForwardWeights ff{at::randn({144, width}) * 0.3, at::randn({144}),
+                                at::randn({width, 144}) * 0.1, at::randn({width})};
+  ASSERT_FALSE(x.is_contiguous());
+  demucs::NormAndResidual around{at::rand({width}) + 0.5, at::randn({width}), 1e-5,
+                                 at::rand({width})};
+  for (bool layer_scale : {true, false}) {
+    auto a = around;
+    if (!layer_scale) a.gamma = at::Tensor();
+    auto y = demucs::feed_forward_bf16_cpu(x, ff, a);
+    ASSERT_TRUE(y);
+    auto normed = at::layer_norm(x, {width}, a.norm_weight, a.norm_bias, a.eps);
+    auto block = *demucs::feed_forward_bf16_cpu(normed, ff);
+    auto expected = layer_scale ? x + a.gamma * block : x + block;
+    auto error = (*y - expected).abs();
+    // A normed value rounding the other way moves its token's 144 hidden values by a step.
+    EXPECT_LT(error.max().item<float>(), 0.05) << "not x + gamma * feed_forward(norm(x))";
+    EXPECT_LT(error.mean().item<float>(), 2e-4) << error.mean().item<float>();
+    EXPECT_GT((*y - x -
+               (layer_scale ? a.gamma : at::ones({width})) * *demucs::feed_forward_bf16_cpu(x, ff))
+                  .abs()
+                  .max()
+                  .item<float>(),
+              0.5)
+        << "the norm was left out";
+  }
+  auto short_norm = around;
+  short_norm.norm_weight = around.norm_weight.slice(0, 1);
+  EXPECT_FALSE(demucs::feed_forward_bf16_cpu(x, ff, short_norm)) << "a norm of another width";
+  auto wider = ff;
+  wider.w2 = at::randn({width + 1, 144}), wider.b2 = at::randn({width + 1});
+  EXPECT_FALSE(demucs::feed_forward_bf16_cpu(x, wider, around)) << "no residual sum: out != in";
 }
 
 TEST(Bf16Kernels, ProductIsExactOnNumbersBfloat16Holds) {

@@ -12,6 +12,7 @@
 #include "demucs/backend.h"
 #include "demucs/bf16_cpu.h"
 #include "demucs/parallel_items.h"
+#include "demucs/pointwise_cpu.h"
 #include "demucs/vector_clones.h"
 #include "demucs/weight_product_cpu.h"
 #include "demucs/winograd_cpu.h"
@@ -26,8 +27,10 @@ int64_t chunk_rows(int64_t bytes_per_row, int64_t rows) {
   return std::clamp<int64_t>(kChunkBytes / std::max<int64_t>(1, bytes_per_row), 1, rows);
 }
 
-// out[b] = weight [Cout, Cin] @ x[b] [Cin, N] + bias.
+// out[b] = weight [Cout, Cin] @ x[b] [Cin, N] + bias: on the engine's float32 kernel where the
+// CPU has AVX-512F (pointwise_cpu.h), else BLAS.
 at::Tensor pointwise(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  if (auto y = pointwise_conv_cpu(x, weight.to(at::kFloat), bias)) return *y;
   int64_t B = x.size(0), Cin = x.size(1), Cout = weight.size(0);
   auto shape = x.sizes().vec();
   shape[1] = Cout;

@@ -1,4 +1,5 @@
-// demucs/conv_cpu.h: Demucs' 1x1 and transposed convolutions as BLAS matrix products on the CPU.
+// demucs/conv_cpu.h: Demucs' 1x1 and transposed convolutions as matrix products on the CPU (the
+// 1x1 ones on pointwise_cpu.h's kernel, or BLAS where the CPU lacks AVX-512F).
 // Through ATen the first go to oneDNN, which runs these shapes at a third of BLAS's speed, and
 // the second (kernel K, stride S along one axis) end in a single-threaded col2im; here they are
 // 2-4x faster. Same sums, in another order. The strided encoder convolutions were tried the same

@@ -27,7 +27,7 @@ struct DConvBranch {
 // x: float32 on the CPU, [B, C, T] or [B, C, F, T] (each frequency row a sequence of its own, as
 // the frequency branch runs DConv). Returns a new tensor of x's shape; x is left as it was.
 // bf16_products (fast mode): conv_in takes bfloat16 factors with float32 sums (bf16_cpu.h) where
-// the CPU has AVX-512 BF16; everything else stays float32.
+// the CPU has AVX-512 BF16, and the GELU is exp_cpu.h's; everything else stays float32.
 at::Tensor dconv_cpu(const std::vector<DConvBranch>& branches, bool gelu, const at::Tensor& x,
                      bool bf16_products = false);
 

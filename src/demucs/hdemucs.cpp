@@ -86,6 +86,9 @@ at::Tensor HEncLayer::operator()(at::Tensor x, const std::optional<at::Tensor>& 
   at::gelu_(y);  // y is this layer's own: the convolution's (or the sum's, or the norm's) result
   if (dconv_) y = apply_dconv(*dconv_, y, c_.freq);
   if (!c_.rewrite) return y;
+  if (norm2_.identity) {
+    if (auto gated = rewrite_.pointwise_glu(y)) return *gated;
+  }
   auto rewritten = norm2_(rewrite_(y));
   y.reset();  // free before the GLU's output is made
   return at::glu(rewritten, 1);

@@ -4,11 +4,14 @@
 #include <ATen/autocast_mode.h>
 #include <c10/core/impl/LocalDispatchKeySet.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "demucs/bf16_cpu.h"
 #include "demucs/conv_cpu.h"
+#include "demucs/f32_cpu.h"
 #include "demucs/linear_bf16_cpu.h"
+#include "demucs/pointwise_cpu.h"
 #include "msaas/engine.h"
 
 namespace msaas::demucs {
@@ -18,9 +21,12 @@ namespace {
 // through ATen: in bfloat16 oneDNN ran them no faster and made large float32 buffers of its own
 // (126 MB at the outer encoder's rewrite, 84 MB at the outer decoder), the fast mode's memory
 // peak (docs/benchmarks.md, point 22).
+bool is_one_by_one(const at::Tensor& weight) {
+  return weight.numel() == weight.size(0) * weight.size(1);
+}
+
 bool runs_float32_in_fast_mode(const at::Tensor& weight, bool transposed) {
-  bool one_by_one = weight.numel() == weight.size(0) * weight.size(1);
-  return transposed || one_by_one;
+  return transposed || is_one_by_one(weight);
 }
 
 }  // namespace
@@ -157,6 +163,24 @@ at::Tensor Conv::operator()(const at::Tensor& x) const {
   double count = positions.size(0);
   for (int64_t d = 2; d < positions.dim(); ++d) count *= positions.size(d);
   flop_counter().add(per_position * count);
+  return y;
+}
+
+std::optional<at::Tensor> Conv::pointwise_glu(const at::Tensor& x) const {
+  auto all = [](const std::vector<int64_t>& v, int64_t value) {
+    return std::all_of(v.begin(), v.end(), [value](int64_t s) { return s == value; });
+  };
+  if (transposed || !is_one_by_one(weight) || !all(stride, 1) || !all(padding, 0) || !x.is_cpu() ||
+      x.dim() < 2 || x.size(1) == 0 || !f32_products_available())
+    return std::nullopt;
+  std::optional<at::Tensor> y;
+  if (at::autocast::is_cpu_enabled()) {  // fast mode: float32 too, as operator() runs 1x1 ones
+    c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
+    y = pointwise_glu_cpu(x.to(at::kFloat), as_float(weight), bias);
+  } else {
+    y = pointwise_glu_cpu(x, as_float(weight), bias);
+  }
+  if (y) flop_counter().add(static_cast<double>(weight.numel()) * (x.numel() / x.size(1)));
   return y;
 }
 

@@ -79,6 +79,9 @@ struct Conv {
   std::vector<int64_t> stride, padding, dilation;
   bool transposed = false;
   at::Tensor operator()(const at::Tensor& x) const;
+  // glu(this(x), dim 1) in one pass (pointwise_cpu.h) where this is a 1x1 convolution and
+  // x on the CPU, in either mode; nullopt elsewhere.
+  std::optional<at::Tensor> pointwise_glu(const at::Tensor& x) const;
 
  private:
   at::Tensor aten(const at::Tensor& x, const at::Tensor& w) const;  // ATen's convolution

@@ -170,14 +170,18 @@ TensorCache* TensorCache::instance = nullptr;
 // every call) and libtorch's blocks under 1 MiB come from malloc. By default glibc maps blocks
 // past a threshold (dynamic, up to 32 MiB) afresh and unmaps them when freed, and gives the
 // heap's free top back to the system once it passes another (128 KiB at first): either way the
-// next call's pages are faulted and zeroed again, which took 8 % of fast mode's time on a
-// 21 s song (docs/benchmarks.md, point 29). Here both stay with the process until the song
-// ends (trim_tensor_cache).
+// next call's pages are faulted and zeroed again (about 6,000 faults of 35,000 in a fast run of
+// a 21 s song; docs/benchmarks.md, point 29). Here both thresholds go to mallopt's documented
+// maximum, 32 MiB, so freed memory stays with the process until the song ends
+// (trim_tensor_cache). Settings the user made (MALLOC_*_ or GLIBC_TUNABLES) are left alone.
 void keep_malloc_memory_between_calls() {
 #if defined(__GLIBC__)
-  constexpr int kNever = 1 << 30;  // 1 GiB: more than the engine's largest scratch
-  mallopt(M_MMAP_THRESHOLD, kNever);
-  mallopt(M_TRIM_THRESHOLD, kNever);
+  for (const char* name : {"GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"})
+    if (std::getenv(name)) return;
+  constexpr int kThreshold = 32 << 20;
+  // The trim threshold only where the mapping one was taken: alone, it would freeze the mapping
+  // threshold at 128 KiB, worse than glibc's default.
+  if (mallopt(M_MMAP_THRESHOLD, kThreshold) == 1) mallopt(M_TRIM_THRESHOLD, kThreshold);
 #endif
 }
 

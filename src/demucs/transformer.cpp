@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "demucs/attention_cpu.h"
+#include "demucs/bf16_cpu.h"
 #include "demucs/feed_forward_bf16_cpu.h"
 #include "demucs/linear_bf16_cpu.h"
 #include "msaas/engine.h"
@@ -156,14 +157,37 @@ TransformerLayer::TransformerLayer(Weights& w, const std::string& p, const Trans
   }
 }
 
+namespace {
+
+// stream + gamma * y (LayerScale) in one pass over the tokens.
+at::Tensor add_scaled(const at::Tensor& stream, const at::Tensor& gamma, const at::Tensor& y) {
+  return gamma.defined() ? at::addcmul(stream, gamma, y) : stream + y;
+}
+
+}  // namespace
+
+// Fast mode (CPU autocast) on a CPU with AVX-512 BF16: both layers in one pass
+// (feed_forward_bf16_cpu), with the norm before them and the residual sum after them where the
+// layer is norm-first and its norm a layer norm. Elsewhere layer by layer.
+bool TransformerLayer::feed_forward_in_one_pass(const at::Tensor& x) const {
+  return at::autocast::is_cpu_enabled() && x.is_cpu() && bf16_products_available();
+}
+
+FeedForwardWeights TransformerLayer::feed_forward_weights() const {
+  return {as_float(linear1_.weight), linear1_.bias, as_float(linear2_.weight), linear2_.bias,
+          gelu_ ? Activation::gelu : Activation::relu};
+}
+
+void TransformerLayer::count_feed_forward(const at::Tensor& x) const {
+  flop_counter().add(static_cast<double>(x.numel()) / x.size(-1) *
+                     (linear1_.weight.numel() + linear2_.weight.numel()));
+}
+
 at::Tensor TransformerLayer::feed_forward(const at::Tensor& x) const {
-  if (at::autocast::is_cpu_enabled() && x.is_cpu()) {  // fast mode: both layers in one pass
+  if (feed_forward_in_one_pass(x)) {
     c10::impl::ExcludeDispatchKeyGuard keep_float32(c10::DispatchKey::AutocastCPU);
-    auto activation = gelu_ ? Activation::gelu : Activation::relu;
-    if (auto y = feed_forward_bf16_cpu(x.to(at::kFloat), as_float(linear1_.weight), linear1_.bias,
-                                       as_float(linear2_.weight), linear2_.bias, activation)) {
-      flop_counter().add(static_cast<double>(x.numel()) / x.size(-1) *
-                         (linear1_.weight.numel() + linear2_.weight.numel()));
+    if (auto y = feed_forward_bf16_cpu(x.to(at::kFloat), feed_forward_weights())) {
+      count_feed_forward(x);
       return *y;
     }
   }
@@ -171,28 +195,37 @@ at::Tensor TransformerLayer::feed_forward(const at::Tensor& x) const {
   return linear2_(gelu_ ? at::gelu_(h) : at::relu_(h));
 }
 
+at::Tensor TransformerLayer::feed_forward_half(const at::Tensor& stream,
+                                               const TokenNorm& norm) const {
+  if (feed_forward_in_one_pass(stream) && !norm.group) {
+    c10::impl::ExcludeDispatchKeyGuard keep_float32(c10::DispatchKey::AutocastCPU);
+    NormAndResidual around{norm.layer.weight, norm.layer.bias, norm.layer.eps, gamma2_};
+    if (auto y = feed_forward_bf16_cpu(stream.to(at::kFloat), feed_forward_weights(), around)) {
+      count_feed_forward(stream);
+      return *y;
+    }
+  }
+  return add_scaled(stream, gamma2_, feed_forward(norm(stream)));
+}
+
 at::Tensor TransformerLayer::operator()(const at::Tensor& x, const at::Tensor& other) const {
-  // x + gamma * y (LayerScale) in one pass over the tokens.
-  auto residual = [](const at::Tensor& stream, const at::Tensor& gamma, const at::Tensor& y) {
-    return gamma.defined() ? at::addcmul(stream, gamma, y) : stream + y;
-  };
   at::Tensor out;
   if (!cross_) {
     if (norm_first_) {
       auto n = norm1_(x);
-      out = residual(x, gamma1_, attn_(n, n));
-      out = residual(out, gamma2_, feed_forward(norm2_(out)));
+      out = add_scaled(x, gamma1_, attn_(n, n));
+      out = feed_forward_half(out, norm2_);
     } else {
-      out = norm1_(residual(x, gamma1_, attn_(x, x)));
-      out = norm2_(residual(out, gamma2_, feed_forward(out)));
+      out = norm1_(add_scaled(x, gamma1_, attn_(x, x)));
+      out = norm2_(add_scaled(out, gamma2_, feed_forward(out)));
     }
   } else {
     if (norm_first_) {
-      out = residual(x, gamma1_, attn_(norm1_(x), norm2_(other)));
-      out = residual(out, gamma2_, feed_forward(norm3_(out)));
+      out = add_scaled(x, gamma1_, attn_(norm1_(x), norm2_(other)));
+      out = feed_forward_half(out, norm3_);
     } else {
-      out = norm1_(residual(x, gamma1_, attn_(x, other)));
-      out = norm2_(residual(out, gamma2_, feed_forward(out)));
+      out = norm1_(add_scaled(x, gamma1_, attn_(x, other)));
+      out = norm2_(add_scaled(out, gamma2_, feed_forward(out)));
     }
   }
   if (norm_out_) out = (*norm_out_)(out);

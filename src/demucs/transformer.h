@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "demucs/feed_forward_bf16_cpu.h"
 #include "demucs/nn.h"
 
 namespace msaas::demucs {
@@ -51,6 +52,11 @@ class TransformerLayer {
 
  private:
   at::Tensor feed_forward(const at::Tensor& x) const;
+  // stream + gamma2 * feed_forward(norm(stream)): a norm-first layer's second half.
+  at::Tensor feed_forward_half(const at::Tensor& stream, const TokenNorm& norm) const;
+  bool feed_forward_in_one_pass(const at::Tensor& x) const;  // fast mode, AVX-512 BF16
+  FeedForwardWeights feed_forward_weights() const;
+  void count_feed_forward(const at::Tensor& x) const;
   bool cross_, norm_first_, gelu_;
   Attention attn_;
   Linear linear1_, linear2_;
