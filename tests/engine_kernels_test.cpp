@@ -282,39 +282,77 @@ TEST(EngineKernels, PointwiseKernelsMatchAtenAndTheGlu) {
       << "float32 only";
 }
 
-// An encoder's rewrite and GLU through Conv::pointwise_glu: the weight stored in float16 as the
-// checkpoints store it, a float32 input in the exact mode and a bfloat16 one under autocast
-// (fast mode, which keeps 1x1 convolutions in float32), against ATen's convolution and GLU.
+// The rewrites and their GLU through Conv::glu_in_one_pass: the weight stored in float16 as the
+// checkpoints store it, a float32 input in the exact mode and a bfloat16 one under autocast, 1x1
+// (the encoders', float32 in fast mode too) and 3x3 (the frequency decoders', from bfloat16
+// factors in fast mode), against ATen's convolution and GLU.
 TEST(EngineKernels, RewriteAndItsGluRunInOnePassInBothModes) {
   c10::InferenceMode guard;
   at::manual_seed(14);
+  auto in_double = [](const at::Tensor& t) { return t.to(at::kDouble); };
+  for (int64_t k : {1, 3}) {
+    demucs::Conv rewrite;
+    rewrite.weight = (at::randn({16, 8, k, k}) * 0.3).to(at::kHalf);
+    rewrite.bias = at::randn({16});
+    rewrite.stride = {1, 1}, rewrite.padding = {k / 2, k / 2}, rewrite.dilation = {1, 1};
+    auto x = at::randn({1, 8, 100, 90});  // 50 x 45 blocks: enough for Winograd
+    // The 1x1 kernel needs AVX-512F; Winograd's products run on BLAS anywhere.
+    if (k == 1 && !demucs::f32_products_available()) {
+      EXPECT_FALSE(rewrite.glu_in_one_pass(x)) << "no AVX-512F";
+      continue;
+    }
+    auto expected = at::glu(
+        at::conv2d(in_double(x), in_double(rewrite.weight), in_double(rewrite.bias), 1, k / 2), 1);
+    auto exact = rewrite.glu_in_one_pass(x);
+    ASSERT_TRUE(exact) << k;
+    EXPECT_GT(snr_db(*exact, expected), k == 1 ? 120.0 : 110.0) << k;
+    bool fast_kernel = k == 1 || demucs::bf16_products_available();
+    at::autocast::set_cpu_enabled(true);
+    auto fast = rewrite.glu_in_one_pass(x.to(at::kBFloat16));
+    auto through_operator = at::glu(rewrite(x.to(at::kBFloat16)).to(at::kFloat), 1);
+    at::autocast::set_cpu_enabled(false);
+    if (!fast_kernel) {
+      EXPECT_FALSE(fast) << "fast mode's 3x3 stays with autocast without AVX-512 BF16";
+      continue;
+    }
+    ASSERT_TRUE(fast) << k;
+    EXPECT_EQ(fast->scalar_type(), at::kFloat);
+    EXPECT_TRUE(at::allclose(*fast, through_operator, 1e-5, 1e-6))
+        << k << ": not what the convolution gives in fast mode, then the GLU";
+    if (k == 1) {
+      EXPECT_TRUE(at::equal(*fast, *rewrite.glu_in_one_pass(x.to(at::kBFloat16).to(at::kFloat))))
+          << "fast mode's 1x1 rewrite is the float32 one of its (bfloat16) input";
+    } else {
+      EXPECT_LT(snr_db(*fast, expected), 80.0) << "fast mode's 3x3 did not take bfloat16 factors";
+      EXPECT_GT(snr_db(*fast, expected), 30.0);
+    }
+  }
   demucs::Conv rewrite;
-  rewrite.weight = (at::randn({16, 8, 1, 1}) * 0.3).to(at::kHalf);
+  rewrite.weight = at::randn({16, 8, 1, 1}).to(at::kHalf);
   rewrite.bias = at::randn({16});
   rewrite.stride = {1, 1}, rewrite.padding = {0, 0}, rewrite.dilation = {1, 1};
   auto x = at::randn({1, 8, 12, 70});
-  if (!demucs::f32_products_available()) {
-    EXPECT_FALSE(rewrite.pointwise_glu(x));
-    GTEST_SKIP() << "this CPU has no AVX-512F";
-  }
-  auto in_double = [](const at::Tensor& t) { return t.to(at::kDouble); };
-  auto expected =
-      at::glu(at::conv2d(in_double(x), in_double(rewrite.weight), in_double(rewrite.bias)), 1);
-  auto exact = rewrite.pointwise_glu(x);
-  ASSERT_TRUE(exact);
-  EXPECT_GT(snr_db(*exact, expected), 120.0);
-  at::autocast::set_cpu_enabled(true);
-  auto fast = rewrite.pointwise_glu(x.to(at::kBFloat16));
-  at::autocast::set_cpu_enabled(false);
-  ASSERT_TRUE(fast);
-  EXPECT_EQ(fast->scalar_type(), at::kFloat);
-  EXPECT_TRUE(at::equal(*fast, *rewrite.pointwise_glu(x.to(at::kBFloat16).to(at::kFloat))))
-      << "fast mode's rewrite is the float32 one of its (bfloat16) input";
-  auto wide = rewrite, strided = rewrite;
+  auto wide = rewrite, strided = rewrite, small = rewrite;
   wide.weight = at::randn({16, 8, 3, 1}).to(at::kHalf);
   strided.stride = {2, 1};
-  EXPECT_FALSE(wide.pointwise_glu(x)) << "a 3x1 kernel";
-  EXPECT_FALSE(strided.pointwise_glu(x)) << "a stride";
+  small.weight = at::randn({16, 8, 3, 3}).to(at::kHalf);
+  small.padding = {1, 1};
+  EXPECT_FALSE(wide.glu_in_one_pass(x)) << "a 3x1 kernel";
+  EXPECT_FALSE(strided.glu_in_one_pass(x)) << "a stride";
+  EXPECT_FALSE(small.glu_in_one_pass(x)) << "too small an image for Winograd";
+  // 3x3 convolutions Winograd would compute as another one, on an image large enough.
+  auto large = at::randn({1, 8, 100, 90});
+  auto unpadded = small, dilated = small, strided_3x3 = small, transposed = small;
+  unpadded.padding = {0, 0};
+  dilated.dilation = {2, 2};
+  strided_3x3.stride = {2, 2};
+  transposed.weight = at::randn({8, 8, 3, 3}).to(at::kHalf);
+  transposed.transposed = true;
+  ASSERT_TRUE(small.glu_in_one_pass(large));
+  EXPECT_FALSE(unpadded.glu_in_one_pass(large)) << "no padding";
+  EXPECT_FALSE(dilated.glu_in_one_pass(large)) << "a dilation";
+  EXPECT_FALSE(strided_3x3.glu_in_one_pass(large)) << "a 3x3 stride";
+  EXPECT_FALSE(transposed.glu_in_one_pass(large)) << "a transposed convolution";
 }
 
 // Fast mode (autocast) runs the transposed and large 3x3 convolutions on the engine's kernels
@@ -397,6 +435,11 @@ TEST(EngineKernels, Winograd3x3ConvolutionsMatchAten) {
     auto reference = at::conv2d(x, w, b, 1, 1);
     ASSERT_EQ(mine->sizes(), reference.sizes());
     EXPECT_GT(snr_db(*mine, reference), 110.0) << x.sizes();
+    // With the decoders' GLU in the same pass: the same sums, then exp_cpu.h's sigmoid.
+    auto gated = demucs::winograd_conv3x3_glu(x, w, b);
+    ASSERT_TRUE(gated) << x.sizes();
+    EXPECT_TRUE(at::allclose(*gated, at::glu(*mine, 1), 1e-5, 1e-6)) << x.sizes();
+    EXPECT_GT(snr_db(*gated, at::glu(reference, 1)), 110.0) << x.sizes();
     // Fast mode: the transforms' bfloat16 rounding costs at most 6 dB against a direct
     // convolution's (measured 4.2-4.7 dB on these shapes), and some rounding is seen.
     if (!demucs::bf16_products_available()) continue;
@@ -409,11 +452,18 @@ TEST(EngineKernels, Winograd3x3ConvolutionsMatchAten) {
               << "bfloat16 factors " << direct_snr << " dB\n";
     EXPECT_GT(rounded_snr, direct_snr - 6.0) << x.sizes();
     EXPECT_LT(rounded_snr, 80.0) << x.sizes();
+    auto rounded_gated = demucs::winograd_conv3x3_glu(x, w, b, true);
+    ASSERT_TRUE(rounded_gated) << x.sizes();
+    EXPECT_TRUE(at::allclose(*rounded_gated, at::glu(*rounded, 1), 1e-5, 1e-6)) << x.sizes();
   }
   // Too few blocks for the transforms to pay (the innermost decoder's 384 x 8 x 336), another
   // padding, a stride: ATen's.
   auto w = at::randn({8, 4, 3, 3});
   EXPECT_FALSE(demucs::winograd_conv3x3(at::randn({1, 4, 8, 336}), w, {}));
+  EXPECT_FALSE(demucs::winograd_conv3x3_glu(at::randn({1, 4, 8, 336}), w, {}));
+  EXPECT_FALSE(
+      demucs::winograd_conv3x3_glu(at::randn({1, 4, 200, 100}), at::randn({7, 4, 3, 3}), {}))
+      << "the GLU halves an even number of channels";
   EXPECT_FALSE(demucs::conv_cpu(at::randn({1, 4, 200, 100}), w, {}, {1, 1}, {0, 0}, {1, 1}, false));
   EXPECT_FALSE(demucs::conv_cpu(at::randn({1, 4, 200, 100}), w, {}, {2, 2}, {1, 1}, {1, 1}, false));
   EXPECT_FALSE(demucs::conv_cpu(at::randn({1, 4, 200, 100}), w, {}, {1, 1}, {1, 1}, {2, 2}, false));
@@ -711,8 +761,9 @@ TEST(EngineKernels, ParallelItemsRunEachItemOnce) {
   at::set_num_threads(before);
 }
 
-// The kernels whose items parallel_items shares give the same bits on 1 thread and on 4 (more
-// threads than cores: the items land on threads differently from run to run).
+// The kernels whose items parallel_items shares give the same bits on 1 thread and on 4 or 8
+// (more threads than cores: the items land on threads differently from run to run). The 12
+// rows of DConv's input are fewer than two per thread on 8: its path must not change with that.
 TEST(EngineKernels, OwnKernelsGiveTheSameBitsOnAnyNumberOfThreads) {
   c10::InferenceMode guard;
   at::manual_seed(21);
@@ -728,6 +779,7 @@ TEST(EngineKernels, OwnKernelsGiveTheSameBitsOnAnyNumberOfThreads) {
     std::vector<at::Tensor> out;
     out.push_back(*demucs::conv_cpu(transposed_in, transposed_w, {}, {4, 1}, {}, {}, true, fast));
     out.push_back(*demucs::winograd_conv3x3(winograd_in, winograd_w, {}, fast));
+    out.push_back(*demucs::winograd_conv3x3_glu(winograd_in, winograd_w, {}, fast));
     out.push_back(*demucs::attention_cpu(q, k, v, 4, fast));
     out.push_back(demucs::dconv_cpu(branches, true, rows, fast));
     out.push_back(demucs::dconv_cpu(branches, true, long_sequence, fast));
@@ -748,11 +800,14 @@ TEST(EngineKernels, OwnKernelsGiveTheSameBitsOnAnyNumberOfThreads) {
   for (bool fast : {false, true}) {
     at::set_num_threads(1);
     auto one = run_all(fast);
-    at::set_num_threads(4);
-    auto four = run_all(fast);
-    ASSERT_EQ(one.size(), four.size());
-    for (size_t i = 0; i < one.size(); ++i)
-      EXPECT_TRUE(at::equal(one[i], four[i])) << "kernel " << i << (fast ? ", fast mode" : "");
+    for (int threads : {4, 8}) {
+      at::set_num_threads(threads);
+      auto many = run_all(fast);
+      ASSERT_EQ(one.size(), many.size());
+      for (size_t i = 0; i < one.size(); ++i)
+        EXPECT_TRUE(at::equal(one[i], many[i]))
+            << "kernel " << i << " on " << threads << " threads" << (fast ? ", fast mode" : "");
+    }
   }
   at::set_num_threads(before);
 }

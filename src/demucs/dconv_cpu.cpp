@@ -18,7 +18,8 @@
 namespace msaas::demucs {
 namespace {
 
-constexpr int64_t kChunk = 2048;  // time steps per work item when one sequence is long
+constexpr int64_t kChunk = 2048;            // time steps per work item when one sequence is long
+constexpr int64_t kShortPathSequences = 8;  // fewer rows run as long sequences, chunked in time
 
 // C channels of a sequence, channel c starting at data + c * stride.
 struct Rows {
@@ -307,7 +308,10 @@ at::Tensor dconv_cpu(const std::vector<DConvBranch>& branches, bool gelu, const 
     int64_t b = s / F, f = s % F;
     return Rows{t.data_ptr<float>() + (b * C * F + f) * T, F * T};
   };
-  if (sequences >= 2 * at::get_num_threads() && T <= 4 * kChunk) {
+  // The path depends on the shape alone: the two round differently, and a choice by thread
+  // count made the stems' bits depend on the machine (on more than 4 threads htdemucs' innermost
+  // frequency layer, 8 rows, took the long path). 8 rows is what 4 threads asked for before.
+  if (sequences >= kShortPathSequences && T <= 4 * kChunk) {
     // Neighbouring frequency rows of one batch item go together, up to about kChunk steps.
     int64_t group = std::max<int64_t>(1, std::min(F, kChunk / T));
     int64_t groups_per_item = (F + group - 1) / group;

@@ -50,6 +50,17 @@ at::Tensor apply_dconv(const DConv& dconv, const at::Tensor& y, bool freq) {
   return out;
 }
 
+// glu(norm(rewrite(x)), dim 1), the rewrite of encoders and decoders: in one pass where the
+// norm is the identity and the engine has a kernel for it (Conv::glu_in_one_pass). Elsewhere x
+// is freed before the GLU's output is made (in one pass it is read to the end).
+at::Tensor rewrite_and_glu(const Conv& rewrite, const GroupNorm& norm, at::Tensor x) {
+  if (norm.identity)
+    if (auto gated = rewrite.glu_in_one_pass(x)) return *gated;
+  auto rewritten = norm(rewrite(x));
+  x.reset();
+  return at::glu(rewritten, 1);
+}
+
 }  // namespace
 
 HEncLayer::HEncLayer(Weights& w, const std::string& p, const LayerConfig& c) : c_(c) {
@@ -86,12 +97,7 @@ at::Tensor HEncLayer::operator()(at::Tensor x, const std::optional<at::Tensor>& 
   at::gelu_(y);  // y is this layer's own: the convolution's (or the sum's, or the norm's) result
   if (dconv_) y = apply_dconv(*dconv_, y, c_.freq);
   if (!c_.rewrite) return y;
-  if (norm2_.identity) {
-    if (auto gated = rewrite_.pointwise_glu(y)) return *gated;
-  }
-  auto rewritten = norm2_(rewrite_(y));
-  y.reset();  // free before the GLU's output is made
-  return at::glu(rewritten, 1);
+  return rewrite_and_glu(rewrite_, norm2_, std::move(y));
 }
 
 HDecLayer::HDecLayer(Weights& w, const std::string& p, const LayerConfig& c) : c_(c) {
@@ -128,9 +134,7 @@ std::pair<at::Tensor, at::Tensor> HDecLayer::operator()(at::Tensor x,
     x = x + *skip;  // frees the input, if the caller moved it in
     skip.reset();
     if (c_.rewrite) {
-      auto rewritten = norm1_(rewrite_(x));
-      x.reset();  // free before the GLU's output is made
-      y = at::glu(rewritten, 1);
+      y = rewrite_and_glu(rewrite_, norm1_, std::move(x));
     } else {
       y = std::move(x);
     }

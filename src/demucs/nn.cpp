@@ -12,6 +12,7 @@
 #include "demucs/f32_cpu.h"
 #include "demucs/linear_bf16_cpu.h"
 #include "demucs/pointwise_cpu.h"
+#include "demucs/winograd_cpu.h"
 #include "msaas/engine.h"
 
 namespace msaas::demucs {
@@ -166,19 +167,32 @@ at::Tensor Conv::operator()(const at::Tensor& x) const {
   return y;
 }
 
-std::optional<at::Tensor> Conv::pointwise_glu(const at::Tensor& x) const {
+// The plain 3x3 convolutions Conv::operator() hands to winograd_cpu.h (through conv_cpu).
+bool Conv::is_plain_3x3() const {
+  return !transposed && weight.dim() == 4 && weight.size(2) == 3 && weight.size(3) == 3 &&
+         stride == std::vector<int64_t>{1, 1} && padding == std::vector<int64_t>{1, 1} &&
+         dilation == std::vector<int64_t>{1, 1};
+}
+
+std::optional<at::Tensor> Conv::glu_in_one_pass(const at::Tensor& x) const {
   auto all = [](const std::vector<int64_t>& v, int64_t value) {
     return std::all_of(v.begin(), v.end(), [value](int64_t s) { return s == value; });
   };
-  if (transposed || !is_one_by_one(weight) || !all(stride, 1) || !all(padding, 0) || !x.is_cpu() ||
-      x.dim() < 2 || x.size(1) == 0 || !f32_products_available())
+  bool one_by_one = !transposed && is_one_by_one(weight) && all(stride, 1) && all(padding, 0);
+  bool plain_3x3 = is_plain_3x3() && x.dim() == 4;
+  if (!(one_by_one || plain_3x3) || !x.is_cpu() || x.dim() < 2 || x.size(1) == 0)
+    return std::nullopt;
+  bool fast = at::autocast::is_cpu_enabled();
+  // As operator() runs them: 1x1 ones in float32 in both modes, 3x3 ones from bfloat16 factors
+  // in fast mode where the CPU has AVX-512 BF16 (autocast's oneDNN elsewhere: nullopt).
+  if (one_by_one ? !f32_products_available() : fast && !bf16_products_available())
     return std::nullopt;
   std::optional<at::Tensor> y;
-  if (at::autocast::is_cpu_enabled()) {  // fast mode: float32 too, as operator() runs 1x1 ones
+  {
     c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
-    y = pointwise_glu_cpu(x.to(at::kFloat), as_float(weight), bias);
-  } else {
-    y = pointwise_glu_cpu(x, as_float(weight), bias);
+    auto input = fast ? x.to(at::kFloat) : x;
+    auto w = as_float(weight);
+    y = one_by_one ? pointwise_glu_cpu(input, w, bias) : winograd_conv3x3_glu(input, w, bias, fast);
   }
   if (y) flop_counter().add(static_cast<double>(weight.numel()) * (x.numel() / x.size(1)));
   return y;

@@ -79,12 +79,15 @@ struct Conv {
   std::vector<int64_t> stride, padding, dilation;
   bool transposed = false;
   at::Tensor operator()(const at::Tensor& x) const;
-  // glu(this(x), dim 1) in one pass (pointwise_cpu.h) where this is a 1x1 convolution and
-  // x on the CPU, in either mode; nullopt elsewhere.
-  std::optional<at::Tensor> pointwise_glu(const at::Tensor& x) const;
+  // glu(this(x), dim 1) in one pass where x is on the CPU and this is a 1x1 convolution
+  // (pointwise_cpu.h, either mode, where the CPU has AVX-512F) or a 3x3 one with stride 1,
+  // padding 1 and no dilation (winograd_cpu.h; in fast mode where the CPU has AVX-512 BF16);
+  // nullopt elsewhere, and where the kernel declines (an image too small for Winograd).
+  std::optional<at::Tensor> glu_in_one_pass(const at::Tensor& x) const;
 
  private:
   at::Tensor aten(const at::Tensor& x, const at::Tensor& w) const;  // ATen's convolution
+  bool is_plain_3x3() const;
 };
 
 enum class ConvKind { forward, transposed };  // nn.Conv*d or nn.ConvTranspose*d

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "demucs/backend.h"
+#include "demucs/exp_cpu.h"
 #include "demucs/parallel_items.h"
 #include "demucs/vector_clones.h"
 #include "demucs/weight_product_cpu.h"
@@ -115,11 +116,38 @@ struct Shape {
   int64_t padded() const { return 2 * blocks() + 2; }
 };
 
+// out[t] = a[t] * sigmoid(g[t]): the GLU of a row.
+MSAAS_VECTOR_CLONES
+void gate(const float* a, const float* g, int64_t n, float* out) {
+#pragma omp simd
+  for (int64_t t = 0; t < n; ++t) out[t] = a[t] * sigmoid(g[t]);
+}
+
+// The GLU's output for block rows [r0, r1): channel o of C = co / 2 is output channel o times
+// the sigmoid of output channel C + o, both made from the products `m` into `spare` (two rows of
+// 2 * blocks each: 8 * blocks floats, of the 8 * blocks + 8 of the item's padded input rows, no
+// longer needed) and gated there, so the convolution's full depth is never written out.
+void gated_output(const Shape& s, const float* m, int64_t n, int64_t r0, int64_t r1,
+                  const float* bias, float* spare, float* out) {
+  int64_t tw = s.blocks(), C = s.co / 2;
+  float *a = spare, *g = spare + 4 * tw;
+  for (int64_t o = 0; o < C; ++o) {
+    float* y = out + o * s.H * s.W;
+    for (int64_t r = r0; r < r1; ++r) {
+      int64_t at = (r - r0) * tw;
+      output_blocks(m + o * n + at, s.co * n, tw, bias ? bias[o] : 0.f, a, a + 2 * tw);
+      output_blocks(m + (C + o) * n + at, s.co * n, tw, bias ? bias[C + o] : 0.f, g, g + 2 * tw);
+      for (int64_t i = 0; i < 2 && 2 * r + i < s.H; ++i)
+        gate(a + i * 2 * tw, g + i * 2 * tw, s.W, y + (2 * r + i) * s.W);
+    }
+  }
+}
+
 // One work item: block rows [r0, r1) of one image. `scratch` holds its V, its products and four
 // padded input rows, `image` and `out` the image's first channel.
 void run_item(const Shape& s, const std::vector<WeightProduct>& points, const float* bias,
               const float* image, int64_t r0, int64_t r1, float* scratch,
-              std::vector<uint16_t>& pairs, float* out) {
+              std::vector<uint16_t>& pairs, bool glu, float* out) {
   int64_t tw = s.blocks(), n = (r1 - r0) * tw, pw = s.padded();
   float* v = scratch;
   float* m = v + 16 * s.ci * n;
@@ -140,6 +168,10 @@ void run_item(const Shape& s, const std::vector<WeightProduct>& points, const fl
   }
   for (int64_t k = 0; k < 16; ++k)  // point k's product: [co, ci] by [ci, n]
     points[k](v + k * s.ci * n, n, n, m + k * s.co * n, n, pairs);
+  if (glu) {
+    gated_output(s, m, n, r0, r1, bias, pad, out);
+    return;
+  }
   float* spare = pad;  // two output rows where the image ends inside a block
   for (int64_t o = 0; o < s.co; ++o) {
     float* y = out + o * s.H * s.W;
@@ -163,14 +195,13 @@ struct ItemScratch {
   std::vector<uint16_t> pairs;
 };
 
-}  // namespace
-
-std::optional<at::Tensor> winograd_conv3x3(const at::Tensor& x, const at::Tensor& weight,
-                                           const at::Tensor& bias, bool bf16_products) {
+std::optional<at::Tensor> run(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                              bool bf16_products, bool glu) {
   if (!own_cpu_kernels_apply(x) || x.dim() != 4 || !weight.is_cpu() || weight.dim() != 4 ||
       weight.size(2) != 3 || weight.size(3) != 3 || weight.size(1) != x.size(1))
     return std::nullopt;
   if (bias.defined() && (!bias.is_cpu() || bias.numel() != weight.size(0))) return std::nullopt;
+  if (glu && weight.size(0) % 2) return std::nullopt;
   Shape s{x.size(1), weight.size(0), x.size(2), x.size(3)};
   if (s.block_rows() * s.blocks() < kMinBlocks) return std::nullopt;  // before any copy
   auto in = x.contiguous();
@@ -183,7 +214,8 @@ std::optional<at::Tensor> winograd_conv3x3(const at::Tensor& x, const at::Tensor
   int64_t rows_per_item = std::clamp<int64_t>(kItemBytes / (per_block * tw), 1, th);
   int64_t items_per_image = (th + rows_per_item - 1) / rows_per_item;
   int64_t scratch_floats = 16 * (s.ci + s.co) * rows_per_item * tw + 4 * s.padded();
-  auto y = at::empty({B, s.co, s.H, s.W}, in.options());
+  int64_t depth = glu ? s.co / 2 : s.co;
+  auto y = at::empty({B, depth, s.H, s.W}, in.options());
   const float* image = in.data_ptr<float>();
   float* out = y.data_ptr<float>();
   parallel_items<ItemScratch>(B * items_per_image, [&](ItemScratch& scratch, int64_t i) {
@@ -192,9 +224,21 @@ std::optional<at::Tensor> winograd_conv3x3(const at::Tensor& x, const at::Tensor
     int64_t batch = i / items_per_image, r0 = (i % items_per_image) * rows_per_item;
     run_item(s, points, b.defined() ? b.data_ptr<float>() : nullptr,
              image + batch * s.ci * s.H * s.W, r0, std::min(th, r0 + rows_per_item),
-             scratch.floats.data_ptr<float>(), scratch.pairs, out + batch * s.co * s.H * s.W);
+             scratch.floats.data_ptr<float>(), scratch.pairs, glu, out + batch * depth * s.H * s.W);
   });
   return y;
+}
+
+}  // namespace
+
+std::optional<at::Tensor> winograd_conv3x3(const at::Tensor& x, const at::Tensor& weight,
+                                           const at::Tensor& bias, bool bf16_products) {
+  return run(x, weight, bias, bf16_products, false);
+}
+
+std::optional<at::Tensor> winograd_conv3x3_glu(const at::Tensor& x, const at::Tensor& weight,
+                                               const at::Tensor& bias, bool bf16_products) {
+  return run(x, weight, bias, bf16_products, true);
 }
 
 }  // namespace msaas::demucs

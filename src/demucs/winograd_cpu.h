@@ -18,4 +18,12 @@ namespace msaas::demucs {
 std::optional<at::Tensor> winograd_conv3x3(const at::Tensor& x, const at::Tensor& weight,
                                            const at::Tensor& bias, bool bf16_products = false);
 
+// glu(winograd_conv3x3(x, weight, bias), dim 1) in one pass, as a decoder's rewrite and its GLU
+// run: [B, Cout / 2, H, W], the first half of the output channels times the sigmoid
+// (exp_cpu.h) of the second, gated while each item's output is in the cache, so the
+// convolution's full depth (66 MB at htdemucs' outer frequency decoder) is never written out.
+// nullopt where winograd_conv3x3 would return it, or Cout is odd.
+std::optional<at::Tensor> winograd_conv3x3_glu(const at::Tensor& x, const at::Tensor& weight,
+                                               const at::Tensor& bias, bool bf16_products = false);
+
 }  // namespace msaas::demucs

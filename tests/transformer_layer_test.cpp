@@ -1,0 +1,131 @@
+// The transformer layers' wiring in fast mode: where the CPU has AVX-512 BF16, a norm-first
+// layer's feed-forward half (its norm, both linear layers, LayerScale, the residual sum) runs in
+// one pass (feed_forward_bf16_cpu.h), chosen inside TransformerLayer. The kernels' own tests
+// check the pass's arithmetic; these check that the layer hands it the right norm and scale
+// (norm2 in self-attention layers, norm3 in cross-attention ones, gamma_2), and falls back
+// layer by layer where it must (group norms). The reference is the same layer in the exact mode,
+// which the real-model parity tests hold to the official code.
+#include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
+#include <c10/core/InferenceMode.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+#include "demucs/bf16_cpu.h"
+#include "demucs/transformer.h"
+
+namespace msaas::test {
+namespace {
+
+constexpr int64_t kDim = 48, kHeads = 4;
+
+// Random weights for one layer, each norm's scale and shift clearly its own, so that a layer
+// that takes another norm's (or gamma_1 for gamma_2) lands far from the reference.
+std::map<std::string, at::Tensor> random_layer(const std::string& p, bool cross) {
+  std::map<std::string, at::Tensor> w;
+  std::string attn = p + (cross ? ".cross_attn" : ".self_attn");
+  w[attn + ".in_proj_weight"] = at::randn({3 * kDim, kDim}) * 0.2;
+  w[attn + ".in_proj_bias"] = at::randn({3 * kDim}) * 0.1;
+  w[attn + ".out_proj.weight"] = at::randn({kDim, kDim}) * 0.2;
+  w[attn + ".out_proj.bias"] = at::randn({kDim}) * 0.1;
+  w[p + ".linear1.weight"] = at::randn({4 * kDim, kDim}) * 0.2;
+  w[p + ".linear1.bias"] = at::randn({4 * kDim}) * 0.1;
+  w[p + ".linear2.weight"] = at::randn({kDim, 4 * kDim}) * 0.1;
+  w[p + ".linear2.bias"] = at::randn({kDim}) * 0.1;
+  int norms = cross ? 3 : 2;
+  for (int i = 1; i <= norms; ++i) {
+    std::string n = p + ".norm" + std::to_string(i);
+    w[n + ".weight"] = at::rand({kDim}) * 2 * i - i / 2.0;
+    w[n + ".bias"] = at::randn({kDim}) * i;
+  }
+  w[p + ".norm_out.weight"] = at::rand({kDim}) + 0.5;
+  w[p + ".norm_out.bias"] = at::randn({kDim}) * 0.1;
+  w[p + ".gamma_1.scale"] = at::rand({kDim}) * 0.2;
+  w[p + ".gamma_2.scale"] = at::rand({kDim}) * 2 + 0.5;
+  return w;  // MyGroupNorm(1, dim) has the same weight names as the layer norm
+}
+
+struct Case {
+  bool cross, layer_scale, group_norm, norm_out, norm_first = true;
+};
+
+demucs::TransformerConfig config_of(const Case& c) {
+  demucs::TransformerConfig config;
+  config.dim = kDim;
+  config.num_heads = kHeads;
+  config.layer_scale = c.layer_scale;
+  config.group_norm = c.group_norm;
+  config.norm_out = c.norm_out;
+  config.norm_first = c.norm_first;
+  return config;
+}
+
+// The layer's output in fast mode (autocast, as the engine sets it) or the exact mode.
+at::Tensor run_layer(const demucs::TransformerLayer& layer, const at::Tensor& x,
+                     const at::Tensor& other, bool fast) {
+  if (fast) {
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    at::autocast::set_cpu_enabled(true);
+  }
+  auto y = layer(x, other).to(at::kFloat);
+  if (fast) at::autocast::set_cpu_enabled(false);
+  return y;
+}
+
+TEST(TransformerLayer, FastModeFeedForwardHalfIsWiredAsTheExactMode) {
+  if (!demucs::bf16_products_available()) GTEST_SKIP() << "this CPU has no AVX-512 BF16";
+  c10::InferenceMode guard;
+  at::manual_seed(5);
+  for (Case c : {Case{false, true, false, true}, Case{true, true, false, true},
+                 Case{false, false, false, false}, Case{true, true, false, false},
+                 Case{false, true, true, true}, Case{true, true, true, false},
+                 Case{false, true, false, false, false}, Case{true, true, false, false, false}}) {
+    std::string what = std::string(c.cross ? "cross" : "self") +
+                       (c.layer_scale ? ", LayerScale" : "") +
+                       (c.group_norm ? ", group norms" : "") + (c.norm_out ? ", norm_out" : "") +
+                       (c.norm_first ? "" : ", norm after");
+    demucs::Weights weights(random_layer("layer", c.cross));
+    demucs::TransformerLayer layer(weights, "layer", config_of(c), c.cross);
+    auto x = at::randn({1, 70, kDim}) * 2, other = at::randn({1, 45, kDim});
+    auto exact = run_layer(layer, x, c.cross ? other : at::Tensor(), false);
+    auto fast = run_layer(layer, x, c.cross ? other : at::Tensor(), true);
+    // bfloat16 factors move outputs of about unit size by some 1e-2; a wrong norm or scale by
+    // about their own size.
+    float scale = exact.abs().max().item<float>();
+    auto error = (fast - exact).abs();
+    EXPECT_LT(error.max().item<float>(), 0.05 * scale) << what;
+    EXPECT_LT(error.mean().item<float>(), 0.005 * scale) << what;
+    EXPECT_GT(error.max().item<float>(), 0.0f) << what << ": fast mode did not run in bfloat16";
+  }
+}
+
+// With gamma_1 = 0 the attention half adds exactly nothing, so a norm-first layer without
+// norm_out is x + gamma_2 * feed_forward(norm(x)): in fast mode the one pass's bits, with the
+// layer's own norm (norm2 for self-attention, norm3 for cross-attention). Layer by layer (ATen's
+// layer norm, then the block, then addcmul) the bits differ, so this shows the pass ran.
+TEST(TransformerLayer, FastModeRunsTheNormFirstFeedForwardHalfInOnePass) {
+  if (!demucs::bf16_products_available()) GTEST_SKIP() << "this CPU has no AVX-512 BF16";
+  c10::InferenceMode guard;
+  at::manual_seed(6);
+  for (bool cross : {false, true}) {
+    auto w = random_layer("layer", cross);
+    w["layer.gamma_1.scale"] = at::zeros({kDim});
+    demucs::Weights weights(w);
+    demucs::TransformerLayer layer(weights, "layer", config_of({cross, true, false, false}), cross);
+    auto x = at::randn({1, 70, kDim}) * 2, other = at::randn({1, 45, kDim});
+    auto fast = run_layer(layer, x, cross ? other : at::Tensor(), true);
+    std::string norm = cross ? "layer.norm3" : "layer.norm2";
+    demucs::FeedForwardWeights ff{w["layer.linear1.weight"], w["layer.linear1.bias"],
+                                  w["layer.linear2.weight"], w["layer.linear2.bias"]};
+    demucs::NormAndResidual around{w[norm + ".weight"], w[norm + ".bias"], 1e-5,
+                                   w["layer.gamma_2.scale"]};
+    auto one_pass = demucs::feed_forward_bf16_cpu(x, ff, around);
+    ASSERT_TRUE(one_pass);
+    EXPECT_TRUE(at::equal(fast, *one_pass)) << (cross ? "cross" : "self");
+  }
+}
+
+}  // namespace
+}  // namespace msaas::test
