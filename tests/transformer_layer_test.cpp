@@ -2,9 +2,10 @@
 // layer's feed-forward half (its norm, both linear layers, LayerScale, the residual sum) runs in
 // one pass (feed_forward_bf16_cpu.h), chosen inside TransformerLayer. The kernels' own tests
 // check the pass's arithmetic; these check that the layer hands it the right norm and scale
-// (norm2 in self-attention layers, norm3 in cross-attention ones, gamma_2), and falls back
-// layer by layer where it must (group norms). The reference is the same layer in the exact mode,
-// which the real-model parity tests hold to the official code.
+// (norm2 in self-attention layers, norm3 in cross-attention ones, gamma_2) and, where it must
+// (group norms, norm after the layers), runs the norm and the residual sum apart, the linear
+// layers still in one pass. The reference is the same layer in the exact mode, which the
+// real-model parity tests hold to the official code.
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
 #include <c10/core/InferenceMode.h>
