@@ -132,4 +132,10 @@ class Separator {
 // threads)".
 std::string compute_summary();
 
+// Gives the memory the engine keeps for reuse but no longer uses back to the system: its tensor
+// arena's pages past the last block in use and malloc's free memory. Each separation does this
+// as it ends; a program calls it after its own work that followed (the worker, after each job's
+// encoding and uploads), so an idle process holds the model and little else.
+void release_unused_memory();
+
 }  // namespace msaas

@@ -116,11 +116,8 @@ std::optional<at::Tensor> conv_cpu(const at::Tensor& x, const at::Tensor& weight
   auto at_or = [](at::IntArrayRef v, size_t i, int64_t fallback) {
     return i < v.size() ? v[i] : fallback;
   };
-  bool plain_3x3 = x.dim() == 4 && weight.size(2) == 3 && weight.size(3) == 3 &&
-                   at_or(stride, 0, 1) == 1 && at_or(stride, 1, 1) == 1 &&
-                   at_or(padding, 0, 0) == 1 && at_or(padding, 1, 0) == 1 &&
-                   at_or(dilation, 0, 1) == 1 && at_or(dilation, 1, 1) == 1;
-  if (plain_3x3 && !is_transposed) return winograd_conv3x3(x, weight, bias, bf16_products);
+  if (x.dim() == 4 && !is_transposed && is_plain_3x3(weight, stride, padding, dilation))
+    return winograd_conv3x3(x, weight, bias, bf16_products);
   // Only the first spatial axis may stride, pad or span more than one step.
   if (x.dim() == 4 && (weight.size(3) != 1 || at_or(stride, 1, 1) != 1 ||
                        at_or(padding, 1, 0) != 0 || at_or(dilation, 1, 1) != 1))

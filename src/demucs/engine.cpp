@@ -231,6 +231,10 @@ InstalledModels list_installed_models(const std::string& repo) {
   return installed;
 }
 
+void release_unused_memory() {
+  demucs::trim_tensor_cache();
+}
+
 std::unique_ptr<Separator> Separator::from_file(const std::string& path,
                                                 const std::string& device) {
   auto where = prepare_device(device);

@@ -167,19 +167,13 @@ at::Tensor Conv::operator()(const at::Tensor& x) const {
   return y;
 }
 
-// The plain 3x3 convolutions Conv::operator() hands to winograd_cpu.h (through conv_cpu).
-bool Conv::is_plain_3x3() const {
-  return !transposed && weight.dim() == 4 && weight.size(2) == 3 && weight.size(3) == 3 &&
-         stride == std::vector<int64_t>{1, 1} && padding == std::vector<int64_t>{1, 1} &&
-         dilation == std::vector<int64_t>{1, 1};
-}
-
 std::optional<at::Tensor> Conv::glu_in_one_pass(const at::Tensor& x) const {
   auto all = [](const std::vector<int64_t>& v, int64_t value) {
     return std::all_of(v.begin(), v.end(), [value](int64_t s) { return s == value; });
   };
   bool one_by_one = !transposed && is_one_by_one(weight) && all(stride, 1) && all(padding, 0);
-  bool plain_3x3 = is_plain_3x3() && x.dim() == 4;
+  // The 3x3 ones Conv::operator() hands to winograd_cpu.h (through conv_cpu).
+  bool plain_3x3 = !transposed && x.dim() == 4 && is_plain_3x3(weight, stride, padding, dilation);
   if (!(one_by_one || plain_3x3) || !x.is_cpu() || x.dim() < 2 || x.size(1) == 0)
     return std::nullopt;
   bool fast = at::autocast::is_cpu_enabled();

@@ -87,7 +87,6 @@ struct Conv {
 
  private:
   at::Tensor aten(const at::Tensor& x, const at::Tensor& w) const;  // ATen's convolution
-  bool is_plain_3x3() const;
 };
 
 enum class ConvKind { forward, transposed };  // nn.Conv*d or nn.ConvTranspose*d

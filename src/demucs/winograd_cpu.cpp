@@ -231,6 +231,16 @@ std::optional<at::Tensor> run(const at::Tensor& x, const at::Tensor& weight, con
 
 }  // namespace
 
+bool is_plain_3x3(const at::Tensor& weight, at::IntArrayRef stride, at::IntArrayRef padding,
+                  at::IntArrayRef dilation) {
+  auto at_or = [](at::IntArrayRef v, size_t i, int64_t fallback) {
+    return i < v.size() ? v[i] : fallback;
+  };
+  return weight.dim() == 4 && weight.size(2) == 3 && weight.size(3) == 3 &&
+         at_or(stride, 0, 1) == 1 && at_or(stride, 1, 1) == 1 && at_or(padding, 0, 0) == 1 &&
+         at_or(padding, 1, 0) == 1 && at_or(dilation, 0, 1) == 1 && at_or(dilation, 1, 1) == 1;
+}
+
 std::optional<at::Tensor> winograd_conv3x3(const at::Tensor& x, const at::Tensor& weight,
                                            const at::Tensor& bias, bool bf16_products) {
   return run(x, weight, bias, bf16_products, false);

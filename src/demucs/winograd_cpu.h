@@ -15,6 +15,12 @@ namespace msaas::demucs {
 // runs it) or the input is not float32 on the CPU, or autocast (fast mode) is on. bf16_products
 // (fast mode, autocast left out by the caller): the 16 products take bfloat16 factors with
 // float32 sums (bf16_cpu.h) where the CPU has AVX-512 BF16.
+// Whether a (not transposed) convolution is one winograd_conv3x3 computes: a 3x3 kernel over two
+// axes, stride 1, padding 1, no dilation (entries left out count as ATen's defaults: stride 1,
+// padding 0, dilation 1).
+bool is_plain_3x3(const at::Tensor& weight, at::IntArrayRef stride, at::IntArrayRef padding,
+                  at::IntArrayRef dilation);
+
 std::optional<at::Tensor> winograd_conv3x3(const at::Tensor& x, const at::Tensor& weight,
                                            const at::Tensor& bias, bool bf16_products = false);
 

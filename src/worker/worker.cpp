@@ -1,9 +1,6 @@
 // worker/worker.cpp: see worker.h.
 #include "worker/worker.h"
 
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,15 +28,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-// The engine keeps malloc's freed memory while a song separates and gives it back at the end
-// (tensor_cache.h); what the job freed after that (encoding, uploads) goes back here, so that
-// an idle worker holds the model and little else.
-void give_freed_memory_back() {
-#if defined(__GLIBC__)
-  malloc_trim(0);
-#endif
-}
 
 std::string make_worker_id() {
   char host[256] = "worker";
@@ -479,9 +467,11 @@ int Worker::run() {
         queue_.give_back(id_, *claim);  // taken as the stop came: untouched, not counted
         service::log_info("job " + claim->spec.id + ": stopping; given back untouched");
       } else if (claim) {
-        struct GiveBackAfterTheJob {  // on every way out of process()
-          ~GiveBackAfterTheJob() { give_freed_memory_back(); }
-        } give_back;
+        // What the job freed after its separation (encoding, uploads) goes back to the
+        // system on every way out of process().
+        struct ReleaseAfterTheJob {
+          ~ReleaseAfterTheJob() { release_unused_memory(); }
+        } release;
         process(*claim);
       }
     } catch (const std::exception& e) {
