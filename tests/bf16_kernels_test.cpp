@@ -19,6 +19,7 @@
 #include "demucs/exp_cpu.h"
 #include "demucs/feed_forward_bf16_cpu.h"
 #include "demucs/linear_bf16_cpu.h"
+#include "linear_check.h"
 #include "product_check.h"
 
 namespace msaas::test {
@@ -127,14 +128,7 @@ TEST(Bf16Kernels, LinearTakesBfloat16FactorsAndSumsInFloat32) {
   auto sliced = demucs::linear_bf16_cpu(x, weight.slice(0, 30), bias.slice(0, 30));
   ASSERT_TRUE(sliced);
   EXPECT_TRUE(at::equal(*sliced, y->slice(2, 30))) << "a slice of the weight must give its columns";
-  auto no_bias = demucs::linear_bf16_cpu(x, weight, at::Tensor());
-  ASSERT_TRUE(no_bias) << "a linear layer without a bias";
-  EXPECT_LT((no_bias->to(at::kDouble) + bias.to(at::kDouble) - expected).abs().max().item<double>(),
-            1e-5);
-  EXPECT_FALSE(demucs::linear_bf16_cpu(x.to(at::kDouble), weight, bias)) << "float32 only";
-  EXPECT_FALSE(demucs::linear_bf16_cpu(x, weight.slice(1, 0, 16), bias))
-      << "a weight narrower than x's rows is at::linear's to refuse";
-  EXPECT_FALSE(demucs::linear_bf16_cpu(x, weight, bias.slice(0, 0, 299))) << "a short bias";
+  expect_no_bias_and_refusals(demucs::linear_bf16_cpu, x, weight, bias, expected, 1e-5);
 }
 
 // The feed-forward block in one pass gives the bits of its two layers one after the other,
@@ -151,25 +145,7 @@ TEST(Bf16Kernels, FeedForwardInOnePassGivesTheBitsOfItsLayers) {
     EXPECT_FALSE(demucs::feed_forward_bf16_cpu(x, ff));
     GTEST_SKIP() << "this CPU has no AVX-512 BF16";
   }
-  for (auto activation : {Activation::gelu, Activation::relu}) {
-    ff.activation = activation;
-    for (int64_t tokens : {101, 5}) {
-      auto in = x.slice(1, 0, tokens);
-      auto y = demucs::feed_forward_bf16_cpu(in, ff);
-      ASSERT_TRUE(y);
-      ASSERT_EQ(y->sizes(), (std::vector<int64_t>{2, tokens, 40}));
-      auto hidden = *demucs::linear_bf16_cpu(in, ff.w1, ff.b1);
-      if (activation == Activation::gelu) {
-        float* h = hidden.data_ptr<float>();
-        for (int64_t i = 0; i < hidden.numel(); ++i) h[i] = demucs::gelu(h[i]);
-      } else {
-        hidden.relu_();
-      }
-      auto expected = *demucs::linear_bf16_cpu(hidden, ff.w2, ff.b2);
-      EXPECT_TRUE(at::equal(*y, expected))
-          << "largest difference " << (*y - expected).abs().max().item<float>();
-    }
-  }
+  expect_block_gives_its_layers_bits(ff, x, demucs::linear_bf16_cpu);
   ff.activation = Activation::gelu;
   auto rounded = [](const at::Tensor& t) { return t.to(at::kBFloat16).to(at::kDouble); };
   auto hidden =

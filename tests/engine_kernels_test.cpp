@@ -28,6 +28,7 @@
 #include "demucs/f32_cpu.h"
 #include "demucs/feed_forward_bf16_cpu.h"
 #include "demucs/linear_bf16_cpu.h"
+#include "demucs/linear_int8_cpu.h"
 #include "demucs/nn.h"
 #include "demucs/parallel_items.h"
 #include "demucs/pointwise_cpu.h"
@@ -791,6 +792,13 @@ TEST(EngineKernels, OwnKernelsGiveTheSameBitsOnAnyNumberOfThreads) {
     if (fast && demucs::bf16_products_available()) {
       out.push_back(*demucs::linear_bf16_cpu(q.reshape({-1, 64}), weight, bias));
       demucs::FeedForwardWeights ff{weight, bias, weight.t() * 0.5, q[0][0]};
+      out.push_back(*demucs::feed_forward_bf16_cpu(q, ff));
+      out.push_back(*demucs::feed_forward_bf16_cpu(q, ff, {k[0][0], v[0][0], 1e-5, q[0][1]}));
+    }
+    if (fast && demucs::int8_products_available()) {
+      out.push_back(*demucs::linear_int8_cpu(q.reshape({-1, 64}), weight, bias));
+      demucs::FeedForwardWeights ff{weight, bias, weight.t() * 0.5, q[0][0]};
+      ff.int8 = true;
       out.push_back(*demucs::feed_forward_bf16_cpu(q, ff));
       out.push_back(*demucs::feed_forward_bf16_cpu(q, ff, {k[0][0], v[0][0], 1e-5, q[0][1]}));
     }

@@ -1,20 +1,26 @@
 // The transformer layers' wiring in fast mode: where the CPU has AVX-512 BF16, a norm-first
 // layer's feed-forward half (its norm, both linear layers, LayerScale, the residual sum) runs in
-// one pass (feed_forward_bf16_cpu.h), chosen inside TransformerLayer. The kernels' own tests
-// check the pass's arithmetic; these check that the layer hands it the right norm and scale
-// (norm2 in self-attention layers, norm3 in cross-attention ones, gamma_2) and, where it must
-// (group norms, norm after the layers), runs the norm and the residual sum apart, the linear
-// layers still in one pass. The reference is the same layer in the exact mode, which the
-// real-model parity tests hold to the official code.
+// one pass (feed_forward_bf16_cpu.h), chosen inside TransformerLayer, with int8 factors where
+// MSAAS_FAST_INT8=1 asks for them, as attention's projections (linear_int8_cpu.h). The kernels' own
+// tests check the pass's arithmetic; these check that the layer hands it the right norm and
+// scale (norm2 in self-attention layers, norm3 in cross-attention ones, gamma_2) and, where it
+// must (group norms, norm after the layers), runs the norm and the residual sum apart, the
+// linear layers still in one pass. The reference is the same layer in the exact mode, which
+// the real-model parity tests hold to the official code.
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdlib>
 #include <map>
 #include <string>
 
+#include "demucs/attention_cpu.h"
 #include "demucs/bf16_cpu.h"
+#include "demucs/int8_cpu.h"
+#include "demucs/linear_int8_cpu.h"
 #include "demucs/transformer.h"
 
 namespace msaas::test {
@@ -120,11 +126,54 @@ TEST(TransformerLayer, FastModeRunsTheNormFirstFeedForwardHalfInOnePass) {
     std::string norm = cross ? "layer.norm3" : "layer.norm2";
     demucs::FeedForwardWeights ff{w["layer.linear1.weight"], w["layer.linear1.bias"],
                                   w["layer.linear2.weight"], w["layer.linear2.bias"]};
+    ff.int8 = demucs::int8_products_preferred();
     demucs::NormAndResidual around{w[norm + ".weight"], w[norm + ".bias"], 1e-5,
                                    w["layer.gamma_2.scale"]};
     auto one_pass = demucs::feed_forward_bf16_cpu(x, ff, around);
     ASSERT_TRUE(one_pass);
     EXPECT_TRUE(at::equal(fast, *one_pass)) << (cross ? "cross" : "self");
+  }
+}
+
+// With gamma_2 = 0 the feed-forward half adds exactly nothing, so the layer is x + gamma_1 *
+// attention(norm1(x)) (cross: norm2(other) for the keys and values): in fast mode with int8
+// products (asked for by MSAAS_FAST_INT8=1), the projections'
+// bits are linear_int8_cpu's (the three as one product for self-attention, each row of the
+// weight on its own scale), attention's core attention_cpu's.
+TEST(TransformerLayer, FastModeAttentionTakesInt8Projections) {
+  if (!demucs::bf16_products_available() || !demucs::int8_products_available())
+    GTEST_SKIP() << "this CPU has no AVX-512 BF16 and VNNI";
+  setenv("MSAAS_FAST_INT8", "1", 1);
+  struct Unset {
+    ~Unset() { unsetenv("MSAAS_FAST_INT8"); }
+  } unset;
+  c10::InferenceMode guard;
+  at::manual_seed(7);
+  for (bool cross : {false, true}) {
+    auto w = random_layer("layer", cross);
+    w["layer.gamma_2.scale"] = at::zeros({kDim});
+    demucs::Weights weights(w);
+    demucs::TransformerLayer layer(weights, "layer", config_of({cross, true, false, false}), cross);
+    auto x = at::randn({1, 70, kDim}) * 2, other = at::randn({1, 45, kDim});
+    auto fast = run_layer(layer, x, cross ? other : at::Tensor(), true);
+    std::string attn = cross ? "layer.cross_attn" : "layer.self_attn";
+    auto norm = [&](const std::string& name, const at::Tensor& t) {
+      return at::layer_norm(t, {kDim}, w[name + ".weight"], w[name + ".bias"], 1e-5);
+    };
+    auto q_in = norm("layer.norm1", x), kv_in = cross ? norm("layer.norm2", other) : q_in;
+    auto weight = w[attn + ".in_proj_weight"], bias = w[attn + ".in_proj_bias"];
+    auto query = *demucs::linear_int8_cpu(q_in, weight.slice(0, 0, kDim), bias.slice(0, 0, kDim));
+    auto key = *demucs::linear_int8_cpu(kv_in, weight.slice(0, kDim, 2 * kDim),
+                                        bias.slice(0, kDim, 2 * kDim));
+    auto value =
+        *demucs::linear_int8_cpu(kv_in, weight.slice(0, 2 * kDim), bias.slice(0, 2 * kDim));
+    query = query / std::sqrt(double(kDim / kHeads));
+    auto core = *demucs::attention_cpu(query, key, value, kHeads, true);
+    auto out =
+        *demucs::linear_int8_cpu(core, w[attn + ".out_proj.weight"], w[attn + ".out_proj.bias"]);
+    auto expected = at::addcmul(x, w["layer.gamma_1.scale"], out);
+    EXPECT_TRUE(at::equal(fast, expected)) << (cross ? "cross" : "self") << ": largest difference "
+                                           << (fast - expected).abs().max().item<float>();
   }
 }
 

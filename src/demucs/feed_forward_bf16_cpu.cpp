@@ -9,7 +9,9 @@
 #include "demucs/backend.h"
 #include "demucs/bf16_cpu.h"
 #include "demucs/exp_cpu.h"
+#include "demucs/int8_cpu.h"
 #include "demucs/linear_bf16_cpu.h"
+#include "demucs/linear_int8_cpu.h"
 #include "demucs/parallel_items.h"
 #include "demucs/vector_clones.h"
 
@@ -22,8 +24,15 @@ constexpr int64_t kRows = 48;
 
 // One thread's blocks, kept over its work items.
 struct BlockScratch {
-  std::vector<float> normed, hidden;
+  std::vector<float> normed, hidden, token_scales, hidden_scales;
   std::vector<uint16_t> tokens, hidden_bf16;
+  std::vector<uint8_t> tokens_u8, hidden_u8;
+};
+
+// Both layers' weights as one kind of product takes them: bfloat16 pairs or int8 quads.
+struct PackedWeights {
+  std::vector<uint16_t> pairs1, pairs2;
+  Int8Weight quads1, quads2;
 };
 
 // out = layer_norm(x) over n floats: the mean, then the mean square of the deviations from it
@@ -42,10 +51,18 @@ void layer_norm_row(const float* x, int64_t n, const float* weight, const float*
   for (int64_t j = 0; j < n; ++j) out[j] = (x[j] - mean) * rstd * weight[j] + bias[j];
 }
 
-// h = activation(h + bias) over n floats.
+// h = activation(h + bias) over n floats; bias nullptr where the product added it already.
 MSAAS_VECTOR_CLONES
 void activate(float* h, const float* bias, int64_t n, Activation activation) {
-  if (activation == Activation::gelu) {
+  if (!bias) {
+    if (activation == Activation::gelu) {
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) h[j] = gelu(h[j]);
+    } else {
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) h[j] = std::max(h[j], 0.0f);  // NaN stays NaN
+    }
+  } else if (activation == Activation::gelu) {
 #pragma omp simd
     for (int64_t j = 0; j < n; ++j) h[j] = gelu(h[j] + bias[j]);
   } else {
@@ -75,8 +92,8 @@ bool is_vector(const at::Tensor& v, int64_t size) {
 }
 
 bool applies(const at::Tensor& x, const FeedForwardWeights& ff) {
-  if (!bf16_products_available() || !own_cpu_kernels_apply(x) || x.dim() < 1 || x.size(-1) == 0)
-    return false;
+  bool kernel = ff.int8 ? int8_products_available() : bf16_products_available();
+  if (!kernel || !own_cpu_kernels_apply(x) || x.dim() < 1 || x.size(-1) == 0) return false;
   int64_t in = x.size(-1);
   if (!is_matrix(ff.w1, in) || !is_vector(ff.b1, ff.w1.size(0))) return false;
   return is_matrix(ff.w2, ff.w1.size(0)) && is_vector(ff.b2, ff.w2.size(0));
@@ -91,6 +108,48 @@ const float* values(const at::Tensor& t) {
   return t.defined() ? t.data_ptr<float>() : nullptr;
 }
 
+// The block's two products for `rows` tokens (in: rows x ff's input width), bfloat16 factors:
+// out = linear2(activation(linear1(in))), b2 nullptr to leave out the second bias.
+void block_products_bf16(const float* in, int64_t rows, const FeedForwardWeights& ff,
+                         const PackedWeights& packed, const float* b1, const float* b2,
+                         BlockScratch& s, float* out) {
+  int64_t width_in = ff.w1.size(1), hidden = ff.w1.size(0), width = ff.w2.size(0);
+  int64_t in_depth = bf16_depth(width_in), hidden_depth = bf16_depth(hidden);
+  s.tokens.resize(kRows * in_depth);
+  s.hidden.resize(kRows * hidden);
+  s.hidden_bf16.resize(kRows * hidden_depth);
+  round_rows_to_bf16(in, width_in, rows, width_in, s.tokens.data(), in_depth);
+  gemm_bf16(s.tokens.data(), in_depth, packed.pairs1.data(), s.hidden.data(), hidden, rows, hidden,
+            in_depth);
+  for (int64_t r = 0; r < rows; ++r) activate(&s.hidden[r * hidden], b1, hidden, ff.activation);
+  round_rows_to_bf16(s.hidden.data(), hidden, rows, hidden, s.hidden_bf16.data(), hidden_depth);
+  gemm_bf16(s.hidden_bf16.data(), hidden_depth, packed.pairs2.data(), out, width, rows, width,
+            hidden_depth);
+  add_bias_to_rows(out, rows, width, b2);
+}
+
+// The same with int8 factors, each token and hidden row on a scale of its own; the biases added
+// by the products.
+void block_products_int8(const float* in, int64_t rows, const FeedForwardWeights& ff,
+                         const PackedWeights& packed, const float* b1, const float* b2,
+                         BlockScratch& s, float* out) {
+  const Int8Weight &w1 = packed.quads1, &w2 = packed.quads2;
+  int64_t hidden = w1.n;
+  s.tokens_u8.resize(kRows * w1.depth);
+  s.hidden.resize(kRows * hidden);
+  s.hidden_u8.resize(kRows * w2.depth);
+  s.token_scales.resize(kRows);
+  s.hidden_scales.resize(kRows);
+  quantize_rows_u8(in, w1.k, rows, w1.k, s.tokens_u8.data(), w1.depth, s.token_scales.data());
+  gemm_u8s8(s.tokens_u8.data(), w1.depth, s.token_scales.data(), w1, b1, s.hidden.data(), hidden,
+            rows);
+  for (int64_t r = 0; r < rows; ++r)
+    activate(&s.hidden[r * hidden], nullptr, hidden, ff.activation);
+  quantize_rows_u8(s.hidden.data(), hidden, rows, hidden, s.hidden_u8.data(), w2.depth,
+                   s.hidden_scales.data());
+  gemm_u8s8(s.hidden_u8.data(), w2.depth, s.hidden_scales.data(), w2, b2, out, w2.n, rows);
+}
+
 // Both entry points: `around` nullptr for the block alone.
 at::Tensor run(const at::Tensor& x, const FeedForwardWeights& ff, const NormAndResidual* around) {
   auto tokens = x.reshape({-1, x.size(-1)}).contiguous();
@@ -100,9 +159,15 @@ at::Tensor run(const at::Tensor& x, const FeedForwardWeights& ff, const NormAndR
     norm_weight = around->norm_weight.contiguous(), norm_bias = around->norm_bias.contiguous();
     if (around->gamma.defined()) gamma = around->gamma.contiguous();
   }
-  int64_t m = tokens.size(0), in = tokens.size(1), hidden = ff.w1.size(0), width = ff.w2.size(0);
-  int64_t in_depth = bf16_depth(in), hidden_depth = bf16_depth(hidden);
-  auto pairs1 = pack_weight_bf16(ff.w1.contiguous()), pairs2 = pack_weight_bf16(ff.w2.contiguous());
+  int64_t m = tokens.size(0), in = tokens.size(1), width = ff.w2.size(0);
+  PackedWeights packed;
+  if (ff.int8) {
+    packed.quads1 = quantize_weight_int8(ff.w1.contiguous());
+    packed.quads2 = quantize_weight_int8(ff.w2.contiguous());
+  } else {
+    packed.pairs1 = pack_weight_bf16(ff.w1.contiguous());
+    packed.pairs2 = pack_weight_bf16(ff.w2.contiguous());
+  }
   auto y = at::empty({m, width}, tokens.options());
   const float* tokens_in = tokens.data_ptr<float>();
   float* out = y.data_ptr<float>();
@@ -110,9 +175,6 @@ at::Tensor run(const at::Tensor& x, const FeedForwardWeights& ff, const NormAndR
   parallel_items<BlockScratch>((m + kRows - 1) / kRows, [&](BlockScratch& s, int64_t block) {
     int64_t r0 = block * kRows, rows = std::min(m, r0 + kRows) - r0;
     const float* block_in = tokens_in + r0 * in;
-    s.tokens.resize(kRows * in_depth);
-    s.hidden.resize(kRows * hidden);
-    s.hidden_bf16.resize(kRows * hidden_depth);
     const float* products_in = block_in;
     if (around) {
       s.normed.resize(kRows * in);
@@ -121,21 +183,16 @@ at::Tensor run(const at::Tensor& x, const FeedForwardWeights& ff, const NormAndR
                        &s.normed[r * in]);
       products_in = s.normed.data();
     }
-    round_rows_to_bf16(products_in, in, rows, in, s.tokens.data(), in_depth);
-    gemm_bf16(s.tokens.data(), in_depth, pairs1.data(), s.hidden.data(), hidden, rows, hidden,
-              in_depth);
-    for (int64_t r = 0; r < rows; ++r)
-      activate(&s.hidden[r * hidden], values(b1), hidden, ff.activation);
-    round_rows_to_bf16(s.hidden.data(), hidden, rows, hidden, s.hidden_bf16.data(), hidden_depth);
     float* block_out = out + r0 * width;
-    gemm_bf16(s.hidden_bf16.data(), hidden_depth, pairs2.data(), block_out, width, rows, width,
-              hidden_depth);
-    if (around) {
+    // The second layer's bias: added by the product, or with the residual sum.
+    const float* b2_in_product = around ? nullptr : values(b2);
+    if (ff.int8)
+      block_products_int8(products_in, rows, ff, packed, values(b1), b2_in_product, s, block_out);
+    else
+      block_products_bf16(products_in, rows, ff, packed, values(b1), b2_in_product, s, block_out);
+    if (around)
       for (int64_t r = 0; r < rows; ++r)
         add_residual(block_in + r * in, values(b2), values(gamma), width, block_out + r * width);
-    } else {
-      add_bias_to_rows(block_out, rows, width, values(b2));
-    }
   });
   auto sizes = x.sizes().vec();
   sizes.back() = width;

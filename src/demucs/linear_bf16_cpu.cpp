@@ -44,33 +44,45 @@ void add_bias_to_rows(float* out, int64_t rows, int64_t n, const float* bias) {
     for (int64_t j = 0; j < n; ++j) out[r * n + j] += bias[j];
 }
 
-std::optional<at::Tensor> linear_bf16_cpu(const at::Tensor& x, const at::Tensor& weight,
-                                          const at::Tensor& bias) {
-  if (!bf16_products_available()) return std::nullopt;
-  if (!own_cpu_kernels_apply(x) || !own_cpu_kernels_apply(weight)) return std::nullopt;
-  if (bias.defined() && !own_cpu_kernels_apply(bias)) return std::nullopt;
-  // Shapes at::linear would refuse are left to it, for its error message.
-  if (x.dim() < 1 || weight.dim() != 2 || weight.size(1) != x.size(-1)) return std::nullopt;
-  if (bias.defined() && (bias.dim() != 1 || bias.size(0) != weight.size(0))) return std::nullopt;
-  auto rows = x.reshape({-1, x.size(-1)}).contiguous();
-  auto w = weight.contiguous();
-  auto b = bias.defined() ? bias.contiguous() : bias;
-  int64_t m = rows.size(0), k = rows.size(1), n = w.size(0), depth = bf16_depth(k);
-  std::vector<uint16_t> a(m * depth), pairs = pack_weight_bf16(w);
-  auto y = at::empty({m, n}, rows.options());
-  const float* in = rows.data_ptr<float>();
-  const float* bias_values = b.defined() ? b.data_ptr<float>() : nullptr;
-  float* out = y.data_ptr<float>();
-  // The bias is added to each block of rows while it is still in cache.
-  parallel_items<NoState>((m + kRows - 1) / kRows, [&](NoState&, int64_t block) {
-    int64_t r0 = block * kRows, r1 = std::min(m, r0 + kRows);
-    round_rows_to_bf16(in + r0 * k, k, r1 - r0, k, a.data() + r0 * depth, depth);
-    gemm_bf16(a.data() + r0 * depth, depth, pairs.data(), out + r0 * n, n, r1 - r0, n, depth);
-    add_bias_to_rows(out + r0 * n, r1 - r0, n, bias_values);
-  });
+bool linear_kernels_apply(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  if (!own_cpu_kernels_apply(x) || !own_cpu_kernels_apply(weight)) return false;
+  if (bias.defined() && !own_cpu_kernels_apply(bias)) return false;
+  if (x.dim() < 1 || weight.dim() != 2 || weight.size(1) != x.size(-1)) return false;
+  return !bias.defined() || (bias.dim() == 1 && bias.size(0) == weight.size(0));
+}
+
+LinearRows::LinearRows(const at::Tensor& x, const at::Tensor& b, int64_t width)
+    : rows(x.reshape({-1, x.size(-1)}).contiguous()),
+      bias(b.defined() ? b.contiguous() : b),
+      y(at::empty({rows.size(0), width}, rows.options())),
+      m(rows.size(0)),
+      k(rows.size(1)),
+      n(width),
+      in(rows.data_ptr<float>()),
+      bias_values(bias.defined() ? bias.data_ptr<float>() : nullptr),
+      out(y.data_ptr<float>()) {}
+
+at::Tensor LinearRows::result(const at::Tensor& x) const {
   auto sizes = x.sizes().vec();
   sizes.back() = n;
   return y.view(sizes);
+}
+
+std::optional<at::Tensor> linear_bf16_cpu(const at::Tensor& x, const at::Tensor& weight,
+                                          const at::Tensor& bias) {
+  if (!bf16_products_available() || !linear_kernels_apply(x, weight, bias)) return std::nullopt;
+  LinearRows l(x, bias, weight.size(0));
+  int64_t depth = bf16_depth(l.k);
+  std::vector<uint16_t> a(l.m * depth), pairs = pack_weight_bf16(weight.contiguous());
+  // The bias is added to each block of rows while it is still in cache.
+  parallel_items<NoState>((l.m + kRows - 1) / kRows, [&](NoState&, int64_t block) {
+    int64_t r0 = block * kRows, rows = std::min(l.m, r0 + kRows) - r0;
+    round_rows_to_bf16(l.in + r0 * l.k, l.k, rows, l.k, a.data() + r0 * depth, depth);
+    float* out = l.out + r0 * l.n;
+    gemm_bf16(a.data() + r0 * depth, depth, pairs.data(), out, l.n, rows, l.n, depth);
+    add_bias_to_rows(out, rows, l.n, l.bias_values);
+  });
+  return l.result(x);
 }
 
 }  // namespace msaas::demucs

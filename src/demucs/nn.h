@@ -116,6 +116,9 @@ LayerNorm make_layer_norm(Weights& w, const std::string& prefix, int64_t dim, do
 
 struct Linear {
   at::Tensor weight, bias;
+  // Fast mode takes int8 factors where int8_products_preferred() (linear_int8_cpu): the
+  // transformer's layers, whose quality cost was measured (docs/quality.md).
+  bool int8_in_fast_mode = false;
   at::Tensor operator()(const at::Tensor& x) const;
 };
 Linear make_linear(Weights& w, const std::string& prefix, int64_t in, int64_t out);

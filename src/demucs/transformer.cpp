@@ -11,6 +11,7 @@
 #include "demucs/bf16_cpu.h"
 #include "demucs/feed_forward_bf16_cpu.h"
 #include "demucs/linear_bf16_cpu.h"
+#include "demucs/linear_int8_cpu.h"
 #include "msaas/engine.h"
 
 namespace msaas::demucs {
@@ -52,9 +53,10 @@ at::Tensor Attention::operator()(const at::Tensor& q, const at::Tensor& kv) cons
 // bfloat16 products round their outputs, and rounded queries, keys and scores moved the
 // softmax's weights enough to cost a stem up to 0.56 dB of SDR. Here the projections and both
 // products take bfloat16 factors with float32 sums (linear_bf16_cpu, attention_cpu), where the
-// CPU has AVX-512 BF16, else float32 (docs/quality.md). The output projection is Linear's,
-// which does the same in fast mode (nn.cpp); the feed-forward layers are feed_forward_bf16_cpu's.
-// (A GPU's autocast is not left out here.)
+// CPU has AVX-512 BF16, else float32 (docs/quality.md); the projections take int8 factors
+// where asked for (linear_int8_cpu, int8_products_preferred). The output
+// projection is Linear's, which does the same in fast mode (nn.cpp); the feed-forward layers are
+// feed_forward_bf16_cpu's. (A GPU's autocast is not left out here.)
 at::Tensor Attention::attend(const at::Tensor& q_in, const at::Tensor& kv_in) const {
   bool fast_mode = at::autocast::is_cpu_enabled();
   c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
@@ -64,8 +66,11 @@ at::Tensor Attention::attend(const at::Tensor& q_in, const at::Tensor& kv_in) co
   int64_t B = q.size(0), Tq = q.size(1), Tk = kv.size(1), C = q.size(2), d = C / heads;
   auto weight = as_float(in_weight);
   auto linear = [&](const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
-    if (fast_mode)
+    if (fast_mode) {
+      if (int8_products_preferred())
+        if (auto y = linear_int8_cpu(x, w, b)) return *y;
       if (auto y = linear_bf16_cpu(x, w, b)) return *y;
+    }
     return at::linear(x, w, b);
   };
   at::Tensor query, key, value;
@@ -133,6 +138,7 @@ Attention make_attention(Weights& w, const std::string& prefix, int64_t dim, int
   a.in_weight = w.take_stored(prefix + ".in_proj_weight", {3 * dim, dim});
   a.in_bias = w.take(prefix + ".in_proj_bias", {3 * dim});
   a.out = make_linear(w, prefix + ".out_proj", dim, dim);
+  a.out.int8_in_fast_mode = true;
   a.heads = heads;
   return a;
 }
@@ -146,6 +152,7 @@ TransformerLayer::TransformerLayer(Weights& w, const std::string& p, const Trans
   attn_ = make_attention(w, p + (cross ? ".cross_attn" : ".self_attn"), dim, c.num_heads);
   linear1_ = make_linear(w, p + ".linear1", dim, hidden);
   linear2_ = make_linear(w, p + ".linear2", hidden, dim);
+  linear1_.int8_in_fast_mode = linear2_.int8_in_fast_mode = true;
   norm1_ = make_token_norm(w, p + ".norm1", dim, norm_kind(c.group_norm));
   norm2_ = make_token_norm(w, p + ".norm2", dim, norm_kind(c.group_norm));
   if (cross) norm3_ = make_token_norm(w, p + ".norm3", dim, norm_kind(c.group_norm));
@@ -166,16 +173,22 @@ at::Tensor add_scaled(const at::Tensor& stream, const at::Tensor& gamma, const a
 
 }  // namespace
 
-// Fast mode (CPU autocast) on a CPU with AVX-512 BF16: both layers in one pass
-// (feed_forward_bf16_cpu), with the norm before them and the residual sum after them where the
-// layer is norm-first and its norm a layer norm. Elsewhere layer by layer.
+// Fast mode (CPU autocast) on a CPU with AVX-512 BF16 or VNNI: both layers in one pass
+// (feed_forward_bf16_cpu; int8 factors where int8_products_preferred), with the norm before them
+// and the residual sum after them where the layer is norm-first and its norm a layer norm.
+// Elsewhere layer by layer.
 bool TransformerLayer::feed_forward_in_one_pass(const at::Tensor& x) const {
-  return at::autocast::is_cpu_enabled() && x.is_cpu() && bf16_products_available();
+  return at::autocast::is_cpu_enabled() && x.is_cpu() &&
+         (bf16_products_available() || int8_products_preferred());
 }
 
 FeedForwardWeights TransformerLayer::feed_forward_weights() const {
-  return {as_float(linear1_.weight), linear1_.bias, as_float(linear2_.weight), linear2_.bias,
-          gelu_ ? Activation::gelu : Activation::relu};
+  return {as_float(linear1_.weight),
+          linear1_.bias,
+          as_float(linear2_.weight),
+          linear2_.bias,
+          gelu_ ? Activation::gelu : Activation::relu,
+          int8_products_preferred()};
 }
 
 void TransformerLayer::count_feed_forward(const at::Tensor& x) const {
