@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <limits>
 #include <random>
+#include <stdexcept>
 #include <vector>
 
 #include "demucs/exp_cpu.h"
@@ -60,6 +61,17 @@ TEST(Int8Kernels, RowsRoundToNearestEvenOnTheirOwnScale) {
   for (int64_t r = 0; r < 3; ++r)
     for (int64_t j = k; j < out_ld; ++j) EXPECT_EQ(out[r * out_ld + j], 128) << "padding";
   for (int64_t j = 0; j < k; ++j) EXPECT_EQ(out[2 * out_ld + j], 128);
+
+  // A row so small that 127 over its largest magnitude overflows counts as zeros.
+  std::vector<float> tiny(k, 1e-38f);
+  float tiny_scale = -1;
+  demucs::quantize_rows_u8(tiny.data(), k, 1, k, out.data(), out_ld, &tiny_scale);
+  EXPECT_EQ(tiny_scale, 0.0f);
+  EXPECT_EQ(out[0], 128);
+  EXPECT_THROW(demucs::quantize_rows_u8(tiny.data(), k, 1, k, out.data(), k - 1, &tiny_scale),
+               std::invalid_argument);
+  EXPECT_THROW(demucs::int8_weight_of_size(4, demucs::kMaxInt8Depth + 1), std::invalid_argument)
+      << "sums past 32 bits";
 
   float inf = std::numeric_limits<float>::infinity();
   for (float bad : {inf, -inf, std::nanf("")}) {
@@ -165,12 +177,12 @@ at::Tensor rounded_rows(const at::Tensor& t) {
 }
 
 TEST(Int8Kernels, LinearTakesEachRowOnItsOwnScale) {
+  at::manual_seed(9);
   auto x = at::randn({2, 101, 33}), weight = at::randn({300, 33}) * 0.2, bias = at::randn({300});
   if (!int8_products_available()) {
     EXPECT_FALSE(demucs::linear_int8_cpu(x, weight, bias));
     GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
   }
-  at::manual_seed(9);
   // Tokens [B, T, C] with a width that is not a multiple of 4 and a row count past the 48-row
   // work items; outputs past the weight's 128-row quantizing items, the last one partial.
   x = at::randn({2, 101, 33}) * 3, weight = at::randn({300, 33}) * 0.2, bias = at::randn({300});

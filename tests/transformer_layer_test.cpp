@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "demucs/attention_cpu.h"
@@ -68,6 +69,27 @@ demucs::TransformerConfig config_of(const Case& c) {
   config.norm_first = c.norm_first;
   return config;
 }
+
+// Sets an environment variable for one scope, then puts back what was there.
+class EnvironmentVariable {
+ public:
+  EnvironmentVariable(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    setenv(name, value, 1);
+  }
+  ~EnvironmentVariable() {
+    if (old_)
+      setenv(name_, old_->c_str(), 1);
+    else
+      unsetenv(name_);
+  }
+  EnvironmentVariable(const EnvironmentVariable&) = delete;
+  EnvironmentVariable& operator=(const EnvironmentVariable&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
 
 // The layer's output in fast mode (autocast, as the engine sets it) or the exact mode.
 at::Tensor run_layer(const demucs::TransformerLayer& layer, const at::Tensor& x,
@@ -135,23 +157,19 @@ TEST(TransformerLayer, FastModeRunsTheNormFirstFeedForwardHalfInOnePass) {
   }
 }
 
-// With gamma_2 = 0 the feed-forward half adds exactly nothing, so the layer is x + gamma_1 *
-// attention(norm1(x)) (cross: norm2(other) for the keys and values): in fast mode with int8
-// products (asked for by MSAAS_FAST_INT8=1), the projections'
-// bits are linear_int8_cpu's (the three as one product for self-attention, each row of the
-// weight on its own scale), attention's core attention_cpu's.
-TEST(TransformerLayer, FastModeAttentionTakesInt8Projections) {
+// Fast mode with int8 products (asked for by MSAAS_FAST_INT8=1): the attention half is x +
+// gamma_1 * attention(norm1(x)) (cross: norm2(other) for the keys and values) with the
+// projections' bits linear_int8_cpu's (the three as one product for self-attention, each row of
+// the weight on its own scale) and the core attention_cpu's; the feed-forward half then takes
+// the one pass with int8 factors (norm2, or norm3 after cross-attention, and gamma_2).
+TEST(TransformerLayer, FastModeTakesInt8ProjectionsAndFeedForwardWhereAsked) {
   if (!demucs::bf16_products_available() || !demucs::int8_products_available())
     GTEST_SKIP() << "this CPU has no AVX-512 BF16 and VNNI";
-  setenv("MSAAS_FAST_INT8", "1", 1);
-  struct Unset {
-    ~Unset() { unsetenv("MSAAS_FAST_INT8"); }
-  } unset;
+  EnvironmentVariable int8("MSAAS_FAST_INT8", "1");
   c10::InferenceMode guard;
   at::manual_seed(7);
   for (bool cross : {false, true}) {
     auto w = random_layer("layer", cross);
-    w["layer.gamma_2.scale"] = at::zeros({kDim});
     demucs::Weights weights(w);
     demucs::TransformerLayer layer(weights, "layer", config_of({cross, true, false, false}), cross);
     auto x = at::randn({1, 70, kDim}) * 2, other = at::randn({1, 45, kDim});
@@ -162,16 +180,22 @@ TEST(TransformerLayer, FastModeAttentionTakesInt8Projections) {
     };
     auto q_in = norm("layer.norm1", x), kv_in = cross ? norm("layer.norm2", other) : q_in;
     auto weight = w[attn + ".in_proj_weight"], bias = w[attn + ".in_proj_bias"];
-    auto query = *demucs::linear_int8_cpu(q_in, weight.slice(0, 0, kDim), bias.slice(0, 0, kDim));
-    auto key = *demucs::linear_int8_cpu(kv_in, weight.slice(0, kDim, 2 * kDim),
-                                        bias.slice(0, kDim, 2 * kDim));
-    auto value =
-        *demucs::linear_int8_cpu(kv_in, weight.slice(0, 2 * kDim), bias.slice(0, 2 * kDim));
-    query = query / std::sqrt(double(kDim / kHeads));
-    auto core = *demucs::attention_cpu(query, key, value, kHeads, true);
+    auto project = [&](const at::Tensor& in, int64_t part) {
+      return *demucs::linear_int8_cpu(in, weight.slice(0, part * kDim, (part + 1) * kDim),
+                                      bias.slice(0, part * kDim, (part + 1) * kDim));
+    };
+    auto query = project(q_in, 0) / std::sqrt(double(kDim / kHeads));
+    auto core = *demucs::attention_cpu(query, project(kv_in, 1), project(kv_in, 2), kHeads, true);
     auto out =
         *demucs::linear_int8_cpu(core, w[attn + ".out_proj.weight"], w[attn + ".out_proj.bias"]);
-    auto expected = at::addcmul(x, w["layer.gamma_1.scale"], out);
+    auto attention_half = at::addcmul(x, w["layer.gamma_1.scale"], out);
+    demucs::FeedForwardWeights ff{w["layer.linear1.weight"], w["layer.linear1.bias"],
+                                  w["layer.linear2.weight"], w["layer.linear2.bias"]};
+    ff.int8 = true;
+    std::string ff_norm = cross ? "layer.norm3" : "layer.norm2";
+    demucs::NormAndResidual around{w[ff_norm + ".weight"], w[ff_norm + ".bias"], 1e-5,
+                                   w["layer.gamma_2.scale"]};
+    auto expected = *demucs::feed_forward_bf16_cpu(attention_half, ff, around);
     EXPECT_TRUE(at::equal(fast, expected)) << (cross ? "cross" : "self") << ": largest difference "
                                            << (fast - expected).abs().max().item<float>();
   }

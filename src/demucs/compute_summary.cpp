@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "demucs/int8_cpu.h"
 #include "msaas/engine.h"
 
 namespace msaas {
@@ -26,15 +27,11 @@ std::string aten_kernels() {
   return chosen ? chosen : "libtorch's default";
 }
 
-}  // namespace
-
-std::string compute_summary() {
-  std::string out = "libtorch " + std::string(TORCH_VERSION) + ", " +
-                    std::to_string(at::get_num_threads()) +
-                    " threads, ATen kernels: " + aten_kernels();
+// ", <the BLAS, its kernels and its threading>".
+std::string blas_summary() {
   auto config = openblas_function<const char*>("openblas_get_config");
   auto parallel = openblas_function<int>("openblas_get_parallel");
-  if (!config || !parallel) return out + ", BLAS: not OpenBLAS";
+  if (!config || !parallel) return ", BLAS: not OpenBLAS";
   std::string blas = config();
   blas = blas.substr(0, blas.find(' ', blas.find(' ') + 1));  // "OpenBLAS 0.3.21"
   auto corename = openblas_function<const char*>("openblas_get_corename");
@@ -42,13 +39,27 @@ std::string compute_summary() {
     blas += " " + std::string(core) + " kernels";
   switch (parallel()) {
     case 0:
-      return out + ", " + blas + " (single-threaded)";
+      return ", " + blas + " (single-threaded)";
     case 2:
-      return out + ", " + blas + " (shares libtorch's OpenMP threads)";
+      return ", " + blas + " (shares libtorch's OpenMP threads)";
     default:
-      return out + ", " + blas +
+      return ", " + blas +
              " (its own pthreads: slow, install the OpenMP build, see docs/benchmarks.md)";
   }
+}
+
+// Where fast mode's transformer takes int8 products (MSAAS_FAST_INT8=1), runs say so: their
+// stems differ from the default's.
+std::string int8_note() {
+  return demucs::int8_products_preferred() ? "; fast mode's linear layers in int8 (MSAAS_FAST_INT8)"
+                                           : "";
+}
+
+}  // namespace
+
+std::string compute_summary() {
+  return "libtorch " + std::string(TORCH_VERSION) + ", " + std::to_string(at::get_num_threads()) +
+         " threads, ATen kernels: " + aten_kernels() + blas_summary() + int8_note();
 }
 
 }  // namespace msaas

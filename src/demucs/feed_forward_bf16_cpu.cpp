@@ -96,7 +96,8 @@ bool applies(const at::Tensor& x, const FeedForwardWeights& ff) {
   if (!kernel || !own_cpu_kernels_apply(x) || x.dim() < 1 || x.size(-1) == 0) return false;
   int64_t in = x.size(-1);
   if (!is_matrix(ff.w1, in) || !is_vector(ff.b1, ff.w1.size(0))) return false;
-  return is_matrix(ff.w2, ff.w1.size(0)) && is_vector(ff.b2, ff.w2.size(0));
+  if (!is_matrix(ff.w2, ff.w1.size(0)) || !is_vector(ff.b2, ff.w2.size(0))) return false;
+  return !ff.int8 || (in <= kMaxInt8Depth && ff.w1.size(0) <= kMaxInt8Depth);
 }
 
 bool applies(const NormAndResidual& around, int64_t in, int64_t out) {

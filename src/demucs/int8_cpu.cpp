@@ -59,6 +59,7 @@ MSAAS_INT8_TARGET float quantize_row(const float* x, int64_t k, int32_t offset, 
     return std::numeric_limits<float>::quiet_NaN();
   }
   float to_integers = most > 0.0f ? 127.0f / most : 0.0f;
+  if (to_integers > std::numeric_limits<float>::max()) to_integers = most = 0.0f;  // as zeros
   __m512 factor = _mm512_set1_ps(to_integers);
   __m512i shift = _mm512_set1_epi32(offset);
   for (int64_t j = 0; j < k; j += 16) {
@@ -155,6 +156,9 @@ void require_kernel(const char* what) {
 }  // namespace
 
 Int8Weight int8_weight_of_size(int64_t n, int64_t k) {
+  if (n < 0 || k < 1 || k > kMaxInt8Depth)
+    throw std::invalid_argument("int8_weight_of_size: depth " + std::to_string(k) +
+                                " outside 1 to " + std::to_string(kMaxInt8Depth));
   Int8Weight w;
   w.n = n, w.k = k, w.depth = int8_depth(k);
   w.quads.assign(w.depth * n, 0);
@@ -196,6 +200,7 @@ void quantize_weight_rows(const float* w, int64_t j0, int64_t count, Int8Weight&
 void quantize_rows_u8(const float* in, int64_t ld, int64_t rows, int64_t k, uint8_t* out,
                       int64_t out_ld, float* scales) {
   require_kernel("quantize_rows_u8");
+  if (out_ld < k) throw std::invalid_argument("quantize_rows_u8: out_ld < k");
 #ifdef MSAAS_HAVE_INT8_KERNEL
   for (int64_t r = 0; r < rows; ++r) {
     scales[r] = quantize_row(in + r * ld, k, 128, out + r * out_ld);
@@ -209,6 +214,7 @@ void quantize_rows_u8(const float* in, int64_t ld, int64_t rows, int64_t k, uint
 void gemm_u8s8(const uint8_t* a, int64_t lda, const float* a_scales, const Int8Weight& w,
                const float* bias, float* c, int64_t ldc, int64_t m) {
   require_kernel("gemm_u8s8");
+  if (lda < w.depth) throw std::invalid_argument("gemm_u8s8: lda < the weight's depth");
 #ifdef MSAAS_HAVE_INT8_KERNEL
   for_each_tile(m, w.n, [&](int64_t row, int rows, int64_t column, int vectors, __mmask16 last) {
     Dequantize d{a_scales + row, w.scales.data() + column, w.offsets.data() + column,

@@ -30,16 +30,21 @@ inline int64_t int8_depth(int64_t k) {
   return (k + 3) / 4 * 4;
 }
 
+// The deepest product whose sums, and the weight rows' offsets, fit in 32-bit integers
+// (127 * 127 * k and 128 * 127 * k under 2^31); deeper ones are refused.
+constexpr int64_t kMaxInt8Depth = 131072;
+
 // True where this CPU runs AVX-512 VNNI (and BW) and the kernel was built (GCC, x86-64).
 bool int8_products_available();
 
 // True where fast mode takes int8 products for the transformer's linear layers: asked for by
-// MSAAS_FAST_INT8=1 in the environment (read on every call) and the kernel available. Off by
-// default (docs/benchmarks.md, point 31): on AMD's Zen 4 the int8 kernel ran about 10 % slower
-// than the bfloat16 one (vpdpbusd issues at half vdpbf16ps' rate there), and its rounding
-// moved the quality gate's three-mixture bass median by 0.075 dB, past the gate's 0.05 dB; on
-// CPUs that issue both at one rate (Zen 5: measured 2x the products per second) it would save
-// about 8 % of a fast segment.
+// MSAAS_FAST_INT8=1 in the environment of any process that runs the engine (read on every call;
+// any other value leaves it off) and the kernel available. Off by default (docs/benchmarks.md,
+// point 31): on AMD's Zen 4 the int8 kernel ran about 10 % slower than the bfloat16 one
+// (vpdpbusd issues at half vdpbf16ps' rate there), and its rounding moved the quality gate's
+// three-mixture bass median by 0.075 dB, past the gate's 0.05 dB. On a CPU that issues both at
+// one rate (round 14's machine, by its instruction rates: point 30) it would save an estimated
+// 8 % of a fast segment. compute_summary() says when it is on.
 bool int8_products_preferred();
 
 // A weight matrix (n rows of k floats, row-major) quantized and packed as the product's
@@ -52,14 +57,17 @@ struct Int8Weight {
 };
 
 // Rows j0 to j0 + count of the weight w (row j at w + j * k) into `out`, already sized for all
-// n rows (int8_weight_of_size): work items can share one weight by ranges of 16-row blocks.
+// n rows (int8_weight_of_size, which throws std::invalid_argument past kMaxInt8Depth): work
+// items can each take a range of rows of one weight.
 Int8Weight int8_weight_of_size(int64_t n, int64_t k);
 void quantize_weight_rows(const float* w, int64_t j0, int64_t count, Int8Weight& out);
 
 // Each of `rows` rows of k floats (ld apart) to unsigned bytes, q + 128 (round to nearest, ties
 // to even, on a scale of max|x| / 127 per row), into rows out_ld >= k bytes apart, the padding
 // set to 128 (zero); each row's scale into scales[r]. A row holding an infinity or a NaN gets a
-// NaN scale, so its outputs are NaN; a row of zeros gets the scale 0.
+// NaN scale, so its outputs are NaN; a row of zeros gets the scale 0, and so does a row whose
+// largest magnitude is so small (under about 4e-37) that 127 over it overflows: it counts as
+// zeros.
 void quantize_rows_u8(const float* in, int64_t ld, int64_t rows, int64_t k, uint8_t* out,
                       int64_t out_ld, float* scales);
 

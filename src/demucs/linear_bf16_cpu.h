@@ -12,6 +12,8 @@
 #include <optional>
 #include <vector>
 
+#include "demucs/linear_rows.h"
+
 namespace msaas::demucs {
 
 // x: [..., in] float32, weight: [out, in], bias: [out] or undefined; returns [..., out] in
@@ -19,24 +21,6 @@ namespace msaas::demucs {
 // caller's own product then runs.
 std::optional<at::Tensor> linear_bf16_cpu(const at::Tensor& x, const at::Tensor& weight,
                                           const at::Tensor& bias);
-
-// True where x, weight and bias suit the engine's linear kernels (this one and
-// linear_int8_cpu): float32 on the CPU, weight [n, k] with k x's last size, bias [n] or
-// undefined. Other shapes are at::linear's to refuse, with its own message.
-bool linear_kernels_apply(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
-
-// What both linear kernels do around their products: x's rows as one contiguous float32 matrix
-// (m x k), the bias's values (nullptr for none), an output of m x n floats, and that output
-// given back in x's shape with n last.
-struct LinearRows {
-  at::Tensor rows, bias, y;
-  int64_t m = 0, k = 0, n = 0;
-  const float* in = nullptr;
-  const float* bias_values = nullptr;
-  float* out = nullptr;
-  LinearRows(const at::Tensor& x, const at::Tensor& bias, int64_t n);
-  at::Tensor result(const at::Tensor& x) const;
-};
 
 // weight [n, k] (float32, contiguous, on the CPU) packed as gemm_bf16's right-hand factor, its
 // transpose by pairs of rows: bf16_depth(k) * n numbers. Packed on all threads, on every call

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "demucs/linear_bf16_cpu.h"
+#include "demucs/linear_rows.h"
 #include "demucs/parallel_items.h"
 
 namespace msaas::demucs {
@@ -34,6 +34,7 @@ Int8Weight quantize_weight_int8(const at::Tensor& weight) {
 std::optional<at::Tensor> linear_int8_cpu(const at::Tensor& x, const at::Tensor& weight,
                                           const at::Tensor& bias) {
   if (!int8_products_available() || !linear_kernels_apply(x, weight, bias)) return std::nullopt;
+  if (x.size(-1) > kMaxInt8Depth) return std::nullopt;
   LinearRows l(x, bias, weight.size(0));
   auto w = quantize_weight_int8(weight.contiguous());
   std::vector<uint8_t> a(l.m * w.depth);

@@ -15,7 +15,8 @@
 namespace msaas::demucs {
 
 // x: [..., in] float32, weight: [out, in], bias: [out] or undefined; returns [..., out] in
-// float32. nullopt where the CPU lacks AVX-512 VNNI or a tensor is not float32 on the CPU.
+// float32. nullopt where the CPU lacks AVX-512 VNNI, a tensor is not float32 on the CPU, or
+// `in` is past kMaxInt8Depth.
 std::optional<at::Tensor> linear_int8_cpu(const at::Tensor& x, const at::Tensor& weight,
                                           const at::Tensor& bias);
 

@@ -152,7 +152,6 @@ TransformerLayer::TransformerLayer(Weights& w, const std::string& p, const Trans
   attn_ = make_attention(w, p + (cross ? ".cross_attn" : ".self_attn"), dim, c.num_heads);
   linear1_ = make_linear(w, p + ".linear1", dim, hidden);
   linear2_ = make_linear(w, p + ".linear2", hidden, dim);
-  linear1_.int8_in_fast_mode = linear2_.int8_in_fast_mode = true;
   norm1_ = make_token_norm(w, p + ".norm1", dim, norm_kind(c.group_norm));
   norm2_ = make_token_norm(w, p + ".norm2", dim, norm_kind(c.group_norm));
   if (cross) norm3_ = make_token_norm(w, p + ".norm3", dim, norm_kind(c.group_norm));
