@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "demucs/linear_bf16_cpu.h"
 #include "demucs/linear_rows.h"
 #include "demucs/parallel_items.h"
 
@@ -46,6 +47,13 @@ std::optional<at::Tensor> linear_int8_cpu(const at::Tensor& x, const at::Tensor&
     gemm_u8s8(block_rows, w.depth, &scales[r0], w, l.bias_values, l.out + r0 * l.n, l.n, rows);
   });
   return l.result(x);
+}
+
+std::optional<at::Tensor> fast_linear_cpu(const at::Tensor& x, const at::Tensor& weight,
+                                          const at::Tensor& bias, bool int8) {
+  if (int8 && int8_products_preferred())
+    if (auto y = linear_int8_cpu(x, weight, bias)) return y;
+  return linear_bf16_cpu(x, weight, bias);
 }
 
 }  // namespace msaas::demucs

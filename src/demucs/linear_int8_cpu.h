@@ -20,6 +20,12 @@ namespace msaas::demucs {
 std::optional<at::Tensor> linear_int8_cpu(const at::Tensor& x, const at::Tensor& weight,
                                           const at::Tensor& bias);
 
+// Fast mode's product for a linear layer, the one choice its callers share: int8 factors where
+// `int8` allows them and int8_products_preferred(), else bfloat16 ones (linear_bf16_cpu);
+// nullopt where neither kernel takes it.
+std::optional<at::Tensor> fast_linear_cpu(const at::Tensor& x, const at::Tensor& weight,
+                                          const at::Tensor& bias, bool int8);
+
 // weight [n, k] (float32, contiguous, on the CPU) quantized and packed on all threads, on every
 // call.
 Int8Weight quantize_weight_int8(const at::Tensor& weight);

@@ -10,7 +10,6 @@
 #include "demucs/bf16_cpu.h"
 #include "demucs/conv_cpu.h"
 #include "demucs/f32_cpu.h"
-#include "demucs/linear_bf16_cpu.h"
 #include "demucs/linear_int8_cpu.h"
 #include "demucs/pointwise_cpu.h"
 #include "demucs/winograd_cpu.h"
@@ -248,16 +247,13 @@ LayerNorm make_layer_norm(Weights& w, const std::string& prefix, int64_t dim, do
 // Fast mode on a CPU with AVX-512 BF16: bfloat16 factors with float32 sums and a float32 output
 // (linear_bf16_cpu), as fast as autocast's bfloat16 product, which rounds its output to bfloat16
 // and makes every next element-wise op cast it back; int8 factors where asked for
-// (int8_in_fast_mode and int8_products_preferred: linear_int8_cpu). Elsewhere
-// autocast's.
+// (int8_in_fast_mode and int8_products_preferred: fast_linear_cpu). Elsewhere autocast's.
 at::Tensor Linear::operator()(const at::Tensor& x) const {
   flop_counter().add(static_cast<double>(x.numel()) / x.size(-1) * weight.numel());
   if (at::autocast::is_cpu_enabled() && x.is_cpu()) {
     c10::impl::ExcludeDispatchKeyGuard keep_float32(c10::DispatchKey::AutocastCPU);
-    if (int8_in_fast_mode && int8_products_preferred())
-      if (auto y = linear_int8_cpu(x.to(at::kFloat), as_float(weight), bias)) return *y;
-    if (bf16_products_available())
-      if (auto y = linear_bf16_cpu(x.to(at::kFloat), as_float(weight), bias)) return *y;
+    if (auto y = fast_linear_cpu(x.to(at::kFloat), as_float(weight), bias, int8_in_fast_mode))
+      return *y;
   }
   return at::linear(x, as_float(weight), bias);
 }

@@ -10,7 +10,6 @@
 #include "demucs/attention_cpu.h"
 #include "demucs/bf16_cpu.h"
 #include "demucs/feed_forward_bf16_cpu.h"
-#include "demucs/linear_bf16_cpu.h"
 #include "demucs/linear_int8_cpu.h"
 #include "msaas/engine.h"
 
@@ -54,7 +53,7 @@ at::Tensor Attention::operator()(const at::Tensor& q, const at::Tensor& kv) cons
 // softmax's weights enough to cost a stem up to 0.56 dB of SDR. Here the projections and both
 // products take bfloat16 factors with float32 sums (linear_bf16_cpu, attention_cpu), where the
 // CPU has AVX-512 BF16, else float32 (docs/quality.md); the projections take int8 factors
-// where asked for (linear_int8_cpu, int8_products_preferred). The output
+// where asked for (fast_linear_cpu, int8_products_preferred). The output
 // projection is Linear's, which does the same in fast mode (nn.cpp); the feed-forward layers are
 // feed_forward_bf16_cpu's. (A GPU's autocast is not left out here.)
 at::Tensor Attention::attend(const at::Tensor& q_in, const at::Tensor& kv_in) const {
@@ -66,11 +65,8 @@ at::Tensor Attention::attend(const at::Tensor& q_in, const at::Tensor& kv_in) co
   int64_t B = q.size(0), Tq = q.size(1), Tk = kv.size(1), C = q.size(2), d = C / heads;
   auto weight = as_float(in_weight);
   auto linear = [&](const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
-    if (fast_mode) {
-      if (int8_products_preferred())
-        if (auto y = linear_int8_cpu(x, w, b)) return *y;
-      if (auto y = linear_bf16_cpu(x, w, b)) return *y;
-    }
+    if (fast_mode)
+      if (auto y = fast_linear_cpu(x, w, b, true)) return *y;
     return at::linear(x, w, b);
   };
   at::Tensor query, key, value;
