@@ -28,6 +28,7 @@
 #include "demucs/f32_cpu.h"
 #include "demucs/feed_forward_bf16_cpu.h"
 #include "demucs/linear_bf16_cpu.h"
+#include "demucs/linear_f32_cpu.h"
 #include "demucs/linear_int8_cpu.h"
 #include "demucs/nn.h"
 #include "demucs/parallel_items.h"
@@ -457,11 +458,23 @@ TEST(EngineKernels, Winograd3x3ConvolutionsMatchAten) {
     ASSERT_TRUE(rounded_gated) << x.sizes();
     EXPECT_TRUE(at::allclose(*rounded_gated, at::glu(*rounded, 1), 1e-5, 1e-6)) << x.sizes();
   }
-  // Too few blocks for the transforms to pay (the innermost decoder's 384 x 8 x 336), another
-  // padding, a stride: ATen's.
+  // The innermost decoder's 8 x 336 (672 blocks a channel) pays on the float32 kernel (the
+  // exact mode, where the CPU has AVX-512F: point 32) and not from bfloat16 factors; 8 x 64
+  // pays on neither. Too few blocks, another padding, a stride: ATen's.
   auto w = at::randn({8, 4, 3, 3});
-  EXPECT_FALSE(demucs::winograd_conv3x3(at::randn({1, 4, 8, 336}), w, {}));
-  EXPECT_FALSE(demucs::winograd_conv3x3_glu(at::randn({1, 4, 8, 336}), w, {}));
+  auto innermost = at::randn({1, 4, 8, 336});
+  auto taken = demucs::winograd_conv3x3(innermost, w, {});
+  EXPECT_EQ(taken.has_value(), demucs::f32_products_available());
+  if (taken) {
+    EXPECT_GT(snr_db(*taken, at::conv2d(innermost, w, {}, 1, 1)), 110.0);
+  }
+  EXPECT_EQ(demucs::winograd_conv3x3_glu(innermost, w, {}).has_value(),
+            demucs::f32_products_available());
+  if (demucs::bf16_products_available()) {
+    EXPECT_FALSE(demucs::winograd_conv3x3(innermost, w, {}, true));
+  }
+  EXPECT_FALSE(demucs::winograd_conv3x3(at::randn({1, 4, 8, 64}), w, {}));
+  EXPECT_FALSE(demucs::winograd_conv3x3_glu(at::randn({1, 4, 8, 64}), w, {}));
   EXPECT_FALSE(
       demucs::winograd_conv3x3_glu(at::randn({1, 4, 200, 100}), at::randn({7, 4, 3, 3}), {}))
       << "the GLU halves an even number of channels";
@@ -788,6 +801,7 @@ TEST(EngineKernels, OwnKernelsGiveTheSameBitsOnAnyNumberOfThreads) {
     if (demucs::f32_products_available()) {
       out.push_back(*demucs::pointwise_conv_cpu(long_sequence, rewrite, rewrite_bias));
       out.push_back(*demucs::pointwise_glu_cpu(long_sequence, rewrite, rewrite_bias));
+      out.push_back(*demucs::linear_f32_cpu(q.reshape({-1, 64}), weight, bias));
     }
     if (fast && demucs::bf16_products_available()) {
       out.push_back(*demucs::linear_bf16_cpu(q.reshape({-1, 64}), weight, bias));

@@ -1,12 +1,15 @@
-// The float32 product kernel behind attention's scores and DConv's 1x1 (demucs/f32_cpu.h): exact to
-// the bit on small integers over every edge of its tiles (product_check.h), and within float32's
-// rounding of a double-precision product on random numbers.
+// The float32 product kernel behind the exact mode's products (demucs/f32_cpu.h): exact to the bit
+// on small integers over every edge of its tiles (product_check.h), and within float32's rounding
+// of a double-precision product on random numbers; the exact mode's linear layers on it
+// (demucs/linear_f32_cpu.h).
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include <vector>
 
 #include "demucs/f32_cpu.h"
+#include "demucs/linear_f32_cpu.h"
+#include "linear_check.h"
 #include "product_check.h"
 
 namespace msaas::test {
@@ -38,6 +41,32 @@ TEST(F32Kernels, ProductMatchesLibtorchOnRandomNumbers) {
       // Sums of 64 terms of size about 1: float32's rounding leaves errors near 1e-6.
       EXPECT_LT((c - expected).abs().max().item<float>(), 1e-4) << m << "x" << n;
     }
+}
+
+TEST(F32Kernels, LinearMatchesADoublePrecisionLinear) {
+  if (!f32_products_available()) {
+    EXPECT_FALSE(demucs::linear_f32_cpu(at::randn({2, 4}), at::randn({3, 4}), at::randn({3})));
+    GTEST_SKIP() << "this CPU has no AVX-512";
+  }
+  at::manual_seed(13);
+  // Tokens [B, T, C] with an odd width and a row count past the 48-row work items; outputs past
+  // several 64-column panels of the weight, the last one partial.
+  auto x = at::randn({2, 101, 33}), weight = at::randn({300, 33}) * 0.2, bias = at::randn({300});
+  auto y = demucs::linear_f32_cpu(x, weight, bias);
+  ASSERT_TRUE(y);
+  ASSERT_EQ(y->sizes(), (std::vector<int64_t>{2, 101, 300}));
+  EXPECT_EQ(y->scalar_type(), at::kFloat);
+  auto expected = at::linear(x.to(at::kDouble), weight.to(at::kDouble), bias.to(at::kDouble));
+  // Sums of 33 terms of size about 1: float32's rounding leaves errors near 1e-6.
+  EXPECT_LT((y->to(at::kDouble) - expected).abs().max().item<double>(), 1e-5);
+  // Column slices of a weight (the cross-attention's key and value rows) and a strided x.
+  auto sliced = demucs::linear_f32_cpu(x, weight.slice(0, 30), bias.slice(0, 30));
+  ASSERT_TRUE(sliced);
+  EXPECT_TRUE(at::equal(*sliced, y->slice(2, 30))) << "a slice of the weight must give its columns";
+  auto strided = demucs::linear_f32_cpu(x.transpose(0, 1), weight, bias);
+  ASSERT_TRUE(strided);
+  EXPECT_TRUE(at::equal(*strided, y->transpose(0, 1))) << "x's layout must not matter";
+  expect_no_bias_and_refusals(demucs::linear_f32_cpu, x, weight, bias, expected, 1e-5);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// What the tests of the engine's linear layers share (bf16_kernels_test, int8_kernels_test): a
+// What the tests of the engine's linear layers share (bf16, int8 and f32 kernels tests): a
 // layer without a bias gives the biased layer's expected numbers less the bias, shapes or types
 // that at::linear would refuse (or that the kernels do not take) are left to the caller, and
 // the feed-forward block in one pass gives the bits of its layers one by one.

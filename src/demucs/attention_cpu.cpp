@@ -63,8 +63,9 @@ void exponentiate_rows(float* scores, int64_t rows, int64_t cols, float* sums,
 
 // A call's keys and values laid out once per head, for every block of its queries to read
 // (OpenBLAS would pack them again for each block). Float32 products: each head's keys transposed
-// (d rows of Tk) for gemm_f32, values read in place by OpenBLAS. Fast mode: keys transposed and
-// values, by pairs of rows in bfloat16 for gemm_bf16. Nothing where the CPU has neither kernel.
+// (d rows of Tk) for gemm_f32, which reads the values in place. Fast mode: keys transposed and
+// values, by pairs of rows in bfloat16 for gemm_bf16. Nothing where the CPU has neither kernel
+// (both products then run on BLAS).
 struct HeadLayouts {
   bool bf16 = false;
   int64_t keys = 0, d = 0;
@@ -106,8 +107,7 @@ void score_block(const Head& q, const Head& k, const HeadLayouts& layouts, int64
   }
 }
 
-// Rows [r0, r1) of one head. Inside the parallel loop each BLAS product runs on the calling
-// thread.
+// Rows [r0, r1) of one head. Inside the parallel loop each product runs on the calling thread.
 void attend_block(const Head& q, const Head& k, const Head& v, const HeadLayouts& layouts,
                   int64_t head, const Head& y, int64_t r0, int64_t r1, Scratch& scratch) {
   int64_t rows = r1 - r0;
@@ -121,6 +121,9 @@ void attend_block(const Head& q, const Head& k, const Head& v, const HeadLayouts
     exponentiate_rows(scratch.scores.data(), rows, k.rows, sums, scratch.rounded.data(), depth);
     gemm_bf16(scratch.rounded.data(), depth, layouts.values_bf16(head), o, y.stride, rows, y.d,
               depth);
+  } else if (layouts.columns(head)) {
+    exponentiate_rows(scratch.scores.data(), rows, k.rows, sums);
+    gemm_f32(scratch.scores.data(), k.rows, v.data, v.stride, o, y.stride, rows, y.d, k.rows);
   } else {
     exponentiate_rows(scratch.scores.data(), rows, k.rows, sums);
     auto scores = at::from_blob(scratch.scores.data(), {rows, k.rows}, at::kFloat);

@@ -1,10 +1,12 @@
-// demucs/f32_cpu.h: a float32 matrix product for thin products whose second factor is read many
+// demucs/f32_cpu.h: a float32 matrix product for products whose second factor is read many
 // times, on CPUs with AVX-512: attention's scores, a block of queries times a head's keys
 // (depth 64), and DConv's 1x1 convolution (depth 6 to 48). OpenBLAS packs both factors anew on
 // every call and reaches about 90 GFLOP/s per core on that shape; with the keys laid out once per
 // head (row-major, k x n), this kernel keeps a tile of 6 rows by 64 columns of sums in registers
 // over the whole depth (docs/benchmarks.md, point 24). Each sum runs over the depth in order, one
-// fused multiply-add per term.
+// fused multiply-add per term. Since point 32 the exact mode's other products run on it too:
+// attention's weighted values, the linear layers (linear_f32_cpu.h) and the convolutions'
+// weight products (weight_product_cpu.h).
 //
 // The kernel is built with GCC on x86-64 (intrinsics behind a target attribute); elsewhere
 // f32_products_available() is false and callers keep their BLAS product.

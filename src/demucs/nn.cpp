@@ -10,6 +10,7 @@
 #include "demucs/bf16_cpu.h"
 #include "demucs/conv_cpu.h"
 #include "demucs/f32_cpu.h"
+#include "demucs/linear_f32_cpu.h"
 #include "demucs/linear_int8_cpu.h"
 #include "demucs/pointwise_cpu.h"
 #include "demucs/winograd_cpu.h"
@@ -255,6 +256,7 @@ at::Tensor Linear::operator()(const at::Tensor& x) const {
     if (auto y = fast_linear_cpu(x.to(at::kFloat), as_float(weight), bias, int8_in_fast_mode))
       return *y;
   }
+  if (auto y = linear_f32_cpu(x, as_float(weight), bias)) return *y;
   return at::linear(x, as_float(weight), bias);
 }
 

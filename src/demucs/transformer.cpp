@@ -10,6 +10,7 @@
 #include "demucs/attention_cpu.h"
 #include "demucs/bf16_cpu.h"
 #include "demucs/feed_forward_bf16_cpu.h"
+#include "demucs/linear_f32_cpu.h"
 #include "demucs/linear_int8_cpu.h"
 #include "msaas/engine.h"
 
@@ -67,6 +68,7 @@ at::Tensor Attention::attend(const at::Tensor& q_in, const at::Tensor& kv_in) co
   auto linear = [&](const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
     if (fast_mode)
       if (auto y = fast_linear_cpu(x, w, b, true)) return *y;
+    if (auto y = linear_f32_cpu(x, w, b)) return *y;
     return at::linear(x, w, b);
   };
   at::Tensor query, key, value;

@@ -15,6 +15,7 @@
 
 #include "demucs/backend.h"
 #include "demucs/exp_cpu.h"
+#include "demucs/f32_cpu.h"
 #include "demucs/parallel_items.h"
 #include "demucs/vector_clones.h"
 #include "demucs/weight_product_cpu.h"
@@ -22,9 +23,12 @@
 namespace msaas::demucs {
 namespace {
 
-// Measured against oneDNN on this engine's shapes: 384 channels of 8 x 336 (672 blocks per
-// channel) ran slower this way, 192 of 32 x 336 (2688 blocks) and wider ones faster.
+// Measured against oneDNN on this engine's shapes, with the 16 products on BLAS or on bfloat16
+// factors (fast mode): 384 channels of 8 x 336 (672 blocks per channel) ran slower this way, 192
+// of 32 x 336 (2688 blocks) and wider ones faster. With the products on f32_cpu.h's kernel (the
+// exact mode, docs/benchmarks.md point 32) 672 blocks ran faster too.
 constexpr int64_t kMinBlocks = 2048;
+constexpr int64_t kMinBlocksOnF32Kernel = 512;
 // Rows of blocks are grouped into work items up to this size (transformed input and products),
 // but an item is never less than a row: each of its 16 products packs a [Cout, Cin] matrix, and
 // narrower items would pack it for fewer columns. On htdemucs' decoders (168 blocks a row) a row
@@ -203,7 +207,9 @@ std::optional<at::Tensor> run(const at::Tensor& x, const at::Tensor& weight, con
   if (bias.defined() && (!bias.is_cpu() || bias.numel() != weight.size(0))) return std::nullopt;
   if (glu && weight.size(0) % 2) return std::nullopt;
   Shape s{x.size(1), weight.size(0), x.size(2), x.size(3)};
-  if (s.block_rows() * s.blocks() < kMinBlocks) return std::nullopt;  // before any copy
+  bool f32_kernel = !(bf16_products && bf16_products_available()) && f32_products_available();
+  if (s.block_rows() * s.blocks() < (f32_kernel ? kMinBlocksOnF32Kernel : kMinBlocks))
+    return std::nullopt;  // before any copy
   auto in = x.contiguous();
   auto u = transform_weight(weight);
   std::vector<WeightProduct> points;

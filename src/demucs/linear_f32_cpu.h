@@ -1,0 +1,21 @@
+// demucs/linear_f32_cpu.h: the exact mode's linear layers (attention's projections, Linear:
+// attention's output projection and the feed-forward layers), x weight^T + bias in float32 on
+// f32_cpu.h's kernel. OpenBLAS packs both factors on every call; here the weight is laid out
+// once per call in panels of 64 columns that stay in the cache while every block of x's rows
+// passes them (docs/benchmarks.md, point 32). Each sum runs over the inputs in order, one fused
+// multiply-add per term, so the result is at::linear's within rounding.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <optional>
+
+namespace msaas::demucs {
+
+// x: [..., in] float32, weight: [out, in], bias: [out] or undefined; returns [..., out] in
+// float32. nullopt where the CPU lacks AVX-512F or a tensor is not float32 on the CPU: the
+// caller's at::linear then runs.
+std::optional<at::Tensor> linear_f32_cpu(const at::Tensor& x, const at::Tensor& weight,
+                                         const at::Tensor& bias);
+
+}  // namespace msaas::demucs
