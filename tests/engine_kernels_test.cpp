@@ -35,6 +35,7 @@
 #include "demucs/pointwise_cpu.h"
 #include "demucs/spec.h"
 #include "demucs/transformer.h"
+#include "demucs/unfold_conv_cpu.h"
 #include "demucs/winograd_cpu.h"
 
 namespace msaas::test {
@@ -228,12 +229,59 @@ TEST(EngineKernels, PointwiseConvolutionsAreMatrixProducts) {
   auto y2 = demucs::conv_cpu(x2, w2, b, {1, 1}, {0, 0}, {1, 1}, false);
   ASSERT_TRUE(y2);
   EXPECT_GT(snr_db(*y2, at::conv2d(x2, w2, b)), 120.0);
-  // Wider kernels and padded ones are left to ATen.
-  EXPECT_FALSE(demucs::conv_cpu(x1, at::randn({12, 8, 3}), b, {1}, {1}, {1}, false));
   // Fast mode's too: from bfloat16 factors they cost a stem 0.30 dB.
   auto fast = demucs::conv_cpu(x1, w1, b, {1}, {0}, {1}, false, true);
   ASSERT_TRUE(fast);
   EXPECT_TRUE(at::equal(*fast, *y1)) << "1x1 convolutions stay float32 in fast mode";
+}
+
+// Convolutions along one axis over unfolded columns (unfold_conv_cpu.h) against ATen in double
+// precision: strides, paddings (one wider than the kernel, whose first outputs see only
+// padding), lengths whose last window hangs over the end, batches, no bias, a strided input,
+// more positions than one work item takes, and the frequency branch's [K, 1] kernels.
+TEST(EngineKernels, UnfoldedConvolutionsMatchAten) {
+  c10::InferenceMode guard;
+  at::manual_seed(17);
+  struct Case {
+    std::vector<int64_t> input, weight;
+    int64_t S, P;
+    bool bias;
+  };
+  for (const auto& c : std::vector<Case>{{{2, 3, 101}, {5, 3, 8}, 4, 2, true},
+                                         {{1, 7, 50}, {9, 7, 3}, 1, 1, false},
+                                         {{1, 2, 10001}, {48, 2, 8}, 4, 2, true},
+                                         {{1, 4, 30}, {6, 4, 5}, 2, 0, true},
+                                         {{1, 2, 10}, {3, 2, 3}, 1, 3, true},
+                                         {{1, 64, 90}, {70, 64, 8}, 4, 2, true},
+                                         {{2, 4, 64, 33}, {12, 4, 8, 1}, 4, 2, true},
+                                         {{1, 3, 17, 5}, {4, 3, 3, 1}, 1, 1, false}}) {
+    auto x = at::randn(c.input), w = at::randn(c.weight) * 0.3;
+    auto b = c.bias ? at::randn({c.weight[0]}) : at::Tensor();
+    auto mine = demucs::unfold_conv_cpu(x, w, b, c.S, c.P);
+    auto xd = x.to(at::kDouble), wd = w.to(at::kDouble);
+    auto bd = c.bias ? b.to(at::kDouble) : at::Tensor();
+    auto reference = x.dim() == 3 ? at::conv1d(xd, wd, bd, c.S, c.P)
+                                  : at::conv2d(xd, wd, bd, {c.S, 1}, {c.P, 0});
+    ASSERT_EQ(mine.sizes(), reference.sizes()) << x.sizes();
+    EXPECT_GT(snr_db(mine.to(at::kDouble), reference), 120.0) << x.sizes();
+  }
+  auto strided = at::randn({2, 40, 3}).transpose(1, 2);  // [2, 3, 40], not contiguous
+  auto w = at::randn({5, 3, 8}), b = at::randn({5});
+  EXPECT_GT(snr_db(demucs::unfold_conv_cpu(strided, w, b, 4, 2), at::conv1d(strided, w, b, 4, 2)),
+            110.0);
+  // conv_cpu hands it the shallow ones in the exact mode (where the CPU has AVX-512F); the deep
+  // ones, fast mode's and kernels wider than the padded input are ATen's.
+  auto x = at::randn({2, 8, 1000});
+  auto shallow = demucs::conv_cpu(x, at::randn({12, 8, 3}), {}, {1}, {1}, {1}, false);
+  EXPECT_EQ(shallow.has_value(), demucs::f32_products_available());
+  EXPECT_FALSE(demucs::conv_cpu(x, at::randn({12, 8, 3}), {}, {1}, {1}, {1}, false, true));
+  EXPECT_FALSE(
+      demucs::conv_cpu(at::randn({1, 40, 100}), at::randn({12, 40, 8}), {}, {4}, {2}, {1}, false))
+      << "320 deep: oneDNN's";
+  EXPECT_FALSE(
+      demucs::conv_cpu(at::randn({1, 8, 3}), at::randn({12, 8, 8}), {}, {4}, {2}, {1}, false))
+      << "a kernel wider than the padded input is ATen's to refuse";
+  EXPECT_FALSE(demucs::conv_cpu(x, at::randn({12, 8, 3}), {}, {1}, {1}, {2}, false)) << "dilated";
 }
 
 // The 1x1 convolutions on the engine's float32 kernel (pointwise_cpu.h), and an encoder's rewrite
@@ -802,6 +850,8 @@ TEST(EngineKernels, OwnKernelsGiveTheSameBitsOnAnyNumberOfThreads) {
       out.push_back(*demucs::pointwise_conv_cpu(long_sequence, rewrite, rewrite_bias));
       out.push_back(*demucs::pointwise_glu_cpu(long_sequence, rewrite, rewrite_bias));
       out.push_back(*demucs::linear_f32_cpu(q.reshape({-1, 64}), weight, bias));
+      out.push_back(demucs::unfold_conv_cpu(long_sequence,
+                                            transposed_w.select(3, 0).slice(1, 0, 16), {}, 4, 2));
     }
     if (fast && demucs::bf16_products_available()) {
       out.push_back(*demucs::linear_bf16_cpu(q.reshape({-1, 64}), weight, bias));

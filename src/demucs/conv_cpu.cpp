@@ -11,8 +11,10 @@
 
 #include "demucs/backend.h"
 #include "demucs/bf16_cpu.h"
+#include "demucs/f32_cpu.h"
 #include "demucs/parallel_items.h"
 #include "demucs/pointwise_cpu.h"
+#include "demucs/unfold_conv_cpu.h"
 #include "demucs/vector_clones.h"
 #include "demucs/weight_product_cpu.h"
 #include "demucs/winograd_cpu.h"
@@ -21,6 +23,9 @@ namespace msaas::demucs {
 namespace {
 
 constexpr int64_t kChunkBytes = 1 << 20;  // one chunk's working matrix: about a core's L2
+
+// The deepest convolution (Cin * K) run by unfold_conv_cpu rather than oneDNN.
+constexpr int64_t kMaxUnfoldDepth = 256;
 
 // Rows of `bytes_per_row` bytes per chunk, at least one.
 int64_t chunk_rows(int64_t bytes_per_row, int64_t rows) {
@@ -111,6 +116,7 @@ std::optional<at::Tensor> conv_cpu(const at::Tensor& x, const at::Tensor& weight
                                    at::IntArrayRef padding, at::IntArrayRef dilation,
                                    bool is_transposed, bool bf16_products) {
   if (!own_cpu_kernels_apply(x)) return std::nullopt;
+  bool fast_mode = bf16_products;
   bf16_products = bf16_products && bf16_products_available();
   if ((x.dim() != 3 && x.dim() != 4) || weight.dim() != x.dim()) return std::nullopt;
   auto at_or = [](at::IntArrayRef v, size_t i, int64_t fallback) {
@@ -128,10 +134,20 @@ std::optional<at::Tensor> conv_cpu(const at::Tensor& x, const at::Tensor& weight
     if (x.size(1) != weight.size(0) || P != 0 || K > 2 * S) return std::nullopt;
     return transposed(x, weight, bias, S, bf16_products);
   }
-  if (x.size(1) != weight.size(1) || K != 1 || S != 1 || P != 0) return std::nullopt;
-  // Fast mode keeps these in float32: from bfloat16 factors they cost a stem 0.30 dB
-  // of the evaluation set, for 3 % of the time (docs/benchmarks.md, point 26).
-  return pointwise(x, weight, bias);
+  if (x.size(1) != weight.size(1) || P < 0 || x.size(2) + 2 * P < K) return std::nullopt;
+  if (K == 1 && S == 1 && P == 0) {
+    // Fast mode keeps these in float32: from bfloat16 factors they cost a stem 0.30 dB
+    // of the evaluation set, for 3 % of the time (docs/benchmarks.md, point 26).
+    return pointwise(x, weight, bias);
+  }
+  // The exact mode's shallow strided and 3-tap convolutions, on the float32 kernel: oneDNN runs
+  // those (htdemucs' outer encoders and its outer time decoder's rewrite, Cin * K 16 to 144) at
+  // 16-85 GFLOP/s on 2 threads, this at 66-160; the deeper ones it runs at 170-220, as fast as
+  // this or faster (docs/benchmarks.md, point 33). Fast mode keeps autocast's (oneDNN's
+  // bfloat16: these in float32 gained nothing there), and so does a CPU without AVX-512F.
+  if (fast_mode || !f32_products_available() || x.size(1) * K > kMaxUnfoldDepth)
+    return std::nullopt;
+  return unfold_conv_cpu(x, weight, bias, S, P);
 }
 
 }  // namespace msaas::demucs
