@@ -22,8 +22,8 @@ namespace msaas::demucs {
 // CPU has AVX-512 BF16 (bf16_cpu.h): queries times keys, then the softmax's weights times the
 // values; elsewhere it changes nothing. (Autocast's bfloat16 products also round their outputs,
 // the scores among them, which moved the weights enough to cost a stem 0.45 dB: docs/quality.md.)
-// Float32 products (without it, or on a CPU with AVX-512 but not its BF16 extension) take their
-// scores from gemm_f32 (f32_cpu.h) where the CPU has AVX-512, else from OpenBLAS.
+// Float32 products (without it, or on a CPU with AVX-512 but not its BF16 extension) run on
+// gemm_f32 (f32_cpu.h) where the CPU has AVX-512, else on OpenBLAS.
 std::optional<at::Tensor> attention_cpu(const at::Tensor& query, const at::Tensor& key,
                                         const at::Tensor& value, int64_t heads,
                                         bool bf16_products = false);
