@@ -236,9 +236,10 @@ TEST(EngineKernels, PointwiseConvolutionsAreMatrixProducts) {
 }
 
 // Convolutions along one axis over unfolded columns (unfold_conv_cpu.h) against ATen in double
-// precision: strides, paddings (one wider than the kernel, whose first outputs see only
-// padding), lengths whose last window hangs over the end, batches, no bias, a strided input,
-// more positions than one work item takes, and the frequency branch's [K, 1] kernels.
+// precision: strides (one past the kernel), paddings (one wider than the kernel, whose first
+// outputs see only padding), lengths whose last window hangs over the end, batches, no bias, a
+// strided input, more positions than one work item takes, and the frequency branch's [K, 1]
+// kernels.
 TEST(EngineKernels, UnfoldedConvolutionsMatchAten) {
   c10::InferenceMode guard;
   at::manual_seed(17);
@@ -251,7 +252,8 @@ TEST(EngineKernels, UnfoldedConvolutionsMatchAten) {
                                          {{1, 7, 50}, {9, 7, 3}, 1, 1, false},
                                          {{1, 2, 10001}, {48, 2, 8}, 4, 2, true},
                                          {{1, 4, 30}, {6, 4, 5}, 2, 0, true},
-                                         {{1, 2, 10}, {3, 2, 3}, 1, 3, true},
+                                         {{1, 2, 10}, {3, 2, 3}, 1, 4, true},
+                                         {{1, 3, 50}, {4, 3, 2}, 5, 1, true},
                                          {{1, 64, 90}, {70, 64, 8}, 4, 2, true},
                                          {{2, 4, 64, 33}, {12, 4, 8, 1}, 4, 2, true},
                                          {{1, 3, 17, 5}, {4, 3, 3, 1}, 1, 1, false}}) {
@@ -282,6 +284,13 @@ TEST(EngineKernels, UnfoldedConvolutionsMatchAten) {
       demucs::conv_cpu(at::randn({1, 8, 3}), at::randn({12, 8, 8}), {}, {4}, {2}, {1}, false))
       << "a kernel wider than the padded input is ATen's to refuse";
   EXPECT_FALSE(demucs::conv_cpu(x, at::randn({12, 8, 3}), {}, {1}, {1}, {2}, false)) << "dilated";
+  EXPECT_FALSE(demucs::conv_cpu(x, at::randn({12, 8, 3}), at::randn({3}), {1}, {1}, {1}, false))
+      << "a bias of the wrong length is ATen's to refuse";
+  EXPECT_FALSE(demucs::conv_cpu(at::randn({1, 4, 64, 0}), at::randn({12, 4, 8, 1}), {}, {4, 1},
+                                {2, 0}, {1, 1}, false))
+      << "empty: ATen's";
+  EXPECT_FALSE(
+      demucs::conv_cpu(at::randn({1, 0, 64}), at::randn({12, 0, 3}), {}, {1}, {1}, {1}, false));
 }
 
 // The 1x1 convolutions on the engine's float32 kernel (pointwise_cpu.h), and an encoder's rewrite
@@ -850,6 +859,8 @@ TEST(EngineKernels, OwnKernelsGiveTheSameBitsOnAnyNumberOfThreads) {
       out.push_back(*demucs::pointwise_conv_cpu(long_sequence, rewrite, rewrite_bias));
       out.push_back(*demucs::pointwise_glu_cpu(long_sequence, rewrite, rewrite_bias));
       out.push_back(*demucs::linear_f32_cpu(q.reshape({-1, 64}), weight, bias));
+      out.push_back(
+          *demucs::linear_f32_cpu(q.reshape({-1, 64}), weight, bias, demucs::AfterLinear::gelu));
       out.push_back(demucs::unfold_conv_cpu(long_sequence,
                                             transposed_w.select(3, 0).slice(1, 0, 16), {}, 4, 2));
     }

@@ -66,13 +66,18 @@ TEST(F32Kernels, LinearMatchesADoublePrecisionLinear) {
   auto strided = demucs::linear_f32_cpu(x.transpose(0, 1), weight, bias);
   ASSERT_TRUE(strided);
   EXPECT_TRUE(at::equal(*strided, y->transpose(0, 1))) << "x's layout must not matter";
+  auto weight_strided = demucs::linear_f32_cpu(x, weight.t().contiguous().t(), bias);
+  ASSERT_TRUE(weight_strided);
+  EXPECT_TRUE(at::equal(*weight_strided, *y)) << "nor the weight's";
+  EXPECT_FALSE(demucs::linear_f32_cpu(at::randn({3, 0}), at::randn({4, 0}), at::randn({4})))
+      << "no inputs: at::linear's (the bias)";
   auto linear = [](const at::Tensor& in, const at::Tensor& w, const at::Tensor& b) {
     return demucs::linear_f32_cpu(in, w, b);
   };
   expect_no_bias_and_refusals(linear, x, weight, bias, expected, 1e-5);
   // The feed-forward layers' activation on each block: ATen's, on the same numbers.
-  auto gelu = demucs::linear_f32_cpu(x, weight, bias, demucs::Then::gelu);
-  auto relu = demucs::linear_f32_cpu(x, weight, bias, demucs::Then::relu);
+  auto gelu = demucs::linear_f32_cpu(x, weight, bias, demucs::AfterLinear::gelu);
+  auto relu = demucs::linear_f32_cpu(x, weight, bias, demucs::AfterLinear::relu);
   ASSERT_TRUE(gelu && relu);
   EXPECT_TRUE(at::equal(*gelu, at::gelu(*y)));
   EXPECT_TRUE(at::equal(*relu, at::relu(*y)));

@@ -1,12 +1,12 @@
-// The transformer layers' wiring in fast mode: where the CPU has AVX-512 BF16, a norm-first
-// layer's feed-forward half (its norm, both linear layers, LayerScale, the residual sum) runs in
-// one pass (feed_forward_bf16_cpu.h), chosen inside TransformerLayer, with int8 factors where
-// MSAAS_FAST_INT8=1 asks for them, as attention's projections (linear_int8_cpu.h). The kernels' own
-// tests check the pass's arithmetic; these check that the layer hands it the right norm and
-// scale (norm2 in self-attention layers, norm3 in cross-attention ones, gamma_2) and, where it
-// must (group norms, norm after the layers), runs the norm and the residual sum apart, the
-// linear layers still in one pass. The reference is the same layer in the exact mode, which
-// the real-model parity tests hold to the official code.
+// The transformer layers' wiring in fast mode (and the exact mode's feed-forward layers): where the
+// CPU has AVX-512 BF16, a norm-first layer's feed-forward half (its norm, both linear layers,
+// LayerScale, the residual sum) runs in one pass (feed_forward_bf16_cpu.h), chosen inside
+// TransformerLayer, with int8 factors where MSAAS_FAST_INT8=1 asks for them, as attention's
+// projections (linear_int8_cpu.h). The kernels' own tests check the pass's arithmetic; these check
+// that the layer hands it the right norm and scale (norm2 in self-attention layers, norm3 in
+// cross-attention ones, gamma_2) and, where it must (group norms, norm after the layers), runs the
+// norm and the residual sum apart, the linear layers still in one pass. The reference is the same
+// layer in the exact mode, which the real-model parity tests hold to the official code.
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
 #include <c10/core/InferenceMode.h>
@@ -154,6 +154,34 @@ TEST(TransformerLayer, FastModeRunsTheNormFirstFeedForwardHalfInOnePass) {
     auto one_pass = demucs::feed_forward_bf16_cpu(x, ff, around);
     ASSERT_TRUE(one_pass);
     EXPECT_TRUE(at::equal(fast, *one_pass)) << (cross ? "cross" : "self");
+  }
+}
+
+// The exact mode's feed-forward layers (linear_f32_cpu with the activation on each block, where
+// the CPU has AVX-512F): with gamma_1 = 0 a norm-first layer without norm_out is x + gamma_2 *
+// linear2(activation(linear1(norm(x)))), here against that sum in double precision, for GELU
+// and for ReLU layers (a swapped activation or a missed bias lands far off).
+TEST(TransformerLayer, ExactModeFeedForwardHalfIsLinearActivationLinear) {
+  c10::InferenceMode guard;
+  at::manual_seed(7);
+  for (bool gelu : {true, false}) {
+    auto w = random_layer("layer", false);
+    w["layer.gamma_1.scale"] = at::zeros({kDim});
+    demucs::Weights weights(w);
+    auto config = config_of({false, true, false, false});
+    config.gelu = gelu;
+    demucs::TransformerLayer layer(weights, "layer", config, false);
+    auto x = at::randn({1, 70, kDim}) * 2;
+    auto y = run_layer(layer, x, at::Tensor(), false);
+    auto d = [&](const std::string& name) { return w["layer." + name].to(at::kDouble); };
+    auto xd = x.to(at::kDouble);
+    auto normed = at::layer_norm(xd, {kDim}, d("norm2.weight"), d("norm2.bias"), 1e-5);
+    auto hidden = at::linear(normed, d("linear1.weight"), d("linear1.bias"));
+    hidden = gelu ? at::gelu(hidden) : at::relu(hidden);
+    auto expected =
+        xd + d("gamma_2.scale") * at::linear(hidden, d("linear2.weight"), d("linear2.bias"));
+    double error = (y.to(at::kDouble) - expected).abs().max().item<double>();
+    EXPECT_LT(error, 1e-4 * expected.abs().max().item<double>()) << (gelu ? "GELU" : "ReLU");
   }
 }
 

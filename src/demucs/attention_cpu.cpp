@@ -23,7 +23,7 @@ namespace {
 // 2.75 MB for 2688 keys) then live in the L3 cache rather than L2. Measured then on htdemucs (30
 // s, AVX-512 OpenBLAS): 64 rows 2.7-2.8 s of attention, 128 rows 2.5 s, 256 rows 2.25-2.35 s, 512
 // and 1024 rows 2.3-2.8 s. Since the keys (and in fast mode the values) are laid out once per
-// call, only the exact mode's values are packed per block; 256 was not measured again.
+// call, only the values on a CPU without AVX-512F are packed per block; 256 was not measured again.
 constexpr int64_t kRows = 256;
 
 // One head of one batch item: T rows of d values, each row `stride` floats after the previous.
@@ -63,18 +63,20 @@ void exponentiate_rows(float* scores, int64_t rows, int64_t cols, float* sums,
 
 // A call's keys and values laid out once per head, for every block of its queries to read
 // (OpenBLAS would pack them again for each block). Float32 products: each head's keys transposed
-// (d rows of Tk) for gemm_f32, which reads the values in place. Fast mode: keys transposed and
-// values, by pairs of rows in bfloat16 for gemm_bf16. Nothing where the CPU has neither kernel
-// (both products then run on BLAS).
+// (d rows of Tk) and its values as contiguous rows (Tk rows of d: read in place, 4-6 KB apart,
+// gemm_f32 ran 10-20 % slower) for gemm_f32. Fast mode: keys transposed and values, by pairs of
+// rows in bfloat16 for gemm_bf16. Nothing where the CPU has neither kernel (both products then
+// run on BLAS).
 struct HeadLayouts {
   bool bf16 = false;
   int64_t keys = 0, d = 0;
-  std::vector<float> key_columns;
+  std::vector<float> key_columns, value_rows;
   std::vector<uint16_t> key_pairs, value_pairs;
 
   const float* columns(int64_t head) const {
     return key_columns.empty() ? nullptr : key_columns.data() + head * keys * d;
   }
+  const float* values(int64_t head) const { return value_rows.data() + head * keys * d; }
   const uint16_t* keys_bf16(int64_t head) const {
     return key_pairs.data() + head * bf16_depth(d) * keys;
   }
@@ -123,7 +125,8 @@ void attend_block(const Head& q, const Head& k, const Head& v, const HeadLayouts
               depth);
   } else if (layouts.columns(head)) {
     exponentiate_rows(scratch.scores.data(), rows, k.rows, sums);
-    gemm_f32(scratch.scores.data(), k.rows, v.data, v.stride, o, y.stride, rows, y.d, k.rows);
+    gemm_f32(scratch.scores.data(), k.rows, layouts.values(head), v.d, o, y.stride, rows, y.d,
+             k.rows);
   } else {
     exponentiate_rows(scratch.scores.data(), rows, k.rows, sums);
     auto scores = at::from_blob(scratch.scores.data(), {rows, k.rows}, at::kFloat);
@@ -148,6 +151,7 @@ void lay_out_heads(const at::Tensor& k, const at::Tensor& v, int64_t heads, bool
     layouts.value_pairs.resize(items * bf16_depth(Tk) * d);
   } else if (f32_products_available()) {
     layouts.key_columns.resize(items * Tk * d);
+    layouts.value_rows.resize(items * Tk * d);
   } else {
     return;
   }
@@ -166,6 +170,10 @@ void lay_out_heads(const at::Tensor& k, const at::Tensor& v, int64_t heads, bool
         float* columns = layouts.key_columns.data() + item * Tk * d;
         for (int64_t t = 0; t < Tk; ++t)
           for (int64_t c = 0; c < d; ++c) columns[c * Tk + t] = keys[t * k.stride(1) + c];
+        const float* values = head_of(v, item);
+        float* rows = layouts.value_rows.data() + item * Tk * d;
+        for (int64_t t = 0; t < Tk; ++t)
+          std::copy(values + t * v.stride(1), values + t * v.stride(1) + d, rows + t * d);
       }
     }
   });

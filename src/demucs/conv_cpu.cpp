@@ -147,6 +147,9 @@ std::optional<at::Tensor> conv_cpu(const at::Tensor& x, const at::Tensor& weight
   // bfloat16: these in float32 gained nothing there), and so does a CPU without AVX-512F.
   if (fast_mode || !f32_products_available() || x.size(1) * K > kMaxUnfoldDepth)
     return std::nullopt;
+  // Empty shapes and a bias of the wrong length: ATen's, with its own answer or message.
+  if (x.numel() == 0 || weight.numel() == 0) return std::nullopt;
+  if (bias.defined() && (!bias.is_cpu() || bias.numel() != weight.size(0))) return std::nullopt;
   return unfold_conv_cpu(x, weight, bias, S, P);
 }
 

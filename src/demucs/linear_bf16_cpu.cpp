@@ -9,7 +9,6 @@
 
 #include "demucs/bf16_cpu.h"
 #include "demucs/parallel_items.h"
-#include "demucs/vector_clones.h"
 
 namespace msaas::demucs {
 namespace {
@@ -34,13 +33,6 @@ std::vector<uint16_t> pack_weight_bf16(const at::Tensor& weight) {
                                pairs.data() + 2 * j0, n);
   });
   return pairs;
-}
-
-MSAAS_VECTOR_CLONES
-void add_bias_to_rows(float* out, int64_t rows, int64_t n, const float* bias) {
-  if (!bias) return;
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < n; ++j) out[r * n + j] += bias[j];
 }
 
 std::optional<at::Tensor> linear_bf16_cpu(const at::Tensor& x, const at::Tensor& weight,

@@ -27,7 +27,4 @@ std::optional<at::Tensor> linear_bf16_cpu(const at::Tensor& x, const at::Tensor&
 // (about 0.3 ms for 512 x 1536, against 5-10 ms of product).
 std::vector<uint16_t> pack_weight_bf16(const at::Tensor& weight);
 
-// rows x n floats, row r at out + r * n: each row += bias (n floats, or nullptr for none).
-void add_bias_to_rows(float* out, int64_t rows, int64_t n, const float* bias);
-
 }  // namespace msaas::demucs

@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "demucs/f32_cpu.h"
-#include "demucs/linear_bf16_cpu.h"
 #include "demucs/linear_rows.h"
 #include "demucs/parallel_items.h"
 
@@ -40,7 +39,7 @@ std::vector<float> pack_panels(const at::Tensor& weight) {
 }  // namespace
 
 std::optional<at::Tensor> linear_f32_cpu(const at::Tensor& x, const at::Tensor& weight,
-                                         const at::Tensor& bias, Then then) {
+                                         const at::Tensor& bias, AfterLinear then) {
   if (!f32_products_available() || !linear_kernels_apply(x, weight, bias)) return std::nullopt;
   LinearRows l(x, bias, weight.size(0));
   std::vector<float> panels = pack_panels(weight.contiguous());
@@ -51,10 +50,10 @@ std::optional<at::Tensor> linear_f32_cpu(const at::Tensor& x, const at::Tensor& 
       gemm_f32(l.in + r0 * l.k, l.k, panels.data() + j * l.k * kPanel, kPanel, out + j * kPanel,
                l.n, rows, std::min(kPanel, l.n - j * kPanel), l.k);
     add_bias_to_rows(out, rows, l.n, l.bias_values);
-    if (then != Then::nothing) {
+    if (then != AfterLinear::nothing) {
       // ATen's kernels on this thread (inside the parallel loop their own loops run inline).
       auto activated = at::from_blob(out, {rows, l.n}, at::kFloat);
-      then == Then::gelu ? at::gelu_(activated) : at::relu_(activated);
+      then == AfterLinear::gelu ? at::gelu_(activated) : at::relu_(activated);
     }
   });
   return l.result(x);

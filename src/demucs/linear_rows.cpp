@@ -2,13 +2,15 @@
 #include "demucs/linear_rows.h"
 
 #include "demucs/backend.h"
+#include "demucs/vector_clones.h"
 
 namespace msaas::demucs {
 
 bool linear_kernels_apply(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
   if (!own_cpu_kernels_apply(x) || !own_cpu_kernels_apply(weight)) return false;
   if (bias.defined() && !own_cpu_kernels_apply(bias)) return false;
-  if (x.dim() < 1 || weight.dim() != 2 || weight.size(1) != x.size(-1)) return false;
+  if (x.dim() < 1 || x.size(-1) == 0 || weight.dim() != 2 || weight.size(1) != x.size(-1))
+    return false;
   return !bias.defined() || (bias.dim() == 1 && bias.size(0) == weight.size(0));
 }
 
@@ -27,6 +29,13 @@ at::Tensor LinearRows::result(const at::Tensor& x) const {
   auto sizes = x.sizes().vec();
   sizes.back() = n;
   return y.view(sizes);
+}
+
+MSAAS_VECTOR_CLONES
+void add_bias_to_rows(float* out, int64_t rows, int64_t n, const float* bias) {
+  if (!bias) return;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < n; ++j) out[r * n + j] += bias[j];
 }
 
 }  // namespace msaas::demucs

@@ -248,7 +248,8 @@ LayerNorm make_layer_norm(Weights& w, const std::string& prefix, int64_t dim, do
 // Fast mode on a CPU with AVX-512 BF16: bfloat16 factors with float32 sums and a float32 output
 // (linear_bf16_cpu), as fast as autocast's bfloat16 product, which rounds its output to bfloat16
 // and makes every next element-wise op cast it back; int8 factors where asked for
-// (int8_in_fast_mode and int8_products_preferred: fast_linear_cpu). Elsewhere autocast's.
+// (int8_in_fast_mode and int8_products_preferred: fast_linear_cpu). Elsewhere autocast's. The exact
+// mode's run on the float32 kernel where the CPU has AVX-512F (linear_f32_cpu), else at::linear.
 at::Tensor Linear::operator()(const at::Tensor& x) const {
   flop_counter().add(static_cast<double>(x.numel()) / x.size(-1) * weight.numel());
   if (at::autocast::is_cpu_enabled() && x.is_cpu()) {

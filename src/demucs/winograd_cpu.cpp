@@ -30,9 +30,10 @@ namespace {
 constexpr int64_t kMinBlocks = 2048;
 constexpr int64_t kMinBlocksOnF32Kernel = 512;
 // Rows of blocks are grouped into work items up to this size (transformed input and products),
-// but an item is never less than a row: each of its 16 products packs a [Cout, Cin] matrix, and
-// narrower items would pack it for fewer columns. On htdemucs' decoders (168 blocks a row) a row
-// is 1.5 MB at 48 channels, 6.2 MB at 192: one row per item, that much scratch per thread.
+// but an item is never less than a row: on BLAS each of its 16 products packs a [Cout, Cin]
+// matrix, and narrower items would pack it for fewer columns. On htdemucs' decoders (168 blocks a
+// row) a row is 1.5 MB at 48 channels, 6.2 MB at 192: one row per item, that much scratch per
+// thread.
 constexpr int64_t kItemBytes = 2 << 20;
 
 // U[k][o][i] = (G g G^T)[k / 4][k % 4] for kernel g = weight[o][i], G = [1 0 0; .5 .5 .5;
