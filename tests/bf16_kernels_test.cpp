@@ -113,7 +113,7 @@ TEST(Bf16Kernels, LinearTakesBfloat16FactorsAndSumsInFloat32) {
   at::manual_seed(9);
   // Tokens [B, T, C] with an odd width and a row count past the 48-row work items; outputs past
   // the weight's 128-column packing items, the last one partial.
-  auto x = at::randn({2, 101, 33}), weight = at::randn({300, 33}) * 0.2, bias = at::randn({300});
+  auto [x, weight, bias] = random_linear_case();
   auto y = demucs::linear_bf16_cpu(x, weight, bias);
   ASSERT_TRUE(y);
   ASSERT_EQ(y->sizes(), (std::vector<int64_t>{2, 101, 300}));

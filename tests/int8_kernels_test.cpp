@@ -178,7 +178,7 @@ at::Tensor rounded_rows(const at::Tensor& t) {
 
 TEST(Int8Kernels, LinearTakesEachRowOnItsOwnScale) {
   at::manual_seed(9);
-  auto x = at::randn({2, 101, 33}), weight = at::randn({300, 33}) * 0.2, bias = at::randn({300});
+  auto [x, weight, bias] = random_linear_case();
   if (!int8_products_available()) {
     EXPECT_FALSE(demucs::linear_int8_cpu(x, weight, bias));
     GTEST_SKIP() << "this CPU has no AVX-512 VNNI";

@@ -15,6 +15,18 @@
 
 namespace msaas::test {
 
+// The linear kernels' common case, drawn in this order: tokens [2, 101, 33] (an odd width, a row
+// count past the 48-row work items), a weight of 300 outputs (past the kernels' 64-column panels
+// and 128-column packing items, the last one partial) and its bias.
+struct LinearCase {
+  at::Tensor x, weight, bias;
+};
+inline LinearCase random_linear_case() {
+  auto x = at::randn({2, 101, 33});
+  auto weight = at::randn({300, 33}) * 0.2;
+  return {x, weight, at::randn({300})};
+}
+
 // linear(x, weight, bias) -> std::optional<at::Tensor>; expected: the biased layer's numbers in
 // double, to within tolerance.
 template <class Linear>

@@ -130,6 +130,13 @@ TEST(TransformerLayer, FastModeFeedForwardHalfIsWiredAsTheExactMode) {
   }
 }
 
+// Random weights for a layer whose attention half adds exactly nothing (gamma_1 = 0).
+std::map<std::string, at::Tensor> feed_forward_only_layer(bool cross) {
+  auto w = random_layer("layer", cross);
+  w["layer.gamma_1.scale"] = at::zeros({kDim});
+  return w;
+}
+
 // With gamma_1 = 0 the attention half adds exactly nothing, so a norm-first layer without
 // norm_out is x + gamma_2 * feed_forward(norm(x)): in fast mode the one pass's bits, with the
 // layer's own norm (norm2 for self-attention, norm3 for cross-attention). Layer by layer (ATen's
@@ -139,8 +146,7 @@ TEST(TransformerLayer, FastModeRunsTheNormFirstFeedForwardHalfInOnePass) {
   c10::InferenceMode guard;
   at::manual_seed(6);
   for (bool cross : {false, true}) {
-    auto w = random_layer("layer", cross);
-    w["layer.gamma_1.scale"] = at::zeros({kDim});
+    auto w = feed_forward_only_layer(cross);
     demucs::Weights weights(w);
     demucs::TransformerLayer layer(weights, "layer", config_of({cross, true, false, false}), cross);
     auto x = at::randn({1, 70, kDim}) * 2, other = at::randn({1, 45, kDim});
@@ -165,8 +171,7 @@ TEST(TransformerLayer, ExactModeFeedForwardHalfIsLinearActivationLinear) {
   c10::InferenceMode guard;
   at::manual_seed(7);
   for (bool gelu : {true, false}) {
-    auto w = random_layer("layer", false);
-    w["layer.gamma_1.scale"] = at::zeros({kDim});
+    auto w = feed_forward_only_layer(false);
     demucs::Weights weights(w);
     auto config = config_of({false, true, false, false});
     config.gelu = gelu;

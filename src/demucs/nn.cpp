@@ -250,15 +250,21 @@ LayerNorm make_layer_norm(Weights& w, const std::string& prefix, int64_t dim, do
 // and makes every next element-wise op cast it back; int8 factors where asked for
 // (int8_in_fast_mode and int8_products_preferred: fast_linear_cpu). Elsewhere autocast's. The exact
 // mode's run on the float32 kernel where the CPU has AVX-512F (linear_f32_cpu), else at::linear.
-at::Tensor Linear::operator()(const at::Tensor& x) const {
+at::Tensor Linear::operator()(const at::Tensor& x, AfterLinear then) const {
   flop_counter().add(static_cast<double>(x.numel()) / x.size(-1) * weight.numel());
+  at::Tensor y;
   if (at::autocast::is_cpu_enabled() && x.is_cpu()) {
     c10::impl::ExcludeDispatchKeyGuard keep_float32(c10::DispatchKey::AutocastCPU);
-    if (auto y = fast_linear_cpu(x.to(at::kFloat), as_float(weight), bias, int8_in_fast_mode))
-      return *y;
+    if (auto fast = fast_linear_cpu(x.to(at::kFloat), as_float(weight), bias, int8_in_fast_mode))
+      y = std::move(*fast);
   }
-  if (auto y = linear_f32_cpu(x, as_float(weight), bias)) return *y;
-  return at::linear(x, as_float(weight), bias);
+  if (!y.defined()) {
+    if (auto exact = linear_f32_cpu(x, as_float(weight), bias, then)) return *exact;
+    y = at::linear(x, as_float(weight), bias);
+  }
+  // In place: y is this layer's own (see HDecLayer on autocast and gelu_).
+  if (then == AfterLinear::gelu) return at::gelu_(y);
+  return then == AfterLinear::relu ? at::relu_(y) : y;
 }
 
 Linear make_linear(Weights& w, const std::string& prefix, int64_t in, int64_t out) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "demucs/linear_f32_cpu.h"
 #include "demucs/pickle.h"
 
 namespace msaas::demucs {
@@ -119,7 +120,9 @@ struct Linear {
   // Fast mode takes int8 factors where int8_products_preferred() (linear_int8_cpu): the
   // transformer's layers, whose quality cost was measured (docs/quality.md).
   bool int8_in_fast_mode = false;
-  at::Tensor operator()(const at::Tensor& x) const;
+  // x weight^T + bias, then the activation `then` names, in place (the exact mode's on each
+  // block of rows while it is in the cache: linear_f32_cpu).
+  at::Tensor operator()(const at::Tensor& x, AfterLinear then = AfterLinear::nothing) const;
 };
 Linear make_linear(Weights& w, const std::string& prefix, int64_t in, int64_t out);
 

@@ -201,14 +201,7 @@ at::Tensor TransformerLayer::feed_forward(const at::Tensor& x) const {
       return *y;
     }
   }
-  // The exact mode activates each block of the hidden layer while it is in the cache.
-  if (auto h = linear_f32_cpu(x, as_float(linear1_.weight), linear1_.bias,
-                              gelu_ ? AfterLinear::gelu : AfterLinear::relu)) {
-    flop_counter().add(static_cast<double>(x.numel()) / x.size(-1) * linear1_.weight.numel());
-    return linear2_(*h);
-  }
-  auto h = linear1_(x);  // ours: activated in place (see HDecLayer on autocast and gelu_)
-  return linear2_(gelu_ ? at::gelu_(h) : at::relu_(h));
+  return linear2_(linear1_(x, gelu_ ? AfterLinear::gelu : AfterLinear::relu));
 }
 
 at::Tensor TransformerLayer::feed_forward_half(const at::Tensor& stream,
