@@ -16,6 +16,7 @@
 #include <iostream>
 #include <limits>
 #include <map>
+#include <random>
 #include <stdexcept>
 #include <tuple>
 
@@ -37,6 +38,7 @@
 #include "demucs/transformer.h"
 #include "demucs/unfold_conv_cpu.h"
 #include "demucs/winograd_cpu.h"
+#include "demucs/winograd_tiles.h"
 
 namespace msaas::test {
 namespace {
@@ -470,6 +472,52 @@ TEST(EngineKernels, FastModeConvolutionsTakeBfloat16FactorsWithFloat32Sums) {
   EXPECT_LT(snr_db(fast_large, exact_large), 80.0) << "fast mode did not reach the kernel";
 }
 
+// Each tiling's transforms on their own, on any CPU: U = G g G^T, V = B^T d B, A^T (U . V) A is
+// the block's correlation with the kernel (as a convolution layer computes it), within float32
+// rounding of the transforms' sums.
+template <class Tiles>
+void check_tiles_correlate(int seed) {
+  constexpr int M = Tiles::M, N = Tiles::N, blocks = 3;
+  std::mt19937 random(seed);
+  std::normal_distribution<float> normal;
+  float g[9];
+  for (float& k : g) k = normal(random);
+  std::vector<float> u(N * N);
+  Tiles::weight(g, 1, u.data(), 1);
+  // N rows of input, M * blocks + 2 wide: rows[a][0] is column -1 of the blocks.
+  std::vector<std::vector<float>> input(N, std::vector<float>(M * blocks + 2));
+  for (auto& row : input)
+    for (float& value : row) value = normal(random);
+  const float* rows[N];
+  for (int a = 0; a < N; ++a) rows[a] = input[a].data();
+  std::vector<float> v(N * N * blocks), m(N * N * blocks);
+  Tiles::input(rows, blocks, v.data(), blocks);
+  for (int k = 0; k < N * N; ++k)
+    for (int t = 0; t < blocks; ++t) m[k * blocks + t] = u[k] * v[k * blocks + t];
+  std::vector<std::vector<float>> output(M, std::vector<float>(M * blocks));
+  float* y[M];
+  for (int i = 0; i < M; ++i) y[i] = output[i].data();
+  Tiles::output(m.data(), blocks, blocks, 0.5f, y);
+  for (int i = 0; i < M; ++i)
+    for (int x = 0; x < M * blocks; ++x) {
+      double expected = 0.5, scale = 0;
+      for (int a = 0; a < 3; ++a)
+        for (int b = 0; b < 3; ++b) {
+          double term = double(g[a * 3 + b]) * input[i + a][x + b];
+          expected += term, scale += std::abs(term);
+        }
+      EXPECT_NEAR(output[i][x], expected, 2e-5 * scale)
+          << "M " << M << " row " << i << " column " << x;
+    }
+}
+
+TEST(EngineKernels, WinogradTilingsCorrelateABlockWithTheKernel) {
+  for (int seed = 0; seed < 20; ++seed) {
+    check_tiles_correlate<demucs::winograd::F2x2>(seed);
+    check_tiles_correlate<demucs::winograd::F4x4>(seed);
+  }
+}
+
 TEST(EngineKernels, Winograd3x3ConvolutionsMatchAten) {
   c10::InferenceMode guard;
   at::manual_seed(11);
@@ -493,12 +541,19 @@ TEST(EngineKernels, Winograd3x3ConvolutionsMatchAten) {
     ASSERT_TRUE(mine) << x.sizes();
     auto reference = at::conv2d(x, w, b, 1, 1);
     ASSERT_EQ(mine->sizes(), reference.sizes());
-    EXPECT_GT(snr_db(*mine, reference), 110.0) << x.sizes();
+    // Against a double precision convolution: ATen's float32 one reaches 134-141 dB here, F2x2
+    // (BLAS, no AVX-512F) about 130, F4x4 (the exact mode on AVX-512F) 110-125, its transforms
+    // multiplying inputs by up to 8 (winograd_tiles.h).
+    auto exact =
+        at::conv2d(x.to(at::kDouble), w.to(at::kDouble), b.defined() ? b.to(at::kDouble) : b, 1, 1);
+    double floor_db = demucs::f32_products_available() ? 105.0 : 120.0;
+    EXPECT_GT(snr_db(*mine, exact), floor_db) << x.sizes();
+    EXPECT_GT(snr_db(*mine, reference), floor_db) << x.sizes();
     // With the decoders' GLU in the same pass: the same sums, then exp_cpu.h's sigmoid.
     auto gated = demucs::winograd_conv3x3_glu(x, w, b);
     ASSERT_TRUE(gated) << x.sizes();
     EXPECT_TRUE(at::allclose(*gated, at::glu(*mine, 1), 1e-5, 1e-6)) << x.sizes();
-    EXPECT_GT(snr_db(*gated, at::glu(reference, 1)), 110.0) << x.sizes();
+    EXPECT_GT(snr_db(*gated, at::glu(exact, 1)), floor_db) << x.sizes();
     // Fast mode: the transforms' bfloat16 rounding costs at most 6 dB against a direct
     // convolution's (measured 4.2-4.7 dB on these shapes), and some rounding is seen.
     if (!demucs::bf16_products_available()) continue;

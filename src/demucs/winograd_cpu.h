@@ -1,7 +1,9 @@
 // demucs/winograd_cpu.h: the decoders' 3x3 convolutions (the frequency branch's `rewrite`, stride
-// 1, padding 1) by Winograd's F(2x2, 3x3): each 2x2 block of output from a 4x4 block of input in
-// 16 multiplications per channel pair instead of 36. Through ATen these go to oneDNN, which runs
-// the wide, few-channel ones (48 channels, 512 x 336) at about 40 % of the machine's peak.
+// 1, padding 1) by Winograd's minimal filtering (winograd_tiles.h): F(4x4, 3x3) in the exact
+// mode, each 4x4 block of output in 36 multiplications per channel pair instead of 144, and
+// F(2x2, 3x3) from bfloat16 factors (fast mode) or on BLAS, 16 instead of 36. Through ATen these
+// go to oneDNN, which runs the wide, few-channel ones (48 channels, 512 x 336) at about 40 % of
+// the machine's peak.
 #pragma once
 
 #include <ATen/ATen.h>
