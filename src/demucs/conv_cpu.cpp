@@ -124,6 +124,11 @@ std::optional<at::Tensor> conv_cpu(const at::Tensor& x, const at::Tensor& weight
   };
   if (x.dim() == 4 && !is_transposed && is_plain_3x3(weight, stride, padding, dilation))
     return winograd_conv3x3(x, weight, bias, bf16_products);
+  // The exact mode's 3-tap ones (the time decoders' rewrites) by Winograd F(4, 3): half the
+  // products of oneDNN's or the unfolded columns' (docs/benchmarks.md, point 35).
+  if (x.dim() == 3 && !is_transposed && !fast_mode &&
+      is_plain_3tap(weight, stride, padding, dilation))
+    if (auto y = winograd_conv3tap(x, weight, bias)) return y;
   // Only the first spatial axis may stride, pad or span more than one step.
   if (x.dim() == 4 && (weight.size(3) != 1 || at_or(stride, 1, 1) != 1 ||
                        at_or(padding, 1, 0) != 0 || at_or(dilation, 1, 1) != 1))
@@ -140,10 +145,10 @@ std::optional<at::Tensor> conv_cpu(const at::Tensor& x, const at::Tensor& weight
     // of the evaluation set, for 3 % of the time (docs/benchmarks.md, point 26).
     return pointwise(x, weight, bias);
   }
-  // The exact mode's shallow strided and 3-tap convolutions, on the float32 kernel: oneDNN runs
-  // those (htdemucs' outer encoders and its outer time decoder's rewrite, Cin * K 16 to 144) at
-  // 16-85 GFLOP/s on 2 threads, this at 66-160; the deeper ones it runs at 170-220, as fast as
-  // this or faster (docs/benchmarks.md, point 33). Fast mode keeps autocast's (oneDNN's
+  // The exact mode's other shallow convolutions along one axis (htdemucs' outer strided
+  // encoders, Cin * K 16 and 32), on the float32 kernel: oneDNN runs those at 16-34 GFLOP/s on 2
+  // threads, this at 66-160; the deeper ones it runs at 170-220, as fast as this or faster
+  // (docs/benchmarks.md, point 33). Fast mode keeps autocast's (oneDNN's
   // bfloat16: these in float32 gained nothing there), and so does a CPU without AVX-512F.
   if (fast_mode || !f32_products_available() || x.size(1) * K > kMaxUnfoldDepth)
     return std::nullopt;

@@ -173,11 +173,14 @@ std::optional<at::Tensor> Conv::glu_in_one_pass(const at::Tensor& x) const {
     return std::all_of(v.begin(), v.end(), [value](int64_t s) { return s == value; });
   };
   bool one_by_one = !transposed && is_one_by_one(weight) && all(stride, 1) && all(padding, 0);
-  // The 3x3 ones Conv::operator() hands to winograd_cpu.h (through conv_cpu).
+  // The 3x3 and (exact mode) 3-tap ones Conv::operator() hands to winograd_cpu.h (through
+  // conv_cpu).
   bool plain_3x3 = !transposed && x.dim() == 4 && is_plain_3x3(weight, stride, padding, dilation);
-  if (!(one_by_one || plain_3x3) || !x.is_cpu() || x.dim() < 2 || x.size(1) == 0)
-    return std::nullopt;
   bool fast = at::autocast::is_cpu_enabled();
+  bool plain_3tap =
+      !transposed && !fast && x.dim() == 3 && is_plain_3tap(weight, stride, padding, dilation);
+  if (!(one_by_one || plain_3x3 || plain_3tap) || !x.is_cpu() || x.dim() < 2 || x.size(1) == 0)
+    return std::nullopt;
   // As operator() runs them: 1x1 ones in float32 in both modes, 3x3 ones from bfloat16 factors
   // in fast mode where the CPU has AVX-512 BF16 (autocast's oneDNN elsewhere: nullopt).
   if (one_by_one ? !f32_products_available() : fast && !bf16_products_available())
@@ -187,7 +190,12 @@ std::optional<at::Tensor> Conv::glu_in_one_pass(const at::Tensor& x) const {
     c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
     auto input = fast ? x.to(at::kFloat) : x;
     auto w = as_float(weight);
-    y = one_by_one ? pointwise_glu_cpu(input, w, bias) : winograd_conv3x3_glu(input, w, bias, fast);
+    if (one_by_one)
+      y = pointwise_glu_cpu(input, w, bias);
+    else if (plain_3tap)
+      y = winograd_conv3tap_glu(input, w, bias);
+    else
+      y = winograd_conv3x3_glu(input, w, bias, fast);
   }
   if (y) flop_counter().add(static_cast<double>(weight.numel()) * (x.numel() / x.size(1)));
   return y;

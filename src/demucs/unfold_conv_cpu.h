@@ -2,10 +2,10 @@
 // products over the input's unfolded columns (what torch calls unfold, or im2col): for a block
 // of output positions, each input channel's K taps are gathered as K rows, and the weight
 // [Cout, Cin * K] times those Cin * K rows gives the block's outputs, on f32_cpu.h's kernel
-// (through weight_product_cpu.h). conv_cpu runs the exact mode's shallow strided and 3-tap
-// convolutions this way, which oneDNN ran at a fraction of its speed on deeper ones
-// (docs/benchmarks.md, point 33). Each output still sums all its Cin * K terms in one pass, in
-// another order than ATen's.
+// (through weight_product_cpu.h). conv_cpu runs the exact mode's shallow strided convolutions
+// this way, which oneDNN ran at a fraction of its speed on deeper ones (docs/benchmarks.md,
+// point 33; the 3-tap ones it ran so until point 35 are Winograd's now). Each output still sums all
+// its Cin * K terms in one pass, in another order than ATen's.
 #pragma once
 
 #include <ATen/ATen.h>

@@ -27,6 +27,8 @@ namespace {
 // (the exact mode, docs/benchmarks.md points 32 and 34) 8 x 336 ran faster too.
 constexpr int64_t kMinPositions = 8192;
 constexpr int64_t kMinPositionsOnF32Kernel = 2048;
+// One axis: htdemucs' time decoders run 1344 to 86,000 positions.
+constexpr int64_t kMinLength1d = 256;
 // Rows of blocks are grouped into work items up to this size (transformed input and products),
 // but an item is never less than a row: on BLAS each of its products packs a [Cout, Cin] matrix,
 // and narrower items would pack it for fewer columns. On htdemucs' decoders (84-168 blocks a row)
@@ -199,6 +201,33 @@ at::Tensor run_tiles(const at::Tensor& in, const at::Tensor& weight, const at::T
   return y;
 }
 
+// F4x4's transformed kernels are 4 times the layer's float32 weight: 42 MB at htdemucs'
+// innermost decoder (384 to 768 channels), which made the exact mode's peak 22 MB higher. Layers
+// past kMaxPointsBytes run in parts of their output channels (under the GLU, pairs o and C + o),
+// each part transforming its kernels and its input anew (the input transform is a few percent
+// of such a layer's time).
+constexpr int64_t kMaxPointsBytes = 24 << 20;
+
+at::Tensor run_f4x4_in_parts(const at::Tensor& in, const at::Tensor& weight, const at::Tensor& b,
+                             bool glu) {
+  constexpr int64_t points = winograd::F4x4::N * winograd::F4x4::N;
+  int64_t co = weight.size(0), bytes = points * weight.numel() / 9 * int64_t(sizeof(float));
+  int64_t parts = std::min((bytes + kMaxPointsBytes - 1) / kMaxPointsBytes, glu ? co / 2 : co);
+  if (parts <= 1) return run_tiles<winograd::F4x4>(in, weight, b, false, glu);
+  int64_t depth = glu ? co / 2 : co, step = (depth + parts - 1) / parts;
+  std::vector<at::Tensor> outputs;
+  for (int64_t o0 = 0; o0 < depth; o0 += step) {
+    int64_t o1 = std::min(depth, o0 + step);
+    auto rows = [&](const at::Tensor& t) {
+      if (!t.defined()) return t;
+      if (!glu) return t.slice(0, o0, o1);
+      return at::cat({t.slice(0, o0, o1), t.slice(0, depth + o0, depth + o1)});
+    };
+    outputs.push_back(run_tiles<winograd::F4x4>(in, rows(weight), rows(b), false, glu));
+  }
+  return at::cat(outputs, 1);
+}
+
 std::optional<at::Tensor> run(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                               bool bf16_products, bool glu) {
   if (!own_cpu_kernels_apply(x) || x.dim() != 4 || !weight.is_cpu() || weight.dim() != 4 ||
@@ -214,8 +243,102 @@ std::optional<at::Tensor> run(const at::Tensor& x, const at::Tensor& weight, con
     return std::nullopt;  // before any copy
   auto in = x.contiguous();
   auto b = bias.defined() ? bias.to(at::kFloat).contiguous() : at::Tensor();
-  if (f32_kernel) return run_tiles<winograd::F4x4>(in, weight, b, bf16_products, glu);
+  if (f32_kernel) return run_f4x4_in_parts(in, weight, b, glu);
   return run_tiles<winograd::F2x2>(in, weight, b, bf16_products, glu);
+}
+
+// One axis (F4): x [B, Cin, L], weight [Cout, Cin, 3]; a work item is `n` blocks of 4 outputs.
+struct Shape1d {
+  int64_t ci, co, L;
+  int64_t blocks() const { return (L + 3) / 4; }
+};
+
+// Blocks per work item: whole 64-column panels of the float32 kernel, as many as kItemBytes
+// holds (htdemucs' time decoders: 64 at 384 channels, 128 at 192, 256 at 96 and 48).
+int64_t blocks_per_item_1d(const Shape1d& s) {
+  int64_t per_block = winograd::F4::N * (s.ci + s.co) * static_cast<int64_t>(sizeof(float));
+  int64_t panels = std::max<int64_t>(1, kItemBytes / per_block / 64);
+  return std::min(64 * panels, s.blocks());
+}
+
+// Floats of scratch an item of n blocks takes: its V, its products, a padded input row, and
+// two output rows (the GLU's halves, or the last item's output past the end).
+int64_t scratch_floats_1d(const Shape1d& s, int64_t n) {
+  constexpr int64_t N = winograd::F4::N, M = winograd::F4::M;
+  return N * (plane_stride(s.ci * n) + plane_stride(s.co * n)) + (M * n + 2) + 2 * M * n;
+}
+
+// Blocks [t0, t0 + n) of one batch item: `image` and `out` are its first channel.
+void run_item_1d(const Shape1d& s, const std::vector<WeightProduct>& points, const float* bias,
+                 const float* image, int64_t t0, int64_t n, float* scratch,
+                 std::vector<uint16_t>& pairs, bool glu, float* out) {
+  using winograd::F4;
+  int64_t v_stride = plane_stride(s.ci * n), m_stride = plane_stride(s.co * n);
+  float* v = scratch;
+  float* m = v + F4::N * v_stride;
+  float* row = m + F4::N * m_stride;   // positions 4 t0 - 1 ... 4 (t0 + n)
+  float* spare = row + F4::M * n + 2;  // two rows of 4 n outputs
+  int64_t first = F4::M * t0 - 1, count = std::min(F4::M * n, s.L - F4::M * t0);
+  int64_t from = std::max<int64_t>(first, 0), to = std::min(first + F4::M * n + 2, s.L);
+  for (int64_t c = 0; c < s.ci; ++c) {
+    const float* channel = image + c * s.L;
+    std::fill(row, row + F4::M * n + 2, 0.f);
+    std::copy(channel + from, channel + to, row + (from - first));
+    F4::input(row, n, v + c * n, v_stride);
+  }
+  for (int64_t k = 0; k < F4::N; ++k)  // point k's product: [co, ci] by [ci, n]
+    points[k](v + k * v_stride, n, n, m + k * m_stride, n, pairs);
+  float *a = spare, *g = spare + F4::M * n;
+  if (glu) {
+    int64_t C = s.co / 2;
+    for (int64_t o = 0; o < C; ++o) {
+      F4::output(m + o * n, m_stride, n, bias ? bias[o] : 0.f, a);
+      F4::output(m + (C + o) * n, m_stride, n, bias ? bias[C + o] : 0.f, g);
+      gate(a, g, count, out + o * s.L + F4::M * t0);
+    }
+    return;
+  }
+  for (int64_t o = 0; o < s.co; ++o) {
+    float* y = out + o * s.L + F4::M * t0;
+    bool whole = count == F4::M * n;  // else the last blocks hang past the end
+    F4::output(m + o * n, m_stride, n, bias ? bias[o] : 0.f, whole ? y : a);
+    if (!whole) std::copy(a, a + count, y);
+  }
+}
+
+std::optional<at::Tensor> run_1d(const at::Tensor& x, const at::Tensor& weight,
+                                 const at::Tensor& bias, bool glu) {
+  if (!own_cpu_kernels_apply(x) || x.dim() != 3 || !weight.is_cpu() || weight.dim() != 3 ||
+      weight.size(2) != 3 || weight.size(1) != x.size(1) || !f32_products_available())
+    return std::nullopt;
+  if (bias.defined() && (!bias.is_cpu() || bias.numel() != weight.size(0))) return std::nullopt;
+  if ((glu && weight.size(0) % 2) || x.size(2) < kMinLength1d || weight.size(1) == 0)
+    return std::nullopt;
+  auto in = x.contiguous();
+  auto w = weight.to(at::kFloat).contiguous();
+  auto b = bias.defined() ? bias.to(at::kFloat).contiguous() : at::Tensor();
+  Shape1d s{in.size(1), w.size(0), in.size(2)};
+  // U[k] = G g for each kernel, [co, ci] per point.
+  int64_t stride = plane_stride(s.co * s.ci);
+  at::Tensor u = at::empty({winograd::F4::N, stride}, in.options());
+  winograd::F4::weight(w.data_ptr<float>(), s.co * s.ci, u.data_ptr<float>(), stride);
+  std::vector<WeightProduct> points;
+  for (int64_t k = 0; k < winograd::F4::N; ++k)
+    points.emplace_back(u[k].narrow(0, 0, s.co * s.ci).view({s.co, s.ci}), false);
+  int64_t n = blocks_per_item_1d(s), items_per_row = (s.blocks() + n - 1) / n;
+  int64_t B = in.size(0), depth = glu ? s.co / 2 : s.co;
+  auto y = at::empty({B, depth, s.L}, in.options());
+  const float* image = in.data_ptr<float>();
+  float* out = y.data_ptr<float>();
+  int64_t floats = scratch_floats_1d(s, n);
+  parallel_items<ItemScratch>(B * items_per_row, [&](ItemScratch& scratch, int64_t i) {
+    if (!scratch.floats.defined()) scratch.floats = at::empty({floats}, in.options());
+    int64_t batch = i / items_per_row, t0 = (i % items_per_row) * n;
+    run_item_1d(s, points, b.defined() ? b.data_ptr<float>() : nullptr, image + batch * s.ci * s.L,
+                t0, std::min(n, s.blocks() - t0), scratch.floats.data_ptr<float>(), scratch.pairs,
+                glu, out + batch * depth * s.L);
+  });
+  return y;
 }
 
 }  // namespace
@@ -238,6 +361,25 @@ std::optional<at::Tensor> winograd_conv3x3(const at::Tensor& x, const at::Tensor
 std::optional<at::Tensor> winograd_conv3x3_glu(const at::Tensor& x, const at::Tensor& weight,
                                                const at::Tensor& bias, bool bf16_products) {
   return run(x, weight, bias, bf16_products, true);
+}
+
+bool is_plain_3tap(const at::Tensor& weight, at::IntArrayRef stride, at::IntArrayRef padding,
+                   at::IntArrayRef dilation) {
+  auto at_or = [](at::IntArrayRef v, size_t i, int64_t fallback) {
+    return i < v.size() ? v[i] : fallback;
+  };
+  return weight.dim() == 3 && weight.size(2) == 3 && at_or(stride, 0, 1) == 1 &&
+         at_or(padding, 0, 0) == 1 && at_or(dilation, 0, 1) == 1;
+}
+
+std::optional<at::Tensor> winograd_conv3tap(const at::Tensor& x, const at::Tensor& weight,
+                                            const at::Tensor& bias) {
+  return run_1d(x, weight, bias, false);
+}
+
+std::optional<at::Tensor> winograd_conv3tap_glu(const at::Tensor& x, const at::Tensor& weight,
+                                                const at::Tensor& bias) {
+  return run_1d(x, weight, bias, true);
 }
 
 }  // namespace msaas::demucs

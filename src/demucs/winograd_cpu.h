@@ -34,4 +34,18 @@ std::optional<at::Tensor> winograd_conv3x3(const at::Tensor& x, const at::Tensor
 std::optional<at::Tensor> winograd_conv3x3_glu(const at::Tensor& x, const at::Tensor& weight,
                                                const at::Tensor& bias, bool bf16_products = false);
 
+// One axis: x [B, Cin, L] float32, weight [Cout, Cin, 3], stride 1, padding 1 (the time
+// branch's rewrites), by F(4, 3): 6 products per 4 outputs instead of 12, on f32_cpu.h's kernel.
+// The exact mode's only: nullopt where the CPU lacks AVX-512F, the input is shorter than 256 or
+// not float32 on the CPU, or autocast is on.
+bool is_plain_3tap(const at::Tensor& weight, at::IntArrayRef stride, at::IntArrayRef padding,
+                   at::IntArrayRef dilation);
+
+std::optional<at::Tensor> winograd_conv3tap(const at::Tensor& x, const at::Tensor& weight,
+                                            const at::Tensor& bias);
+
+// glu(winograd_conv3tap(x, weight, bias), dim 1) in one pass; nullopt also where Cout is odd.
+std::optional<at::Tensor> winograd_conv3tap_glu(const at::Tensor& x, const at::Tensor& weight,
+                                                const at::Tensor& bias);
+
 }  // namespace msaas::demucs

@@ -34,4 +34,16 @@ struct Tiles {
 using F2x2 = Tiles<2>;
 using F4x4 = Tiles<4>;
 
+// F(4, 3) along one axis, the same points as F4x4: 6 products per 4 outputs instead of 12.
+struct F4 {
+  static constexpr int M = 4, N = 6;
+  // u[k * point_stride + j] = (G g)[k] for kernel j of `count` (3 floats each, from g).
+  static void weight(const float* g, int64_t count, float* u, int64_t point_stride);
+  // V for `blocks` blocks of one channel: row[0] is position -1 of the blocks, M * blocks + 2
+  // readable. Point k of block t goes to v[k * point_stride + t].
+  static void input(const float* row, int64_t blocks, float* v, int64_t point_stride);
+  // y[M * t ... M * t + M - 1] = A^T m + bias for block t, its point k at m[k * point_stride + t].
+  static void output(const float* m, int64_t point_stride, int64_t blocks, float bias, float* y);
+};
+
 }  // namespace msaas::demucs::winograd
