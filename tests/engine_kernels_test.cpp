@@ -414,6 +414,28 @@ TEST(EngineKernels, RewriteAndItsGluRunInOnePassInBothModes) {
   EXPECT_FALSE(dilated.glu_in_one_pass(large)) << "a dilation";
   EXPECT_FALSE(strided_3x3.glu_in_one_pass(large)) << "a 3x3 stride";
   EXPECT_FALSE(transposed.glu_in_one_pass(large)) << "a transposed convolution";
+  // The time decoders' 3-tap rewrite (float16 weight, as stored): in one pass in the exact mode
+  // where the CPU has AVX-512F, with F(4, 3)'s rounding; fast mode leaves it to autocast.
+  demucs::Conv taps;
+  taps.weight = (at::randn({16, 8, 3}) * 0.2).to(at::kHalf);
+  taps.bias = at::randn({16});
+  taps.stride = {1}, taps.padding = {1}, taps.dilation = {1};
+  auto sequence = at::randn({2, 8, 1001});
+  auto exact = taps.glu_in_one_pass(sequence);
+  ASSERT_EQ(exact.has_value(), demucs::f32_products_available());
+  if (exact) {
+    auto to_double = [](const at::Tensor& t) { return t.to(at::kDouble); };
+    auto expected = at::glu(
+        at::conv1d(to_double(sequence), to_double(taps.weight), to_double(taps.bias), 1, 1), 1);
+    EXPECT_GT(snr_db(*exact, expected), 110.0);
+    EXPECT_TRUE(at::allclose(*exact, at::glu(taps(sequence), 1), 1e-5, 1e-6));
+  }
+  at::autocast::set_cpu_enabled(true);
+  EXPECT_FALSE(taps.glu_in_one_pass(sequence.to(at::kBFloat16))) << "fast mode: autocast's";
+  at::autocast::set_cpu_enabled(false);
+  auto unpadded_taps = taps;
+  unpadded_taps.padding = {0};
+  EXPECT_FALSE(unpadded_taps.glu_in_one_pass(sequence)) << "no padding";
 }
 
 // Fast mode (autocast) runs the transposed and large 3x3 convolutions on the engine's kernels
@@ -513,21 +535,21 @@ void check_tiles_correlate(int seed) {
 
 // F(4, 3) along one axis: a row of blocks correlated with a 3-tap kernel.
 void check_row_tiles_correlate(int seed) {
-  using demucs::winograd::F4;
+  using demucs::winograd::F4Row;
   constexpr int blocks = 3;
   std::mt19937 random(seed);
   std::normal_distribution<float> normal;
   float g[3];
   for (float& k : g) k = normal(random);
-  std::vector<float> u(F4::N), row(F4::M * blocks + 2), v(F4::N * blocks), m(F4::N * blocks),
-      y(F4::M * blocks);
+  std::vector<float> u(F4Row::N), row(F4Row::M * blocks + 2), v(F4Row::N * blocks),
+      m(F4Row::N * blocks), y(F4Row::M * blocks);
   for (float& value : row) value = normal(random);
-  F4::weight(g, 1, u.data(), 1);
-  F4::input(row.data(), blocks, v.data(), blocks);
-  for (int k = 0; k < F4::N; ++k)
+  F4Row::weight(g, 1, u.data(), 1);
+  F4Row::input(row.data(), blocks, v.data(), blocks);
+  for (int k = 0; k < F4Row::N; ++k)
     for (int t = 0; t < blocks; ++t) m[k * blocks + t] = u[k] * v[k * blocks + t];
-  F4::output(m.data(), blocks, blocks, -0.25f, y.data());
-  for (int x = 0; x < F4::M * blocks; ++x) {
+  F4Row::output(m.data(), blocks, blocks, -0.25f, y.data());
+  for (int x = 0; x < F4Row::M * blocks; ++x) {
     double expected = -0.25, scale = 0;
     for (int k = 0; k < 3; ++k) {
       double term = double(g[k]) * row[x + k];
@@ -587,6 +609,11 @@ TEST(EngineKernels, Winograd3TapConvolutionsMatchAten) {
   EXPECT_FALSE(demucs::winograd_conv3tap(at::randn({1, 8, 255}), w, {})) << "too short to pay";
   EXPECT_FALSE(demucs::winograd_conv3tap(x.to(at::kDouble), w, {}));
   EXPECT_FALSE(demucs::winograd_conv3tap(x, at::randn({16, 8, 5}), {}));
+  EXPECT_FALSE(demucs::winograd_conv3tap(x, at::randn({0, 8, 3}), {})) << "no output channels";
+  EXPECT_FALSE(demucs::winograd_conv3tap(at::randn({1, 0, 1000}), at::randn({16, 0, 3}), {}));
+  // Transformed kernels past 24 MB (6 points of 1100 x 1000): ATen's, not 26 MB more memory.
+  EXPECT_FALSE(demucs::winograd_conv3tap(at::zeros({1, 1, 256}).expand({1, 1000, 256}),
+                                         at::zeros({1100, 1000, 3}), {}));
   EXPECT_FALSE(demucs::winograd_conv3tap(x, w, at::randn({15}))) << "a bias of the wrong length";
   EXPECT_FALSE(demucs::winograd_conv3tap_glu(x, at::randn({15, 8, 3}), {}))
       << "the GLU halves an even number of channels";
@@ -614,8 +641,9 @@ TEST(EngineKernels, Winograd3x3ConvolutionsMatchAten) {
                                              {{2, 5, 101, 83}, true},
                                              {{1, 16, 101, 84}, true},
                                              {{1, 7, 128, 65}, false},
-                                             // F(4x4)'s kernels past 24 MB: in two parts
-                                             {{1, 300, 8, 256}, true}}) {
+                                             // F(4x4)'s kernels past 24 MB: in three parts,
+                                             // the last one shorter (287, 287, 286 channels)
+                                             {{1, 430, 8, 256}, true}}) {
     int64_t ci = c.input[1];
     // Scaled as a trained layer's are, outputs of about 1: the GLU's sigmoid is not saturated.
     auto x = at::randn(c.input), w = at::randn({2 * ci, ci, 3, 3}) / std::sqrt(9.0 * ci);
@@ -625,8 +653,8 @@ TEST(EngineKernels, Winograd3x3ConvolutionsMatchAten) {
     auto reference = at::conv2d(x, w, b, 1, 1);
     ASSERT_EQ(mine->sizes(), reference.sizes());
     // Against a double precision convolution: ATen's float32 one reaches 134-141 dB here, F2x2
-    // (BLAS, no AVX-512F) about 130, F4x4 (the exact mode on AVX-512F) 110-125, its transforms
-    // multiplying inputs by up to 8 (winograd_tiles.h).
+    // 127-141 (measured on the float32 kernel; it runs on BLAS where the CPU lacks AVX-512F),
+    // F4x4 (the exact mode on AVX-512F) 110-125, its transforms multiplying inputs by up to 8.
     auto exact =
         at::conv2d(x.to(at::kDouble), w.to(at::kDouble), b.defined() ? b.to(at::kDouble) : b, 1, 1);
     double floor_db = demucs::f32_products_available() ? 105.0 : 120.0;
@@ -681,6 +709,9 @@ TEST(EngineKernels, Winograd3x3ConvolutionsMatchAten) {
   EXPECT_FALSE(demucs::conv_cpu(at::randn({1, 4, 200, 100}), w, {}, {2, 2}, {1, 1}, {1, 1}, false));
   EXPECT_FALSE(demucs::conv_cpu(at::randn({1, 4, 200, 100}), w, {}, {1, 1}, {1, 1}, {2, 2}, false));
   EXPECT_FALSE(demucs::winograd_conv3x3(at::randn({1, 4, 200, 100}, at::kDouble), w, {}));
+  EXPECT_FALSE(demucs::winograd_conv3x3(at::randn({1, 0, 64, 64}), at::randn({16, 0, 3, 3}), {}))
+      << "no input channels: ATen's";
+  EXPECT_FALSE(demucs::winograd_conv3x3(at::randn({1, 4, 64, 64}), at::randn({0, 4, 3, 3}), {}));
   at::autocast::set_cpu_enabled(true);
   EXPECT_FALSE(demucs::winograd_conv3x3(at::randn({1, 4, 200, 100}), w, {})) << "fast mode";
   at::autocast::set_cpu_enabled(false);
@@ -981,7 +1012,9 @@ TEST(EngineKernels, OwnKernelsGiveTheSameBitsOnAnyNumberOfThreads) {
   c10::InferenceMode guard;
   at::manual_seed(21);
   auto transposed_in = at::randn({1, 48, 63, 336}), transposed_w = at::randn({48, 24, 8, 1});
-  auto winograd_in = at::randn({1, 8, 64, 128}), winograd_w = at::randn({16, 8, 3, 3});
+  // Several work items each (8 rows of blocks a thread can take, 6 runs of 1-D blocks).
+  auto winograd_in = at::randn({1, 64, 64, 128}), winograd_w = at::randn({128, 64, 3, 3}) * 0.05;
+  auto taps_in = at::randn({2, 16, 20001}), taps_w = at::randn({32, 16, 3}) * 0.2;
   auto q = at::randn({1, 600, 64}), k = at::randn({1, 500, 64}), v = at::randn({1, 500, 64});
   std::vector<demucs::DConvBranch> branches{random_branch(16, 2, 1), random_branch(16, 2, 2)};
   auto rows = at::randn({1, 16, 12, 40}), long_sequence = at::randn({1, 16, 9000});
@@ -1005,10 +1038,8 @@ TEST(EngineKernels, OwnKernelsGiveTheSameBitsOnAnyNumberOfThreads) {
           *demucs::linear_f32_cpu(q.reshape({-1, 64}), weight, bias, demucs::AfterLinear::gelu));
       out.push_back(demucs::unfold_conv_cpu(long_sequence,
                                             transposed_w.select(3, 0).slice(1, 0, 16), {}, 4, 2));
-      out.push_back(*demucs::winograd_conv3tap(
-          long_sequence, winograd_w.select(3, 1).repeat({1, 2, 1}), rewrite_bias.slice(0, 0, 16)));
-      out.push_back(*demucs::winograd_conv3tap_glu(
-          long_sequence, winograd_w.select(3, 1).repeat({1, 2, 1}), rewrite_bias.slice(0, 0, 16)));
+      out.push_back(*demucs::winograd_conv3tap(taps_in, taps_w, rewrite_bias));
+      out.push_back(*demucs::winograd_conv3tap_glu(taps_in, taps_w, rewrite_bias));
     }
     if (fast && demucs::bf16_products_available()) {
       out.push_back(*demucs::linear_bf16_cpu(q.reshape({-1, 64}), weight, bias));

@@ -81,9 +81,11 @@ struct Conv {
   bool transposed = false;
   at::Tensor operator()(const at::Tensor& x) const;
   // glu(this(x), dim 1) in one pass where x is on the CPU and this is a 1x1 convolution
-  // (pointwise_cpu.h, either mode, where the CPU has AVX-512F) or a 3x3 one with stride 1,
-  // padding 1 and no dilation (winograd_cpu.h; in fast mode where the CPU has AVX-512 BF16);
-  // nullopt elsewhere, and where the kernel declines (an image too small for Winograd).
+  // (pointwise_cpu.h, either mode, where the CPU has AVX-512F), a 3x3 one with stride 1,
+  // padding 1 and no dilation (winograd_cpu.h; in fast mode where the CPU has AVX-512 BF16), or
+  // in the exact mode a 3-tap one along one axis, stride 1, padding 1 (winograd_cpu.h, where the
+  // CPU has AVX-512F); nullopt elsewhere, and where the kernel declines (an image too small for
+  // Winograd).
   std::optional<at::Tensor> glu_in_one_pass(const at::Tensor& x) const;
 
  private:

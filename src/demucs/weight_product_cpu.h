@@ -2,8 +2,8 @@
 // float32 (the exact mode) on f32_cpu.h's kernel, or BLAS where the CPU lacks AVX-512F; or
 // bfloat16 factors with float32 sums on bf16_cpu.h's kernel (fast mode, where the CPU has AVX-512
 // BF16), the weight rounded once when the product is made.
-// The engine's convolution kernels (transposed, Winograd's 16 points, DConv's first) make one per
-// weight for a call and run it on their worker threads.
+// The engine's convolution kernels (transposed, Winograd's 16, 36 or 6 points, DConv's first)
+// make one per weight for a call and run it on their worker threads.
 #pragma once
 
 #include <ATen/ATen.h>

@@ -21,12 +21,13 @@
 namespace msaas::demucs {
 namespace {
 
-// Measured against oneDNN on this engine's shapes, in output positions (F2x2's blocks times 4),
-// with the 16 products on BLAS or on bfloat16 factors (fast mode): 384 channels of 8 x 336 ran
-// slower this way, 192 of 32 x 336 and wider ones faster. With the products on f32_cpu.h's kernel
-// (the exact mode, docs/benchmarks.md points 32 and 34) 8 x 336 ran faster too.
-constexpr int64_t kMinPositions = 8192;
-constexpr int64_t kMinPositionsOnF32Kernel = 2048;
+// Measured against oneDNN on this engine's shapes, in F2x2's 2x2 blocks of output, with the 16
+// products on BLAS or on bfloat16 factors (fast mode): 384 channels of 8 x 336 (672 blocks a
+// channel) ran slower this way, 192 of 32 x 336 (2688 blocks) and wider ones faster. With the
+// products on f32_cpu.h's kernel (the exact mode, docs/benchmarks.md points 32 and 34) 672 blocks
+// ran faster too.
+constexpr int64_t kMinBlocks = 2048;
+constexpr int64_t kMinBlocksOnF32Kernel = 512;
 // One axis: htdemucs' time decoders run 1344 to 86,000 positions.
 constexpr int64_t kMinLength1d = 256;
 // Rows of blocks are grouped into work items up to this size (transformed input and products),
@@ -47,7 +48,7 @@ int64_t plane_stride(int64_t floats) {
 
 // U[k][o][i] = (G g G^T)[k / N][k % N] for kernel g = weight[o][i], each point's [co, ci] a view.
 // Made on every call, like every layer's float32 weights (they are kept as the checkpoint's
-// float16): at most 11 MB, a millisecond or two against the convolution's 30.
+// float16): at most kMaxPointsBytes (24 MB) a part, a few milliseconds against the layer's 60.
 template <class Tiles>
 std::vector<at::Tensor> transform_weight(const at::Tensor& weight) {
   at::Tensor w = weight.to(at::kFloat).contiguous();
@@ -173,9 +174,11 @@ struct ItemScratch {
   std::vector<uint16_t> pairs;
 };
 
+// Runs the convolution (its GLU) of `in` with `weight` into `out`: channel 0 of batch item 0 of
+// this weight's outputs, batch items out_depth channels apart.
 template <class Tiles>
-at::Tensor run_tiles(const at::Tensor& in, const at::Tensor& weight, const at::Tensor& b,
-                     bool bf16_products, bool glu) {
+void run_tiles(const at::Tensor& in, const at::Tensor& weight, const at::Tensor& b,
+               bool bf16_products, bool glu, float* out, int64_t out_depth) {
   constexpr int64_t points_count = Tiles::N * Tiles::N;
   Shape s{in.size(1), weight.size(0), in.size(2), in.size(3), Tiles::M};
   std::vector<WeightProduct> points;
@@ -185,10 +188,7 @@ at::Tensor run_tiles(const at::Tensor& in, const at::Tensor& weight, const at::T
   int64_t rows_per_item = std::clamp<int64_t>(kItemBytes / (per_block * tw), 1, th);
   int64_t items_per_image = (th + rows_per_item - 1) / rows_per_item;
   int64_t floats = scratch_floats<Tiles>(s, rows_per_item);
-  int64_t depth = glu ? s.co / 2 : s.co;
-  auto y = at::empty({B, depth, s.H, s.W}, in.options());
   const float* image = in.data_ptr<float>();
-  float* out = y.data_ptr<float>();
   parallel_items<ItemScratch>(B * items_per_image, [&](ItemScratch& scratch, int64_t i) {
     if (!scratch.floats.defined())  // from the arena, not zero-filled
       scratch.floats = at::empty({floats}, in.options());
@@ -196,67 +196,84 @@ at::Tensor run_tiles(const at::Tensor& in, const at::Tensor& weight, const at::T
     run_item<Tiles>(s, points, b.defined() ? b.data_ptr<float>() : nullptr,
                     image + batch * s.ci * s.H * s.W, r0, std::min(th, r0 + rows_per_item),
                     scratch.floats.data_ptr<float>(), scratch.pairs, glu,
-                    out + batch * depth * s.H * s.W);
+                    out + batch * out_depth * s.H * s.W);
   });
-  return y;
 }
 
 // F4x4's transformed kernels are 4 times the layer's float32 weight: 42 MB at htdemucs'
 // innermost decoder (384 to 768 channels), which made the exact mode's peak 22 MB higher. Layers
 // past kMaxPointsBytes run in parts of their output channels (under the GLU, pairs o and C + o),
 // each part transforming its kernels and its input anew (the input transform is a few percent
-// of such a layer's time).
+// of such a layer's time). The 1-D kernels, 6 points, take the same bound.
 constexpr int64_t kMaxPointsBytes = 24 << 20;
 
-at::Tensor run_f4x4_in_parts(const at::Tensor& in, const at::Tensor& weight, const at::Tensor& b,
-                             bool glu) {
-  constexpr int64_t points = winograd::F4x4::N * winograd::F4x4::N;
-  int64_t co = weight.size(0), bytes = points * weight.numel() / 9 * int64_t(sizeof(float));
-  int64_t parts = std::min((bytes + kMaxPointsBytes - 1) / kMaxPointsBytes, glu ? co / 2 : co);
-  if (parts <= 1) return run_tiles<winograd::F4x4>(in, weight, b, false, glu);
-  int64_t depth = glu ? co / 2 : co, step = (depth + parts - 1) / parts;
-  std::vector<at::Tensor> outputs;
+int64_t points_bytes(int64_t point_count, int64_t co, int64_t ci) {
+  return point_count * co * ci * static_cast<int64_t>(sizeof(float));
+}
+
+void run_f4x4_in_parts(const at::Tensor& in, const at::Tensor& weight, const at::Tensor& b,
+                       bool glu, at::Tensor& y) {
+  constexpr int64_t point_count = winograd::F4x4::N * winograd::F4x4::N;
+  int64_t co = weight.size(0), depth = y.size(1), plane = y.size(2) * y.size(3);
+  int64_t bytes = points_bytes(point_count, co, weight.size(1));
+  int64_t parts = std::min((bytes + kMaxPointsBytes - 1) / kMaxPointsBytes, depth);
+  int64_t step = (depth + parts - 1) / parts;
   for (int64_t o0 = 0; o0 < depth; o0 += step) {
     int64_t o1 = std::min(depth, o0 + step);
     auto rows = [&](const at::Tensor& t) {
-      if (!t.defined()) return t;
+      if (!t.defined() || parts == 1) return t;
       if (!glu) return t.slice(0, o0, o1);
       return at::cat({t.slice(0, o0, o1), t.slice(0, depth + o0, depth + o1)});
     };
-    outputs.push_back(run_tiles<winograd::F4x4>(in, rows(weight), rows(b), false, glu));
+    run_tiles<winograd::F4x4>(in, rows(weight), rows(b), false, glu,
+                              y.data_ptr<float>() + o0 * plane, depth);
   }
-  return at::cat(outputs, 1);
+}
+
+// What both the 2-D and the 1-D kernels refuse, leaving it to ATen: tensors they do not handle,
+// a weight or bias that does not fit the input, empty shapes, an odd depth for the GLU.
+bool refused(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, bool glu,
+             int64_t dims) {
+  if (!own_cpu_kernels_apply(x) || x.dim() != dims + 2 || !weight.is_cpu() ||
+      weight.dim() != dims + 2 || weight.size(1) != x.size(1))
+    return true;
+  for (int64_t d = 2; d < weight.dim(); ++d)
+    if (weight.size(d) != 3) return true;
+  if (bias.defined() && (!bias.is_cpu() || bias.numel() != weight.size(0))) return true;
+  return x.numel() == 0 || weight.numel() == 0 || (glu && weight.size(0) % 2);
 }
 
 std::optional<at::Tensor> run(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                               bool bf16_products, bool glu) {
-  if (!own_cpu_kernels_apply(x) || x.dim() != 4 || !weight.is_cpu() || weight.dim() != 4 ||
-      weight.size(2) != 3 || weight.size(3) != 3 || weight.size(1) != x.size(1))
-    return std::nullopt;
-  if (bias.defined() && (!bias.is_cpu() || bias.numel() != weight.size(0))) return std::nullopt;
-  if (glu && weight.size(0) % 2) return std::nullopt;
+  if (refused(x, weight, bias, glu, 2)) return std::nullopt;
   // F4x4 where the products are float32 on f32_cpu.h's kernel (the exact mode: its rounding is
   // far below the parity tolerance, point 34); F2x2 from bfloat16 factors, whose rounding F4x4's
   // transforms would multiply, and on BLAS, where F4x4 was not measured.
   bool f32_kernel = !(bf16_products && bf16_products_available()) && f32_products_available();
-  if (x.size(2) * x.size(3) < (f32_kernel ? kMinPositionsOnF32Kernel : kMinPositions))
-    return std::nullopt;  // before any copy
+  int64_t blocks = ((x.size(2) + 1) / 2) * ((x.size(3) + 1) / 2);  // F2x2's, per channel
+  if (blocks < (f32_kernel ? kMinBlocksOnF32Kernel : kMinBlocks)) return std::nullopt;
+  int64_t co = weight.size(0), pair = glu ? 2 : 1;  // output channels a part cannot split
+  if (f32_kernel && points_bytes(36, pair, weight.size(1)) > kMaxPointsBytes) return std::nullopt;
   auto in = x.contiguous();
   auto b = bias.defined() ? bias.to(at::kFloat).contiguous() : at::Tensor();
-  if (f32_kernel) return run_f4x4_in_parts(in, weight, b, glu);
-  return run_tiles<winograd::F2x2>(in, weight, b, bf16_products, glu);
+  auto y = at::empty({x.size(0), co / pair, x.size(2), x.size(3)}, in.options());
+  if (f32_kernel)
+    run_f4x4_in_parts(in, weight, b, glu, y);
+  else
+    run_tiles<winograd::F2x2>(in, weight, b, bf16_products, glu, y.data_ptr<float>(), y.size(1));
+  return y;
 }
 
-// One axis (F4): x [B, Cin, L], weight [Cout, Cin, 3]; a work item is `n` blocks of 4 outputs.
+// One axis (F4Row): x [B, Cin, L], weight [Cout, Cin, 3]; a work item is `n` blocks of 4 outputs.
 struct Shape1d {
   int64_t ci, co, L;
   int64_t blocks() const { return (L + 3) / 4; }
 };
 
 // Blocks per work item: whole 64-column panels of the float32 kernel, as many as kItemBytes
-// holds (htdemucs' time decoders: 64 at 384 channels, 128 at 192, 256 at 96 and 48).
+// holds (htdemucs' time decoders: 64 at 384 channels, 128 at 192, 256 at 96, 576 at 48).
 int64_t blocks_per_item_1d(const Shape1d& s) {
-  int64_t per_block = winograd::F4::N * (s.ci + s.co) * static_cast<int64_t>(sizeof(float));
+  int64_t per_block = winograd::F4Row::N * (s.ci + s.co) * static_cast<int64_t>(sizeof(float));
   int64_t panels = std::max<int64_t>(1, kItemBytes / per_block / 64);
   return std::min(64 * panels, s.blocks());
 }
@@ -264,7 +281,7 @@ int64_t blocks_per_item_1d(const Shape1d& s) {
 // Floats of scratch an item of n blocks takes: its V, its products, a padded input row, and
 // two output rows (the GLU's halves, or the last item's output past the end).
 int64_t scratch_floats_1d(const Shape1d& s, int64_t n) {
-  constexpr int64_t N = winograd::F4::N, M = winograd::F4::M;
+  constexpr int64_t N = winograd::F4Row::N, M = winograd::F4Row::M;
   return N * (plane_stride(s.ci * n) + plane_stride(s.co * n)) + (M * n + 2) + 2 * M * n;
 }
 
@@ -272,47 +289,45 @@ int64_t scratch_floats_1d(const Shape1d& s, int64_t n) {
 void run_item_1d(const Shape1d& s, const std::vector<WeightProduct>& points, const float* bias,
                  const float* image, int64_t t0, int64_t n, float* scratch,
                  std::vector<uint16_t>& pairs, bool glu, float* out) {
-  using winograd::F4;
+  using winograd::F4Row;
   int64_t v_stride = plane_stride(s.ci * n), m_stride = plane_stride(s.co * n);
   float* v = scratch;
-  float* m = v + F4::N * v_stride;
-  float* row = m + F4::N * m_stride;   // positions 4 t0 - 1 ... 4 (t0 + n)
-  float* spare = row + F4::M * n + 2;  // two rows of 4 n outputs
-  int64_t first = F4::M * t0 - 1, count = std::min(F4::M * n, s.L - F4::M * t0);
-  int64_t from = std::max<int64_t>(first, 0), to = std::min(first + F4::M * n + 2, s.L);
+  float* m = v + F4Row::N * v_stride;
+  float* row = m + F4Row::N * m_stride;   // positions 4 t0 - 1 ... 4 (t0 + n)
+  float* spare = row + F4Row::M * n + 2;  // two rows of 4 n outputs
+  int64_t first = F4Row::M * t0 - 1, count = std::min(F4Row::M * n, s.L - F4Row::M * t0);
+  int64_t from = std::max<int64_t>(first, 0), to = std::min(first + F4Row::M * n + 2, s.L);
   for (int64_t c = 0; c < s.ci; ++c) {
     const float* channel = image + c * s.L;
-    std::fill(row, row + F4::M * n + 2, 0.f);
+    std::fill(row, row + F4Row::M * n + 2, 0.f);
     std::copy(channel + from, channel + to, row + (from - first));
-    F4::input(row, n, v + c * n, v_stride);
+    F4Row::input(row, n, v + c * n, v_stride);
   }
-  for (int64_t k = 0; k < F4::N; ++k)  // point k's product: [co, ci] by [ci, n]
+  for (int64_t k = 0; k < F4Row::N; ++k)  // point k's product: [co, ci] by [ci, n]
     points[k](v + k * v_stride, n, n, m + k * m_stride, n, pairs);
-  float *a = spare, *g = spare + F4::M * n;
+  float *a = spare, *g = spare + F4Row::M * n;
   if (glu) {
     int64_t C = s.co / 2;
     for (int64_t o = 0; o < C; ++o) {
-      F4::output(m + o * n, m_stride, n, bias ? bias[o] : 0.f, a);
-      F4::output(m + (C + o) * n, m_stride, n, bias ? bias[C + o] : 0.f, g);
-      gate(a, g, count, out + o * s.L + F4::M * t0);
+      F4Row::output(m + o * n, m_stride, n, bias ? bias[o] : 0.f, a);
+      F4Row::output(m + (C + o) * n, m_stride, n, bias ? bias[C + o] : 0.f, g);
+      gate(a, g, count, out + o * s.L + F4Row::M * t0);
     }
     return;
   }
   for (int64_t o = 0; o < s.co; ++o) {
-    float* y = out + o * s.L + F4::M * t0;
-    bool whole = count == F4::M * n;  // else the last blocks hang past the end
-    F4::output(m + o * n, m_stride, n, bias ? bias[o] : 0.f, whole ? y : a);
+    float* y = out + o * s.L + F4Row::M * t0;
+    bool whole = count == F4Row::M * n;  // else the last blocks hang past the end
+    F4Row::output(m + o * n, m_stride, n, bias ? bias[o] : 0.f, whole ? y : a);
     if (!whole) std::copy(a, a + count, y);
   }
 }
 
 std::optional<at::Tensor> run_1d(const at::Tensor& x, const at::Tensor& weight,
                                  const at::Tensor& bias, bool glu) {
-  if (!own_cpu_kernels_apply(x) || x.dim() != 3 || !weight.is_cpu() || weight.dim() != 3 ||
-      weight.size(2) != 3 || weight.size(1) != x.size(1) || !f32_products_available())
+  if (refused(x, weight, bias, glu, 1) || !f32_products_available() || x.size(2) < kMinLength1d)
     return std::nullopt;
-  if (bias.defined() && (!bias.is_cpu() || bias.numel() != weight.size(0))) return std::nullopt;
-  if ((glu && weight.size(0) % 2) || x.size(2) < kMinLength1d || weight.size(1) == 0)
+  if (points_bytes(winograd::F4Row::N, weight.size(0), weight.size(1)) > kMaxPointsBytes)
     return std::nullopt;
   auto in = x.contiguous();
   auto w = weight.to(at::kFloat).contiguous();
@@ -320,10 +335,10 @@ std::optional<at::Tensor> run_1d(const at::Tensor& x, const at::Tensor& weight,
   Shape1d s{in.size(1), w.size(0), in.size(2)};
   // U[k] = G g for each kernel, [co, ci] per point.
   int64_t stride = plane_stride(s.co * s.ci);
-  at::Tensor u = at::empty({winograd::F4::N, stride}, in.options());
-  winograd::F4::weight(w.data_ptr<float>(), s.co * s.ci, u.data_ptr<float>(), stride);
+  at::Tensor u = at::empty({winograd::F4Row::N, stride}, in.options());
+  winograd::F4Row::weight(w.data_ptr<float>(), s.co * s.ci, u.data_ptr<float>(), stride);
   std::vector<WeightProduct> points;
-  for (int64_t k = 0; k < winograd::F4::N; ++k)
+  for (int64_t k = 0; k < winograd::F4Row::N; ++k)
     points.emplace_back(u[k].narrow(0, 0, s.co * s.ci).view({s.co, s.ci}), false);
   int64_t n = blocks_per_item_1d(s), items_per_row = (s.blocks() + n - 1) / n;
   int64_t B = in.size(0), depth = glu ? s.co / 2 : s.co;
@@ -341,16 +356,21 @@ std::optional<at::Tensor> run_1d(const at::Tensor& x, const at::Tensor& weight,
   return y;
 }
 
+// Whether the first `axes` entries of a convolution's stride, padding or dilation are all
+// `value`, entries left out counting as ATen's default.
+bool all_entries_are(at::IntArrayRef v, size_t axes, int64_t default_value, int64_t value) {
+  for (size_t i = 0; i < axes; ++i)
+    if ((i < v.size() ? v[i] : default_value) != value) return false;
+  return true;
+}
+
 }  // namespace
 
 bool is_plain_3x3(const at::Tensor& weight, at::IntArrayRef stride, at::IntArrayRef padding,
                   at::IntArrayRef dilation) {
-  auto at_or = [](at::IntArrayRef v, size_t i, int64_t fallback) {
-    return i < v.size() ? v[i] : fallback;
-  };
   return weight.dim() == 4 && weight.size(2) == 3 && weight.size(3) == 3 &&
-         at_or(stride, 0, 1) == 1 && at_or(stride, 1, 1) == 1 && at_or(padding, 0, 0) == 1 &&
-         at_or(padding, 1, 0) == 1 && at_or(dilation, 0, 1) == 1 && at_or(dilation, 1, 1) == 1;
+         all_entries_are(stride, 2, 1, 1) && all_entries_are(padding, 2, 0, 1) &&
+         all_entries_are(dilation, 2, 1, 1);
 }
 
 std::optional<at::Tensor> winograd_conv3x3(const at::Tensor& x, const at::Tensor& weight,
@@ -365,11 +385,8 @@ std::optional<at::Tensor> winograd_conv3x3_glu(const at::Tensor& x, const at::Te
 
 bool is_plain_3tap(const at::Tensor& weight, at::IntArrayRef stride, at::IntArrayRef padding,
                    at::IntArrayRef dilation) {
-  auto at_or = [](at::IntArrayRef v, size_t i, int64_t fallback) {
-    return i < v.size() ? v[i] : fallback;
-  };
-  return weight.dim() == 3 && weight.size(2) == 3 && at_or(stride, 0, 1) == 1 &&
-         at_or(padding, 0, 0) == 1 && at_or(dilation, 0, 1) == 1;
+  return weight.dim() == 3 && weight.size(2) == 3 && all_entries_are(stride, 1, 1, 1) &&
+         all_entries_are(padding, 1, 0, 1) && all_entries_are(dilation, 1, 1, 1);
 }
 
 std::optional<at::Tensor> winograd_conv3tap(const at::Tensor& x, const at::Tensor& weight,

@@ -12,17 +12,18 @@
 
 namespace msaas::demucs {
 
-// x: [B, Cin, H, W] float32, weight [Cout, Cin, 3, 3], bias [Cout] or undefined; stride 1,
-// padding 1. Returns nullopt where the image is too small for the transforms to pay (ATen then
-// runs it) or the input is not float32 on the CPU, or autocast (fast mode) is on. bf16_products
-// (fast mode, autocast left out by the caller): the 16 products take bfloat16 factors with
-// float32 sums (bf16_cpu.h) where the CPU has AVX-512 BF16.
 // Whether a (not transposed) convolution is one winograd_conv3x3 computes: a 3x3 kernel over two
 // axes, stride 1, padding 1, no dilation (entries left out count as ATen's defaults: stride 1,
 // padding 0, dilation 1).
 bool is_plain_3x3(const at::Tensor& weight, at::IntArrayRef stride, at::IntArrayRef padding,
                   at::IntArrayRef dilation);
 
+// x: [B, Cin, H, W] float32, weight [Cout, Cin, 3, 3], bias [Cout] or undefined; stride 1,
+// padding 1. Returns nullopt where the image is too small for the transforms to pay (ATen then
+// runs it), the input is not float32 on the CPU or is empty, autocast (fast mode) is on, or one
+// output channel's transformed kernels alone pass 24 MB. bf16_products (fast mode, autocast left
+// out by the caller): F(2x2)'s products take bfloat16 factors with float32 sums (bf16_cpu.h)
+// where the CPU has AVX-512 BF16.
 std::optional<at::Tensor> winograd_conv3x3(const at::Tensor& x, const at::Tensor& weight,
                                            const at::Tensor& bias, bool bf16_products = false);
 
@@ -34,13 +35,15 @@ std::optional<at::Tensor> winograd_conv3x3(const at::Tensor& x, const at::Tensor
 std::optional<at::Tensor> winograd_conv3x3_glu(const at::Tensor& x, const at::Tensor& weight,
                                                const at::Tensor& bias, bool bf16_products = false);
 
-// One axis: x [B, Cin, L] float32, weight [Cout, Cin, 3], stride 1, padding 1 (the time
-// branch's rewrites), by F(4, 3): 6 products per 4 outputs instead of 12, on f32_cpu.h's kernel.
-// The exact mode's only: nullopt where the CPU lacks AVX-512F, the input is shorter than 256 or
-// not float32 on the CPU, or autocast is on.
+// Whether a (not transposed) convolution is one winograd_conv3tap computes: 3 taps along one
+// axis, stride 1, padding 1, no dilation.
 bool is_plain_3tap(const at::Tensor& weight, at::IntArrayRef stride, at::IntArrayRef padding,
                    at::IntArrayRef dilation);
 
+// One axis: x [B, Cin, L] float32, weight [Cout, Cin, 3], stride 1, padding 1 (the time
+// branch's rewrites), by F(4, 3): 6 products per 4 outputs instead of 12, on f32_cpu.h's kernel.
+// The exact mode's only: nullopt where the CPU lacks AVX-512F, the input is shorter than 256,
+// empty or not float32 on the CPU, autocast is on, or the transformed kernels pass 24 MB.
 std::optional<at::Tensor> winograd_conv3tap(const at::Tensor& x, const at::Tensor& weight,
                                             const at::Tensor& bias);
 

@@ -170,7 +170,7 @@ MSAAS_VECTOR_CLONES void F4x4::output(const float* __restrict m, int64_t point_s
   }
 }
 
-void F4::weight(const float* g, int64_t count, float* u, int64_t point_stride) {
+void F4Row::weight(const float* g, int64_t count, float* u, int64_t point_stride) {
   for (int64_t j = 0; j < count; ++j) {
     double column[6];
     apply_g(g[3 * j], g[3 * j + 1], g[3 * j + 2], column);
@@ -178,8 +178,8 @@ void F4::weight(const float* g, int64_t count, float* u, int64_t point_stride) {
   }
 }
 
-MSAAS_VECTOR_CLONES void F4::input(const float* __restrict row, int64_t blocks, float* __restrict v,
-                                   int64_t point_stride) {
+MSAAS_VECTOR_CLONES void F4Row::input(const float* __restrict row, int64_t blocks,
+                                      float* __restrict v, int64_t point_stride) {
   for (int64_t t = 0; t < blocks; ++t) {
     float out[6];
     apply_bt(row + 4 * t, out);
@@ -187,8 +187,8 @@ MSAAS_VECTOR_CLONES void F4::input(const float* __restrict row, int64_t blocks, 
   }
 }
 
-MSAAS_VECTOR_CLONES void F4::output(const float* __restrict m, int64_t point_stride, int64_t blocks,
-                                    float bias, float* __restrict y) {
+MSAAS_VECTOR_CLONES void F4Row::output(const float* __restrict m, int64_t point_stride,
+                                       int64_t blocks, float bias, float* __restrict y) {
   for (int64_t t = 0; t < blocks; ++t) {
     float column[6], out[4];
     for (int k = 0; k < 6; ++k) column[k] = m[k * point_stride + t];

@@ -35,7 +35,7 @@ using F2x2 = Tiles<2>;
 using F4x4 = Tiles<4>;
 
 // F(4, 3) along one axis, the same points as F4x4: 6 products per 4 outputs instead of 12.
-struct F4 {
+struct F4Row {
   static constexpr int M = 4, N = 6;
   // u[k * point_stride + j] = (G g)[k] for kernel j of `count` (3 floats each, from g).
   static void weight(const float* g, int64_t count, float* u, int64_t point_stride);
