@@ -46,7 +46,8 @@ int64_t plane_stride(int64_t floats) {
   return floats + kPlaneGap;
 }
 
-// U[k][o][i] = (G g G^T)[k / N][k % N] for kernel g = weight[o][i], each point's [co, ci] a view.
+// U[k][o][i] = point k of kernel weight[o][i] transformed (G g G^T for the 3x3 tilings, G g for
+// F4Row), each point's [co, ci] a view.
 // Made on every call, like every layer's float32 weights (they are kept as the checkpoint's
 // float16): at most kMaxPointsBytes (24 MB) a part, a few milliseconds against the layer's 60.
 template <class Tiles>
@@ -54,14 +55,15 @@ std::vector<at::Tensor> transform_weight(const at::Tensor& weight) {
   at::Tensor w = weight.to(at::kFloat).contiguous();
   int64_t co = w.size(0), ci = w.size(1);
   int64_t stride = plane_stride(co * ci);
-  at::Tensor u = at::empty({Tiles::N * Tiles::N, stride}, w.options());
+  at::Tensor u = at::empty({Tiles::Points, stride}, w.options());
   const float* g = w.data_ptr<float>();
   float* out = u.data_ptr<float>();
   at::parallel_for(0, co, 1, [&](int64_t o0, int64_t o1) {
-    for (int64_t o = o0; o < o1; ++o) Tiles::weight(g + o * ci * 9, ci, out + o * ci, stride);
+    for (int64_t o = o0; o < o1; ++o)
+      Tiles::weight(g + o * ci * Tiles::Taps, ci, out + o * ci, stride);
   });
   std::vector<at::Tensor> points;
-  for (int64_t k = 0; k < Tiles::N * Tiles::N; ++k)
+  for (int64_t k = 0; k < Tiles::Points; ++k)
     points.push_back(u[k].narrow(0, 0, co * ci).view({co, ci}));
   return points;
 }
@@ -93,17 +95,16 @@ void output_rows(const Shape& s, const float* m, int64_t stride, float bias, flo
 // the sigmoid of output channel C + o, both made from the products `m` into `spare` (2 M rows of
 // M * blocks) and gated there, so the convolution's full depth is never written out.
 template <class Tiles>
-void gated_output(const Shape& s, const float* m, int64_t n, int64_t r0, int64_t r1,
-                  const float* bias, float* spare, float* out) {
+void gated_output(const Shape& s, const float* m, int64_t n, int64_t m_stride, int64_t r0,
+                  int64_t r1, const float* bias, float* spare, float* out) {
   int64_t row = Tiles::M * s.blocks(), C = s.co / 2;
   float *a = spare, *g = spare + Tiles::M * row;
   for (int64_t o = 0; o < C; ++o) {
     float* y = out + o * s.H * s.W;
     for (int64_t r = r0; r < r1; ++r) {
       int64_t at = (r - r0) * s.blocks();
-      output_rows<Tiles>(s, m + o * n + at, plane_stride(s.co * n), bias ? bias[o] : 0.f, a);
-      output_rows<Tiles>(s, m + (C + o) * n + at, plane_stride(s.co * n), bias ? bias[C + o] : 0.f,
-                         g);
+      output_rows<Tiles>(s, m + o * n + at, m_stride, bias ? bias[o] : 0.f, a);
+      output_rows<Tiles>(s, m + (C + o) * n + at, m_stride, bias ? bias[C + o] : 0.f, g);
       for (int64_t i = 0; i < Tiles::M && Tiles::M * r + i < s.H; ++i)
         gate(a + i * row, g + i * row, s.W, y + (Tiles::M * r + i) * s.W);
     }
@@ -114,9 +115,8 @@ void gated_output(const Shape& s, const float* m, int64_t n, int64_t r0, int64_t
 // rows and 2 M output rows.
 template <class Tiles>
 int64_t scratch_floats(const Shape& s, int64_t rows) {
-  constexpr int64_t points = Tiles::N * Tiles::N;
   int64_t n = rows * s.blocks();
-  return points * (plane_stride(s.ci * n) + plane_stride(s.co * n)) + Tiles::N * s.padded() +
+  return Tiles::Points * (plane_stride(s.ci * n) + plane_stride(s.co * n)) + Tiles::N * s.padded() +
          2 * Tiles::M * Tiles::M * s.blocks();
 }
 
@@ -126,12 +126,12 @@ template <class Tiles>
 void run_item(const Shape& s, const std::vector<WeightProduct>& points, const float* bias,
               const float* image, int64_t r0, int64_t r1, float* scratch,
               std::vector<uint16_t>& pairs, bool glu, float* out) {
-  constexpr int M = Tiles::M, N = Tiles::N;
+  constexpr int M = Tiles::M, N = Tiles::N, P = Tiles::Points;
   int64_t tw = s.blocks(), n = (r1 - r0) * tw, pw = s.padded();
   int64_t v_stride = plane_stride(s.ci * n), m_stride = plane_stride(s.co * n);
   float* v = scratch;
-  float* m = v + N * N * v_stride;
-  float* pad = m + N * N * m_stride;
+  float* m = v + P * v_stride;
+  float* pad = m + P * m_stride;
   float* spare = pad + N * pw;
   for (int64_t c = 0; c < s.ci; ++c) {
     const float* channel = image + c * s.H * s.W;
@@ -147,10 +147,10 @@ void run_item(const Shape& s, const std::vector<WeightProduct>& points, const fl
       Tiles::input(rows, tw, v + c * n + (r - r0) * tw, v_stride);
     }
   }
-  for (int64_t k = 0; k < N * N; ++k)  // point k's product: [co, ci] by [ci, n]
+  for (int64_t k = 0; k < P; ++k)  // point k's product: [co, ci] by [ci, n]
     points[k](v + k * v_stride, n, n, m + k * m_stride, n, pairs);
   if (glu) {
-    gated_output<Tiles>(s, m, n, r0, r1, bias, spare, out);
+    gated_output<Tiles>(s, m, n, m_stride, r0, r1, bias, spare, out);
     return;
   }
   for (int64_t o = 0; o < s.co; ++o) {
@@ -179,12 +179,11 @@ struct ItemScratch {
 template <class Tiles>
 void run_tiles(const at::Tensor& in, const at::Tensor& weight, const at::Tensor& b,
                bool bf16_products, bool glu, float* out, int64_t out_depth) {
-  constexpr int64_t points_count = Tiles::N * Tiles::N;
   Shape s{in.size(1), weight.size(0), in.size(2), in.size(3), Tiles::M};
   std::vector<WeightProduct> points;
   for (const auto& u : transform_weight<Tiles>(weight)) points.emplace_back(u, bf16_products);
   int64_t B = in.size(0), th = s.block_rows(), tw = s.blocks();
-  int64_t per_block = points_count * (s.ci + s.co) * static_cast<int64_t>(sizeof(float));
+  int64_t per_block = Tiles::Points * (s.ci + s.co) * static_cast<int64_t>(sizeof(float));
   int64_t rows_per_item = std::clamp<int64_t>(kItemBytes / (per_block * tw), 1, th);
   int64_t items_per_image = (th + rows_per_item - 1) / rows_per_item;
   int64_t floats = scratch_floats<Tiles>(s, rows_per_item);
@@ -207,15 +206,15 @@ void run_tiles(const at::Tensor& in, const at::Tensor& weight, const at::Tensor&
 // of such a layer's time). The 1-D kernels, 6 points, take the same bound.
 constexpr int64_t kMaxPointsBytes = 24 << 20;
 
-int64_t points_bytes(int64_t point_count, int64_t co, int64_t ci) {
-  return point_count * co * ci * static_cast<int64_t>(sizeof(float));
+template <class Tiles>
+int64_t points_bytes(int64_t co, int64_t ci) {
+  return Tiles::Points * co * ci * static_cast<int64_t>(sizeof(float));
 }
 
 void run_f4x4_in_parts(const at::Tensor& in, const at::Tensor& weight, const at::Tensor& b,
                        bool glu, at::Tensor& y) {
-  constexpr int64_t point_count = winograd::F4x4::N * winograd::F4x4::N;
   int64_t co = weight.size(0), depth = y.size(1), plane = y.size(2) * y.size(3);
-  int64_t bytes = points_bytes(point_count, co, weight.size(1));
+  int64_t bytes = points_bytes<winograd::F4x4>(co, weight.size(1));
   int64_t parts = std::min((bytes + kMaxPointsBytes - 1) / kMaxPointsBytes, depth);
   int64_t step = (depth + parts - 1) / parts;
   for (int64_t o0 = 0; o0 < depth; o0 += step) {
@@ -253,7 +252,8 @@ std::optional<at::Tensor> run(const at::Tensor& x, const at::Tensor& weight, con
   int64_t blocks = ((x.size(2) + 1) / 2) * ((x.size(3) + 1) / 2);  // F2x2's, per channel
   if (blocks < (f32_kernel ? kMinBlocksOnF32Kernel : kMinBlocks)) return std::nullopt;
   int64_t co = weight.size(0), pair = glu ? 2 : 1;  // output channels a part cannot split
-  if (f32_kernel && points_bytes(36, pair, weight.size(1)) > kMaxPointsBytes) return std::nullopt;
+  if (f32_kernel && points_bytes<winograd::F4x4>(pair, weight.size(1)) > kMaxPointsBytes)
+    return std::nullopt;
   auto in = x.contiguous();
   auto b = bias.defined() ? bias.to(at::kFloat).contiguous() : at::Tensor();
   auto y = at::empty({x.size(0), co / pair, x.size(2), x.size(3)}, in.options());
@@ -273,7 +273,7 @@ struct Shape1d {
 // Blocks per work item: whole 64-column panels of the float32 kernel, as many as kItemBytes
 // holds (htdemucs' time decoders: 64 at 384 channels, 128 at 192, 256 at 96, 576 at 48).
 int64_t blocks_per_item_1d(const Shape1d& s) {
-  int64_t per_block = winograd::F4Row::N * (s.ci + s.co) * static_cast<int64_t>(sizeof(float));
+  int64_t per_block = winograd::F4Row::Points * (s.ci + s.co) * static_cast<int64_t>(sizeof(float));
   int64_t panels = std::max<int64_t>(1, kItemBytes / per_block / 64);
   return std::min(64 * panels, s.blocks());
 }
@@ -281,8 +281,8 @@ int64_t blocks_per_item_1d(const Shape1d& s) {
 // Floats of scratch an item of n blocks takes: its V, its products, a padded input row, and
 // two output rows (the GLU's halves, or the last item's output past the end).
 int64_t scratch_floats_1d(const Shape1d& s, int64_t n) {
-  constexpr int64_t N = winograd::F4Row::N, M = winograd::F4Row::M;
-  return N * (plane_stride(s.ci * n) + plane_stride(s.co * n)) + (M * n + 2) + 2 * M * n;
+  constexpr int64_t P = winograd::F4Row::Points, M = winograd::F4Row::M;
+  return P * (plane_stride(s.ci * n) + plane_stride(s.co * n)) + (M * n + 2) + 2 * M * n;
 }
 
 // Blocks [t0, t0 + n) of one batch item: `image` and `out` are its first channel.
@@ -292,9 +292,9 @@ void run_item_1d(const Shape1d& s, const std::vector<WeightProduct>& points, con
   using winograd::F4Row;
   int64_t v_stride = plane_stride(s.ci * n), m_stride = plane_stride(s.co * n);
   float* v = scratch;
-  float* m = v + F4Row::N * v_stride;
-  float* row = m + F4Row::N * m_stride;   // positions 4 t0 - 1 ... 4 (t0 + n)
-  float* spare = row + F4Row::M * n + 2;  // two rows of 4 n outputs
+  float* m = v + F4Row::Points * v_stride;
+  float* row = m + F4Row::Points * m_stride;  // positions 4 t0 - 1 ... 4 (t0 + n)
+  float* spare = row + F4Row::M * n + 2;      // two rows of 4 n outputs
   int64_t first = F4Row::M * t0 - 1, count = std::min(F4Row::M * n, s.L - F4Row::M * t0);
   int64_t from = std::max<int64_t>(first, 0), to = std::min(first + F4Row::M * n + 2, s.L);
   for (int64_t c = 0; c < s.ci; ++c) {
@@ -303,7 +303,7 @@ void run_item_1d(const Shape1d& s, const std::vector<WeightProduct>& points, con
     std::copy(channel + from, channel + to, row + (from - first));
     F4Row::input(row, n, v + c * n, v_stride);
   }
-  for (int64_t k = 0; k < F4Row::N; ++k)  // point k's product: [co, ci] by [ci, n]
+  for (int64_t k = 0; k < F4Row::Points; ++k)  // point k's product: [co, ci] by [ci, n]
     points[k](v + k * v_stride, n, n, m + k * m_stride, n, pairs);
   float *a = spare, *g = spare + F4Row::M * n;
   if (glu) {
@@ -327,19 +327,13 @@ std::optional<at::Tensor> run_1d(const at::Tensor& x, const at::Tensor& weight,
                                  const at::Tensor& bias, bool glu) {
   if (refused(x, weight, bias, glu, 1) || !f32_products_available() || x.size(2) < kMinLength1d)
     return std::nullopt;
-  if (points_bytes(winograd::F4Row::N, weight.size(0), weight.size(1)) > kMaxPointsBytes)
+  if (points_bytes<winograd::F4Row>(weight.size(0), weight.size(1)) > kMaxPointsBytes)
     return std::nullopt;
   auto in = x.contiguous();
-  auto w = weight.to(at::kFloat).contiguous();
   auto b = bias.defined() ? bias.to(at::kFloat).contiguous() : at::Tensor();
-  Shape1d s{in.size(1), w.size(0), in.size(2)};
-  // U[k] = G g for each kernel, [co, ci] per point.
-  int64_t stride = plane_stride(s.co * s.ci);
-  at::Tensor u = at::empty({winograd::F4Row::N, stride}, in.options());
-  winograd::F4Row::weight(w.data_ptr<float>(), s.co * s.ci, u.data_ptr<float>(), stride);
+  Shape1d s{in.size(1), weight.size(0), in.size(2)};
   std::vector<WeightProduct> points;
-  for (int64_t k = 0; k < winograd::F4Row::N; ++k)
-    points.emplace_back(u[k].narrow(0, 0, s.co * s.ci).view({s.co, s.ci}), false);
+  for (const auto& u : transform_weight<winograd::F4Row>(weight)) points.emplace_back(u, false);
   int64_t n = blocks_per_item_1d(s), items_per_row = (s.blocks() + n - 1) / n;
   int64_t B = in.size(0), depth = glu ? s.co / 2 : s.co;
   auto y = at::empty({B, depth, s.L}, in.options());

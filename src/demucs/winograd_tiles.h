@@ -18,6 +18,7 @@ namespace msaas::demucs::winograd {
 template <int Side>
 struct Tiles {
   static constexpr int M = Side, N = Side + 2;
+  static constexpr int Points = N * N, Taps = 9;  // per kernel: transformed, as stored
   // u[k * point_stride + j] = (G g G^T)[k / N][k % N] for kernel j of `count` (9 floats each,
   // row-major, from g).
   static void weight(const float* g, int64_t count, float* u, int64_t point_stride);
@@ -37,6 +38,7 @@ using F4x4 = Tiles<4>;
 // F(4, 3) along one axis, the same points as F4x4: 6 products per 4 outputs instead of 12.
 struct F4Row {
   static constexpr int M = 4, N = 6;
+  static constexpr int Points = N, Taps = 3;
   // u[k * point_stride + j] = (G g)[k] for kernel j of `count` (3 floats each, from g).
   static void weight(const float* g, int64_t count, float* u, int64_t point_stride);
   // V for `blocks` blocks of one channel: row[0] is position -1 of the blocks, M * blocks + 2
