@@ -28,6 +28,7 @@
 #include "demucs/exp_cpu.h"
 #include "demucs/f32_cpu.h"
 #include "demucs/feed_forward_bf16_cpu.h"
+#include "demucs/group_norm_cpu.h"
 #include "demucs/linear_bf16_cpu.h"
 #include "demucs/linear_f32_cpu.h"
 #include "demucs/linear_int8_cpu.h"
@@ -49,6 +50,18 @@ double snr_db(const at::Tensor& mine, const at::Tensor& reference) {
   double error = (mine.to(at::kDouble) - reference.to(at::kDouble)).pow(2).sum().item<double>();
   return 10 * std::log10(signal / std::max(error, 1e-300));
 }
+
+// ATen's thread count for one scope, restored when the scope ends (an ASSERT's early return too).
+class ThreadCount {
+ public:
+  explicit ThreadCount(int threads) : before_(at::get_num_threads()) {
+    at::set_num_threads(threads);
+  }
+  ~ThreadCount() { at::set_num_threads(before_); }
+
+ private:
+  int before_;
+};
 
 // x rounded to bfloat16 (to nearest, ties to even, as the engine's own rounding), back in float32.
 at::Tensor bf16(const at::Tensor& x) {
@@ -137,8 +150,10 @@ demucs::DConv random_dconv(int64_t channels, int64_t depth, double compress) {
 TEST(EngineKernels, FusedDConvMatchesAtenOnTimeSequences) {
   c10::InferenceMode guard;
   auto dconv = random_dconv(16, 2, 8);
-  // Short (one thread per sequence) and long (chunks of time shared by the threads) sequences.
-  for (int64_t T : {300, 9000}) {
+  // Short (one thread per sequence) and long (chunks of time shared by the threads) sequences;
+  // long ones shorter than their 8 chunks (1 step each, less than the taps' reach) and as long as
+  // htdemucs' innermost time layer.
+  for (int64_t T : {1, 5, 300, 1344, 9000}) {
     for (int64_t B : {1, 5}) {
       auto x = at::randn({B, 16, T}) * 2 + 0.5;
       ASSERT_TRUE(dconv.can_fuse(x));
@@ -153,10 +168,14 @@ TEST(EngineKernels, FusedDConvMatchesAtenOnTimeSequences) {
 TEST(EngineKernels, FusedDConvRunsEachFrequencyRowAsItsOwnSequence) {
   c10::InferenceMode guard;
   auto dconv = random_dconv(24, 2, 4);
-  auto x = at::randn({2, 24, 100, 50});  // B, C, F, T: rows go in uneven groups
-  auto rows = x.permute({0, 2, 1, 3}).reshape({-1, 24, 50});
-  auto reference = dconv(rows).view({2, 100, 24, 50}).permute({0, 2, 1, 3});
-  EXPECT_GT(snr_db(dconv.fused(x), reference), 100.0);
+  // B, C, F, T: rows dealt over groups of 33-34 (at most 40 of 50 steps) and of 4 (at most 6
+  // of 336 steps, htdemucs' innermost frequency layer).
+  for (auto [F, T] : {std::pair<int64_t, int64_t>{100, 50}, {8, 336}}) {
+    auto x = at::randn({2, 24, F, T});
+    auto rows = x.permute({0, 2, 1, 3}).reshape({-1, 24, T});
+    auto reference = dconv(rows).view({2, F, 24, T}).permute({0, 2, 1, 3});
+    EXPECT_GT(snr_db(dconv.fused(x), reference), 100.0) << F << " rows of " << T;
+  }
 }
 
 // Fast mode: conv_in from bfloat16 factors with float32 sums, the rest float32, on time
@@ -950,35 +969,80 @@ TEST(EngineKernels, FastModeAttentionSumsInFloat32) {
 TEST(EngineKernels, TokenGroupNormMatchesTheTransposedGroupNormAndKeepsTheLayout) {
   c10::InferenceMode guard;
   at::manual_seed(17);
-  int64_t B = 2, T = 50, C = 16;
+  int64_t B = 2, C = 16;
   demucs::TokenNorm norm;
   norm.group = true;
   norm.group_norm.weight = 1 + at::randn({C}) * 0.3;
   norm.group_norm.bias = at::randn({C}) * 0.3;
-  auto tokens = at::randn({B, C, T}).transpose(1, 2) * 3 + 1;  // a transposed stream, as it comes
-  for (const auto& x : {tokens, tokens.contiguous()}) {
-    auto mine = norm(x);
-    auto official =
-        at::group_norm(x.transpose(1, 2), 1, norm.group_norm.weight, norm.group_norm.bias, 1e-5)
-            .transpose(1, 2);
-    ASSERT_EQ(mine.sizes(), official.sizes());
-    EXPECT_GT(snr_db(mine, official), 110.0);
-    EXPECT_TRUE(mine.is_contiguous()) << "the stream's layout after the norm";
+  // One block of tokens, and several with a short last one (the statistics summed over blocks).
+  for (int64_t T : {50, 333}) {
+    // A transposed stream, as it comes; each batch item with statistics of its own.
+    auto spread = at::arange(1, B + 1, at::kFloat).view({B, 1, 1});
+    auto tokens = at::randn({B, C, T}).transpose(1, 2) * 3 * spread + spread;
+    for (const auto& x : {tokens, tokens.contiguous()}) {
+      auto mine = norm(x);
+      auto official =
+          at::group_norm(x.transpose(1, 2), 1, norm.group_norm.weight, norm.group_norm.bias, 1e-5)
+              .transpose(1, 2);
+      ASSERT_EQ(mine.sizes(), official.sizes());
+      EXPECT_GT(snr_db(mine, official), 110.0) << T << " tokens";
+      EXPECT_TRUE(mine.is_contiguous()) << "the stream's layout after the norm";
+      auto own =
+          demucs::token_group_norm_cpu(x, norm.group_norm.weight, norm.group_norm.bias, 1e-5);
+      ASSERT_TRUE(own.has_value()) << "the engine's own norm takes float32 tokens";
+      EXPECT_GT(snr_db(*own, official), 110.0) << T << " tokens";
+    }
+  }
+  // What it leaves to ATen: other shapes and types, weights of another width.
+  auto x = at::randn({1, 10, C});
+  const auto& w = norm.group_norm.weight;
+  const auto& b = norm.group_norm.bias;
+  EXPECT_FALSE(demucs::token_group_norm_cpu(x.to(at::kDouble), w, b, 1e-5));
+  EXPECT_FALSE(demucs::token_group_norm_cpu(x[0], w, b, 1e-5));
+  EXPECT_FALSE(demucs::token_group_norm_cpu(at::randn({1, 0, C}), w, b, 1e-5));
+  EXPECT_FALSE(demucs::token_group_norm_cpu(x, w.slice(0, 0, C - 1), b, 1e-5));
+  EXPECT_FALSE(demucs::token_group_norm_cpu(x, w, b.to(at::kHalf), 1e-5));
+}
+
+// Each signal's spectrogram has the bits of at::stft on that signal alone (the threads take one
+// signal each), and the whole has the layout ATen's batched call returns.
+TEST(EngineKernels, SpectrogramsOfSeveralSignalsMatchTheirOwnStft) {
+  c10::InferenceMode guard;
+  at::manual_seed(23);
+  ThreadCount threads(2);
+  auto stft = [](const at::Tensor& signals) {
+    return at::stft(signals, 4096, 1024, 4096, at::hann_window(4096), true, "reflect", true,
+                    c10::nullopt, true);
+  };
+  for (auto shape : {std::vector<int64_t>{1, 2, 44100}, std::vector<int64_t>{2, 2, 10000},
+                     std::vector<int64_t>{1, 3, 5000}, std::vector<int64_t>{1, 1, 5000}}) {
+    auto x = at::randn(shape);
+    auto flat = x.reshape({-1, shape.back()});
+    auto mine = demucs::spectro(x, 4096, 1024);
+    ASSERT_EQ(mine.dim(), 4);
+    auto batched = stft(flat);
+    auto signals = mine.reshape({-1, mine.size(2), mine.size(3)});
+    ASSERT_EQ(signals.sizes(), batched.sizes());
+    // ATen's layout: [signals, frames, bins] in memory, transposed.
+    EXPECT_TRUE(batched.transpose(1, 2).is_contiguous());
+    EXPECT_TRUE(signals.transpose(1, 2).is_contiguous()) << "the layout of ATen's batched call";
+    EXPECT_GT(snr_db(at::view_as_real(signals), at::view_as_real(batched)), 120.0);
+    for (int64_t i = 0; i < flat.size(0); ++i)
+      EXPECT_TRUE(at::equal(signals[i], stft(flat.narrow(0, i, 1))[0]))
+          << "signal " << i << " of " << shape[0] << " x " << shape[1];
   }
 }
 
 TEST(EngineKernels, OwnLoopsRunOnEveryThread) {
   // Without OpenMP in the engine's build, at::parallel_for there runs on one thread, silently.
-  int before = at::get_num_threads();
-  at::set_num_threads(2);
+  ThreadCount threads(2);
   EXPECT_EQ(demucs::parallel_loop_threads(), 2);
-  at::set_num_threads(before);
 }
 
 // parallel_items: every item exactly once, whatever the threads, fewer items than threads, inside
 // another parallel loop; a thrown exception reaches the caller.
 TEST(EngineKernels, ParallelItemsRunEachItemOnce) {
-  int before = at::get_num_threads();
+  ThreadCount restored(at::get_num_threads());  // the loops below change it
   for (int threads : {1, 2, 8}) {
     at::set_num_threads(threads);
     for (int64_t items : {0, 1, 3, 100}) {
@@ -1002,7 +1066,6 @@ TEST(EngineKernels, ParallelItemsRunEachItemOnce) {
                                                            throw std::runtime_error("item 17");
                                                        }),
                std::runtime_error);
-  at::set_num_threads(before);
 }
 
 // The kernels whose items parallel_items shares give the same bits on 1 thread and on 4 or 8
@@ -1018,6 +1081,9 @@ TEST(EngineKernels, OwnKernelsGiveTheSameBitsOnAnyNumberOfThreads) {
   auto q = at::randn({1, 600, 64}), k = at::randn({1, 500, 64}), v = at::randn({1, 500, 64});
   std::vector<demucs::DConvBranch> branches{random_branch(16, 2, 1), random_branch(16, 2, 2)};
   auto rows = at::randn({1, 16, 12, 40}), long_sequence = at::randn({1, 16, 9000});
+  // Frequency rows dealt over several groups: 8 rows of 336 steps in two of 4, 32 in six of 5-6.
+  auto few_rows = at::randn({1, 16, 8, 336}), more_rows = at::randn({1, 16, 32, 336});
+  auto tokens = at::randn({2, 333, 16}), stereo = at::randn({1, 2, 30000});
   auto spectrum = at::randn({4, 2049, 60, 2}), weight = at::randn({300, 64}) * 0.1;
   auto bias = at::randn({300}), rewrite = at::randn({32, 16, 1}) * 0.3,
        rewrite_bias = at::randn({32});
@@ -1029,6 +1095,11 @@ TEST(EngineKernels, OwnKernelsGiveTheSameBitsOnAnyNumberOfThreads) {
     out.push_back(*demucs::attention_cpu(q, k, v, 4, fast));
     out.push_back(demucs::dconv_cpu(branches, true, rows, fast));
     out.push_back(demucs::dconv_cpu(branches, true, long_sequence, fast));
+    out.push_back(demucs::dconv_cpu(branches, true, few_rows, fast));
+    out.push_back(demucs::dconv_cpu(branches, true, more_rows, fast));
+    out.push_back(
+        *demucs::token_group_norm_cpu(tokens, bias.slice(0, 0, 16), bias.slice(0, 16, 32), 1e-5));
+    out.push_back(demucs::spectro(stereo, 4096, 1024));
     out.push_back(demucs::ispectro(at::view_as_complex(spectrum), 1024, std::nullopt));
     if (demucs::f32_products_available()) {
       out.push_back(*demucs::pointwise_conv_cpu(long_sequence, rewrite, rewrite_bias));
@@ -1056,7 +1127,7 @@ TEST(EngineKernels, OwnKernelsGiveTheSameBitsOnAnyNumberOfThreads) {
     }
     return out;
   };
-  int before = at::get_num_threads();
+  ThreadCount restored(at::get_num_threads());  // the loops below change it
   for (bool fast : {false, true}) {
     at::set_num_threads(1);
     auto one = run_all(fast);
@@ -1069,7 +1140,6 @@ TEST(EngineKernels, OwnKernelsGiveTheSameBitsOnAnyNumberOfThreads) {
             << "kernel " << i << " on " << threads << " threads" << (fast ? ", fast mode" : "");
     }
   }
-  at::set_num_threads(before);
 }
 
 TEST(EngineKernels, AvxChoiceLeavesAUsersSettingAlone) {

@@ -13,6 +13,7 @@
 #include "demucs/exp_cpu.h"
 #include "demucs/f32_cpu.h"
 #include "demucs/parallel_items.h"
+#include "demucs/unfilled_buffer.h"
 #include "demucs/vector_clones.h"
 
 namespace msaas::demucs {
@@ -70,8 +71,8 @@ void exponentiate_rows(float* scores, int64_t rows, int64_t cols, float* sums,
 struct HeadLayouts {
   bool bf16 = false;
   int64_t keys = 0, d = 0;
-  std::vector<float> key_columns, value_rows;
-  std::vector<uint16_t> key_pairs, value_pairs;
+  UnfilledBuffer<float> key_columns, value_rows;  // filled whole by lay_out_heads
+  UnfilledBuffer<uint16_t> key_pairs, value_pairs;
 
   const float* columns(int64_t head) const {
     return key_columns.empty() ? nullptr : key_columns.data() + head * keys * d;
@@ -147,11 +148,11 @@ void lay_out_heads(const at::Tensor& k, const at::Tensor& v, int64_t heads, bool
   layouts.keys = Tk, layouts.d = d;
   layouts.bf16 = bf16 && bf16_products_available();
   if (layouts.bf16) {
-    layouts.key_pairs.resize(items * bf16_depth(d) * Tk);
-    layouts.value_pairs.resize(items * bf16_depth(Tk) * d);
+    layouts.key_pairs.allocate(items * bf16_depth(d) * Tk);
+    layouts.value_pairs.allocate(items * bf16_depth(Tk) * d);
   } else if (f32_products_available()) {
-    layouts.key_columns.resize(items * Tk * d);
-    layouts.value_rows.resize(items * Tk * d);
+    layouts.key_columns.allocate(items * Tk * d);
+    layouts.value_rows.allocate(items * Tk * d);
   } else {
     return;
   }

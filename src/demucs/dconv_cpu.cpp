@@ -11,7 +11,9 @@
 
 #include "demucs/exp_cpu.h"
 #include "demucs/f32_cpu.h"
+#include "demucs/group_norm_cpu.h"
 #include "demucs/parallel_items.h"
+#include "demucs/unfilled_buffer.h"
 #include "demucs/vector_clones.h"
 #include "demucs/weight_product_cpu.h"
 
@@ -19,6 +21,7 @@ namespace msaas::demucs {
 namespace {
 
 constexpr int64_t kChunk = 2048;            // time steps per work item when one sequence is long
+constexpr int64_t kChunksRoundedTo = 8;     // a long sequence's chunks: a multiple of this
 constexpr int64_t kShortPathSequences = 8;  // fewer rows run as long sequences, chunked in time
 
 // C channels of a sequence, channel c starting at data + c * stride.
@@ -28,40 +31,9 @@ struct Rows {
   float* row(int64_t c) const { return data + c * stride; }
 };
 
-// Sum and sum of squares, in double: GroupNorm's statistics over up to millions of values.
-struct Moments {
-  double sum = 0, squares = 0;
-  int64_t count = 0;
-  void add(const float* p, int64_t n) {
-    double s = 0, q = 0;
-#pragma omp simd reduction(+ : s, q)
-    for (int64_t i = 0; i < n; ++i) {
-      double v = p[i];
-      s += v;
-      q += v * v;
-    }
-    sum += s, squares += q, count += n;
-  }
-  void add(const Moments& o) {
-    sum += o.sum, squares += o.squares, count += o.count;
-  }
-};
-
-// GroupNorm(1, channels) as ATen applies it: y = x * a[c] + b[c], a = rstd * weight,
-// b = bias - a * mean.
-struct Affine {
-  std::vector<float> a, b;
-  Affine(const Moments& m, const at::Tensor& weight, const at::Tensor& bias, double eps) {
-    double mean = m.sum / m.count;
-    float var = static_cast<float>(std::max(0.0, m.squares / m.count - mean * mean));
-    float rstd = 1.f / std::sqrt(var + static_cast<float>(eps));
-    const float* w = weight.data_ptr<float>();
-    const float* c = bias.data_ptr<float>();
-    for (int64_t i = 0; i < weight.numel(); ++i) {
-      a.push_back(rstd * w[i]);
-      b.push_back(-a.back() * static_cast<float>(mean) + c[i]);
-    }
-  }
+// GroupNorm(1, channels)'s affine (group_norm_cpu.h), applied to channel-major rows.
+struct Affine : NormAffine {
+  using NormAffine::NormAffine;
   // Makes it apply to inputs missing `offset` (per channel): (x + o) * a + b = x * a + (b + a * o).
   void fold_input_offset(const at::Tensor& offset) {
     TORCH_CHECK(offset.numel() == static_cast<int64_t>(b.size()), "dconv_cpu: offset size");
@@ -144,7 +116,6 @@ void conv_out_unbiased(const DConvBranch& br, Rows h, int64_t n, Rows u) {
   at::mm_out(ut, w, view(h, hidden, n));
 }
 
-MSAAS_VECTOR_CLONES
 Moments moments(Rows x, int64_t channels, int64_t n) {
   Moments m;
   for (int64_t c = 0; c < channels; ++c) m.add(x.row(c), n);
@@ -237,7 +208,13 @@ void run_sequences(const std::vector<DConvBranch>& branches,
 void run_long_sequence(const std::vector<DConvBranch>& branches,
                        const std::vector<WeightProduct>& conv_in, HiddenActivation activation,
                        Rows x, Rows out, int64_t T) {
+  // At most kChunk steps a chunk, their count a multiple of 8 and the steps dealt evenly: the
+  // innermost time layers (1,344 steps) were one chunk, on one thread while the others waited.
+  // The count depends on T alone, so the statistics' sums (one per chunk) do not change with
+  // the threads.
   int64_t chunks = (T + kChunk - 1) / kChunk;
+  chunks = (chunks + kChunksRoundedTo - 1) / kChunksRoundedTo * kChunksRoundedTo;
+  chunks = std::min(chunks, T);
   std::vector<Moments> parts(chunks);
   auto total = [&] {
     Moments m;
@@ -246,15 +223,15 @@ void run_long_sequence(const std::vector<DConvBranch>& branches,
   };
   auto each_chunk = [&](auto&& work) {
     parallel_items<Scratch>(chunks, [&](Scratch& scratch, int64_t i) {
-      work(i * kChunk, std::min(T, (i + 1) * kChunk), parts[i], scratch);
+      work(T * i / chunks, T * (i + 1) / chunks, parts[i], scratch);
     });
   };
   Rows src = x;
-  std::vector<float> hidden_values;
+  UnfilledBuffer<float> hidden_values;  // every step's hidden values, written by the first pass
   for (size_t i = 0; i < branches.size(); ++i) {
     const DConvBranch& br = branches[i];
     int64_t hidden = br.conv_in_bias.numel(), outs = br.conv_out_bias.numel();
-    hidden_values.resize(hidden * T);
+    if (hidden_values.size() < hidden * T) hidden_values.allocate(hidden * T);
     Rows h{hidden_values.data(), T};
     each_chunk([&](int64_t t0, int64_t t1, Moments& m, Scratch& scratch) {
       auto [lo, hi] = reach(br, T, t0, t1);
@@ -294,6 +271,7 @@ at::Tensor dconv_cpu(const std::vector<DConvBranch>& branches, bool gelu, const 
   TORCH_CHECK(input.dim() == 3 || input.dim() == 4, "dconv_cpu: [B, C, T] or [B, C, F, T]");
   auto x = input.contiguous();
   auto out = at::empty_like(x);
+  if (x.numel() == 0) return out;
   // conv_in's products: z = (taps x hidden, C) @ x. conv_out keeps float32 factors in fast mode
   // too: GELU's outputs lean positive and conv_out's weights cancel that lean, so rounding them
   // cost the parity test's quietest stem 14 dB of SNR (docs/benchmarks.md, point 26).
@@ -312,12 +290,14 @@ at::Tensor dconv_cpu(const std::vector<DConvBranch>& branches, bool gelu, const 
   // count made the stems' bits depend on the machine (on more than 4 threads htdemucs' innermost
   // frequency layer, 8 rows, took the long path). 8 rows is what 4 threads asked for before.
   if (sequences >= kShortPathSequences && T <= 4 * kChunk) {
-    // Neighbouring frequency rows of one batch item go together, up to about kChunk steps.
-    int64_t group = std::max<int64_t>(1, std::min(F, kChunk / T));
-    int64_t groups_per_item = (F + group - 1) / group;
-    parallel_items<Scratch>(B * groups_per_item, [&](Scratch& scratch, int64_t g) {
-      int64_t b = g / groups_per_item, f = g % groups_per_item * group;
-      int64_t count = std::min(group, F - f);
+    // Neighbouring frequency rows of one batch item go together, up to about kChunk steps, the
+    // rows dealt evenly over the groups: htdemucs' 8 rows of 336 steps went as 6 and 2, and one
+    // thread waited for the other most of the layer.
+    int64_t most = std::max<int64_t>(1, std::min(F, kChunk / T));
+    int64_t groups = (F + most - 1) / most;
+    parallel_items<Scratch>(B * groups, [&](Scratch& scratch, int64_t g) {
+      int64_t b = g / groups, i = g % groups;
+      int64_t f = F * i / groups, count = F * (i + 1) / groups - f;
       run_sequences(branches, conv_in, activation, rows(x, b * F + f), rows(out, b * F + f), count,
                     T, scratch);
     });

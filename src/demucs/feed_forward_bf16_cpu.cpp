@@ -13,6 +13,7 @@
 #include "demucs/linear_bf16_cpu.h"
 #include "demucs/linear_int8_cpu.h"
 #include "demucs/parallel_items.h"
+#include "demucs/unfilled_buffer.h"
 #include "demucs/vector_clones.h"
 
 namespace msaas::demucs {
@@ -31,7 +32,7 @@ struct BlockScratch {
 
 // Both layers' weights as one kind of product takes them: bfloat16 pairs or int8 quads.
 struct PackedWeights {
-  std::vector<uint16_t> pairs1, pairs2;
+  UnfilledBuffer<uint16_t> pairs1, pairs2;
   Int8Weight quads1, quads2;
 };
 

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <vector>
 
 #include "demucs/bf16_cpu.h"
 #include "demucs/parallel_items.h"
@@ -22,9 +21,9 @@ constexpr int64_t kPackColumns = 128;
 
 }  // namespace
 
-std::vector<uint16_t> pack_weight_bf16(const at::Tensor& weight) {
+UnfilledBuffer<uint16_t> pack_weight_bf16(const at::Tensor& weight) {
   int64_t n = weight.size(0), k = weight.size(1);
-  std::vector<uint16_t> pairs(bf16_depth(k) * n);
+  UnfilledBuffer<uint16_t> pairs(bf16_depth(k) * n);
   const float* wt = weight.data_ptr<float>();
   // The columns shared over the threads: on one, the other waited for it.
   parallel_items<NoState>((n + kPackColumns - 1) / kPackColumns, [&](NoState&, int64_t i) {
@@ -40,7 +39,8 @@ std::optional<at::Tensor> linear_bf16_cpu(const at::Tensor& x, const at::Tensor&
   if (!bf16_products_available() || !linear_kernels_apply(x, weight, bias)) return std::nullopt;
   LinearRows l(x, bias, weight.size(0));
   int64_t depth = bf16_depth(l.k);
-  std::vector<uint16_t> a(l.m * depth), pairs = pack_weight_bf16(weight.contiguous());
+  UnfilledBuffer<uint16_t> a(l.m * depth);  // each block rounds its own rows into it
+  auto pairs = pack_weight_bf16(weight.contiguous());
   // The bias is added to each block of rows while it is still in cache.
   parallel_items<NoState>((l.m + kRows - 1) / kRows, [&](NoState&, int64_t block) {
     int64_t r0 = block * kRows, rows = std::min(l.m, r0 + kRows) - r0;

@@ -10,9 +10,9 @@
 
 #include <cstdint>
 #include <optional>
-#include <vector>
 
 #include "demucs/linear_rows.h"
+#include "demucs/unfilled_buffer.h"
 
 namespace msaas::demucs {
 
@@ -24,7 +24,7 @@ std::optional<at::Tensor> linear_bf16_cpu(const at::Tensor& x, const at::Tensor&
 
 // weight [n, k] (float32, contiguous, on the CPU) packed as gemm_bf16's right-hand factor, its
 // transpose by pairs of rows: bf16_depth(k) * n numbers. Packed on all threads, on every call
-// (about 0.3 ms for 512 x 1536, against 5-10 ms of product).
-std::vector<uint16_t> pack_weight_bf16(const at::Tensor& weight);
+// (about 0.3 ms for 512 x 1536, against 5-10 ms of product), into memory no thread zeroed first.
+UnfilledBuffer<uint16_t> pack_weight_bf16(const at::Tensor& weight);
 
 }  // namespace msaas::demucs

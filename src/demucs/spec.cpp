@@ -3,19 +3,43 @@
 
 #include <ATen/Parallel.h>
 
+#include <cstring>
 #include <vector>
 
 #include "demucs/parallel_items.h"
 
 namespace msaas::demucs {
 
+// On the CPU the signals (a stereo mixture's two channels) go in parallel, one whole STFT per
+// thread: within one call ATen runs the FFTs (pocketfft) on the calling thread alone.
 at::Tensor spectro(const at::Tensor& x, int64_t n_fft, int64_t hop_length) {
   auto shape = x.sizes().vec();
   int64_t length = shape.back();
   auto flat = x.reshape({-1, length});
   auto window = at::hann_window(n_fft, flat.options());
-  auto z = at::stft(flat, n_fft, hop_length, n_fft, window, /*center=*/true, "reflect",
+  auto stft = [&](const at::Tensor& signals) {
+    return at::stft(signals, n_fft, hop_length, n_fft, window, /*center=*/true, "reflect",
                     /*normalized=*/true, /*onesided=*/c10::nullopt, /*return_complex=*/true);
+  };
+  at::Tensor z;
+  int64_t signals = flat.size(0);
+  if (!flat.is_cpu() || signals < 2) {
+    z = stft(flat);
+  } else {
+    // ATen lays a spectrogram out as [signals, frames, bins] and returns it transposed; z is laid
+    // out the same. Each signal's is copied in as raw memory: z is an inference tensor, which
+    // the other threads (outside InferenceMode) may not update.
+    int64_t frames = length / hop_length + 1, bins = n_fft / 2 + 1;  // center=True
+    z = at::empty({signals, frames, bins},
+                  flat.options().dtype(c10::toComplexType(flat.scalar_type())));
+    int64_t bytes = z[0].nbytes();
+    parallel_items<NoState>(signals, [&](NoState&, int64_t i) {
+      auto one = stft(flat.narrow(0, i, 1)).transpose(1, 2).contiguous();
+      TORCH_CHECK(one.nbytes() == bytes, "spectro: unexpected STFT shape");
+      std::memcpy(static_cast<char*>(z.data_ptr()) + i * bytes, one.data_ptr(), bytes);
+    });
+    z = z.transpose(1, 2);
+  }
   shape.pop_back();
   shape.push_back(z.size(1));
   shape.push_back(z.size(2));

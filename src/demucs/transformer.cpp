@@ -10,6 +10,7 @@
 #include "demucs/attention_cpu.h"
 #include "demucs/bf16_cpu.h"
 #include "demucs/feed_forward_bf16_cpu.h"
+#include "demucs/group_norm_cpu.h"
 #include "demucs/linear_f32_cpu.h"
 #include "demucs/linear_int8_cpu.h"
 #include "msaas/engine.h"
@@ -102,13 +103,15 @@ at::Tensor Attention::attend(const at::Tensor& q_in, const at::Tensor& kv_in) co
 // MyGroupNorm transposes to (B, C, T) for nn.GroupNorm and back, which would leave the token
 // stream in a transposed layout that every later norm copies and every element-wise op strides
 // through. With one group (the only kind the models use) its statistics run over all of a batch
-// item's T x C numbers: the same as a layer norm over (T, C) of the tokens as they lie, followed
-// by the per-channel affine.
+// item's T x C numbers, then the per-channel affine, on the tokens as they lie: on the CPU in
+// parallel over blocks of tokens (group_norm_cpu.cpp), elsewhere as a layer norm over (T, C).
 at::Tensor TokenNorm::operator()(const at::Tensor& x) const {
   if (!group) return layer(x);
   const GroupNorm& g = group_norm;
   if (g.groups != 1 || g.identity) return g(x.transpose(1, 2)).transpose(1, 2);
-  auto normed = at::layer_norm(x.to(g.weight.scalar_type()), {x.size(1), x.size(2)}, {}, {}, g.eps);
+  auto tokens = x.to(g.weight.scalar_type());
+  if (auto y = token_group_norm_cpu(tokens, g.weight, g.bias, g.eps)) return *y;
+  auto normed = at::layer_norm(tokens, {x.size(1), x.size(2)}, {}, {}, g.eps);
   return at::addcmul(g.bias, normed, g.weight);
 }
 
