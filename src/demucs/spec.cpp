@@ -35,7 +35,7 @@ at::Tensor spectro(const at::Tensor& x, int64_t n_fft, int64_t hop_length) {
     int64_t bytes = z[0].nbytes();
     parallel_items<NoState>(signals, [&](NoState&, int64_t i) {
       auto one = stft(flat.narrow(0, i, 1)).transpose(1, 2).contiguous();
-      TORCH_CHECK(one.nbytes() == bytes, "spectro: unexpected STFT shape");
+      TORCH_CHECK(static_cast<int64_t>(one.nbytes()) == bytes, "spectro: unexpected STFT shape");
       std::memcpy(static_cast<char*>(z.data_ptr()) + i * bytes, one.data_ptr(), bytes);
     });
     z = z.transpose(1, 2);
