@@ -13,6 +13,18 @@ ClipMode parse_clip_mode(const std::string& name) {
   throw AudioError("unknown clip mode '" + name + "' (use rescale, clamp or none)");
 }
 
+// Eight running maxima that the compiler can hold in vector registers: a single one is a chain
+// of dependent comparisons (13 ms of each 16 s of stems in StemSpool::append, on the thread that
+// runs the model while the others waited).
+float peak_magnitude(const float* samples, size_t count) {
+  float most[8] = {};
+  size_t i = 0;
+  for (; i + 8 <= count; i += 8)
+    for (size_t j = 0; j < 8; ++j) most[j] = std::max(most[j], std::fabs(samples[i + j]));
+  for (; i < count; ++i) most[0] = std::max(most[0], std::fabs(samples[i]));
+  return *std::max_element(most, most + 8);
+}
+
 float clip_divisor(ClipMode mode, float peak) {
   return mode == ClipMode::rescale ? std::max(1.01f * peak, 1.0f) : 1.0f;
 }
@@ -25,8 +37,7 @@ void apply_clip(float* samples, size_t count, ClipMode mode, float divisor) {
 }
 
 void prevent_clip(Buffer& buffer, ClipMode mode) {
-  float peak = 0.0f;
-  for (float v : buffer.samples) peak = std::max(peak, std::fabs(v));
+  float peak = peak_magnitude(buffer.samples.data(), buffer.samples.size());
   apply_clip(buffer.samples.data(), buffer.samples.size(), mode, clip_divisor(mode, peak));
 }
 

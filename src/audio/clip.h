@@ -15,6 +15,9 @@ ClipMode parse_clip_mode(const std::string& name);
 // rescale: divide by max(1.01 * peak, 1); clamp: limit to +-0.99; none: leave as is.
 void prevent_clip(Buffer& buffer, ClipMode mode);
 
+// The largest magnitude of count samples: the peak that rescale divides by.
+float peak_magnitude(const float* samples, size_t count);
+
 // The same in two steps, for audio that arrives in pieces: the divisor from the whole signal's
 // peak (1 unless rescaling), then each piece.
 float clip_divisor(ClipMode mode, float peak);

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cmath>
 #include <exception>
 #include <stdexcept>
 #include <system_error>
@@ -67,18 +66,6 @@ constexpr int64_t kBlock = 44100;
 // that stem again from the beginning with an encoder of its own.
 constexpr auto kTakeOverWait = std::chrono::milliseconds(20);
 
-// The largest magnitude of n samples, kept in eight running maxima that the compiler can hold
-// in vector registers: a single one was a chain of dependent comparisons, 13 ms of each 16 s of
-// stems on the thread that runs the model while the others waited.
-float peak_of(const float* x, int64_t n) {
-  float most[8] = {};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) most[j] = std::max(most[j], std::fabs(x[i + j]));
-  for (; i < n; ++i) most[0] = std::max(most[0], std::fabs(x[i]));
-  return *std::max_element(most, most + 8);
-}
-
 }  // namespace
 
 StemSpool::StemSpool(std::vector<fs::path> paths, int channels, StemEncoding encoding)
@@ -127,7 +114,7 @@ void StemSpool::append(size_t index, const float* planar, int64_t frames) {
     }
     ++s.pieces;
   }
-  float peak = peak_of(planar, channels_ * frames);
+  float peak = peak_magnitude(planar, static_cast<size_t>(channels_ * frames));
   write_all(s.fd, reinterpret_cast<const char*>(planar), channels_ * frames * sizeof(float),
             "cannot write " + s.spool_path.string());
   {
