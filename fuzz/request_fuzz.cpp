@@ -19,32 +19,47 @@
 
 namespace {
 
-int start_server() {
-  static msaas::api::GuardedServer server(msaas::api::DoorLimits{});
-  static int port = 0;
-  if (port) return port;
-  server.Post("/upload", [](const httplib::Request& req, httplib::Response& res,
+// The server lives until exit and is stopped there, its listener joined (httplib joins its
+// connection threads first): destroyed while a thread still closed a connection, it would be
+// a use-after-free of our own making.
+struct FuzzServer {
+  msaas::api::GuardedServer server{msaas::api::DoorLimits{}};
+  std::thread listener;
+  int port = 0;
+
+  FuzzServer() {
+    server.Post("/upload", [](const httplib::Request& req, httplib::Response& res,
+                              const httplib::ContentReader& reader) {
+      auto got = msaas::api::receive_upload(req, reader, "/tmp/msaas-request-fuzz", 1 << 20);
+      res.status = std::holds_alternative<msaas::api::ReceivedUpload>(got) ? 201 : 400;
+    });
+    server.Post("/json", [](const httplib::Request&, httplib::Response& res,
                             const httplib::ContentReader& reader) {
-    auto got = msaas::api::receive_upload(req, reader, "/tmp/msaas-request-fuzz", 1 << 20);
-    res.status = std::holds_alternative<msaas::api::ReceivedUpload>(got) ? 201 : 400;
-  });
-  server.Post("/json", [](const httplib::Request&, httplib::Response& res,
-                          const httplib::ContentReader& reader) {
-    auto got = msaas::api::receive_apiv1_upload(reader, "/tmp/msaas-request-fuzz", 1 << 20);
-    auto* upload = std::get_if<msaas::api::Apiv1Upload>(&got);
-    res.status = 400;
-    if (upload && nlohmann::json::parse(upload->other_members, nullptr, false).is_object())
-      res.status = msaas::api::looks_like_audio(upload->song.path) ? 200 : 415;
-  });
-  server.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
-    msaas::api::GuardedServer::body_limits(4 << 20, std::chrono::seconds(2));
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
-  server.set_read_timeout(1);
-  port = server.bind_to_any_port("127.0.0.1");
-  std::thread([] { server.listen_after_bind(); }).detach();
-  while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  return port;
+      auto got = msaas::api::receive_apiv1_upload(reader, "/tmp/msaas-request-fuzz", 1 << 20);
+      auto* upload = std::get_if<msaas::api::Apiv1Upload>(&got);
+      res.status = 400;
+      if (upload && nlohmann::json::parse(upload->other_members, nullptr, false).is_object())
+        res.status = msaas::api::looks_like_audio(upload->song.path) ? 200 : 415;
+    });
+    server.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+      msaas::api::GuardedServer::body_limits(4 << 20, std::chrono::seconds(2));
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
+    server.set_read_timeout(1);
+    port = server.bind_to_any_port("127.0.0.1");
+    listener = std::thread([this] { server.listen_after_bind(); });
+    while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+
+  ~FuzzServer() {
+    server.stop();
+    listener.join();
+  }
+};
+
+int start_server() {
+  static FuzzServer instance;
+  return instance.port;
 }
 
 }  // namespace

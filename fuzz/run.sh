@@ -21,7 +21,10 @@ for target in pickle_fuzz audio_fuzz request_fuzz; do
   if ! (cd "$build" && ./$target "${limits[@]}" -timeout=10 \
       -rss_limit_mb=2048 -print_final_stats=1 "$scratch" "$root/fuzz/corpus/${target%_fuzz}" \
       > "$build/$target.log" 2>&1); then
-    tail -40 "$build/$target.log" >&2
+    # The report's first lines name the fault and its threads' stacks; the tail names the input.
+    first="$(grep -n -m1 -E 'ERROR: |ALARM: |deadly signal' "$build/$target.log" | cut -d: -f1 || true)"
+    [ -n "$first" ] && sed -n "${first},$((first + 40))p" "$build/$target.log" | cut -c1-300 >&2
+    tail -8 "$build/$target.log" >&2
     echo "fuzz: $target found a failure (input saved in $build)" >&2
     exit 1
   fi
