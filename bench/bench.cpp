@@ -125,7 +125,8 @@ int main(int argc, char** argv) {
   app.add_flag("--end-to-end", end_to_end,
                "Time the command lines instead: msaas separate (WAV, MP3, fast) against "
                "python3 -m demucs.separate as installed and tuned (with $DEMUCS_SRC)");
-  app.add_option("--e2e-lengths", e2e_lengths, "Song lengths for --end-to-end")
+  app.add_option("--e2e-lengths", e2e_lengths,
+                 "Song lengths for --end-to-end (empty: only the fixed cost on 10 s)")
       ->capture_default_str();
   app.add_option("--rounds", e2e.rounds, "Interleaved rounds for --end-to-end")
       ->check(CLI::PositiveNumber)

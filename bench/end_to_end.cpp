@@ -128,6 +128,10 @@ std::string line_after(const std::string& text, const std::string& prefix) {
   return text.substr(at, text.find('\n', at) - at);
 }
 
+// Runs of the fixed cost per format, at least: each takes seconds, and the machine's drift
+// (docs/benchmarks.md) makes a median of two rounds' runs a coin toss.
+constexpr int kFixedCostRuns = 7;
+
 // Start, model load, decode and encode: all but the separation, on a 10 s song, WAV and MP3;
 // also notes in `results` what computed them (the `Compute:` line of --timings).
 json fixed_cost(const EndToEndOptions& o, const fs::path& dir, json& results) {
@@ -139,7 +143,7 @@ json fixed_cost(const EndToEndOptions& o, const fs::path& dir, json& results) {
     if (std::string(format) == "mp3") extra.insert(extra.begin(), "--mp3");
     std::vector<double> fixed;
     std::string last;  // the last run's --timings output
-    for (int r = 0; r < std::max(1, o.rounds); ++r) {
+    for (int r = 0; r < std::max(kFixedCostRuns, o.rounds); ++r) {
       auto res = run_checked({"msaas", ours(o, dir / "out", extra), {}});
       fixed.push_back(res.wall - timing(res.err, "separate"));
       last = res.err;

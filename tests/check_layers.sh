@@ -2,6 +2,7 @@
 # tests/check_layers.sh: modules depend one way (docs/ARCHITECTURE.md, "Layout"):
 #   cli, worker, api  ->  service  ->  queue, storage, audio, demucs (msaas/*.h), download
 #                                  ->  common (header-only helpers every module may use)
+#   launcher (the `msaas` command, which starts cli's program)  ->  common
 # Each module's sources may include only the modules below it; the engine's internals
 # (demucs/*.h) only from the engine itself. Prints every include that breaks this.
 set -euo pipefail
@@ -17,6 +18,7 @@ declare -A allowed=(
   [api]="api service queue storage common"
   [worker]="worker service queue storage audio msaas common"
   [cli]="cli service queue storage audio msaas common"
+  [launcher]="launcher common"
 )
 broken=0
 for folder in */; do

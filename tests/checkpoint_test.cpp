@@ -42,6 +42,23 @@ TEST(Checkpoint, ChecksumInTheNameIsVerified) {
   expect_error<ModelError>([&] { demucs::check_checksum(wrong.string()); }, "checksum");
 }
 
+// Loading from a models folder reads the checksum beside the loader (repo.cpp); its error still
+// comes first, whether the file otherwise loads or is cut short.
+TEST(Checkpoint, LoadingFromAFolderChecksTheChecksumFirst) {
+  auto real = parity_checkpoint("tinyht1");
+  std::string name = real.filename().string();
+  TempDir good, renamed, cut;
+  fs::copy_file(real, good / name);
+  EXPECT_NO_THROW(Separator::from_repo("tinyht1", good.path().string(), "cpu"));
+  fs::copy_file(real, renamed / "tinyht1-00000000.th");
+  expect_error<ModelError>([&] { Separator::from_repo("tinyht1", renamed.path().string(), "cpu"); },
+                           "invalid checksum");
+  std::string bytes = read_text(real);
+  write_text(cut / name, bytes.substr(0, bytes.size() / 2));
+  expect_error<ModelError>([&] { Separator::from_repo("tinyht1", cut.path().string(), "cpu"); },
+                           "damaged or incomplete download");
+}
+
 TEST(Checkpoint, DamagedFilesGiveOneReadableError) {
   TempDir dir;
   write_text(dir / "junk.th", "definitely not a zip archive");

@@ -32,7 +32,7 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF 
       -DMSAAS_CUDA=ON -DTorch_DIR=/opt/libtorch/share/cmake/Torch \
       -DCMAKE_BUILD_RPATH=/opt/libtorch/lib \
     && cmake --build build --target msaas-worker msaas -j2 \
-    && strip build/msaas-worker build/msaas
+    && strip build/msaas-worker build/msaas build/msaas-cli
 
 FROM ${DEBIAN_SLIM}
 ARG VERSION=dev
@@ -46,7 +46,7 @@ RUN apt-get update -q && apt-get install -y -q --no-install-recommends \
     && useradd --system --uid 10001 --home-dir /var/lib/msaas --create-home msaas \
     && install -d -o msaas -g msaas /var/lib/msaas/models /var/lib/msaas/work
 COPY --from=build /opt/libtorch/lib /opt/libtorch/lib
-COPY --from=build /src/build/msaas-worker /src/build/msaas /usr/local/bin/
+COPY --from=build /src/build/msaas-worker /src/build/msaas /src/build/msaas-cli /usr/local/bin/
 ENV LD_LIBRARY_PATH=/opt/libtorch/lib \
     NVIDIA_VISIBLE_DEVICES=all NVIDIA_DRIVER_CAPABILITIES=compute,utility
 USER 10001

@@ -1,5 +1,6 @@
-# msaas-worker: takes jobs off the queue and separates them. Also holds `msaas` (for
-# `msaas models pull` in an init container). Build from the repository root (`make images`):
+# msaas-worker: takes jobs off the queue and separates them. Also holds `msaas` (and msaas-cli,
+# which it starts) for `msaas models pull` in an init container. Build from the repository root
+# (`make images`):
 #   podman build --format docker -f deploy/docker/worker.Dockerfile -t msaas-worker:$(cat VERSION) .
 # Build arguments:
 #   DEBIAN, DEBIAN_SLIM  base images of the build stage and of the image (Debian 12)
@@ -26,7 +27,7 @@ COPY src src
 COPY bench bench
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
     && cmake --build build --target msaas-worker msaas -j2 \
-    && strip build/msaas-worker build/msaas
+    && strip build/msaas-worker build/msaas build/msaas-cli
 
 FROM ${DEBIAN_SLIM}
 ARG VERSION=dev
@@ -39,7 +40,7 @@ RUN apt-get update -q && apt-get install -y -q --no-install-recommends \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /var/lib/msaas --create-home msaas \
     && install -d -o msaas -g msaas /var/lib/msaas/models /var/lib/msaas/work
-COPY --from=build /src/build/msaas-worker /src/build/msaas /usr/local/bin/
+COPY --from=build /src/build/msaas-worker /src/build/msaas /src/build/msaas-cli /usr/local/bin/
 USER 10001
 WORKDIR /var/lib/msaas
 ENV MSAAS_MODELS=/var/lib/msaas/models MSAAS_WORK_DIR=/var/lib/msaas/work \

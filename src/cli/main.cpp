@@ -1,4 +1,5 @@
-// cli/main.cpp: the `msaas` program: parses the command line and hands over to a subcommand.
+// cli/main.cpp: the msaas-cli program, which users start as `msaas` (launcher/main.cpp): parses
+// the command line and hands over to a subcommand.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>

@@ -3,7 +3,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <exception>
 #include <filesystem>
+#include <future>
 
 #include "demucs/hdemucs.h"
 #include "demucs/htdemucs.h"
@@ -90,8 +92,21 @@ std::unique_ptr<Model> load_single(const RepoListing& listing, const std::string
   auto it = listing.singles.find(sig);
   if (it == listing.singles.end())
     throw ModelError("could not find pre-trained model with signature " + sig + " in " + folder);
-  check_checksum(it->second);
-  return load_model_file(it->second, device);
+  // The checksum (a SHA-256 of the whole file, about half the load's time) is read on a thread
+  // of its own while the checkpoint loads; a damaged download still says so before any error
+  // its damage caused in the loader.
+  auto checked = std::async(std::launch::async | std::launch::deferred,
+                            [path = it->second] { check_checksum(path); });
+  std::unique_ptr<Model> model;
+  std::exception_ptr load_error;
+  try {
+    model = load_model_file(it->second, device);
+  } catch (...) {
+    load_error = std::current_exception();
+  }
+  checked.get();
+  if (load_error) std::rethrow_exception(load_error);
+  return model;
 }
 
 // `source` names the bag in messages: its .yaml file, or the built-in official description.

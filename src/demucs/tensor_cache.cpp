@@ -17,6 +17,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "common/glibc_tunables.h"
+
 namespace msaas::demucs {
 namespace {
 
@@ -173,11 +175,15 @@ TensorCache* TensorCache::instance = nullptr;
 // next call's pages are faulted and zeroed again (about 6,000 faults of 35,000 in a fast run of
 // a 21 s song; docs/benchmarks.md, point 29). Here both thresholds go to mallopt's documented
 // maximum, 32 MiB, so freed memory stays with the process until the song ends
-// (trim_tensor_cache). Settings the user made (MALLOC_*_ or GLIBC_TUNABLES) are left alone.
+// (trim_tensor_cache). Thresholds the user set (MALLOC_*_ or GLIBC_TUNABLES) are left alone;
+// other tunables, like the huge pages `msaas` asks for, are not a reason to.
 void keep_malloc_memory_between_calls() {
 #if defined(__GLIBC__)
-  for (const char* name : {"GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"})
+  for (const char* name : {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"})
     if (std::getenv(name)) return;
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  for (const char* name : {"glibc.malloc.mmap_threshold", "glibc.malloc.trim_threshold"})
+    if (tunables && common::sets_tunable(tunables, name)) return;
   constexpr int kThreshold = 32 << 20;
   // The trim threshold only where the mapping one was taken: alone, it would freeze the mapping
   // threshold at 128 KiB, worse than glibc's default.

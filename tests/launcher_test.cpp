@@ -1,0 +1,93 @@
+// tests/launcher_test.cpp: the `msaas` command (src/launcher/) starts msaas-cli from its own folder
+// with malloc's huge pages added to GLIBC_TUNABLES (a user's own setting kept), the arguments,
+// output and exit status passed through untouched. The launcher runs from a copy next to a small
+// script named msaas-cli that reports what it was given; the real chain is what every other
+// test of the command line runs.
+#include <sys/stat.h>
+
+#include <string>
+
+#include "common/glibc_tunables.h"
+#include "support.h"
+
+namespace msaas::test {
+namespace {
+
+// A copy of the launcher next to a msaas-cli that prints its tunables and arguments, exits 7.
+struct LauncherCopy {
+  TempDir dir;
+  fs::path launcher = dir / "msaas";
+  LauncherCopy() {
+    fs::copy_file(msaas_binary(), launcher);
+    write_text(dir / "msaas-cli",
+               "#!/bin/sh\n"
+               "echo \"tunables=${GLIBC_TUNABLES-unset}\"\n"
+               "for arg in \"$@\"; do echo \"arg=$arg\"; done\n"
+               "exit 7\n");
+    fs::permissions(dir / "msaas-cli", fs::perms::owner_all);
+  }
+  // Runs the launcher with GLIBC_TUNABLES set to `tunables` (unset when null).
+  CommandResult run_with(const char* tunables, const std::vector<std::string>& args) {
+    std::vector<std::string> argv{"/usr/bin/env"};
+    if (tunables)
+      argv.push_back(std::string("GLIBC_TUNABLES=") + tunables);
+    else
+      argv.insert(argv.end(), {"-u", "GLIBC_TUNABLES"});
+    argv.push_back(launcher.string());
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv);
+  }
+};
+
+TEST(Launcher, StartsTheProgramBesideItWithHugePagesAndTheSameArguments) {
+  LauncherCopy copy;
+  auto res = copy.run_with(nullptr, {"separate", "two words", "--mp3", ""});
+  EXPECT_EQ(res.exit_code, 7) << res.err;
+  EXPECT_EQ(res.out,
+            "tunables=glibc.malloc.hugetlb=1\narg=separate\narg=two words\narg=--mp3\narg=\n");
+  EXPECT_EQ(res.err, "");
+}
+
+TEST(Launcher, AddsToTheUsersTunablesAndKeepsTheirOwnChoice) {
+  LauncherCopy copy;
+  auto added = copy.run_with("glibc.malloc.arena_max=2", {});
+  EXPECT_EQ(added.out, "tunables=glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1\n");
+  auto kept = copy.run_with("glibc.malloc.hugetlb=0:glibc.malloc.arena_max=2", {});
+  EXPECT_EQ(kept.out, "tunables=glibc.malloc.hugetlb=0:glibc.malloc.arena_max=2\n");
+}
+
+TEST(Launcher, WithoutItsProgramSaysWhichOneInOneLine) {
+  LauncherCopy copy;
+  fs::remove(copy.dir / "msaas-cli");
+  auto res = copy.run_with(nullptr, {"--help"});
+  EXPECT_EQ(res.exit_code, 127);
+  EXPECT_EQ(res.out, "");
+  EXPECT_NE(res.err.find("msaas: error: cannot start " + (copy.dir / "msaas-cli").string()),
+            std::string::npos)
+      << res.err;
+  EXPECT_EQ(res.err.find('\n'), res.err.size() - 1) << res.err;
+}
+
+TEST(Launcher, TheRealProgramAnswersThroughIt) {
+  auto res = run_msaas({"--help"});
+  EXPECT_EQ(res.exit_code, 0) << res.err;
+  EXPECT_NE(res.out.find("separate"), std::string::npos) << res.out;
+  auto bad = run_msaas({"no-such-command"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("msaas: error:"), std::string::npos) << bad.err;
+}
+
+TEST(GlibcTunables, FindsOnlyWholeNamesWithAValue) {
+  using common::sets_tunable;
+  EXPECT_TRUE(sets_tunable("glibc.malloc.hugetlb=1", "glibc.malloc.hugetlb"));
+  EXPECT_TRUE(sets_tunable("a=1:glibc.malloc.hugetlb=0", "glibc.malloc.hugetlb"));
+  EXPECT_FALSE(sets_tunable("glibc.malloc.hugetlbx=1", "glibc.malloc.hugetlb"));
+  EXPECT_FALSE(sets_tunable("xglibc.malloc.hugetlb=1", "glibc.malloc.hugetlb"));
+  EXPECT_FALSE(sets_tunable("glibc.malloc.hugetlb", "glibc.malloc.hugetlb"));
+  EXPECT_FALSE(sets_tunable("glibc.malloc.hugetlb=", "glibc.malloc.hugetlb"));
+  EXPECT_FALSE(sets_tunable("", "glibc.malloc.hugetlb"));
+  EXPECT_EQ(common::with_malloc_huge_pages(""), "glibc.malloc.hugetlb=1");
+}
+
+}  // namespace
+}  // namespace msaas::test
