@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <regex>
 #include <thread>
 
@@ -102,6 +103,46 @@ TEST(Up, ItsProgramsEndWhenItIsKilled) {
   for (pid_t child : children) EXPECT_TRUE(ended(child)) << child;
   httplib::Client client("127.0.0.1", up.port);
   EXPECT_FALSE(client.Get("/healthz"));  // the port is free again
+}
+
+// The environment `pid` was started with: NAME=value entries.
+std::vector<std::string> environment_of(pid_t pid) {
+  std::string text = read_file(fs::path("/proc") / std::to_string(pid) / "environ");
+  std::vector<std::string> out;
+  for (size_t start = 0, end; start < text.size(); start = end + 1) {
+    end = text.find('\0', start);
+    if (end == std::string::npos) end = text.size();
+    out.push_back(text.substr(start, end - start));
+  }
+  return out;
+}
+
+// The launcher's huge pages are for msaas-cli's own start: `msaas up` runs with them, and its
+// API and worker get the user's GLIBC_TUNABLES back (as the images run them).
+TEST(Up, ItsProgramsGetTheUsersTunablesBack) {
+  Up up({"--default-model", "tinyht1"}, test_data() / "parity" / "models");
+  auto own = environment_of(up.process->pid());
+  EXPECT_NE(std::find_if(own.begin(), own.end(),
+                         [](const std::string& e) {
+                           return e.rfind("GLIBC_TUNABLES=", 0) == 0 &&
+                                  e.find("glibc.malloc.hugetlb=") != std::string::npos;
+                         }),
+            own.end());
+  const char* users = std::getenv("GLIBC_TUNABLES");
+  int checked = 0;
+  for (pid_t child : children_of(up.process->pid())) {
+    std::string exe =
+        fs::read_symlink(fs::path("/proc") / std::to_string(child) / "exe").filename().string();
+    if (exe != "msaas-api" && exe != "msaas-worker") continue;  // redis-server rewrites its own
+    ++checked;
+    std::string tunables = "(none)";
+    for (const auto& entry : environment_of(child)) {
+      EXPECT_NE(entry.rfind("MSAAS_USER_GLIBC_TUNABLES=", 0), 0u) << exe;
+      if (entry.rfind("GLIBC_TUNABLES=", 0) == 0) tunables = entry.substr(15);
+    }
+    EXPECT_EQ(tunables, users ? users : "(none)") << exe;
+  }
+  EXPECT_EQ(checked, 2) << up.log();
 }
 
 TEST(Up, DefaultsToHtdemucsWhenTheModelsFolderHasIt) {

@@ -9,8 +9,10 @@
 #include "cli/models.h"
 #include "cli/separate.h"
 #include "cli/up.h"
+#include "common/glibc_tunables.h"
 
 int main(int argc, char** argv) {
+  msaas::common::restore_user_tunables();  // what `msaas` changed was for this process alone
   CLI::App app{"MSaaS: music source separation (Demucs v4) in native C++", "msaas"};
   app.require_subcommand(1);
   msaas::cli::SeparateOptions separate;

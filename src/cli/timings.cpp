@@ -12,9 +12,10 @@
 namespace msaas::cli {
 
 double seconds_since_exec() {
-  // Field 22 of /proc/self/stat: the start time in clock ticks since boot (the fork; exec
-  // follows within a millisecond). The command name (field 2) may hold spaces and
-  // parentheses, so fields are counted from its last closing parenthesis.
+  // Field 22 of /proc/self/stat: the start time in clock ticks since boot (the fork; the exec
+  // of `msaas`, the launcher, and its own of msaas-cli follow within a millisecond or two). The
+  // command name (field 2) may hold spaces and parentheses, so fields are counted from its last
+  // closing parenthesis.
   std::ifstream stat("/proc/self/stat");
   std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
   auto close = text.rfind(')');

@@ -182,8 +182,7 @@ void keep_malloc_memory_between_calls() {
   for (const char* name : {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"})
     if (std::getenv(name)) return;
   const char* tunables = std::getenv("GLIBC_TUNABLES");
-  for (const char* name : {"glibc.malloc.mmap_threshold", "glibc.malloc.trim_threshold"})
-    if (tunables && common::sets_tunable(tunables, name)) return;
+  if (tunables && common::sets_malloc_thresholds(tunables)) return;
   constexpr int kThreshold = 32 << 20;
   // The trim threshold only where the mapping one was taken: alone, it would freeze the mapping
   // threshold at 128 KiB, worse than glibc's default.

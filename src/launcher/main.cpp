@@ -1,11 +1,14 @@
 // launcher/main.cpp: the `msaas` command. It only starts the real program, msaas-cli (in the same
-// folder), with the same arguments, after asking glibc's malloc to put its memory on huge pages.
-// That setting is read by the dynamic loader, so a process can only be given it before it starts;
-// and it pays: Debian's libtorch grows malloc's heap by thousands of pages while its 289
-// libraries load and its operator registry is built, each page a fault that some hypervisors make
-// dear. With it, the command's start and model load take about a quarter less (docs/
-// benchmarks.md, round 20). This program links nothing but the C and C++ runtimes, so it costs
-// about a millisecond, and exec keeps the process: same pid, signals, exit status.
+// folder: copy both, or link to this one), with the same arguments, after asking glibc's malloc
+// to put its memory on transparent huge pages (glibc.malloc.hugetlb=1, glibc 2.35 and later).
+// That setting is read when a process starts, so only a program that starts msaas-cli can give it;
+// and it pays where the kernel's huge pages are on request (Debian's default, "madvise"): Debian's
+// libtorch grows malloc's heap by thousands of pages while its 289 libraries load and its
+// operator registry is built, each page a fault that some hypervisors make dear (0.1-0.15 s of a
+// 10 s song's run; docs/benchmarks.md, round 20). The user's own value is kept in
+// MSAAS_USER_GLIBC_TUNABLES for msaas-cli to give back to the programs it starts (`msaas up`).
+// This program links only the C and C++ runtimes, so it costs about a millisecond; exec keeps the
+// process: its pid, its signals, its exit status. (To debug, run msaas-cli itself.)
 #include <unistd.h>
 
 #include <cerrno>
@@ -18,7 +21,7 @@
 
 namespace {
 
-// The program called `name` in this program's own folder.
+// The program called `name` in this program's own folder ("" where that cannot be read).
 std::string sibling_program(const char* name) {
   std::string self(4096, '\0');
   ssize_t size = readlink("/proc/self/exe", self.data(), self.size());
@@ -32,18 +35,20 @@ std::string sibling_program(const char* name) {
 int main(int, char** argv) {
   std::string program = sibling_program("msaas-cli");
   if (program.empty()) {
-    std::fprintf(stderr, "msaas: error: cannot find its own folder (/proc/self/exe): %s\n",
-                 std::strerror(errno));
+    std::fprintf(stderr, "msaas: error: cannot read its own path from /proc/self/exe\n");
     return 127;
   }
   const char* tunables = std::getenv("GLIBC_TUNABLES");
-  std::string wanted = msaas::common::with_malloc_huge_pages(tunables ? tunables : "");
-  if (setenv("GLIBC_TUNABLES", wanted.c_str(), 1) != 0) {
+  std::string user = tunables ? tunables : "";
+  std::string wanted = msaas::common::with_malloc_huge_pages(user);
+  if (wanted != user && (setenv(msaas::common::kUserTunablesVariable, user.c_str(), 1) != 0 ||
+                         setenv("GLIBC_TUNABLES", wanted.c_str(), 1) != 0)) {
     std::fprintf(stderr, "msaas: error: cannot set GLIBC_TUNABLES: %s\n", std::strerror(errno));
     return 127;
   }
   execv(program.c_str(), argv);
+  int error = errno;
   std::fprintf(stderr, "msaas: error: cannot start %s: %s\n", program.c_str(),
-               std::strerror(errno));
-  return 127;
+               std::strerror(error));
+  return error == ENOENT ? 127 : 126;  // the shell's codes: not found, found but not runnable
 }

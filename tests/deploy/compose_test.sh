@@ -129,6 +129,14 @@ reaped_more() { [ "$(reaped)" -gt "$reaped_before" ]; }
 check "the reaper returns the killed worker's job" wait_until 60 reaped_more
 check "the job is finished after the kill" wait_until 600 is_done "$id"
 
+# The image's `msaas` (init containers run `msaas models pull` with it) is the launcher: it must
+# find the msaas-cli it starts beside it.
+cli_runs() {
+  podman run --rm --entrypoint /usr/local/bin/msaas "msaas-worker:$version" \
+    models list --repo /var/lib/msaas/models 2>&1 | grep "^Models in /var/lib/msaas/models" >/dev/null
+}
+check "the worker image's msaas command runs msaas-cli" cli_runs
+
 # A worker without its models: alive, not ready, and says which file it needs and where.
 podman inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$(container worker)" |
   grep '^MSAAS_' | grep -v '^MSAAS_MODELS=' >"$scratch/worker.env"
