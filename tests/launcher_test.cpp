@@ -27,13 +27,16 @@ struct LauncherCopy {
                "exit 7\n");
     fs::permissions(dir / "msaas-cli", fs::perms::owner_all);
   }
-  // Runs the launcher with GLIBC_TUNABLES set to `tunables` (unset when null).
-  CommandResult run_with(const char* tunables, const std::vector<std::string>& args) {
+  // Runs the launcher with GLIBC_TUNABLES set to `tunables` (unset when null), and `more`
+  // (NAME=value) in its environment.
+  CommandResult run_with(const char* tunables, const std::vector<std::string>& args,
+                         const std::vector<std::string>& more = {}) {
     std::vector<std::string> argv{"/usr/bin/env"};
     if (tunables)
       argv.push_back(std::string("GLIBC_TUNABLES=") + tunables);
     else
       argv.insert(argv.end(), {"-u", "GLIBC_TUNABLES"});
+    argv.insert(argv.end(), more.begin(), more.end());
     argv.push_back(launcher.string());
     argv.insert(argv.end(), args.begin(), args.end());
     return run(argv);
@@ -63,10 +66,20 @@ TEST(Launcher, AddsToTheUsersTunablesAndKeepsTheirOwnChoice) {
   EXPECT_EQ(kept.out, "tunables=glibc.malloc.hugetlb=0:glibc.malloc.arena_max=2 user=unset\n");
 }
 
+// A saved value left in the environment (copied from a running msaas-cli's, say) is not the
+// user's: msaas-cli would put it back for the programs it starts.
+TEST(Launcher, DropsASavedValueItDidNotSave) {
+  LauncherCopy copy;
+  auto res = copy.run_with("glibc.malloc.hugetlb=0", {},
+                           {std::string(common::kUserTunablesVariable) + "=stale"});
+  EXPECT_EQ(res.exit_code, 7) << res.err;
+  EXPECT_EQ(res.out.substr(0, res.out.find('\n')), "tunables=glibc.malloc.hugetlb=0 user=unset");
+}
+
 TEST(Launcher, ASignalThatEndsTheProgramEndsTheCommand) {
   LauncherCopy copy;
   auto res = copy.run_with(nullptr, {"die"});
-  EXPECT_EQ(res.exit_code, 128 + SIGTERM) << res.err;  // the same process: no parent to report 7
+  EXPECT_EQ(res.exit_code, 128 + SIGTERM) << res.err;
 }
 
 TEST(Launcher, WithoutItsProgramSaysWhichOneInOneLine) {
@@ -121,6 +134,7 @@ TEST(GlibcTunables, OnlyThresholdsCountAsTheUsersMallocThresholds) {
 }
 
 TEST(GlibcTunables, TheUsersValueComesBackForThePrograms) {
+  ASSERT_EQ(std::getenv(common::kUserTunablesVariable), nullptr) << "ctest's own environment";
   const char* before = std::getenv("GLIBC_TUNABLES");
   std::string saved = before ? before : "";
   setenv(common::kUserTunablesVariable, "glibc.malloc.arena_max=2", 1);
@@ -131,9 +145,13 @@ TEST(GlibcTunables, TheUsersValueComesBackForThePrograms) {
   setenv(common::kUserTunablesVariable, "", 1);  // the user had none
   common::restore_user_tunables();
   EXPECT_EQ(std::getenv("GLIBC_TUNABLES"), nullptr);
+  setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=0", 1);
   common::restore_user_tunables();  // nothing saved: nothing changes
-  EXPECT_EQ(std::getenv("GLIBC_TUNABLES"), nullptr);
-  if (before) setenv("GLIBC_TUNABLES", saved.c_str(), 1);
+  EXPECT_STREQ(std::getenv("GLIBC_TUNABLES"), "glibc.malloc.hugetlb=0");
+  if (before)
+    setenv("GLIBC_TUNABLES", saved.c_str(), 1);
+  else
+    unsetenv("GLIBC_TUNABLES");
 }
 
 }  // namespace

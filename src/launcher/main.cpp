@@ -4,11 +4,11 @@
 // That setting is read when a process starts, so only a program that starts msaas-cli can give it;
 // and it pays where the kernel's huge pages are on request (Debian's default, "madvise"): Debian's
 // libtorch grows malloc's heap by thousands of pages while its 289 libraries load and its
-// operator registry is built, each page a fault that some hypervisors make dear (0.1-0.15 s of a
-// 10 s song's run; docs/benchmarks.md, round 20). The user's own value is kept in
-// MSAAS_USER_GLIBC_TUNABLES for msaas-cli to give back to the programs it starts (`msaas up`).
-// This program links only the C and C++ runtimes, so it costs about a millisecond; exec keeps the
-// process: its pid, its signals, its exit status. (To debug, run msaas-cli itself.)
+// operator registry is built, each page a fault that some hypervisors make dear (0.07-0.24 s of
+// a 10 s song's run in three interleaved A/B sets; docs/benchmarks.md, round 20). The user's own
+// value is kept in MSAAS_USER_GLIBC_TUNABLES for msaas-cli to give back to the programs it starts
+// (`msaas up`). This program links only the C and C++ runtimes, so it costs about a millisecond;
+// exec keeps the process: its pid, its signals, its exit status. (To debug, run msaas-cli itself.)
 #include <unistd.h>
 
 #include <cerrno>
@@ -33,18 +33,23 @@ std::string sibling_program(const char* name) {
 }  // namespace
 
 int main(int, char** argv) {
+  errno = 0;
   std::string program = sibling_program("msaas-cli");
   if (program.empty()) {
-    std::fprintf(stderr, "msaas: error: cannot read its own path from /proc/self/exe\n");
+    std::fprintf(stderr, "msaas: error: cannot read its own path from /proc/self/exe: %s\n",
+                 errno ? std::strerror(errno) : "path too long");
     return 127;
   }
   const char* tunables = std::getenv("GLIBC_TUNABLES");
   std::string user = tunables ? tunables : "";
   std::string wanted = msaas::common::with_malloc_huge_pages(user);
-  if (wanted != user && (setenv(msaas::common::kUserTunablesVariable, user.c_str(), 1) != 0 ||
-                         setenv("GLIBC_TUNABLES", wanted.c_str(), 1) != 0)) {
+  // Saved only where changed; a value left over in the environment would be put back instead.
+  bool set = wanted == user ? unsetenv(msaas::common::kUserTunablesVariable) == 0
+                            : setenv(msaas::common::kUserTunablesVariable, user.c_str(), 1) == 0 &&
+                                  setenv("GLIBC_TUNABLES", wanted.c_str(), 1) == 0;
+  if (!set) {
     std::fprintf(stderr, "msaas: error: cannot set GLIBC_TUNABLES: %s\n", std::strerror(errno));
-    return 127;
+    return 1;
   }
   execv(program.c_str(), argv);
   int error = errno;
