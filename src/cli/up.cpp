@@ -11,6 +11,7 @@
 #include <memory>
 #include <thread>
 
+#include "common/program_folder.h"
 #include "msaas/engine.h"
 #include "msaas/models.h"
 #include "queue/log_list.h"
@@ -22,9 +23,9 @@
 namespace msaas::cli {
 
 namespace fs = std::filesystem;
+using common::program_folder;
 using service::ChildProcess;
 using service::free_loopback_port;
-using service::program_folder;
 
 CLI::App* add_up_command(CLI::App& app, UpOptions& o) {
   auto* cmd = app.add_subcommand("up", "Run the whole service here: Redis, API, worker");

@@ -15,29 +15,18 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <string>
 
 #include "common/glibc_tunables.h"
-
-namespace {
-
-// The program called `name` in this program's own folder ("" where that cannot be read).
-std::string sibling_program(const char* name) {
-  std::string self(4096, '\0');
-  ssize_t size = readlink("/proc/self/exe", self.data(), self.size());
-  if (size <= 0 || size_t(size) >= self.size()) return "";
-  self.resize(size_t(size));
-  return self.substr(0, self.rfind('/') + 1) + name;
-}
-
-}  // namespace
+#include "common/program_folder.h"
 
 int main(int, char** argv) {
-  errno = 0;
-  std::string program = sibling_program("msaas-cli");
-  if (program.empty()) {
-    std::fprintf(stderr, "msaas: error: cannot read its own path from /proc/self/exe: %s\n",
-                 errno ? std::strerror(errno) : "path too long");
+  std::string program;
+  try {
+    program = msaas::common::program_folder() + "/msaas-cli";
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "msaas: error: cannot find its own folder: %s\n", e.what());
     return 127;
   }
   const char* tunables = std::getenv("GLIBC_TUNABLES");

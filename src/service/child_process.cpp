@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <filesystem>
 #include <stdexcept>
 #include <thread>
 
@@ -93,10 +92,6 @@ int free_loopback_port() {
   }
   close(fd);
   return ntohs(address.sin_port);
-}
-
-std::string program_folder() {
-  return std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
 }
 
 }  // namespace msaas::service

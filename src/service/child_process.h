@@ -38,7 +38,4 @@ class ChildProcess {
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int free_loopback_port();
 
-// The folder holding the running program (for its sibling programs).
-std::string program_folder();
-
 }  // namespace msaas::service
