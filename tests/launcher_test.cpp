@@ -135,10 +135,8 @@ TEST(GlibcTunables, OnlyThresholdsCountAsTheUsersMallocThresholds) {
 
 TEST(GlibcTunables, TheUsersValueComesBackForThePrograms) {
   ASSERT_EQ(std::getenv(common::kUserTunablesVariable), nullptr) << "ctest's own environment";
-  const char* before = std::getenv("GLIBC_TUNABLES");
-  std::string saved = before ? before : "";
+  EnvironmentVariable tunables("GLIBC_TUNABLES", "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1");
   setenv(common::kUserTunablesVariable, "glibc.malloc.arena_max=2", 1);
-  setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1", 1);
   common::restore_user_tunables();
   EXPECT_STREQ(std::getenv("GLIBC_TUNABLES"), "glibc.malloc.arena_max=2");
   EXPECT_EQ(std::getenv(common::kUserTunablesVariable), nullptr);
@@ -148,10 +146,6 @@ TEST(GlibcTunables, TheUsersValueComesBackForThePrograms) {
   setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=0", 1);
   common::restore_user_tunables();  // nothing saved: nothing changes
   EXPECT_STREQ(std::getenv("GLIBC_TUNABLES"), "glibc.malloc.hugetlb=0");
-  if (before)
-    setenv("GLIBC_TUNABLES", saved.c_str(), 1);
-  else
-    unsetenv("GLIBC_TUNABLES");
 }
 
 }  // namespace

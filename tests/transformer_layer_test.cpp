@@ -15,7 +15,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <map>
-#include <optional>
 #include <string>
 
 #include "demucs/attention_cpu.h"
@@ -23,6 +22,7 @@
 #include "demucs/int8_cpu.h"
 #include "demucs/linear_int8_cpu.h"
 #include "demucs/transformer.h"
+#include "support.h"
 
 namespace msaas::test {
 namespace {
@@ -69,27 +69,6 @@ demucs::TransformerConfig config_of(const Case& c) {
   config.norm_first = c.norm_first;
   return config;
 }
-
-// Sets an environment variable for one scope, then puts back what was there.
-class EnvironmentVariable {
- public:
-  EnvironmentVariable(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    setenv(name, value, 1);
-  }
-  ~EnvironmentVariable() {
-    if (old_)
-      setenv(name_, old_->c_str(), 1);
-    else
-      unsetenv(name_);
-  }
-  EnvironmentVariable(const EnvironmentVariable&) = delete;
-  EnvironmentVariable& operator=(const EnvironmentVariable&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
 
 // The layer's output in fast mode (autocast, as the engine sets it) or the exact mode.
 at::Tensor run_layer(const demucs::TransformerLayer& layer, const at::Tensor& x,
