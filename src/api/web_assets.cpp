@@ -10,6 +10,7 @@
 #include "api/http_util.h"
 #include "api/page.h"
 #include "common/digest.h"
+#include "common/program_folder.h"
 
 namespace msaas::api {
 
@@ -56,9 +57,11 @@ std::vector<std::string> asset_content_types() {
 }
 
 std::string default_web_folder() {
-  std::error_code ec;
-  auto exe = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? "web" : (exe.parent_path() / "web").string();
+  try {
+    return (fs::path(common::program_folder()) / "web").string();
+  } catch (const fs::filesystem_error&) {
+    return "web";
+  }
 }
 
 WebAssets::WebAssets(const std::string& folder) {
